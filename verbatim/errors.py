@@ -1,0 +1,37 @@
+"""Domain exceptions. Each carries a message a user can act on; the edges (CLI, HTTP, worker) turn them into
+exit codes, HTTP statuses or job states, once."""
+
+from __future__ import annotations
+
+__all__ = [
+    "AudioDecodeError",
+    "EmptyAudioError",
+    "InvalidOptionError",
+    "ModelIntegrityError",
+    "ModelNotFoundError",
+    "VerbatimError",
+]
+
+
+class VerbatimError(Exception):
+    """Base class of every error verbatim raises on purpose."""
+
+
+class AudioDecodeError(VerbatimError):
+    """The input could not be read as audio (missing, corrupt, not audio, no audio stream)."""
+
+
+class EmptyAudioError(AudioDecodeError):
+    """The input decodes to no samples at all."""
+
+
+class ModelNotFoundError(VerbatimError):
+    """A model was asked for that is not installed, or its files are missing."""
+
+
+class ModelIntegrityError(VerbatimError):
+    """A model's files do not match their expected SHA-256 (corrupt or tampered)."""
+
+
+class InvalidOptionError(VerbatimError):
+    """An option has a value verbatim cannot honour (unknown language, bad speaker count, ...)."""

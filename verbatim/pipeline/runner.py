@@ -1,0 +1,158 @@
+"""The whole transcription of one recording: decode → ASR → diarise → assign speakers.
+
+:class:`TranscriptionPipeline` receives its loaded models (it never loads them itself), so a CLI run over
+many files, an in-process worker and a Celery worker all reuse the same warm models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from verbatim.errors import InvalidOptionError
+from verbatim.pipeline.asr import AsrOptions
+from verbatim.pipeline.assign import assign_speakers
+from verbatim.pipeline.decode import decode, decode_channels
+from verbatim.pipeline.progress import ProgressHook, null_hook
+from verbatim.pipeline.types import SAMPLE_RATE, Audio, Segment, Transcript, Word
+
+if TYPE_CHECKING:
+    from verbatim.pipeline.asr import WhisperASR
+    from verbatim.pipeline.diarize import DiarizationOptions, SpeakerDiarizer
+
+__all__ = ["PipelineOptions", "TranscriptionPipeline", "merge_channel_transcripts"]
+
+ChannelMode = Literal["mix", "split"]
+
+
+def _default_diarization_options() -> DiarizationOptions:
+    from verbatim.pipeline.diarize import DiarizationOptions
+
+    return DiarizationOptions()
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """Options of one transcription.
+
+    Attributes:
+        asr: recognition options (language, task, beam...).
+        diarize: find who speaks when (ignored with ``channels="split"``, where each channel is a speaker).
+        diarization: speaker-count hints.
+        channels: ``mix`` mixes all channels; ``split`` transcribes each channel as its own speaker
+            (one microphone per speaker).
+    """
+
+    asr: AsrOptions = field(default_factory=AsrOptions)
+    diarize: bool = True
+    diarization: DiarizationOptions = field(default_factory=_default_diarization_options)
+    channels: ChannelMode = "mix"
+
+
+class TranscriptionPipeline:
+    """Runs the stages on a file with models it is given.
+
+    Args:
+        asr: a loaded Whisper model.
+        diarizer: loaded diarisation models, or ``None`` when diarisation is never wanted.
+    """
+
+    def __init__(self, asr: WhisperASR, diarizer: SpeakerDiarizer | None = None) -> None:
+        self.asr = asr
+        self.diarizer = diarizer
+
+    def run(self, path: Path | str, options: PipelineOptions, hook: ProgressHook = null_hook) -> Transcript:
+        """Transcribe one recording file.
+
+        Raises:
+            AudioDecodeError / EmptyAudioError: unreadable input.
+            InvalidOptionError: options that cannot be honoured.
+        """
+        if options.channels not in ("mix", "split"):
+            raise InvalidOptionError(f"Unknown channel mode '{options.channels}': use mix or split.")
+        if options.channels == "split":
+            return self._run_split(decode_channels(path), options, hook)
+        hook("decode", completed=0, total=1)
+        audio = decode(path)
+        hook("decode", completed=1, total=1)
+        return self.run_audio(audio, options, hook)
+
+    def run_audio(self, audio: Audio, options: PipelineOptions, hook: ProgressHook = null_hook) -> Transcript:
+        """Transcribe decoded audio (mixed to one track)."""
+        transcript = self.asr.transcribe(audio, options.asr, hook)
+        if not options.diarize:
+            return transcript
+        if self.diarizer is None:
+            raise InvalidOptionError("Diarisation was asked for but no diarisation model is loaded.")
+        diarization = self.diarizer(audio, options.diarization, hook)
+        models = {**transcript.models, **self.diarizer.identity()}
+        return assign_speakers(transcript, diarization).with_(models=models)
+
+    def _run_split(self, channels: list[Audio], options: PipelineOptions, hook: ProgressHook) -> Transcript:
+        transcripts = []
+        for audio in channels:
+            transcripts.append(
+                self.asr.transcribe(audio, options.asr, _scoped(hook, audio.channel, len(channels)))
+            )
+        return merge_channel_transcripts(channels, transcripts)
+
+
+def _scoped(hook: ProgressHook, channel: int | None, count: int) -> ProgressHook:
+    index = channel or 0
+
+    def scoped(step: str, *, completed: float, total: float) -> None:
+        hook(step, completed=(index * total + completed) / count if total else 0.0, total=total)
+
+    return scoped
+
+
+def merge_channel_transcripts(channels: list[Audio], transcripts: list[Transcript]) -> Transcript:
+    """Merge per-channel transcripts into one, channel ``i`` being speaker ``S{i+1}``.
+
+    Each microphone also picks up the other speakers faintly. A segment is kept on its channel only if that
+    channel is the loudest during the segment (within 6 dB): otherwise it is the bleed of a voice that the
+    louder channel transcribes itself.
+    """
+    if not transcripts:
+        raise InvalidOptionError("No channel to merge.")
+    levels = [_rms_envelope(a.samples) for a in channels]
+    segments: list[Segment] = []
+    speakers: dict[str, str] = {}
+    for index, transcript in enumerate(transcripts):
+        speaker = f"S{index + 1}"
+        for seg in transcript.segments:
+            if len(channels) > 1 and not _is_loudest(levels, index, seg.start, seg.end):
+                continue
+            words = tuple(Word(w.start, w.end, w.text, w.probability, speaker) for w in seg.words)
+            segments.append(seg.with_(speaker=speaker, words=words))
+            speakers.setdefault(speaker, speaker)
+    segments.sort(key=lambda s: (s.start, s.end))
+    first = transcripts[0]
+    languages = [t.language for t in transcripts if t.segments] or [first.language]
+    return first.with_(
+        segments=tuple(s.with_(id=i) for i, s in enumerate(segments)),
+        speakers=dict(sorted(speakers.items())),
+        language=max(set(languages), key=languages.count),
+    )
+
+
+_ENVELOPE_HOP = SAMPLE_RATE // 10  # 100 ms
+
+
+def _rms_envelope(samples: np.ndarray) -> np.ndarray:
+    n = len(samples) // _ENVELOPE_HOP
+    if n == 0:
+        return np.array([float(np.sqrt(np.mean(samples**2))) if len(samples) else 0.0])
+    frames = samples[: n * _ENVELOPE_HOP].reshape(n, _ENVELOPE_HOP)
+    envelope: np.ndarray = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
+    return envelope
+
+
+def _is_loudest(levels: list[np.ndarray], index: int, start: float, end: float) -> bool:
+    lo, hi = int(start * 10), max(int(start * 10) + 1, int(np.ceil(end * 10)))
+    energy = [float(np.mean(lv[lo:hi] ** 2)) if len(lv[lo:hi]) else 0.0 for lv in levels]
+    mine = energy[index]
+    return all(mine * 4.0 >= other for j, other in enumerate(energy) if j != index)  # 4x power = 6 dB

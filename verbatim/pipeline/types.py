@@ -1,0 +1,130 @@
+"""Values that flow between pipeline stages.
+
+Every stage takes and returns these frozen dataclasses; times are float seconds from the start of the
+recording. Nothing here imports a model library, so the types are cheap to import anywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "SAMPLE_RATE",
+    "Audio",
+    "Diarization",
+    "Segment",
+    "SpeakerTurn",
+    "Transcript",
+    "Word",
+]
+
+SAMPLE_RATE = 16_000
+"""Every stage works on 16 kHz mono float32 samples in [-1, 1]."""
+
+
+@dataclass(frozen=True)
+class Audio:
+    """Decoded audio, ready for the models.
+
+    Attributes:
+        samples: mono float32 samples at ``SAMPLE_RATE``; shape (num_samples,).
+        sha256: SHA-256 of the original file's bytes (not of the decoded samples), for chain of custody.
+        filename: the original file's name (no directory), for display only.
+        channel: index of the source channel when decoded per channel, else ``None`` (all channels mixed).
+    """
+
+    samples: npt.NDArray[np.float32]
+    sha256: str
+    filename: str
+    channel: int | None = None
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / SAMPLE_RATE
+
+
+@dataclass(frozen=True)
+class Word:
+    start: float
+    end: float
+    text: str
+    probability: float
+    speaker: str | None = None
+
+
+@dataclass(frozen=True)
+class Segment:
+    id: int
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] = ()
+    speaker: str | None = None
+    language: str | None = None
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+    compression_ratio: float | None = None
+
+    def with_(self, **changes: object) -> Segment:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class SpeakerTurn:
+    start: float
+    end: float
+    speaker: str
+
+
+@dataclass(frozen=True)
+class Diarization:
+    """Speaker turns sorted by start; turns of different speakers may overlap."""
+
+    turns: tuple[SpeakerTurn, ...]
+    num_speakers: int
+    model: str = ""
+
+    @property
+    def speakers(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for turn in self.turns:
+            seen.setdefault(turn.speaker, None)
+        return tuple(seen)
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """A transcript of one recording.
+
+    Attributes:
+        language: main language (ISO 639-1) of the recording.
+        duration: length of the recording in seconds.
+        segments: in time order.
+        audio_sha256 / filename: identity of the source recording.
+        models: identities of the models that produced it (name -> description incl. hash).
+        speakers: speaker id -> display name (names can be set later by a clerk).
+        language_probability: confidence of the language detection (1.0 when forced).
+    """
+
+    language: str
+    duration: float
+    segments: tuple[Segment, ...]
+    audio_sha256: str = ""
+    filename: str = ""
+    models: dict[str, dict[str, str]] = field(default_factory=dict)
+    speakers: dict[str, str] = field(default_factory=dict)
+    language_probability: float = 1.0
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text.strip() for s in self.segments if s.text.strip())
+
+    @property
+    def words(self) -> tuple[Word, ...]:
+        return tuple(w for s in self.segments for w in s.words)
+
+    def with_(self, **changes: object) -> Transcript:
+        return replace(self, **changes)  # type: ignore[arg-type]
