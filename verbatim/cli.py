@@ -76,6 +76,13 @@ def transcribe(
     beam_size: Annotated[
         int | None, typer.Option(help="Beam search width (default from settings: 5).")
     ] = None,
+    field: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--field",
+            help="A case field for the DOCX header, LABEL=VALUE (repeatable): --field 'Procédure=2026/123'.",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Transcribe recordings, with who said what.
@@ -91,6 +98,12 @@ def transcribe(
         _fail(f"several inputs in {fmt} need -o DIRECTORY (one <stem>.{fmt} per input).", EXIT_USAGE)
     if output is None and fmt == "docx":
         _fail("DOCX is binary: give -o FILE.docx.", EXIT_USAGE)
+    case_fields = []
+    for item in field or []:
+        label, sep, value = item.partition("=")
+        if not sep or not label.strip():
+            _fail(f"--field expects LABEL=VALUE, got '{item}'.", EXIT_USAGE)
+        case_fields.append((label.strip(), value.strip()))
     missing = [str(p) for p in audio if not p.exists()]
     if missing:
         _fail(f"no such file: {', '.join(missing)}", EXIT_USAGE)
@@ -123,15 +136,17 @@ def transcribe(
             failures += 1
             typer.echo(f"verbatim: error: {e}", err=True)
             continue
-        from verbatim.pipeline.export import render, transcript_to_dict
+        from verbatim.pipeline.export import ExportOptions, render, transcript_to_dict
+
+        export_options = ExportOptions(case_fields=tuple(case_fields))
 
         if target is None:
             if fmt == "json":
                 documents.append(transcript_to_dict(transcript))
             else:
-                sys.stdout.write(render(transcript, fmt).decode("utf-8"))
+                sys.stdout.write(render(transcript, fmt, options=export_options).decode("utf-8"))
         else:
-            _write_atomic(target, render(transcript, fmt))
+            _write_atomic(target, render(transcript, fmt, options=export_options))
             if not quiet:
                 typer.echo(f"wrote {target}", err=True)
     if documents:
@@ -163,19 +178,21 @@ def _build(
         raise InvalidOptionError(f"unknown task '{task}': use transcribe or translate.")
     if channels not in ("mix", "split"):
         raise InvalidOptionError(f"unknown channel mode '{channels}': use mix or split.")
-    settings = get_settings()
-    batch = settings.asr.batch_size
-    asr = get_asr(settings, model)
-    if batch is None:
-        batch = 8 if asr.device == "cuda" else 0
     diarization = DiarizationOptions(
         num_speakers=num_speakers,
         min_speakers=min_speakers if min_speakers is not None else 1,
         max_speakers=max_speakers,
     )
+    diarization.validate()  # before loading any model: a bad option answers at once
+    language_code = normalize_language(language)
+    settings = get_settings()
+    batch = settings.asr.batch_size
+    asr = get_asr(settings, model)
+    if batch is None:
+        batch = 8 if asr.device == "cuda" else 0
     options = PipelineOptions(
         asr=AsrOptions(
-            language=normalize_language(language),
+            language=language_code,
             task=task,  # type: ignore[arg-type]
             beam_size=beam_size or settings.asr.beam_size,
             batch_size=batch,

@@ -123,3 +123,25 @@ def test_models_list_json_and_verify() -> None:
     verify = run("models", "verify")
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert "whisper-base" in verify.stdout and "OK" in verify.stdout
+
+
+def test_docx_carries_case_fields_hash_and_text(tmp_path: Path) -> None:
+    import docx
+
+    out = tmp_path / "pv.docx"
+    proc = run(
+        "transcribe", str(DATA / "jfk.flac"), "--no-diarize", "-f", "docx", "-o", str(out),
+        "--field", "Procédure=2026/00042", "--field", "Service=Brigade de protection des familles", "-q",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    document = docx.Document(str(out))
+    cells = " ".join(cell.text for table in document.tables for row in table.rows for cell in row.cells)
+    body = " ".join(p.text for p in document.paragraphs)
+    assert "2026/00042" in cells and "Brigade de protection des familles" in cells
+    assert hashlib.sha256((DATA / "jfk.flac").read_bytes()).hexdigest() in cells
+    assert "fellow Americans" in body
+
+
+def test_malformed_case_field_is_a_usage_error() -> None:
+    proc = run("transcribe", str(DATA / "jfk.flac"), "--field", "no-equals-sign")
+    assert proc.returncode == 2 and "LABEL=VALUE" in proc.stderr

@@ -1,7 +1,110 @@
-"""`verbatim bench`: placeholder replaced by the benchmark module."""
+"""`verbatim bench`: benchmarks run on demand (never in the test suite).
+
+``verbatim bench`` alone runs the core benchmark (:mod:`verbatim.bench.core`); each further suite adds a
+subcommand here and a module of its own. Tables go to stdout, progress to stderr, all figures to a JSON file.
+Nothing heavy is imported until a benchmark runs.
+"""
 
 from __future__ import annotations
 
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+
 import typer
 
-bench_app = typer.Typer(help="Benchmarks (run on demand, never in tests).", invoke_without_command=True)
+from verbatim.bench.common import BenchError, default_json_path, resolve_data_dir, write_json
+
+__all__ = ["bench_app"]
+
+bench_app = typer.Typer(
+    help="Benchmarks (run on demand, never in tests). Without a subcommand: the core benchmark.",
+    invoke_without_command=True,
+)
+
+
+def _log(message: str) -> None:
+    typer.echo(f"[bench] {message}", err=True)
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"verbatim bench: error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+@bench_app.callback()
+def core(
+    ctx: typer.Context,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="VERBATIM_BENCH_DATA",
+            help="Evaluation data folder (default: ../shared/data from here, else from the repository).",
+        ),
+    ] = None,
+    manifest: Annotated[
+        Path | None,
+        typer.Option(
+            help="JSON list of {path, language, reference | rttm, uem} instead of the default sets."
+        ),
+    ] = None,
+    sets: Annotated[
+        str | None, typer.Option(help="Comma-separated sets (default: fr,en,multi-speaker,silence).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most N clips per set.")] = None,
+    json_out: Annotated[
+        Path | None,
+        typer.Option(help="Where to write all figures (default: bench-results/core-<time>.json)."),
+    ] = None,
+    long: Annotated[
+        float | None,
+        typer.Option(
+            min=10.0,
+            help="Instead of the clip sets: run the full pipeline on a recording of this "
+            "many seconds (and of a quarter of it) built from the fr/en clips.",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the long recording's clip order and pauses.")] = 0,
+) -> None:
+    """Core benchmark: our pipeline vs plain faster-whisper (WER, RTF, memory); diariser vs senko (DER)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from verbatim.bench.core import run_core, run_long
+    from verbatim.bench.manifest import DEFAULT_SETS, default_clips, limit_per_set, load_manifest
+
+    started = time.perf_counter()
+    wanted = [s.strip() for s in sets.split(",") if s.strip()] if sets else None
+    try:
+        if manifest is not None:
+            clips = load_manifest(manifest)
+            if wanted:
+                clips = [c for c in clips if c.set in wanted]
+        else:
+            data_dir = resolve_data_dir(data)
+            _log(f"data: {data_dir}")
+            if long is not None and wanted is None:
+                wanted = ["fr", "en"]
+            clips = default_clips(data_dir, wanted or DEFAULT_SETS)
+        clips = limit_per_set(clips, limit)
+        if not clips:
+            raise BenchError("no clip left after --sets / --limit")
+        if long is not None:
+            long_report = run_long(clips, long, seed=seed, log=_log)
+            tables, figures, suite = long_report.tables, long_report.data, "long"
+        else:
+            core_report = run_core(clips, log=_log)
+            tables, figures, suite = core_report.tables, core_report.data, "core"
+    except BenchError as e:
+        _fail(str(e))
+    wall = time.perf_counter() - started
+    out = json_out or default_json_path(suite)
+    figures = {
+        "schema": f"verbatim.bench.{suite}/1",
+        "created": datetime.now().isoformat(timespec="seconds"),
+        "wall_s": wall,
+        **figures,
+    }
+    write_json(out, figures)
+    typer.echo("\n\n".join(tables))
+    typer.echo(f"\nwall time {wall:.0f} s; figures written to {out}")

@@ -39,19 +39,21 @@ class BenchError(Exception):
     """A benchmark that cannot run as asked (missing data, bad manifest, a worker that failed)."""
 
 
-# --- text normalisation and WER ----------------------------------------------------------------------------------
+# --- text normalisation and WER -----------------------------------------------------------------------------
 
 _APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "‘": "'", "`": "'", "´": "'"})
 _SPACE = re.compile(r"\s+")
+# French elision before a quotation: qu’« on » -> qu'on, as a transcriber writes it without the quote mark.
+_ELISION_QUOTE = re.compile(r"(\w)'\s*[«»“”„‹›\"]\s*(?=\w)")
 
 
 def normalize_text(text: str) -> str:
     """Normalise a hypothesis or a reference before WER, the same way for both.
 
-    NFC, lower case, typographic apostrophes to ``'``, punctuation and symbols replaced by spaces (an apostrophe
-    inside a word is kept: ``l'accident`` stays one token; hyphens split: ``états-unis`` gives two), whitespace
-    collapsed. Numbers are not spelled out: a reference that writes "dix-sept" where Whisper writes "17" counts
-    as errors for every system alike.
+    NFC, lower case, typographic apostrophes to ``'``, punctuation and symbols replaced by spaces (an
+    apostrophe inside a word is kept: ``l'accident`` stays one token; hyphens split ``états-unis`` in two),
+    whitespace collapsed. Numbers are not spelled out: a reference that writes "dix-sept" where Whisper writes
+    "17" counts as errors for every system alike.
 
     Args:
         text: any transcript text.
@@ -60,6 +62,7 @@ def normalize_text(text: str) -> str:
         Space-separated lower-case tokens ('' for no words).
     """
     text = unicodedata.normalize("NFC", text).lower().translate(_APOSTROPHES)
+    text = _ELISION_QUOTE.sub(r"\1'", text)
     out: list[str] = []
     for i, ch in enumerate(text):
         category = unicodedata.category(ch)
@@ -144,7 +147,7 @@ def corpus_wer(pairs: Iterable[tuple[str, str]]) -> WerScore:
 
 
 def ratio(numerator: float | None, denominator: float | None) -> float | None:
-    """``numerator / denominator``, or ``None`` when either is missing or the denominator is 0 or not finite."""
+    """``numerator / denominator``; ``None`` when either is missing or the denominator is 0 or not finite."""
     if numerator is None or denominator is None:
         return None
     if not math.isfinite(numerator) or not math.isfinite(denominator) or denominator == 0:
@@ -156,7 +159,7 @@ def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-# --- a system in its own process ---------------------------------------------------------------------------------
+# --- a system in its own process ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -174,8 +177,15 @@ class WorkerResult:
     peak_rss_mb: float
 
 
-def run_worker(system: str, manifest: Path, out: Path, *, extra: Sequence[str] = (), timeout: float | None = None,
-               env: dict[str, str] | None = None) -> WorkerResult:
+def run_worker(
+    system: str,
+    manifest: Path,
+    out: Path,
+    *,
+    extra: Sequence[str] = (),
+    timeout: float | None = None,
+    env: dict[str, str] | None = None,
+) -> WorkerResult:
     """Run ``python -m verbatim.bench.worker SYSTEM MANIFEST OUT`` and read its result.
 
     One process per system: its peak RSS is that system's alone (models, buffers, allocator), not the sum of
@@ -208,7 +218,7 @@ def peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-# --- output --------------------------------------------------------------------------------------------------------
+# --- output -------------------------------------------------------------------------------------------------
 
 
 def fmt(value: object, digits: int = 3) -> str:
@@ -223,13 +233,15 @@ def fmt(value: object, digits: int = 3) -> str:
 
 
 def format_table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A plain-text table (fixed-width columns; numbers right-aligned) that reads well in a log or a report."""
+    """A plain-text table (fixed-width columns; numbers right-aligned) that reads well in a log or report."""
     cells = [[fmt(c) for c in row] for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(header)]
     numeric = [all(_looks_numeric(r[i]) for r in cells) and bool(cells) for i in range(len(header))]
 
     def line(values: Sequence[str]) -> str:
-        return "  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric, strict=True))
+        return "  ".join(
+            v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric, strict=True)
+        )
 
     rule = "-" * len(line(list(header)))
     body = [line(r) for r in cells]
@@ -237,7 +249,7 @@ def format_table(title: str, header: Sequence[str], rows: Sequence[Sequence[obje
 
 
 def _looks_numeric(cell: str) -> bool:
-    if cell == "-":
+    if cell in ("-", ""):
         return True
     try:
         float(cell.rstrip("x%"))
@@ -268,8 +280,9 @@ def _clean(value: Any) -> Any:
 def write_json(path: Path, data: dict[str, Any]) -> Path:
     """Write ``data`` as indented strict JSON (non-finite floats as null), creating the parent folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_clean(data), indent=2, ensure_ascii=False, default=_json_default) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(_clean(data), indent=2, ensure_ascii=False, default=_json_default) + "\n", encoding="utf-8"
+    )
     return path
 
 
@@ -279,7 +292,7 @@ def default_json_path(suite: str, now: datetime | None = None) -> Path:
     return Path("bench-results") / f"{suite}-{stamp}.json"
 
 
-# --- data ----------------------------------------------------------------------------------------------------------
+# --- data ---------------------------------------------------------------------------------------------------
 
 
 def repo_root() -> Path:
@@ -288,8 +301,8 @@ def repo_root() -> Path:
 
 
 def resolve_data_dir(explicit: Path | None, *, cwd: Path | None = None) -> Path:
-    """The evaluation data folder: ``explicit`` (``--data`` or ``VERBATIM_BENCH_DATA``), else ``../shared/data``
-    from the current directory, else from the repository.
+    """The evaluation data folder: ``explicit`` (``--data`` or ``VERBATIM_BENCH_DATA``), else
+    ``../shared/data`` from the current directory, else from the repository.
 
     Raises:
         BenchError: no such folder, with the places tried.
@@ -297,12 +310,15 @@ def resolve_data_dir(explicit: Path | None, *, cwd: Path | None = None) -> Path:
     if explicit is not None:
         if explicit.is_dir():
             return explicit.resolve()
-        raise BenchError(f"benchmark data folder {explicit} does not exist (from --data or VERBATIM_BENCH_DATA).")
+        raise BenchError(
+            f"benchmark data folder {explicit} does not exist (from --data or VERBATIM_BENCH_DATA)."
+        )
     tried = [(cwd or Path.cwd()) / ".." / "shared" / "data", repo_root() / ".." / "shared" / "data"]
     for candidate in tried:
         if candidate.is_dir():
             return candidate.resolve()
     raise BenchError(
-        "benchmark data not found; tried " + ", ".join(str(p) for p in tried)
+        "benchmark data not found; tried "
+        + ", ".join(str(p) for p in tried)
         + ". Give --data DIR or set VERBATIM_BENCH_DATA."
     )

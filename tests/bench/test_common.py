@@ -1,0 +1,140 @@
+"""Text normalisation, WER aggregation, ratios, tables, JSON and data-folder lookup of the benchmark."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from verbatim.bench.common import (
+    BenchError,
+    WerScore,
+    clip_wer,
+    corpus_wer,
+    default_json_path,
+    format_table,
+    normalize_text,
+    ratio,
+    resolve_data_dir,
+    write_json,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Il a ajouté qu’« on ne devrait pas »", "il a ajouté qu'on ne devrait pas"),
+        ("L'accident, a eu lieu... en TERRAIN montagneux !", "l'accident a eu lieu en terrain montagneux"),
+        ("des États-Unis", "des états unis"),
+        ("  many\tspaces\n here ", "many spaces here"),
+        ("'quoted' words", "quoted words"),
+        ("25 to 30 years", "25 to 30 years"),
+        ("", ""),
+        ("?!...", ""),
+    ],
+)
+def test_normalize_text(text: str, expected: str) -> None:
+    assert normalize_text(text) == expected
+
+
+def test_normalize_text_is_nfc() -> None:
+    decomposed = "e\u0301te\u0301"  # "été" written with combining accents
+    assert normalize_text(decomposed) == "été"
+    assert normalize_text(decomposed) == normalize_text("ÉTÉ")
+
+
+def test_clip_wer_normalises_both_sides() -> None:
+    score = clip_wer("Ask not what your country can do for you.", "ask not, what your country can do for YOU")
+    assert score.errors == 0
+    assert score.reference_words == 9
+    assert score.wer == 0.0
+
+
+def test_clip_wer_counts_each_error_kind() -> None:
+    score = clip_wer("a b c d", "a x c d e")
+    assert (score.substitutions, score.deletions, score.insertions) == (1, 0, 1)
+    assert score.wer == pytest.approx(0.5)
+    deleted = clip_wer("a b c d", "a b")
+    assert deleted.deletions == 2
+
+
+def test_empty_reference_counts_insertions() -> None:
+    score = clip_wer("", "Thank you.")
+    assert score.insertions == 2
+    assert score.reference_words == 0
+    assert math.isnan(score.wer)
+    assert clip_wer("", "").errors == 0
+
+
+def test_empty_hypothesis_counts_deletions() -> None:
+    score = clip_wer("un deux trois", "")
+    assert score.deletions == 3
+    assert score.wer == 1.0
+
+
+def test_corpus_wer_sums_errors_not_rates() -> None:
+    # One long perfect clip and one short wrong clip: corpus WER is 1/11, not the mean 0.5 of the two rates.
+    pairs = [
+        (
+            "one two three four five six seven eight nine ten",
+            "one two three four five six seven eight nine ten",
+        ),
+        ("word", "other"),
+    ]
+    score = corpus_wer(pairs)
+    assert score.reference_words == 11
+    assert score.errors == 1
+    assert score.wer == pytest.approx(1 / 11)
+
+
+def test_wer_score_addition_and_dict() -> None:
+    total = WerScore(1, 2, 3, 10, 12) + WerScore(0, 1, 0, 5, 4)
+    assert total == WerScore(1, 3, 3, 15, 16)
+    d = total.to_dict()
+    assert d["errors"] == 7
+    assert d["wer"] == pytest.approx(7 / 15)
+    assert WerScore().to_dict()["wer"] is None
+
+
+def test_ratio() -> None:
+    assert ratio(1.0, 2.0) == 0.5
+    assert ratio(1.0, 0.0) is None
+    assert ratio(None, 2.0) is None
+    assert ratio(math.nan, 2.0) is None
+    assert ratio(1.0, math.inf) is None
+
+
+def test_format_table_aligns_columns() -> None:
+    table = format_table("T", ["name", "value"], [["a", 0.12345], ["longer name", None], ["b", 3]])
+    lines = table.splitlines()
+    assert lines[0] == "T"
+    assert "0.123" in table and "-" in lines[5]
+    body = lines[4:7]
+    assert len({len(line) for line in body}) == 1  # fixed width
+    assert body[0].endswith("0.123")  # numbers right-aligned
+
+
+def test_write_json_strict(tmp_path: Path) -> None:
+    out = write_json(tmp_path / "deep" / "r.json", {"a": math.nan, "b": [1.5, math.inf], "p": tmp_path})
+    text = out.read_text(encoding="utf-8")
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"a": None, "b": [1.5, None], "p": str(tmp_path)}
+
+
+def test_default_json_path() -> None:
+    path = default_json_path("core", datetime(2025, 1, 2, 3, 4, 5))
+    assert path == Path("bench-results") / "core-20250102-030405.json"
+
+
+def test_resolve_data_dir(tmp_path: Path) -> None:
+    data = tmp_path / "shared" / "data"
+    data.mkdir(parents=True)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    assert resolve_data_dir(None, cwd=repo) == data.resolve()
+    assert resolve_data_dir(data) == data.resolve()
+    with pytest.raises(BenchError, match="does not exist"):
+        resolve_data_dir(tmp_path / "missing")

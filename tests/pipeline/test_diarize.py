@@ -1,0 +1,220 @@
+"""The diarisation stage: pure steps on synthetic data, then the real models on committed clips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from verbatim.errors import InvalidOptionError
+from verbatim.pipeline.diarize import (
+    DiarizationOptions,
+    SpeakerDiarizer,
+    activity_to_turns,
+    assign_to_centroids,
+    cluster_embeddings,
+    reconstruct,
+)
+from verbatim.pipeline.types import Audio, SpeakerTurn
+
+DATA = Path(__file__).parent.parent / "data"
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        DiarizationOptions(num_speakers=0),
+        DiarizationOptions(min_speakers=0),
+        DiarizationOptions(min_speakers=3, max_speakers=2),
+        DiarizationOptions(step=0.0),
+        DiarizationOptions(clustering_threshold=0.0),
+        DiarizationOptions(min_duration_on=-1.0),
+        DiarizationOptions(batch_size=0),
+    ],
+)
+def test_invalid_options_are_refused(options: DiarizationOptions) -> None:
+    with pytest.raises(InvalidOptionError):
+        options.validate()
+
+
+def test_default_options_are_valid() -> None:
+    DiarizationOptions().validate()
+    DiarizationOptions(num_speakers=2, min_speakers=2, max_speakers=2).validate()
+
+
+def _blobs(
+    sizes: list[int], dim: int = 16, spread: float = 0.05, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = np.eye(dim)[: len(sizes)]  # orthogonal: cosine distance 1 between speakers
+    x = np.concatenate([c + rng.normal(0, spread, (n, dim)) for c, n in zip(centres, sizes, strict=True)])
+    truth = np.repeat(np.arange(len(sizes)), sizes)
+    return x.astype(np.float32), truth
+
+
+def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
+    return len(set(zip(a.tolist(), b.tolist(), strict=True))) == len(set(a.tolist())) == len(set(b.tolist()))
+
+
+def test_clustering_finds_the_number_of_speakers() -> None:
+    x, truth = _blobs([10, 8, 6])
+    labels = cluster_embeddings(x, threshold=0.5)
+    assert _same_partition(labels, truth)
+
+
+def test_clustering_obeys_a_forced_count_and_bounds() -> None:
+    x, _ = _blobs([10, 8, 6])
+    assert len(set(cluster_embeddings(x, threshold=0.5, num_clusters=2).tolist())) == 2
+    assert len(set(cluster_embeddings(x, threshold=0.5, max_clusters=2).tolist())) == 2
+    assert len(set(cluster_embeddings(x, threshold=1.99, min_clusters=3).tolist())) == 3
+
+
+def test_small_clusters_fold_into_large_ones() -> None:
+    x, truth = _blobs([10, 8, 2])
+    labels = cluster_embeddings(x, threshold=0.5, min_cluster_size=3)
+    assert len(set(labels.tolist())) == 2
+    assert _same_partition(labels[truth < 2], truth[truth < 2])
+    # unless the count is forced
+    assert len(set(cluster_embeddings(x, threshold=0.5, num_clusters=3, min_cluster_size=3).tolist())) == 3
+
+
+def test_clustering_degenerate_inputs() -> None:
+    assert cluster_embeddings(np.zeros((0, 4), np.float32), threshold=0.5).shape == (0,)
+    assert cluster_embeddings(np.ones((1, 4), np.float32), threshold=0.5).tolist() == [0]
+
+
+def test_assignment_keeps_speakers_of_one_chunk_apart() -> None:
+    centroids = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)
+    # both embeddings of chunk 0 are closest to centroid 0, but they must not merge
+    emb = np.array([[1.0, 0.1], [1.0, 0.5], [1.0, 0.5]], np.float32)
+    labels = assign_to_centroids(emb, np.array([0, 0, 1]), centroids)
+    assert labels.tolist() == [0, 1, 0]
+    # more local speakers than centroids: the worst match is left out
+    three = assign_to_centroids(
+        np.array([[1, 0], [0, 1], [0.7, 0.7]], np.float32), np.array([5, 5, 5]), centroids
+    )
+    assert sorted(three.tolist()) == [-1, 0, 1]
+
+
+def test_reconstruction_stitches_chunks_and_keeps_overlap() -> None:
+    # two chunks of 10 frames, the second starts at frame 5; global speaker 0 talks frames 0-7,
+    # speaker 1 frames 6-14 (overlap at 6-7), each chunk labels them in its own local order.
+    activity = np.zeros((2, 10, 3), np.uint8)
+    activity[0, 0:8, 2] = 1  # speaker 0 is local 2 in chunk 0
+    activity[0, 6:10, 0] = 1  # speaker 1 is local 0 in chunk 0
+    activity[1, 0:3, 1] = 1  # speaker 0 (frames 5-7) is local 1 in chunk 1
+    activity[1, 1:10, 2] = 1  # speaker 1 (frames 6-14) is local 2 in chunk 1
+    labels = np.array([[1, -1, 0], [-1, 0, 1]])
+    active = reconstruct(activity, np.array([0, 5]), labels, num_frames=15, num_clusters=2)
+    assert np.flatnonzero(active[:, 0]).tolist() == list(range(0, 8))
+    assert np.flatnonzero(active[:, 1]).tolist() == list(range(6, 15))
+
+
+def test_reconstruction_follows_the_majority_of_chunks() -> None:
+    # three chunks cover the same 4 frames; two say speaker 0, one says speaker 1: speaker 0 wins
+    activity = np.ones((3, 4, 1), np.uint8)
+    labels = np.array([[0], [0], [1]])
+    active = reconstruct(activity, np.array([0, 0, 0]), labels, num_frames=4, num_clusters=2)
+    assert active[:, 0].all()
+    assert not active[:, 1].any()
+
+
+def test_reconstruction_accepts_per_frame_labels() -> None:
+    activity = np.ones((1, 6, 1), np.uint8)
+    labels = np.array([[[0], [0], [0], [1], [1], [1]]])
+    active = reconstruct(activity, np.array([0]), labels, num_frames=6, num_clusters=2)
+    assert active[:, 0].tolist() == [True] * 3 + [False] * 3
+    assert active[:, 1].tolist() == [False] * 3 + [True] * 3
+
+
+def test_activity_to_turns_fills_gaps_and_drops_blips() -> None:
+    active = np.zeros((100, 2), bool)
+    active[10:30, 0] = True
+    active[32:50, 0] = True  # 2-frame gap
+    active[60:61, 1] = True  # 1-frame blip
+    turns = activity_to_turns(
+        active, frame_step=0.1, frame_offset=0.05, duration=10.0, min_duration_off=0.3, min_duration_on=0.2
+    )
+    assert turns == [(pytest.approx(1.0), pytest.approx(5.0), 0)]
+    raw = activity_to_turns(active, frame_step=0.1, frame_offset=0.05, duration=10.0)
+    assert len(raw) == 3
+
+
+# --- real models --------------------------------------------------------------------------------------------
+
+
+def _load(name: str) -> Audio:
+    import soundfile as sf
+
+    samples, rate = sf.read(DATA / name, dtype="float32")
+    assert rate == 16000 and samples.ndim == 1
+    return Audio(samples=samples, sha256="", filename=name)
+
+
+@pytest.fixture(scope="module")
+def diarizer() -> SpeakerDiarizer:
+    return SpeakerDiarizer()
+
+
+def _overlap(
+    turns: tuple[SpeakerTurn, ...] | list[SpeakerTurn], speaker: str, start: float, end: float
+) -> float:
+    return sum(max(0.0, min(end, t.end) - max(start, t.start)) for t in turns if t.speaker == speaker)
+
+
+@pytest.mark.models
+def test_two_speaker_meeting(diarizer: SpeakerDiarizer) -> None:
+    from verbatim.pipeline.der import diarization_error_rate, read_rttm
+
+    audio = _load("ami_dev00.wav")
+    progress: list[tuple[float, float]] = []
+    result = diarizer(audio, hook=lambda step, *, completed, total: progress.append((completed, total)))
+    assert result.num_speakers == 2
+    assert result.speakers == ("S1", "S2")
+    assert all(a.start <= b.start for a, b in zip(result.turns, result.turns[1:], strict=False))
+    # MEE009 talks alone 2-13 s, MEE012 alone 13.5-16.5 s: each stretch goes mostly to one, different, speaker
+    first = max(("S1", "S2"), key=lambda s: _overlap(result.turns, s, 2, 13))
+    second = "S2" if first == "S1" else "S1"
+    assert _overlap(result.turns, first, 2, 13) > 9
+    assert _overlap(result.turns, second, 13.5, 16.5) > 2.5
+    reference = read_rttm(DATA / "ami_dev00.rttm")["dev00"]
+    assert diarization_error_rate(reference, result, uem=(0, 30)) < 0.3
+    assert progress[-1][0] == progress[-1][1] and progress[0][0] == 0
+    assert set(diarizer.identity()) == {"segmentation", "speaker_embedding"}
+
+
+@pytest.mark.models
+def test_known_count_of_three(diarizer: SpeakerDiarizer) -> None:
+    audio = _load("picovoice_diarization_test.wav")
+    result = diarizer(audio, DiarizationOptions(num_speakers=3))
+    assert result.num_speakers == 3
+    assert result.turns[0].start < 2.0
+
+
+@pytest.mark.models
+def test_bounds_are_honoured(diarizer: SpeakerDiarizer) -> None:
+    audio = _load("picovoice_diarization_test.wav")
+    assert diarizer(audio, DiarizationOptions(max_speakers=1)).num_speakers == 1
+
+
+@pytest.mark.models
+def test_silence_and_noise_give_no_turns(diarizer: SpeakerDiarizer) -> None:
+    for samples in (
+        np.zeros(16000 * 12, np.float32),
+        np.random.default_rng(0).normal(0, 1e-4, 16000 * 3).astype(np.float32),
+        np.zeros(0, np.float32),
+    ):
+        result = diarizer(Audio(samples=samples, sha256="", filename="silence.wav"))
+        assert result.turns == ()
+        assert result.num_speakers == 0
+
+
+@pytest.mark.models
+def test_short_audio_is_padded(diarizer: SpeakerDiarizer) -> None:
+    audio = _load("ami_dev00.wav")
+    short = Audio(samples=audio.samples[16000 * 2 : 16000 * 6], sha256="", filename="short.wav")
+    result = diarizer(short)
+    assert result.num_speakers >= 1
+    assert all(0.0 <= t.start < t.end <= 4.0 for t in result.turns)
+    assert sum(t.end - t.start for t in result.turns) > 2.0
