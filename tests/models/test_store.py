@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from verbatim.digest import sha256_file
 from verbatim.errors import ModelIntegrityError, ModelNotFoundError
 from verbatim.models import store as store_mod
-from verbatim.models.store import BUILTIN_ASR, ModelStore, sha256_file
+from verbatim.models.store import BUILTIN_ASR, ModelStore
 
 
 def _fake_ct2(path: Path, payload: bytes = b"weights") -> Path:

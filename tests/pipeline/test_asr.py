@@ -124,3 +124,44 @@ def test_forced_language_and_translate_task(asr) -> None:  # type: ignore[no-unt
     assert translated.language == "fr" and translated.language_probability == 1.0
     text = translated.text.lower()
     assert "consul" in text and "conservator" in text  # English words, not French
+
+
+def test_blocks_are_cut_in_pauses_and_cover_everything() -> None:
+    from verbatim.pipeline.asr import block_bounds
+
+    rng = np.random.default_rng(3)
+    speech = lambda s: (rng.standard_normal(int(s * 16000)) * 0.2).astype(np.float32)  # noqa: E731
+    pause = np.zeros(8000, np.float32)  # 0.5 s
+    parts = [speech(9.3), pause, speech(10.1), pause, speech(8.7), pause, speech(9.9)]
+    samples = np.concatenate(parts)
+    pauses = []
+    t = 0
+    for part in parts:
+        if not part.any():
+            pauses.append((t, t + len(part)))
+        t += len(part)
+    bounds = block_bounds(samples, block_seconds=10.0)
+    assert bounds[0][0] == 0 and bounds[-1][1] == len(samples)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
+    for _, cut in bounds[:-1]:
+        assert any(lo <= cut <= hi for lo, hi in pauses), cut
+    assert block_bounds(samples, block_seconds=600.0) == [(0, len(samples))]
+
+
+@pytest.mark.models
+def test_long_audio_in_blocks_keeps_words_and_times(asr) -> None:  # type: ignore[no-untyped-def]
+    jfk = decode(DATA / "jfk.flac").samples
+    quilter = decode(DATA / "picovoice_test_en.wav").samples
+    gap = np.zeros(32000, np.float32)
+    samples = np.concatenate([jfk, gap, quilter, gap, jfk])
+    audio = Audio(samples, "0" * 64, "long.wav")
+    whole = asr.transcribe(audio, AsrOptions(language="en"))
+    blocks = asr.transcribe(audio, AsrOptions(language="en", block_seconds=12.0))
+    text = blocks.text.lower()
+    assert text.count("fellow americans") == 2 and "quilter" in text
+    quilter_start = (len(jfk) + len(gap)) / 16000
+    quilter_word = next(w for w in blocks.words if "quilter" in w.text.lower())
+    assert quilter_start <= quilter_word.start <= quilter_start + len(quilter) / 16000
+    assert all(a.start <= b.start for a, b in itertools.pairwise(blocks.words))
+    assert [s.id for s in blocks.segments] == list(range(len(blocks.segments)))
+    assert abs(len(blocks.words) - len(whole.words)) <= 2

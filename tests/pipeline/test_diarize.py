@@ -63,6 +63,17 @@ def test_clustering_finds_the_number_of_speakers() -> None:
     assert _same_partition(labels, truth)
 
 
+def test_many_embeddings_are_clustered_through_a_subset() -> None:
+    # hours of speech: more embeddings than the direct clustering takes; the result must be the same
+    # partition, including a speaker who talks little
+    x, truth = _blobs([4000, 2500, 120], seed=1)
+    order = np.random.default_rng(2).permutation(len(x))
+    labels = cluster_embeddings(x[order], threshold=0.5, max_points=500)
+    assert _same_partition(labels, truth[order])
+    forced = cluster_embeddings(x[order], threshold=0.5, num_clusters=2, max_points=500)
+    assert len(set(forced.tolist())) == 2
+
+
 def test_clustering_obeys_a_forced_count_and_bounds() -> None:
     x, _ = _blobs([10, 8, 6])
     assert len(set(cluster_embeddings(x, threshold=0.5, num_clusters=2).tolist())) == 2

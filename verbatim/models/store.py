@@ -16,25 +16,16 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from verbatim.digest import sha256_file
 from verbatim.errors import ModelIntegrityError, ModelNotFoundError
 
 __all__ = [
     "BUILTIN_ASR",
     "ModelRef",
     "ModelStore",
-    "sha256_file",
 ]
 
 _CHUNK = 1 << 20
-
-
-def sha256_file(path: Path) -> str:
-    """SHA-256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

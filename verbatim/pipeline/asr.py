@@ -78,6 +78,8 @@ class AsrOptions:
         temperatures: fallback temperatures when a decode looks degenerate (compression, low log-prob).
         initial_prompt: optional text to bias spelling (names, vocabulary of a case).
         normalize_gain: raise very quiet recordings to a usable level before the VAD sees them.
+        block_seconds: length of the blocks a long recording is decoded in (bounds memory, see
+            :meth:`WhisperASR.transcribe`).
     """
 
     language: str | None = None
@@ -92,6 +94,7 @@ class AsrOptions:
     temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
     initial_prompt: str | None = None
     normalize_gain: bool = True
+    block_seconds: float = 300.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validated(self) -> AsrOptions:
@@ -177,20 +180,47 @@ def drop_repetitions(
     return tuple(w for w, k in zip(words, keep, strict=True) if k)
 
 
-def _gain_normalized(samples: np.ndarray) -> np.ndarray:
-    """Bring a very quiet recording up to a normal speech level (peak-ish 0.5), at most +30 dB.
+def _gain_for(samples: np.ndarray) -> float:
+    """Gain that brings a very quiet recording up to a normal speech level (about 0.5), at most +30 dB.
 
     Whisper's features are level-normalised, but Silero VAD is not: a hearing recorded far from the
     microphone (peak below 1 % of full scale) otherwise loses whole sentences. Noise-only input stays
-    low enough for the VAD to reject it because the gain is capped.
+    low enough for the VAD to reject it because the gain is capped. The level is read on a subsample so
+    that a long recording is not copied.
     """
     if samples.size == 0:
-        return samples
-    level = float(np.percentile(np.abs(samples), 99.9))
+        return 1.0
+    step = max(1, samples.size // 2_000_000)
+    level = float(np.percentile(np.abs(samples[::step]), 99.9))
     if level <= 0.0 or level >= 0.1:
-        return samples
-    gain = min(0.5 / level, 10 ** (30 / 20))
-    return np.clip(samples * gain, -1.0, 1.0).astype(np.float32)
+        return 1.0
+    return min(0.5 / level, 10 ** (30 / 20))
+
+
+def block_bounds(samples: np.ndarray, block_seconds: float) -> list[tuple[int, int]]:
+    """Cut a recording into blocks of about ``block_seconds``, each cut at the quietest 100 ms within
+    ±10 % of the block length of the nominal boundary (a pause, not the middle of a word).
+
+    Returns:
+        (first, last) sample indices covering the whole recording, in order.
+    """
+    n = samples.size
+    block = int(block_seconds * SAMPLE_RATE)
+    if block <= 0 or n <= block * 1.2:
+        return [(0, n)]
+    hop = SAMPLE_RATE // 10
+    bounds: list[tuple[int, int]] = []
+    first = 0
+    while n - first > block * 1.2:
+        lo = first + int(block * 0.9)
+        hi = min(n - hop, first + int(block * 1.1))
+        frames = samples[lo : lo + ((hi - lo) // hop) * hop].reshape(-1, hop)
+        quietest = int(np.argmin(np.mean(frames.astype(np.float32) ** 2, axis=1)))
+        cut = lo + quietest * hop + hop // 2
+        bounds.append((first, cut))
+        first = cut
+    bounds.append((first, n))
+    return bounds
 
 
 class WhisperASR:
@@ -249,6 +279,10 @@ class WhisperASR:
     ) -> Transcript:
         """Transcribe (or translate to English) one recording.
 
+        A long recording is decoded block by block (``options.block_seconds``, cut at the quietest point
+        near each boundary): faster-whisper computes the spectrogram of everything it is given at once,
+        about 1.5 GB per hour of audio, while a block needs a fixed amount whatever the recording's length.
+
         Args:
             audio: decoded 16 kHz mono audio.
             options: decoding options (validated here).
@@ -258,11 +292,41 @@ class WhisperASR:
             A transcript without speakers; segment ids are 0..n-1 in time order.
         """
         options = options.validated()
-        samples = _gain_normalized(audio.samples) if options.normalize_gain else audio.samples
         duration = audio.duration
         hook("transcribe", completed=0.0, total=duration)
+        gain = _gain_for(audio.samples) if options.normalize_gain else 1.0
+        language = options.language
+        probability = 1.0
+        segments: list[Segment] = []
+        for first, last in block_bounds(audio.samples, options.block_seconds):
+            block = audio.samples[first:last]
+            if gain != 1.0:
+                block = np.clip(block * gain, -1.0, 1.0).astype(np.float32)
+            offset = first / SAMPLE_RATE
+            generator, info = self._decode(block, options, language)
+            found = self._collect(generator, offset, duration, hook)
+            if language is None and found:
+                # the first block with speech fixes the language of the rest (per-segment language
+                # identification is a stage of its own)
+                language, probability = info.language, float(info.language_probability)
+            segments.extend(found)
+        hook("transcribe", completed=duration, total=duration)
+        if language is None:  # no speech anywhere: nothing was detected
+            language, probability = "und", 0.0
+        segments.sort(key=lambda seg: (seg.start, seg.end))
+        return Transcript(
+            language=language,
+            duration=duration,
+            segments=tuple(seg.with_(id=i, language=language) for i, seg in enumerate(segments)),
+            audio_sha256=audio.sha256,
+            filename=audio.filename,
+            models={"asr": self.identity()},
+            language_probability=probability,
+        )
+
+    def _decode(self, samples: np.ndarray, options: AsrOptions, language: str | None) -> tuple[Any, Any]:
         common: dict[str, Any] = dict(
-            language=options.language,
+            language=language,
             task=options.task,
             beam_size=options.beam_size,
             word_timestamps=options.word_timestamps,
@@ -277,36 +341,24 @@ class WhisperASR:
             **options.extra,
         )
         if options.batch_size > 0 and options.vad:
-            generator, info = self._pipeline().transcribe(samples, batch_size=options.batch_size, **common)
-        else:
-            generator, info = self.model.transcribe(
-                samples,
-                condition_on_previous_text=False,  # a wrong segment must not poison the next (loops)
-                hallucination_silence_threshold=2.0 if options.word_timestamps else None,
-                **common,
-            )
-        segments = self._collect(generator, duration, hook)
-        hook("transcribe", completed=duration, total=duration)
-        language = options.language or info.language
-        for_language = {"language": language}
-        return Transcript(
-            language=language,
-            duration=duration,
-            segments=tuple(s.with_(**for_language) for s in segments),
-            audio_sha256=audio.sha256,
-            filename=audio.filename,
-            models={"asr": self.identity()},
-            language_probability=1.0 if options.language else float(info.language_probability),
+            return self._pipeline().transcribe(samples, batch_size=options.batch_size, **common)  # type: ignore[no-any-return]
+        return self.model.transcribe(  # type: ignore[no-any-return]
+            samples,
+            condition_on_previous_text=False,  # a wrong segment must not poison the next (loops)
+            hallucination_silence_threshold=2.0 if options.word_timestamps else None,
+            **common,
         )
 
-    def _collect(self, generator: Iterable[Any], duration: float, hook: ProgressHook) -> list[Segment]:
+    def _collect(
+        self, generator: Iterable[Any], offset: float, duration: float, hook: ProgressHook
+    ) -> list[Segment]:
         out: list[Segment] = []
         for raw in generator:
-            hook("transcribe", completed=min(float(raw.end), duration), total=duration)
+            hook("transcribe", completed=min(offset + float(raw.end), duration), total=duration)
             words = tuple(
                 Word(
-                    start=round(float(w.start), 3),
-                    end=round(float(max(w.end, w.start)), 3),
+                    start=round(offset + float(w.start), 3),
+                    end=round(offset + float(max(w.end, w.start)), 3),
                     text=w.word.strip(),
                     probability=round(float(w.probability), 4),
                 )
@@ -323,8 +375,8 @@ class WhisperASR:
                 text = _drop_text_repetitions(text)
             if is_credit_hallucination(text):
                 continue
-            start = words[0].start if words else float(raw.start)
-            end = words[-1].end if words else float(raw.end)
+            start = words[0].start if words else offset + float(raw.start)
+            end = words[-1].end if words else offset + float(raw.end)
             out.append(
                 Segment(
                     id=len(out),
@@ -337,15 +389,10 @@ class WhisperASR:
                     compression_ratio=round(float(raw.compression_ratio), 4),
                 )
             )
-        out.sort(key=lambda s: (s.start, s.end))
-        return [s.with_(id=i) for i, s in enumerate(out)]
+        return out
 
 
 def _drop_text_repetitions(text: str) -> str:
     pseudo = tuple(Word(0.0, 0.0, t, 1.0) for t in text.split())
     cleaned = drop_repetitions(pseudo)
     return text if cleaned is pseudo else " ".join(w.text for w in cleaned)
-
-
-def audio_seconds(samples: np.ndarray) -> float:
-    return len(samples) / SAMPLE_RATE
