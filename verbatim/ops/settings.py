@@ -14,7 +14,7 @@ import platformdirs
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["AsrSettings", "DiarizationSettings", "Settings", "get_settings"]
+__all__ = ["AsrSettings", "DiarizationSettings", "Settings", "StorageSettings", "get_settings"]
 
 
 def _default_home() -> Path:
@@ -55,6 +55,23 @@ class DiarizationSettings(BaseModel):
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
 
+class StorageSettings(BaseModel):
+    """Where recordings and derived artefacts are kept."""
+
+    backend: Literal["local", "s3"] = Field(
+        default="local", description="local: a folder under VERBATIM_HOME; s3: MinIO or any S3 server."
+    )
+    local_root: Path | None = Field(
+        default=None, description="Folder of the local store (default HOME/objects)."
+    )
+    s3_endpoint: str = Field(default="127.0.0.1:9000", description="host:port of the S3 server.")
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_bucket: str = "verbatim"
+    s3_secure: bool = Field(default=True, description="HTTPS to the S3 server.")
+    s3_region: str | None = None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="VERBATIM_", env_nested_delimiter="__", extra="ignore", case_sensitive=False
@@ -67,8 +84,25 @@ class Settings(BaseSettings):
         default_factory=_default_models_dir,
         description="Installed models; kept apart from `home` so that they survive a fresh home.",
     )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL (postgresql+psycopg://...); unset: SQLite at HOME/verbatim.db.",
+    )
+    broker_url: str | None = Field(
+        default=None, description="Celery broker (redis://, amqp://); unset: an in-process worker."
+    )
+    max_upload_bytes: int = Field(default=4 * 1024**3, ge=1, description="Largest accepted upload.")
     asr: AsrSettings = Field(default_factory=AsrSettings)
     diarization: DiarizationSettings = Field(default_factory=DiarizationSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+
+    def resolved_database_url(self) -> str:
+        """The database URL, SQLite under ``home`` when none is set."""
+        return self.database_url or f"sqlite:///{self.home / 'verbatim.db'}"
+
+    def resolved_local_root(self) -> Path:
+        """The local object store's folder."""
+        return self.storage.local_root or self.home / "objects"
 
 
 @lru_cache(maxsize=1)
