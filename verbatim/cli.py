@@ -16,6 +16,8 @@ import typer
 from verbatim.errors import InvalidOptionError, VerbatimError
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from verbatim.pipeline.runner import PipelineOptions, TranscriptionPipeline
     from verbatim.pipeline.types import Transcript
 
@@ -28,6 +30,8 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="Installed models: list, verify, install, add.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+users_app = typer.Typer(help="Accounts: add, list, disable, reset a token.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 
 
 def _add_bench() -> None:
@@ -337,6 +341,109 @@ def models_add(
     except VerbatimError as e:
         _fail(str(e))
     typer.echo(f"registered {ref.name} ({ref.kind}) sha256 {ref.sha256}", err=True)
+
+
+def _session() -> Session:
+    """A database session on the migrated database of the settings."""
+    from verbatim.ops.db import make_engine, session_factory, upgrade
+    from verbatim.ops.settings import get_settings
+
+    engine = make_engine(get_settings().resolved_database_url())
+    upgrade(engine)
+    return session_factory(engine)()
+
+
+def _audit_admin(session: Session, detail: str) -> None:
+    """Operator actions from the command line are audited too (no user: the machine's operator)."""
+    import uuid
+
+    from verbatim.ops.audit import record
+
+    record(session, user=None, action="admin", outcome="ok", request_id=f"cli-{uuid.uuid4()}", detail=detail)
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="User name (unique).")],
+    role: Annotated[str, typer.Option(help="investigator, clerk, diplomat or admin.")],
+    unit: Annotated[str, typer.Option(help="Brigade, court or consulate the user belongs to.")],
+) -> None:
+    """Create a user; prints the token alone on stdout (shown once, stored hashed)."""
+    from verbatim.ops.accounts import create_user
+
+    try:
+        with _session() as session:
+            user, token = create_user(session, name=name, role=role, unit=unit)
+            _audit_admin(session, f"users add role={user.role} unit={user.unit}")
+    except InvalidOptionError as e:
+        _fail(str(e), EXIT_USAGE)
+    typer.echo(token)
+    typer.echo(
+        f"created {user.name} ({user.role}, {user.unit}); keep the token, it is not shown again", err=True
+    )
+
+
+@users_app.command("list")
+def users_list(unit: Annotated[str | None, typer.Option(help="Only this unit.")] = None) -> None:
+    """List users (never their tokens)."""
+    from verbatim.ops.accounts import list_users
+
+    with _session() as session:
+        for user in list_users(session, unit=unit):
+            state = "disabled" if user.disabled else "active"
+            typer.echo(f"{user.name:<24} {user.role:<13} {user.unit:<20} {state}")
+
+
+@users_app.command("disable")
+def users_disable(name: Annotated[str, typer.Argument()]) -> None:
+    """Disable a user: their token stops working."""
+    from verbatim.ops.accounts import disable_user
+
+    try:
+        with _session() as session:
+            disabled = disable_user(session, name=name)
+            _audit_admin(session, f"users disable id={disabled.id}")
+    except InvalidOptionError as e:
+        _fail(str(e), EXIT_USAGE)
+    typer.echo(f"disabled {name}", err=True)
+
+
+@users_app.command("reset-token")
+def users_reset_token(name: Annotated[str, typer.Argument()]) -> None:
+    """Give a user a new token (printed alone on stdout); the old one stops working."""
+    from verbatim.ops.accounts import reset_token
+
+    try:
+        with _session() as session:
+            token = reset_token(session, name=name)
+            _audit_admin(session, "users reset-token")
+    except InvalidOptionError as e:
+        _fail(str(e), EXIT_USAGE)
+    typer.echo(token)
+
+
+@app.command()
+def audit(
+    since: Annotated[str | None, typer.Option(help="ISO date or time, inclusive.")] = None,
+    until: Annotated[str | None, typer.Option(help="ISO date or time, exclusive.")] = None,
+    unit: Annotated[str | None, typer.Option(help="Only this unit.")] = None,
+) -> None:
+    """Export the audit log as JSON lines on stdout."""
+    from datetime import UTC, datetime
+
+    from verbatim.ops.audit import export_jsonl
+
+    def parse(value: str | None) -> datetime | None:
+        if value is None:
+            return None
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            _fail(f"'{value}' is not an ISO date or time (2026-11-26 or 2026-11-26T09:30).", EXIT_USAGE)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+    with _session() as session:
+        export_jsonl(session, sys.stdout, since=parse(since), until=parse(until), unit=unit)
 
 
 def main() -> None:

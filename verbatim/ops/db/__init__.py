@@ -1,0 +1,68 @@
+"""The database: models, engine and sessions, migrations, and job state transitions.
+
+Embedded mode uses SQLite under ``VERBATIM_HOME``; distributed mode PostgreSQL. The schema comes from the
+Alembic migrations shipped here, applied with :func:`upgrade`::
+
+    url = get_settings().resolved_database_url()
+    upgrade(url)
+    engine = make_engine(url)
+    Session = session_factory(engine)
+"""
+
+from verbatim.ops.db.engine import (
+    current_revision,
+    downgrade,
+    head_revision,
+    make_engine,
+    session_factory,
+    upgrade,
+)
+from verbatim.ops.db.jobs import (
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_STALE_AFTER,
+    ArtifactRecord,
+    claim_job,
+    create_job,
+    fail_job,
+    finish_job,
+    set_progress,
+)
+from verbatim.ops.db.models import (
+    AUDIT_OUTCOMES,
+    JOB_STATUSES,
+    ROLES,
+    Artifact,
+    AuditEntry,
+    Base,
+    Job,
+    User,
+    new_job_id,
+    utcnow,
+)
+
+__all__ = [
+    "AUDIT_OUTCOMES",
+    "DEFAULT_MAX_ATTEMPTS",
+    "DEFAULT_STALE_AFTER",
+    "JOB_STATUSES",
+    "ROLES",
+    "Artifact",
+    "ArtifactRecord",
+    "AuditEntry",
+    "Base",
+    "Job",
+    "User",
+    "claim_job",
+    "create_job",
+    "current_revision",
+    "downgrade",
+    "fail_job",
+    "finish_job",
+    "head_revision",
+    "make_engine",
+    "new_job_id",
+    "session_factory",
+    "set_progress",
+    "upgrade",
+    "utcnow",
+]
