@@ -172,41 +172,23 @@ def _build(
     model: str | None,
     beam_size: int | None,
 ) -> tuple[TranscriptionPipeline, PipelineOptions]:
-    from verbatim.models.loader import get_asr, get_diarizer
     from verbatim.ops.settings import get_settings
-    from verbatim.pipeline.asr import AsrOptions, normalize_language
-    from verbatim.pipeline.diarize import DiarizationOptions
-    from verbatim.pipeline.runner import PipelineOptions, TranscriptionPipeline
+    from verbatim.pipeline.request import build_pipeline, parse_request
 
-    if task not in ("transcribe", "translate"):
-        raise InvalidOptionError(f"unknown task '{task}': use transcribe or translate.")
-    if channels not in ("mix", "split"):
-        raise InvalidOptionError(f"unknown channel mode '{channels}': use mix or split.")
-    diarization = DiarizationOptions(
-        num_speakers=num_speakers,
-        min_speakers=min_speakers if min_speakers is not None else 1,
-        max_speakers=max_speakers,
+    request = parse_request(
+        {
+            "language": language,
+            "task": task,
+            "num_speakers": num_speakers,
+            "min_speakers": min_speakers,
+            "max_speakers": max_speakers,
+            "diarize": diarize,
+            "channels": channels,
+            "model": model,
+            "beam_size": beam_size,
+        }
     )
-    diarization.validate()  # before loading any model: a bad option answers at once
-    language_code = normalize_language(language)
-    settings = get_settings()
-    batch = settings.asr.batch_size
-    asr = get_asr(settings, model)
-    if batch is None:
-        batch = 8 if asr.device == "cuda" else 0
-    options = PipelineOptions(
-        asr=AsrOptions(
-            language=language_code,
-            task=task,  # type: ignore[arg-type]
-            beam_size=beam_size or settings.asr.beam_size,
-            batch_size=batch,
-        ),
-        diarize=diarize and channels == "mix",
-        diarization=diarization,
-        channels=channels,  # type: ignore[arg-type]
-    )
-    diarizer = get_diarizer(settings) if options.diarize else None
-    return TranscriptionPipeline(asr, diarizer), options
+    return build_pipeline(request, get_settings())
 
 
 def _run_one(

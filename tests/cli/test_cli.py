@@ -87,7 +87,7 @@ def test_one_bad_file_among_good_ones_still_writes_the_good_ones(tmp_path: Path)
         (["transcribe", "{jfk}", "--language", "klingon"], 2, "Unknown language 'klingon'"),
         (["transcribe", "{jfk}", "--model", "large-v9", "--no-diarize"], 1, "Unknown asr model 'large-v9'"),
         (["transcribe", "{jfk}", "--format", "pdf"], 2, "unknown format 'pdf'"),
-        (["transcribe", "{jfk}", "--task", "summarize"], 2, "unknown task"),
+        (["transcribe", "{jfk}", "--task", "summarize"], 2, "task: Input should be 'transcribe' or 'translate'"),
         (["transcribe", "{jfk}", "--num-speakers", "0"], 2, "speaker"),
         (["transcribe", "{empty}"], 1, "empty"),
         (["transcribe", "{text}", "--no-diarize"], 1, "not a readable audio"),
