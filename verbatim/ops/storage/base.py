@@ -1,8 +1,8 @@
 """What every object store offers: the protocol, its result type, its errors and the key rules.
 
 Keys name objects the way S3 does (``jobs/<job id>/original``). They are job ids and artefact names chosen by
-verbatim, never a user's file name, so they carry no personal data; still, they are validated strictly, because
-the local store maps them to paths.
+verbatim, never a user's file name, so they carry no personal data; still, they are validated strictly,
+because the local store maps them to paths.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from verbatim.errors import VerbatimError
 __all__ = [
     "CHUNK_SIZE",
     "DEFAULT_CONTENT_TYPE",
+    "BaseObjectStore",
     "InvalidKeyError",
     "ObjectExistsError",
     "ObjectNotFoundError",
@@ -29,6 +30,7 @@ __all__ = [
     "ObjectTooLargeError",
     "StorageError",
     "StoredObject",
+    "copy_hashing",
     "validate_key",
     "validate_prefix",
 ]
@@ -41,8 +43,8 @@ DEFAULT_CONTENT_TYPE = "application/octet-stream"
 MAX_KEY_LENGTH = 1024  # S3's limit
 MAX_SEGMENT_LENGTH = 255  # a file name on common file systems
 
-# A segment never starts with a dot: dot-names are reserved for the stores' own temporary objects, and this also
-# rules out "." and "..".
+# A segment never starts with a dot: dot-names are reserved for the stores' own temporary objects, and this
+# also rules out "." and "..".
 _SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 
 
@@ -73,8 +75,8 @@ class StoredObject:
     Attributes:
         key: Its key.
         size: Its size in bytes.
-        sha256: Hex SHA-256 of its content; ``None`` when the store does not know it without reading the object
-            (``stat`` of a local object on a file system without extended attributes).
+        sha256: Hex SHA-256 of its content; ``None`` when the store does not know it without reading the
+            object (``stat`` of a local object on a file system without extended attributes).
     """
 
     key: str
@@ -85,8 +87,8 @@ class StoredObject:
 def validate_key(key: str) -> str:
     """Check that ``key`` is a valid object key and return it.
 
-    A key is made of ``/``-separated segments of ``[A-Za-z0-9._-]``, none empty, none starting with a dot (so no
-    ``.``, ``..`` or hidden names), no leading or trailing ``/``, at most 1024 characters.
+    A key is made of ``/``-separated segments of ``[A-Za-z0-9._-]``, none empty, none starting with a dot
+    (so no ``.``, ``..`` or hidden names), no leading or trailing ``/``, at most 1024 characters.
 
     Raises:
         InvalidKeyError: The key breaks a rule.
@@ -135,8 +137,8 @@ class ObjectStore(Protocol):
     ) -> StoredObject:
         """Store what ``stream`` yields under ``key``, hashing it on the way, without holding it in memory.
 
-        The object appears whole or not at all: on any failure nothing is visible under ``key`` and no temporary
-        object is left behind.
+        The object appears whole or not at all: on any failure nothing is visible under ``key`` and no
+        temporary object is left behind.
 
         Args:
             key: Where to store it (see :func:`validate_key`).
@@ -233,8 +235,8 @@ class BaseObjectStore:
     def download_to(self, key: str, path: Path) -> StoredObject:
         """Copy the object to ``path`` through a temporary file in the same folder, hashing it on the way."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         with self.open(key) as stream:
+            path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
             try:
                 with os.fdopen(fd, "wb") as out:
@@ -253,7 +255,8 @@ def copy_hashing(source: BinaryIO, target: BinaryIO, *, max_bytes: int | None = 
     """Copy ``source`` to ``target`` in chunks; return the size and hex SHA-256 of what was copied.
 
     Raises:
-        ObjectTooLargeError: ``source`` holds more than ``max_bytes``; less than ``max_bytes + CHUNK_SIZE`` is read.
+        ObjectTooLargeError: ``source`` holds more than ``max_bytes`` (of which at most one byte more is
+            read).
     """
     digest = hashlib.sha256()
     size = 0
@@ -266,5 +269,8 @@ def copy_hashing(source: BinaryIO, target: BinaryIO, *, max_bytes: int | None = 
         if max_bytes is not None and size > max_bytes:
             raise ObjectTooLargeError(f"the upload is larger than the {max_bytes} bytes allowed")
         digest.update(chunk)
-        target.write(chunk)
+        try:
+            target.write(chunk)
+        except OSError as e:
+            raise StorageError(f"cannot write: {e.strerror or e}") from e
     return size, digest.hexdigest()
