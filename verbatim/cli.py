@@ -405,6 +405,38 @@ def users_reset_token(name: Annotated[str, typer.Argument()]) -> None:
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Start the HTTP API. With no VERBATIM_BROKER_URL, jobs run in an in-process worker (embedded mode:
+    SQLite and a local folder under VERBATIM_HOME)."""
+    _quiet_libraries()
+    import uvicorn
+
+    from verbatim.api import create_app
+
+    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+
+
+@app.command()
+def worker(
+    queues: Annotated[str, typer.Option(help="Comma-separated queues: asr (GPU/ASR work), cpu.")] = "asr",
+    concurrency: Annotated[int, typer.Option(min=1, help="Jobs run at once by this worker.")] = 1,
+) -> None:
+    """Start a Celery worker (distributed mode: needs VERBATIM_BROKER_URL)."""
+    _quiet_libraries()
+    from verbatim.workers.cli import run_worker
+
+    try:
+        run_worker([q.strip() for q in queues.split(",") if q.strip()], concurrency)
+    except InvalidOptionError as e:
+        _fail(str(e), EXIT_USAGE)
+    except VerbatimError as e:
+        _fail(str(e))
+
+
+@app.command()
 def audit(
     since: Annotated[str | None, typer.Option(help="ISO date or time, inclusive.")] = None,
     until: Annotated[str | None, typer.Option(help="ISO date or time, exclusive.")] = None,

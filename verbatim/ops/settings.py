@@ -14,7 +14,14 @@ import platformdirs
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["AsrSettings", "DiarizationSettings", "Settings", "StorageSettings", "get_settings"]
+__all__ = [
+    "AsrSettings",
+    "DiarizationSettings",
+    "Settings",
+    "StorageSettings",
+    "WorkerSettings",
+    "get_settings",
+]
 
 
 def _default_home() -> Path:
@@ -72,6 +79,42 @@ class StorageSettings(BaseModel):
     s3_region: str | None = None
 
 
+class WorkerSettings(BaseModel):
+    """How workers run jobs and talk to the broker."""
+
+    visibility_timeout_s: float = Field(
+        default=12 * 3600,
+        gt=0,
+        description="Redis/SQS: seconds before an unacknowledged job message is delivered again. Must exceed "
+        "the longest job, or a running job is handed to a second worker (which then waits for it).",
+    )
+    stale_after_s: float = Field(
+        default=300.0,  # verbatim.ops.db.DEFAULT_STALE_AFTER
+        gt=0,
+        description="Seconds without a heartbeat before a job's worker counts as gone (job retaken).",
+    )
+    heartbeat_interval_s: float = Field(default=10.0, gt=0, description="Seconds between heartbeats.")
+    progress_interval_s: float = Field(default=2.0, ge=0, description="Least seconds between writes.")
+    max_attempts: int = Field(
+        default=3,  # verbatim.ops.db.DEFAULT_MAX_ATTEMPTS
+        ge=1,
+        description="Runs before giving up.",
+    )
+    retry_countdown_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="When another live worker holds a job, seconds before the message is tried again.",
+    )
+    restore_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Redis: seconds between sweeps that deliver again the messages of lost workers.",
+    )
+    key_prefix: str = Field(
+        default="", description="Prefix of every broker key (Redis), to share one Redis between deployments."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="VERBATIM_", env_nested_delimiter="__", extra="ignore", case_sensitive=False
@@ -95,6 +138,7 @@ class Settings(BaseSettings):
     asr: AsrSettings = Field(default_factory=AsrSettings)
     diarization: DiarizationSettings = Field(default_factory=DiarizationSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
 
     def resolved_database_url(self) -> str:
         """The database URL, SQLite under ``home`` when none is set."""

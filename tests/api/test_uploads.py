@@ -1,0 +1,119 @@
+"""Refused uploads: too large (413, nothing stored), not audio or video (415), a bad option (422)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from tests.api.conftest import JFK, Actor, make_settings
+from verbatim.api import create_app
+from verbatim.api.deps import ServiceState
+from verbatim.ops.accounts import create_user
+from verbatim.ops.db import AuditEntry, Job
+
+
+class Recorder:
+    """A dispatcher that only remembers: these tests never get as far as a worker."""
+
+    def __init__(self) -> None:
+        self.submitted: list[str] = []
+
+    def submit(self, job_id: str) -> None:
+        self.submitted.append(job_id)
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Iterator[tuple[TestClient, ServiceState, Actor, Recorder]]:
+    recorder = Recorder()
+    app = create_app(make_settings(tmp_path / "home", max_upload_bytes=100_000), dispatcher=recorder)
+    with TestClient(app) as client:
+        state: ServiceState = app.state.verbatim
+        with state.sessions() as session:
+            actor = Actor(*create_user(session, name="inv", role="investigator", unit="brigade-a"))
+        yield client, state, actor, recorder
+
+
+def _post(client: TestClient, actor: Actor, name: str, data: bytes, **options: str) -> tuple[int, str]:
+    r = client.post("/v1/jobs", headers=actor.headers, files={"file": (name, data)}, data=options)
+    return r.status_code, r.json().get("error", "") if r.status_code >= 400 else ""
+
+
+def _nothing_stored(state: ServiceState, recorder: Recorder) -> None:
+    assert state.store.list("jobs/") == []
+    with state.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Job)) == 0
+        refusals = session.scalars(select(AuditEntry).where(AuditEntry.action == "write")).all()
+    assert refusals and all(e.outcome == "error" for e in refusals)
+    assert recorder.submitted == []
+
+
+def test_too_large_is_413_and_nothing_is_stored(
+    small: tuple[TestClient, ServiceState, Actor, Recorder],
+) -> None:
+    client, state, actor, recorder = small
+    assert JFK.stat().st_size > 100_000
+    status, error = _post(client, actor, "big.flac", JFK.read_bytes())
+    assert status == 413 and "100000 bytes" in error
+    _nothing_stored(state, recorder)
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("statement.pdf", b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n" * 20),
+        ("notes.txt", "Procès-verbal d'audition, page 1.\n".encode() * 50),
+        ("empty.wav", b""),
+    ],
+)
+def test_not_audio_is_415(
+    small: tuple[TestClient, ServiceState, Actor, Recorder], name: str, data: bytes
+) -> None:
+    client, state, actor, recorder = small
+    status, error = _post(client, actor, name, data)
+    assert status == 415 and "audio" in error
+    assert name not in error  # the uploader's file name is not echoed
+    _nothing_stored(state, recorder)
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"language": "klingon"}, "klingon"),
+        ({"num_speakers": "0"}, "num_speakers"),
+        ({"task": "summarise"}, "task"),
+        ({"diarize": "maybe"}, "diarize"),
+        ({"channels": "left"}, "channels"),
+        ({"min_speakers": "4", "max_speakers": "2"}, "min_speakers"),
+    ],
+)
+def test_bad_option_is_422_naming_it(
+    small: tuple[TestClient, ServiceState, Actor, Recorder], options: dict[str, str], named: str
+) -> None:
+    client, state, actor, recorder = small
+    status, error = _post(client, actor, "a.flac", JFK.read_bytes()[:50_000], **options)
+    assert status == 422 and named in error, error
+    _nothing_stored(state, recorder)
+
+
+def test_missing_file_is_422(small: tuple[TestClient, ServiceState, Actor, Recorder]) -> None:
+    client, _, actor, _ = small
+    r = client.post("/v1/jobs", headers=actor.headers, data={"language": "fr"})
+    assert r.status_code == 422 and "file" in r.json()["error"]
+
+
+def test_accepted_upload_is_stored_unmodified_and_dispatched(
+    small: tuple[TestClient, ServiceState, Actor, Recorder], tmp_path: Path
+) -> None:
+    from tests.conftest import tone, write_audio
+
+    client, state, actor, recorder = small
+    clip = write_audio(tmp_path / "tone.wav", tone(1.0))
+    r = client.post("/v1/jobs", headers=actor.headers, files={"file": ("tone.wav", clip.read_bytes())})
+    assert r.status_code == 202 and r.json()["status"] == "queued"
+    job_id = r.json()["id"]
+    assert recorder.submitted == [job_id]
+    assert state.store.get_bytes(f"jobs/{job_id}/original") == clip.read_bytes()

@@ -1,0 +1,210 @@
+"""Distributed mode end to end: a real Redis broker, PostgreSQL, an S3 server and Celery worker processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.conftest import REPO, write_audio
+from tests.ops.conftest import MotoServer
+from tests.workers.helpers import JFK, check_transcript, load, make_owner, upload_job
+from verbatim.ops.db import Job, make_engine, session_factory, upgrade
+from verbatim.ops.db.testing import temporary_postgres_schema
+from verbatim.ops.settings import Settings, StorageSettings
+from verbatim.ops.storage import make_store
+from verbatim.ops.storage.base import ObjectStore
+from verbatim.workers.celery_app import make_celery
+from verbatim.workers.config import WorkerSettings
+from verbatim.workers.dispatch import CeleryDispatcher, make_dispatcher
+
+pytestmark = [pytest.mark.services, pytest.mark.models]
+
+REDIS_URL = "redis://127.0.0.1:6379/7"
+
+
+@dataclass
+class Cluster:
+    settings: Settings
+    worker: WorkerSettings
+    env: dict[str, str]
+    sessions: sessionmaker[Session]
+    store: ObjectStore
+    logs: Path
+
+    def start_worker(self, name: str) -> subprocess.Popen[bytes]:
+        log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "verbatim.workers.celery_app",
+                "worker",
+                "-Q",
+                "asr",
+                "-c",
+                "1",
+                "--pool",
+                "solo",
+                "-n",
+                f"{name}@%h",
+                "--loglevel",
+                "INFO",
+                "--without-mingle",
+                "--without-gossip",
+                "--without-heartbeat",
+            ],
+            cwd=REPO,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait(self, job_id: str, predicate: str, timeout: float = 180.0) -> Job:
+        deadline = time.monotonic() + timeout
+        while True:
+            job, _ = load(self.sessions, job_id)
+            if eval(predicate, {}, {"job": job}):
+                return job
+            if time.monotonic() > deadline:
+                logs = "\n".join(p.read_text(errors="replace")[-3000:] for p in self.logs.glob("*.log"))
+                raise AssertionError(
+                    f"job {job_id} never reached {predicate}: {job.status} {job.error}\n{logs}"
+                )
+            time.sleep(0.3)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    server = MotoServer()
+    try:
+        with temporary_postgres_schema() as db_url:
+            upgrade(db_url)
+            prefix = f"vbtest-{uuid.uuid4().hex[:8]}:"
+            bucket = f"vb-{uuid.uuid4().hex[:12]}"
+            env = {
+                **os.environ,
+                "VERBATIM_HOME": str(tmp_path / "worker-home"),
+                "VERBATIM_BROKER_URL": REDIS_URL,
+                "VERBATIM_DATABASE_URL": db_url,
+                "VERBATIM_STORAGE__BACKEND": "s3",
+                "VERBATIM_STORAGE__S3_ENDPOINT": server.endpoint,
+                "VERBATIM_STORAGE__S3_ACCESS_KEY": "testing",
+                "VERBATIM_STORAGE__S3_SECRET_KEY": "testing",
+                "VERBATIM_STORAGE__S3_BUCKET": bucket,
+                "VERBATIM_STORAGE__S3_SECURE": "false",
+                "VERBATIM_STORAGE__S3_REGION": "us-east-1",
+                "VERBATIM_WORKER__KEY_PREFIX": prefix,
+                "VERBATIM_WORKER__VISIBILITY_TIMEOUT_S": "6",
+                "VERBATIM_WORKER__RESTORE_INTERVAL_S": "1",
+                "VERBATIM_WORKER__STALE_AFTER_S": "4",
+                "VERBATIM_WORKER__HEARTBEAT_INTERVAL_S": "1",
+                "VERBATIM_WORKER__PROGRESS_INTERVAL_S": "0.5",
+                "VERBATIM_WORKER__RETRY_COUNTDOWN_S": "2",
+                "PYTHONUNBUFFERED": "1",
+            }
+            settings = Settings(
+                home=tmp_path / "api-home",
+                models_dir=Path(os.environ["VERBATIM_MODELS_DIR"]),
+                broker_url=REDIS_URL,
+                database_url=db_url,
+                storage=StorageSettings(
+                    backend="s3",
+                    s3_endpoint=server.endpoint,
+                    s3_access_key="testing",
+                    s3_secret_key="testing",
+                    s3_bucket=bucket,
+                    s3_secure=False,
+                    s3_region="us-east-1",
+                ),
+            )
+            engine = make_engine(db_url)
+            logs = tmp_path / "logs"
+            logs.mkdir()
+            try:
+                yield Cluster(
+                    settings,
+                    WorkerSettings(key_prefix=prefix),
+                    env,
+                    session_factory(engine),
+                    make_store(settings),
+                    logs,
+                )
+            finally:
+                engine.dispose()
+    finally:
+        server.stop()
+
+
+def test_make_dispatcher_with_a_broker_is_celery(cluster: Cluster) -> None:
+    assert isinstance(make_dispatcher(cluster.settings), CeleryDispatcher)
+
+
+def test_a_job_submitted_through_celery_runs_in_a_worker_process(cluster: Cluster) -> None:
+    owner = make_owner(cluster.sessions)
+    job_id = upload_job(cluster.sessions, cluster.store, owner, JFK.read_bytes())
+    worker = cluster.start_worker("w1")
+    try:
+        started = time.monotonic()
+        CeleryDispatcher(make_celery(cluster.settings, cluster.worker)).submit(job_id)
+        job = cluster.wait(job_id, "job.status in ('succeeded', 'failed')")
+        elapsed = time.monotonic() - started
+    finally:
+        stop(worker)
+    assert job.status == "succeeded", job.error
+    assert (job.attempts, job.progress) == (1, 1.0)
+    check_transcript(cluster.store, job_id, load(cluster.sessions, job_id)[1])
+    print(f"celery job done in {elapsed:.1f} s")
+
+
+def test_a_worker_killed_during_a_job_leaves_it_to_complete_once(cluster: Cluster, tmp_path: Path) -> None:
+    from verbatim.pipeline.decode import decode
+
+    # About 110 s of speech, so that the job is still running when its worker is killed.
+    samples = np.tile(decode(JFK).samples, 10)
+    long_clip = write_audio(tmp_path / "long.flac", samples)
+    owner = make_owner(cluster.sessions)
+    job_id = upload_job(cluster.sessions, cluster.store, owner, long_clip.read_bytes())
+    first = cluster.start_worker("w1")
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        CeleryDispatcher(make_celery(cluster.settings, cluster.worker)).submit(job_id)
+        running = cluster.wait(job_id, "job.status == 'running' and job.progress > 0.06", timeout=120)
+        assert running.status == "running", "the job finished before the worker could be killed"
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        second = cluster.start_worker("w2")
+        job = cluster.wait(job_id, "job.status in ('succeeded', 'failed')", timeout=240)
+        # Let any duplicate delivery reach the new worker: it must change nothing.
+        time.sleep(8)
+    finally:
+        stop(first)
+        if second is not None:
+            stop(second)
+    job, artifacts = load(cluster.sessions, job_id)
+    assert job.status == "succeeded", job.error
+    assert job.attempts == 2
+    assert job.worker_id and job.worker_id != running.worker_id
+    check_transcript(cluster.store, job_id, artifacts)

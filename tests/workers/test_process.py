@@ -1,0 +1,204 @@
+"""process_job and the in-process dispatcher, embedded mode: SQLite and a local folder, real models."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.workers.helpers import JFK, check_transcript, load, make_owner, upload_job
+from verbatim.ops.db import User, claim_job, session_factory
+from verbatim.ops.db.testing import migrated_engine
+from verbatim.ops.settings import Settings, get_settings
+from verbatim.ops.storage import LocalObjectStore
+from verbatim.workers.dispatch import InProcessDispatcher, make_dispatcher
+from verbatim.workers.process import ProcessOptions, process_job
+
+pytestmark = pytest.mark.models
+
+
+@pytest.fixture
+def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    with migrated_engine("sqlite", tmp_path) as engine:
+        yield session_factory(engine)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalObjectStore:
+    return LocalObjectStore(tmp_path / "objects")
+
+
+@pytest.fixture
+def owner(sessions: sessionmaker[Session]) -> User:
+    return make_owner(sessions)
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return get_settings()
+
+
+def test_a_job_runs_once_to_success(
+    sessions: sessionmaker[Session],
+    store: LocalObjectStore,
+    owner: User,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    original = JFK.read_bytes()
+    job_id = upload_job(sessions, store, owner, original)
+    caplog.set_level(logging.INFO, logger="verbatim.worker")
+
+    status = process_job(job_id, settings=settings, sessions=sessions, store=store, worker_id="w1")
+
+    assert status == "succeeded"
+    job, artifacts = load(sessions, job_id)
+    assert (job.status, job.progress, job.attempts, job.error) == ("succeeded", 1.0, 1, None)
+    assert job.language == "en"
+    assert job.duration == pytest.approx(11.0, abs=0.1)
+    assert job.models and "asr" in job.models
+    doc = check_transcript(store, job_id, artifacts)
+    assert doc["audio"]["sha256"] == hashlib.sha256(original).hexdigest()
+    assert doc["audio"]["filename"] == "audition Mme Dupont.flac"
+    assert store.get_bytes(f"jobs/{job_id}/original") == original  # never modified
+    assert job_id in caplog.text
+    assert "Dupont" not in caplog.text and "Americans" not in caplog.text  # no personal data, no text
+
+    # Idempotent: a second delivery of the same job changes nothing.
+    before = store.stat(f"jobs/{job_id}/transcript.json")
+    assert (
+        process_job(job_id, settings=settings, sessions=sessions, store=store, worker_id="w2") == "succeeded"
+    )
+    job2, artifacts2 = load(sessions, job_id)
+    assert (job2.attempts, job2.worker_id, job2.finished_at) == (1, "w1", job.finished_at)
+    assert len(artifacts2) == 1
+    assert store.stat(f"jobs/{job_id}/transcript.json") == before
+
+
+def test_progress_is_reported_while_running(
+    sessions: sessionmaker[Session], store: LocalObjectStore, owner: User, settings: Settings
+) -> None:
+    job_id = upload_job(sessions, store, owner, JFK.read_bytes())
+    seen: list[float] = []
+
+    import verbatim.workers.process as process_module
+
+    original_set_progress = process_module.set_progress
+
+    def recording_set_progress(session: Session, **kwargs: object) -> bool:
+        seen.append(float(kwargs["progress"]))  # type: ignore[arg-type]
+        return original_set_progress(session, **kwargs)  # type: ignore[arg-type]
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(process_module, "set_progress", recording_set_progress)
+    try:
+        options = ProcessOptions(progress_interval=0.0)
+        assert (
+            process_job(
+                job_id, settings=settings, sessions=sessions, store=store, worker_id="w", options=options
+            )
+            == "succeeded"
+        )
+    finally:
+        mp.undo()
+    assert seen and seen == sorted(seen)
+    assert 0.5 < seen[-1] <= 1.0
+    assert load(sessions, job_id)[0].progress == 1.0
+
+
+def test_a_corrupt_upload_fails_with_an_actionable_error(
+    sessions: sessionmaker[Session], store: LocalObjectStore, owner: User, settings: Settings
+) -> None:
+    job_id = upload_job(sessions, store, owner, b"this is not audio at all" * 100, filename="secret name.mp3")
+
+    status = process_job(job_id, settings=settings, sessions=sessions, store=store, worker_id="w1")
+
+    assert status == "failed"
+    job, artifacts = load(sessions, job_id)
+    assert job.status == "failed" and artifacts == []
+    assert job.error and "not a readable audio or video file" in job.error
+    assert "secret" not in job.error and "/tmp" not in job.error
+    assert not store.exists(f"jobs/{job_id}/transcript.json")
+    assert store.exists(f"jobs/{job_id}/original")
+
+
+def test_bad_options_and_a_tampered_original_fail_the_job(
+    sessions: sessionmaker[Session], store: LocalObjectStore, owner: User, settings: Settings
+) -> None:
+    bad = upload_job(sessions, store, owner, JFK.read_bytes(), options={"language": "klingon"})
+    assert process_job(bad, settings=settings, sessions=sessions, store=store, worker_id="w") == "failed"
+    assert "language" in (load(sessions, bad)[0].error or "")
+
+    tampered = upload_job(sessions, store, owner, JFK.read_bytes())
+    store.put_bytes(f"jobs/{tampered}/original", JFK.read_bytes()[:-10])
+    assert process_job(tampered, settings=settings, sessions=sessions, store=store, worker_id="w") == "failed"
+    assert "SHA-256" in (load(sessions, tampered)[0].error or "")
+
+
+def test_an_unexpected_error_fails_the_job_with_a_reference_and_is_raised(
+    sessions: sessionmaker[Session],
+    store: LocalObjectStore,
+    owner: User,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    job_id = upload_job(sessions, store, owner, JFK.read_bytes())
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("verbatim.pipeline.request.build_pipeline", boom)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        process_job(job_id, settings=settings, sessions=sessions, store=store, worker_id="w")
+    job, _ = load(sessions, job_id)
+    assert job.status == "failed"
+    assert job.error and job.error.startswith("internal error (reference ")
+    reference = job.error.removeprefix("internal error (reference ").rstrip(")")
+    assert reference in caplog.text and job_id in caplog.text
+
+
+def test_a_job_held_by_a_live_worker_is_left_alone(
+    sessions: sessionmaker[Session], store: LocalObjectStore, owner: User, settings: Settings
+) -> None:
+    job_id = upload_job(sessions, store, owner, JFK.read_bytes())
+    with sessions() as session:
+        assert claim_job(session, job_id=job_id, worker_id="other")
+    assert process_job(job_id, settings=settings, sessions=sessions, store=store, worker_id="me") == "running"
+    assert load(sessions, job_id)[0].worker_id == "other"
+
+
+def test_in_process_dispatcher_runs_submitted_and_left_over_jobs(
+    sessions: sessionmaker[Session], store: LocalObjectStore, owner: User, settings: Settings
+) -> None:
+    left_over = upload_job(sessions, store, owner, JFK.read_bytes())  # queued before the "restart"
+    dispatcher = InProcessDispatcher(settings, sessions=sessions, store=store)
+    try:
+        submitted = upload_job(sessions, store, owner, JFK.read_bytes())
+        dispatcher.submit(submitted)
+        started = time.monotonic()
+        dispatcher.join()
+        assert time.monotonic() - started < 180
+    finally:
+        dispatcher.close()
+    for job_id in (left_over, submitted):
+        job, artifacts = load(sessions, job_id)
+        assert job.status == "succeeded", job.error
+        check_transcript(store, job_id, artifacts)
+
+
+def test_make_dispatcher_without_a_broker_is_in_process(tmp_path: Path) -> None:
+    from verbatim.ops.db import upgrade
+
+    settings = Settings(home=tmp_path / "home", models_dir=tmp_path / "models")
+    upgrade(settings.resolved_database_url())
+    dispatcher = make_dispatcher(settings)
+    try:
+        assert isinstance(dispatcher, InProcessDispatcher)
+    finally:
+        dispatcher.close()

@@ -1,0 +1,115 @@
+"""The FastAPI application: collaborators built at start-up, routers, request ids, the error mapping.
+
+``create_app()`` with no arguments is the embedded default: settings from the environment, migrations run
+at start-up, the configured object store, and the dispatcher the settings choose (an in-process worker
+without a broker, Celery with one).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from verbatim.api.deps import Dispatcher, ServiceState, new_request_id
+from verbatim.api.errors import install_error_handlers
+from verbatim.api.routes import jobs, openai_compat, service
+from verbatim.ops.db import make_engine, session_factory, upgrade
+from verbatim.ops.settings import Settings, get_settings
+from verbatim.ops.storage import ObjectStore
+
+__all__ = ["DEFAULT_POLL_INTERVAL_S", "DEFAULT_WAIT_TIMEOUT_S", "create_app"]
+
+log = logging.getLogger("verbatim.api")
+
+DEFAULT_WAIT_TIMEOUT_S = 600.0
+"""How long an OpenAI-compatible request waits for its job (OpenAI's client gives up after 600 s too)."""
+DEFAULT_POLL_INTERVAL_S = 0.25
+
+
+def _make_store(settings: Settings) -> ObjectStore:
+    from verbatim.ops import storage
+
+    make_store: Callable[[Settings], ObjectStore] | None = getattr(storage, "make_store", None)
+    if make_store is not None:
+        return make_store(settings)
+    return storage.LocalObjectStore(settings.resolved_local_root())
+
+
+def _make_dispatcher(settings: Settings) -> Dispatcher:
+    from verbatim.workers.dispatch import make_dispatcher  # type: ignore[import-not-found,unused-ignore]
+
+    dispatcher: Dispatcher = make_dispatcher(settings)
+    return dispatcher
+
+
+def create_app(
+    settings: Settings | None = None,
+    dispatcher: Dispatcher | None = None,
+    *,
+    store: ObjectStore | None = None,
+    wait_timeout_s: float = DEFAULT_WAIT_TIMEOUT_S,
+    poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
+) -> FastAPI:
+    """Build the API.
+
+    Args:
+        settings: the settings; :func:`~verbatim.ops.settings.get_settings` when ``None``.
+        dispatcher: hands jobs to the workers; ``make_dispatcher(settings)`` when ``None`` (built at start-up
+            and closed at shutdown; one given here is the caller's to close).
+        store: the object store; the one the settings choose when ``None``.
+        wait_timeout_s: how long the OpenAI-compatible routes wait for their job.
+        poll_interval_s: how often they look at it.
+
+    Returns:
+        The application; its collaborators exist once its lifespan started (uvicorn, ``with TestClient``).
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resolved = settings or get_settings()
+        url = resolved.resolved_database_url()
+        await run_in_threadpool(upgrade, url)
+        engine = make_engine(url)
+        owned = dispatcher is None
+        active = _make_dispatcher(resolved) if dispatcher is None else dispatcher
+        app.state.verbatim = ServiceState(
+            settings=resolved,
+            engine=engine,
+            sessions=session_factory(engine),
+            store=store or _make_store(resolved),
+            dispatcher=active,
+            wait_timeout_s=wait_timeout_s,
+            poll_interval_s=poll_interval_s,
+        )
+        try:
+            yield
+        finally:
+            close: Callable[[], Any] | None = getattr(active, "close", None)
+            if owned and close is not None:
+                await run_in_threadpool(close)
+            engine.dispose()
+
+    app = FastAPI(
+        title="verbatim",
+        summary="On-premise transcription of hearings: jobs, transcripts, custody, audit.",
+        version="1",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request.state.request_id = new_request_id(request.headers.get("x-request-id"))
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        return response
+
+    app.include_router(jobs.router)
+    app.include_router(openai_compat.router)
+    app.include_router(service.router)
+    return app

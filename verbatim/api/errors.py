@@ -1,0 +1,130 @@
+"""Errors of the HTTP layer, and the one table that turns every domain error into an HTTP status.
+
+Routes and services raise domain exceptions (``verbatim.errors``, storage errors, the few below); the
+handler installed by :func:`install_error_handlers` maps them to a status and a JSON body
+``{"error": message}`` in one place, so no route builds an error response itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from verbatim.errors import (
+    AudioDecodeError,
+    InvalidOptionError,
+    ModelIntegrityError,
+    ModelNotFoundError,
+    VerbatimError,
+)
+from verbatim.ops.storage import ObjectNotFoundError, ObjectTooLargeError, StorageError
+
+__all__ = [
+    "JobNotFoundError",
+    "JobNotReadyError",
+    "NotAuthenticatedError",
+    "PermissionDeniedError",
+    "ServiceUnavailableError",
+    "WaitTimeoutError",
+    "install_error_handlers",
+    "status_of",
+]
+
+log = logging.getLogger("verbatim.api")
+
+
+class NotAuthenticatedError(VerbatimError):
+    """No bearer token, or one that names no enabled user."""
+
+
+class PermissionDeniedError(VerbatimError):
+    """The user is known but their role does not allow this (only for routes whose existence is public)."""
+
+
+class JobNotFoundError(VerbatimError):
+    """No such job, or one of another unit: both answer the same, so a job's existence does not leak."""
+
+
+class JobNotReadyError(VerbatimError):
+    """The job has no transcript (yet): still queued or running, or failed."""
+
+
+class ServiceUnavailableError(VerbatimError):
+    """A collaborator (database, queue) cannot be reached; trying again later may work."""
+
+
+class WaitTimeoutError(VerbatimError):
+    """A synchronous (OpenAI-compatible) request waited longer than allowed for its job."""
+
+
+# Most specific first: the first class an exception is an instance of gives its status.
+_STATUSES: Final[tuple[tuple[type[BaseException], int], ...]] = (
+    (NotAuthenticatedError, 401),
+    (PermissionDeniedError, 403),
+    (JobNotFoundError, 404),
+    (ObjectNotFoundError, 404),
+    (JobNotReadyError, 409),
+    (ObjectTooLargeError, 413),
+    (AudioDecodeError, 415),
+    (InvalidOptionError, 422),
+    (WaitTimeoutError, 504),
+    (ModelNotFoundError, 503),
+    (ModelIntegrityError, 503),
+    (ServiceUnavailableError, 503),
+    (StorageError, 503),
+)
+
+
+def status_of(error: BaseException) -> int:
+    """The HTTP status a domain error answers with (500 for one not in the table)."""
+    for kind, status in _STATUSES:
+        if isinstance(error, kind):
+            return status
+    return 500
+
+
+def _headers(status: int) -> dict[str, str] | None:
+    return {"WWW-Authenticate": "Bearer"} if status == 401 else None
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    status = status_of(exc)
+    message = str(exc) or type(exc).__name__
+    if status >= 500:
+        # Messages of domain errors are written to be shown; an unexpected one is logged, not shown.
+        log.error("request %s failed: %s", getattr(request.state, "request_id", "-"), type(exc).__name__)
+    return JSONResponse({"error": message}, status_code=status, headers=_headers(status))
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    first = errors[0] if errors else {}
+    where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "form"))
+    message = f"{where or 'request'}: {first.get('msg', 'invalid value')}"
+    return JSONResponse({"error": message}, status_code=422)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})
+    headers.update(_headers(exc.status_code) or {})
+    return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=headers or None)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("request %s failed", getattr(request.state, "request_id", "-"))
+    return JSONResponse({"error": "internal error; the request id names it in the logs"}, status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Install the handlers that answer every error with ``{"error": message}`` and the mapped status."""
+    app.add_exception_handler(VerbatimError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

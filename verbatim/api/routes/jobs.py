@@ -1,0 +1,145 @@
+"""``/v1/jobs``: upload a recording, follow it, fetch its transcript and custody manifest, delete it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Form, Query, Response, UploadFile, status
+
+from verbatim.api import services
+from verbatim.api.deps import CurrentUser, DispatcherDep, RequestIdDep, SessionDep, SettingsDep, StoreDep
+from verbatim.api.schemas import CustodyManifest, JobCreate, JobCreated, JobList, JobPublic
+from verbatim.ops import audit
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+ExportFormat = Literal["json", "txt", "srt", "vtt", "docx"]
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobCreated)
+def create_job(
+    file: UploadFile,
+    form: Annotated[JobCreate, Form()],
+    user: CurrentUser,
+    session: SessionDep,
+    store: StoreDep,
+    dispatcher: DispatcherDep,
+    settings: SettingsDep,
+    request_id: RequestIdDep,
+) -> JobCreated:
+    """Upload a recording (multipart ``file``) with its options; the job is queued for the workers."""
+    intake = services.Intake(
+        stream=file.file,
+        filename=file.filename,
+        size=file.size,
+        content_type=file.content_type,
+        options=form.options(),
+    )
+    job = services.submit_job(
+        session, user=user, intake=intake, store=store, dispatcher=dispatcher,
+        max_bytes=settings.max_upload_bytes, request_id=request_id,
+    )  # fmt: skip
+    return JobCreated(id=job.id, status=job.status)  # type: ignore[arg-type]
+
+
+@router.get("", response_model=JobList)
+def list_jobs(
+    user: CurrentUser,
+    session: SessionDep,
+    request_id: RequestIdDep,
+    status_: Annotated[
+        Literal["queued", "running", "succeeded", "failed"] | None, Query(alias="status")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JobList:
+    """The jobs of your unit (of every unit for an admin), newest first."""
+    jobs = services.list_jobs(
+        session, user=user, status=status_, limit=limit, offset=offset, request_id=request_id
+    )
+    return JobList(jobs=[JobPublic.model_validate(j) for j in jobs], limit=limit, offset=offset)
+
+
+@router.get("/{job_id}", response_model=JobPublic)
+def get_job(job_id: str, user: CurrentUser, session: SessionDep, request_id: RequestIdDep) -> JobPublic:
+    """A job's state: ``status`` (queued, running, succeeded, failed), ``progress`` (0 to 1), ``error``."""
+    job = services.visible_job(session, user=user, job_id=job_id, action="read", request_id=request_id)
+    audit.record(session, user=user, action="read", outcome="ok", request_id=request_id, job_id=job.id)
+    return JobPublic.model_validate(job)
+
+
+@router.get(
+    "/{job_id}/transcript",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}, "text/plain": {}, "text/vtt": {}}}},
+)
+def get_transcript(
+    job_id: str,
+    user: CurrentUser,
+    session: SessionDep,
+    store: StoreDep,
+    request_id: RequestIdDep,
+    format: ExportFormat = "json",
+) -> Response:
+    """The transcript in one export format; 409 while the job has not succeeded."""
+    detail = f"format={format}"
+    job = services.visible_job(
+        session, user=user, job_id=job_id, action="export", request_id=request_id, detail=detail
+    )
+    try:
+        rendered = services.render_transcript(store, job, format)
+    except Exception as e:
+        audit.record(
+            session, user=user, action="export", outcome="error", request_id=request_id, job_id=job.id,
+            detail=f"{detail}; {type(e).__name__}",
+        )  # fmt: skip
+        raise
+    audit.record(
+        session, user=user, action="export", outcome="ok", request_id=request_id, job_id=job.id, detail=detail
+    )
+    return Response(
+        rendered.content,
+        media_type=rendered.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{rendered.filename}"'},
+    )
+
+
+@router.get("/{job_id}/custody", response_model=CustodyManifest, response_model_by_alias=True)
+def get_custody(
+    job_id: str,
+    user: CurrentUser,
+    session: SessionDep,
+    store: StoreDep,
+    request_id: RequestIdDep,
+    verify: bool = False,
+) -> CustodyManifest:
+    """The chain-of-custody manifest; ``verify=true`` hashes the stored objects again."""
+    detail = f"custody verify={verify}"
+    job = services.visible_job(
+        session, user=user, job_id=job_id, action="read", request_id=request_id, detail=detail
+    )
+    manifest = services.custody_manifest(store, job, verify=verify)
+    audit.record(
+        session, user=user, action="read", outcome="ok", request_id=request_id, job_id=job.id, detail=detail
+    )
+    return manifest
+
+
+@router.delete("/{job_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+def delete_job(
+    job_id: str,
+    user: CurrentUser,
+    session: SessionDep,
+    store: StoreDep,
+    request_id: RequestIdDep,
+) -> Response:
+    """Delete a job, its recording and its artefacts; its audit trail is kept."""
+    job = services.visible_job(session, user=user, job_id=job_id, action="delete", request_id=request_id)
+    removed = services.delete_job(session, store=store, job=job)
+    audit.record(
+        session, user=user, action="delete", outcome="ok", request_id=request_id, job_id=job_id,
+        detail=f"objects={removed}",
+    )  # fmt: skip
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,67 @@
+"""Operations and administration: ``/healthz``, ``/metrics``, ``/v1/audit``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from verbatim.api.deps import CurrentUser, RequestIdDep, SessionDep, SessionFactoryDep, StateDep
+from verbatim.api.errors import PermissionDeniedError, ServiceUnavailableError
+from verbatim.api.metrics import render_metrics
+from verbatim.api.schemas import AuditEntryPublic, AuditPage, HealthPublic
+from verbatim.ops import audit
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", response_model=HealthPublic)
+def healthz(state: StateDep) -> HealthPublic:
+    """Liveness and readiness: the database answers. The one route without a token."""
+    try:
+        with state.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError as e:
+        raise ServiceUnavailableError("The database does not answer.") from e
+    return HealthPublic(status="ok", database="ok")
+
+
+@router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
+def metrics(user: CurrentUser, sessions: SessionFactoryDep) -> Response:
+    """Prometheus metrics: jobs by state, queue depth, audio seconds processed, processing seconds.
+
+    Needs a token like every route but ``/healthz`` (give the scraper an account); not audited, as a scrape
+    touches no job and comes every few seconds.
+    """
+    return Response(render_metrics(sessions), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/v1/audit", response_model=AuditPage)
+def get_audit(
+    user: CurrentUser,
+    session: SessionDep,
+    request_id: RequestIdDep,
+    after_id: Annotated[int | None, Query(ge=0)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    job_id: str | None = None,
+    unit: str | None = None,
+    action: str | None = None,
+) -> AuditPage:
+    """The audit log, oldest first, a page at a time (admins only; others get 403)."""
+    if not user.is_admin:
+        audit.record(
+            session, user=user, action="admin", outcome="denied", request_id=request_id, detail="audit"
+        )
+        raise PermissionDeniedError("Only an admin may read the audit log.")
+    entries = audit.query(session, after_id=after_id, limit=limit, job_id=job_id, unit=unit, action=action)
+    # Recorded after the query, so that reading the log does not add to the page being read.
+    audit.record(session, user=user, action="admin", outcome="ok", request_id=request_id, detail="audit read")
+    return AuditPage(
+        entries=[AuditEntryPublic.model_validate(audit.entry_to_dict(e)) for e in entries],
+        next_after_id=entries[-1].id if len(entries) == limit else None,
+    )

@@ -1,0 +1,172 @@
+"""Request and response bodies: one family per entity (``...Create`` in, ``...Public`` out).
+
+Public schemas list what a client may see; a job's file name is shown to the users of its unit (it is theirs)
+but never logged or audited.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ArtifactPublic",
+    "AuditEntryPublic",
+    "AuditPage",
+    "CustodyManifest",
+    "HealthPublic",
+    "JobCreate",
+    "JobCreated",
+    "JobList",
+    "JobPublic",
+    "OpenAISegment",
+    "OpenAITranscription",
+    "OpenAIVerboseTranscription",
+    "OpenAIWord",
+    "OriginalPublic",
+]
+
+JobStatus = Literal["queued", "running", "succeeded", "failed"]
+
+
+class JobCreate(BaseModel):
+    """The form fields of ``POST /v1/jobs`` besides ``file``; validated by ``parse_request``."""
+
+    language: str | None = None
+    task: str | None = None
+    diarize: str | None = None
+    num_speakers: str | None = None
+    min_speakers: str | None = None
+    max_speakers: str | None = None
+    channels: str | None = None
+
+    def options(self) -> dict[str, object]:
+        """The fields that were given, for :func:`verbatim.pipeline.request.parse_request`."""
+        return {k: v for k, v in self.model_dump().items() if v is not None and v != ""}
+
+
+class JobCreated(BaseModel):
+    id: str
+    status: JobStatus
+
+
+class JobPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    status: JobStatus
+    progress: float
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    language: str | None
+    duration: float | None
+    audio_sha256: str | None
+    audio_size: int | None
+    filename: str | None
+    unit: str
+    options: dict[str, Any]
+
+
+class JobList(BaseModel):
+    jobs: list[JobPublic]
+    limit: int
+    offset: int
+
+
+class OriginalPublic(BaseModel):
+    object_key: str | None
+    sha256: str | None
+    size: int | None
+    verified: bool | None = Field(
+        default=None, description="With ?verify=true: whether the stored bytes hash to sha256 now."
+    )
+
+
+class ArtifactPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    kind: str
+    object_key: str
+    sha256: str
+    size: int
+    created_at: datetime
+    verified: bool | None = None
+
+
+class CustodyManifest(BaseModel):
+    """What a court needs to trust a transcript: where it came from, and by which models."""
+
+    schema_: str = Field(default="verbatim.custody/1", alias="schema")
+    job_id: str
+    unit: str
+    status: JobStatus
+    original: OriginalPublic
+    artifacts: list[ArtifactPublic]
+    models: dict[str, Any] | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    generated_at: datetime
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class AuditEntryPublic(BaseModel):
+    id: int
+    at: str
+    request_id: str | None
+    user_id: int | None
+    user_name: str | None
+    role: str | None
+    unit: str | None
+    action: str
+    job_id: str | None
+    outcome: str
+    detail: str
+
+
+class AuditPage(BaseModel):
+    entries: list[AuditEntryPublic]
+    next_after_id: int | None = Field(description="Pass as after_id for the next page; null at the end.")
+
+
+class HealthPublic(BaseModel):
+    status: Literal["ok"]
+    database: Literal["ok"]
+
+
+class OpenAITranscription(BaseModel):
+    text: str
+
+
+class OpenAIWord(BaseModel):
+    word: str
+    start: float
+    end: float
+
+
+class OpenAISegment(BaseModel):
+    id: int
+    seek: int = 0
+    start: float
+    end: float
+    text: str
+    tokens: list[int] = Field(default_factory=list)
+    temperature: float = 0.0
+    avg_logprob: float = 0.0
+    compression_ratio: float = 0.0
+    no_speech_prob: float = 0.0
+    speaker: str | None = None
+
+
+class OpenAIVerboseTranscription(BaseModel):
+    task: Literal["transcribe", "translate"]
+    language: str
+    duration: float
+    text: str
+    segments: list[OpenAISegment]
+    words: list[OpenAIWord]

@@ -1,0 +1,348 @@
+"""What the routes do, apart from HTTP: intake of an upload, access to a unit's jobs, transcripts, custody.
+
+Every function that touches a job writes its audit entry (who, role, unit, action, job, outcome, request id)
+and raises domain errors; :mod:`verbatim.api.errors` turns those into statuses. Nothing here logs or audits a
+file name or transcript text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import BinaryIO, Final
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from verbatim.api.deps import Dispatcher
+from verbatim.api.errors import JobNotFoundError, JobNotReadyError, ServiceUnavailableError, WaitTimeoutError
+from verbatim.api.schemas import ArtifactPublic, CustodyManifest, OriginalPublic
+from verbatim.errors import AudioDecodeError, InvalidOptionError
+from verbatim.ops import audit
+from verbatim.ops.db import Artifact, Job, User, create_job, fail_job, new_job_id, utcnow
+from verbatim.ops.storage import ObjectNotFoundError, ObjectStore, ObjectTooLargeError
+from verbatim.pipeline.export import FORMATS, MEDIA_TYPES, render, transcript_from_json
+from verbatim.pipeline.request import parse_request
+from verbatim.pipeline.types import Transcript
+
+__all__ = [
+    "TRANSCRIPT_KINDS",
+    "Intake",
+    "Rendered",
+    "custody_manifest",
+    "delete_job",
+    "job_counts",
+    "list_jobs",
+    "load_transcript",
+    "original_key",
+    "probe_audio",
+    "render_transcript",
+    "submit_job",
+    "transcript_of",
+    "visible_job",
+    "wait_for_job",
+]
+
+log = logging.getLogger("verbatim.api")
+
+TRANSCRIPT_KINDS: Final = ("transcript", "transcript_json")
+"""Artifact kinds of the transcript JSON (the worker records ``transcript``)."""
+FINAL_STATUSES: Final = ("succeeded", "failed")
+
+
+def original_key(job_id: str) -> str:
+    """Where a job's original recording is kept (immutable)."""
+    return f"jobs/{job_id}/original"
+
+
+def _transcript_key(job_id: str) -> str:
+    return f"jobs/{job_id}/transcript.json"
+
+
+def probe_audio(stream: BinaryIO) -> int:
+    """Number of audio channels of a recording read from ``stream`` (only its header is read).
+
+    Returns:
+        The channel count of the first audio stream.
+
+    Raises:
+        AudioDecodeError: not a container FFmpeg reads, or one without an audio stream.
+    """
+    import av
+
+    start = stream.tell()
+    try:
+        with av.open(stream, mode="r", metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                raise AudioDecodeError("The file has no audio stream: upload an audio or video recording.")
+            return int(container.streams.audio[0].codec_context.channels or 1)
+    except av.error.FFmpegError as e:
+        raise AudioDecodeError("The file is not audio or video that FFmpeg can read.") from e
+    finally:
+        stream.seek(start)
+
+
+@dataclass(frozen=True)
+class Intake:
+    """An upload as a route received it."""
+
+    stream: BinaryIO
+    filename: str | None
+    size: int | None
+    content_type: str | None
+    options: dict[str, object]
+
+
+def submit_job(
+    session: Session,
+    *,
+    user: User,
+    intake: Intake,
+    store: ObjectStore,
+    dispatcher: Dispatcher,
+    max_bytes: int,
+    request_id: str,
+) -> Job:
+    """Validate, store, record and dispatch one upload; audit the outcome.
+
+    Order: options first (a typo answers before any byte is stored), then size and content (nothing stored
+    when refused), then the original under a fresh job id (hashed on the way, never overwritten), the job
+    row, and the dispatch.
+
+    Raises:
+        InvalidOptionError: a bad option (its name in the message).
+        ObjectTooLargeError: more than ``max_bytes``.
+        AudioDecodeError: not audio or video.
+        ServiceUnavailableError: the job could not be handed to the workers (it is marked failed).
+    """
+    job_id = new_job_id()
+    try:
+        request = parse_request(intake.options)
+        if intake.size is not None and intake.size > max_bytes:
+            raise ObjectTooLargeError(f"the upload is larger than the {max_bytes} bytes allowed")
+        probe_audio(intake.stream)
+        key = original_key(job_id)
+        stored = store.put_stream(
+            key,
+            intake.stream,
+            max_bytes=max_bytes,
+            content_type=intake.content_type or "application/octet-stream",
+            overwrite=False,
+        )
+        try:
+            job = create_job(
+                session,
+                owner=user,
+                options=request.model_dump(mode="json"),
+                filename=intake.filename,
+                audio_sha256=stored.sha256,
+                audio_size=stored.size,
+                object_key=key,
+                job_id=job_id,
+            )
+        except Exception:
+            session.rollback()
+            store.delete(key)
+            raise
+    except (InvalidOptionError, ObjectTooLargeError, AudioDecodeError) as e:
+        audit.record(
+            session, user=user, action="write", outcome="error", request_id=request_id, job_id=None,
+            detail=f"upload refused: {type(e).__name__}",
+        )  # fmt: skip
+        raise
+    try:
+        dispatcher.submit(job.id)
+    except Exception as e:
+        log.exception("job %s could not be dispatched", job.id)
+        fail_job(
+            session, job_id=job.id, worker_id=None, error="The job could not be queued; upload it again."
+        )
+        audit.record(
+            session, user=user, action="write", outcome="error", request_id=request_id, job_id=job.id,
+            detail="dispatch failed",
+        )  # fmt: skip
+        raise ServiceUnavailableError("The job could not be queued; try again later.") from e
+    audit.record(
+        session, user=user, action="write", outcome="ok", request_id=request_id, job_id=job.id,
+        detail=f"upload size={stored.size}",
+    )  # fmt: skip
+    session.refresh(job)
+    return job
+
+
+def visible_job(
+    session: Session, *, user: User, job_id: str, action: str, request_id: str, detail: str = ""
+) -> Job:
+    """The job if the user's unit owns it (an admin sees all); audit a refusal.
+
+    A missing job and another unit's job raise the same error (answered 404), so existence does not leak;
+    the audit log tells them apart (``not_found`` / ``denied``). The caller audits the success, after acting.
+
+    Raises:
+        JobNotFoundError: no such job visible to this user.
+    """
+    job = session.get(Job, job_id)
+    if job is None or (not user.is_admin and job.unit != user.unit):
+        audit.record(
+            session, user=user, action=action, request_id=request_id, job_id=job_id,
+            outcome="not_found" if job is None else "denied", detail=detail,
+        )  # fmt: skip
+        raise JobNotFoundError(f"No job {job_id} (or not one of your unit's).")
+    return job
+
+
+def list_jobs(
+    session: Session, *, user: User, status: str | None, limit: int, offset: int, request_id: str
+) -> list[Job]:
+    """The user's unit's jobs (every unit's for an admin), newest first; audited as one read."""
+    statement = select(Job).order_by(Job.created_at.desc(), Job.id).limit(limit).offset(offset)
+    if not user.is_admin:
+        statement = statement.where(Job.unit == user.unit)
+    if status is not None:
+        statement = statement.where(Job.status == status)
+    jobs = list(session.scalars(statement))
+    audit.record(
+        session, user=user, action="read", outcome="ok", request_id=request_id,
+        detail=f"list count={len(jobs)}",
+    )  # fmt: skip
+    return jobs
+
+
+def _transcript_artifact(job: Job) -> Artifact | None:
+    return next((a for a in job.artifacts if a.kind in TRANSCRIPT_KINDS), None)
+
+
+def load_transcript(store: ObjectStore, job: Job) -> bytes:
+    """The stored transcript JSON of a succeeded job, byte for byte (its hash is the custody manifest's).
+
+    Raises:
+        JobNotReadyError: the job has not succeeded.
+        ObjectNotFoundError: the transcript object is missing from the store.
+    """
+    if job.status != "succeeded":
+        if job.status == "failed":
+            raise JobNotReadyError(f"The job failed, there is no transcript: {job.error or 'unknown error'}")
+        raise JobNotReadyError(f"The job is {job.status} ({job.progress:.0%}); try again when it succeeded.")
+    artifact = _transcript_artifact(job)
+    key = artifact.object_key if artifact is not None else _transcript_key(job.id)
+    try:
+        return store.get_bytes(key)
+    except ObjectNotFoundError as e:
+        raise ObjectNotFoundError("The job's transcript is missing from the object store.") from e
+
+
+@dataclass(frozen=True)
+class Rendered:
+    content: bytes
+    media_type: str
+    filename: str
+
+
+def render_transcript(store: ObjectStore, job: Job, fmt: str) -> Rendered:
+    """The transcript in one of the export formats; JSON is the stored document itself."""
+    fmt = fmt.lower()
+    if fmt not in FORMATS:
+        raise InvalidOptionError(f"format: choose one of {', '.join(FORMATS)}")
+    data = load_transcript(store, job)
+    content = data if fmt == "json" else render(transcript_from_json(data), fmt)
+    # The download is named after the job, not the uploader's file name (which may name a person).
+    return Rendered(content, MEDIA_TYPES[fmt], f"{job.id}.{fmt}")
+
+
+def delete_job(session: Session, *, store: ObjectStore, job: Job) -> int:
+    """Delete a job's objects and its row (its audit trail stays); return the number of objects removed."""
+    removed = store.delete_prefix(f"jobs/{job.id}/")
+    session.delete(job)
+    session.commit()
+    return removed
+
+
+def _hash_object(store: ObjectStore, key: str) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with store.open(key) as stream:
+            while chunk := stream.read(1 << 20):
+                digest.update(chunk)
+    except ObjectNotFoundError:
+        return None
+    return digest.hexdigest()
+
+
+def custody_manifest(store: ObjectStore, job: Job, *, verify: bool) -> CustodyManifest:
+    """The chain-of-custody manifest of a job: original and artefacts with their SHA-256, models, times.
+
+    Args:
+        store: where the objects are.
+        job: the job.
+        verify: hash the stored objects again (reads them whole) and say whether they still match.
+    """
+
+    def check(key: str | None, expected: str | None) -> bool | None:
+        if not verify or key is None:
+            return None
+        return expected is not None and _hash_object(store, key) == expected
+
+    original = OriginalPublic(
+        object_key=job.object_key,
+        sha256=job.audio_sha256,
+        size=job.audio_size,
+        verified=check(job.object_key, job.audio_sha256),
+    )
+    artifacts = [
+        ArtifactPublic.model_validate(a).model_copy(update={"verified": check(a.object_key, a.sha256)})
+        for a in job.artifacts
+    ]
+    return CustodyManifest(
+        job_id=job.id,
+        unit=job.unit,
+        status=job.status,  # type: ignore[arg-type]
+        original=original,
+        artifacts=artifacts,
+        models=job.models,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        generated_at=utcnow(),
+    )
+
+
+async def wait_for_job(
+    sessions: sessionmaker[Session], job_id: str, *, timeout_s: float, interval_s: float
+) -> Job:
+    """Poll the database until the job is finished, sleeping without blocking the event loop.
+
+    Raises:
+        WaitTimeoutError: still not finished after ``timeout_s``.
+        JobNotFoundError: the job was deleted meanwhile.
+    """
+
+    def read() -> Job | None:
+        with sessions() as session:
+            return session.get(Job, job_id)
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        job = await asyncio.to_thread(read)
+        if job is None:
+            raise JobNotFoundError(f"Job {job_id} was deleted while it was awaited.")
+        if job.status in FINAL_STATUSES:
+            return job
+        if loop.time() >= deadline:
+            raise WaitTimeoutError(
+                f"Job {job_id} is still {job.status} after {timeout_s:.0f} s; follow it at /v1/jobs/{job_id}."
+            )
+        await asyncio.sleep(interval_s)
+
+
+def transcript_of(store: ObjectStore, job: Job) -> Transcript:
+    """The parsed transcript of a succeeded job (for the OpenAI-compatible answers)."""
+    return transcript_from_json(load_transcript(store, job))
+
+
+def job_counts(session: Session) -> dict[str, int]:
+    """Jobs by status, every unit together."""
+    rows = session.execute(select(Job.status, func.count()).group_by(Job.status)).all()
+    return {str(status): int(count) for status, count in rows}

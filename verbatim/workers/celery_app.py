@@ -1,0 +1,129 @@
+"""The Celery app of the distributed deployment, and its transcription task.
+
+Start a worker with ``verbatim worker`` or ``celery -A verbatim.workers.celery_app worker -Q asr``.
+No result backend: a job's state is in the database. Delivery is at least once (late acknowledgement,
+messages of a lost worker delivered again); :func:`~verbatim.workers.process.process_job` makes it run to
+completion once.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from typing import TYPE_CHECKING, Any
+
+from celery import Celery, Task
+from kombu.entity import Queue
+from sqlalchemy.orm import Session, sessionmaker
+
+from verbatim.ops.settings import Settings, get_settings
+from verbatim.workers.config import WorkerSettings, get_worker_settings, process_options
+from verbatim.workers.dispatch import TASK_NAME
+from verbatim.workers.process import HOLDER_ALIVE, ProcessOptions, process_job
+
+if TYPE_CHECKING:
+    from verbatim.ops.storage.base import ObjectStore
+
+__all__ = ["ASR_QUEUE", "CPU_QUEUE", "TASK_NAME", "app", "make_celery"]
+
+ASR_QUEUE = "asr"
+"""Transcription (GPU or fast CPU machines)."""
+CPU_QUEUE = "cpu"
+"""CPU-only stages to come (export, pseudonymisation, merging chunks)."""
+
+
+def make_celery(settings: Settings, worker: WorkerSettings | None = None) -> Celery:
+    """A Celery app on the settings' broker, with the transcription task registered.
+
+    Args:
+        settings: the application settings; ``broker_url`` must be set (``redis://`` or ``amqp://``).
+        worker: worker tuning (default: :func:`~verbatim.workers.config.get_worker_settings`).
+
+    Returns:
+        The app; its task ``verbatim.process_job(job_id)`` goes to the ``asr`` queue.
+    """
+    worker = worker or get_worker_settings()
+    celery = Celery("verbatim", broker=settings.broker_url, set_as_current=False)
+    transport: dict[str, Any] = {
+        "visibility_timeout": worker.visibility_timeout_s,
+        "unacked_restore_interval": worker.restore_interval_s,
+        "unacked_restore_throttle": 1,
+    }
+    if worker.key_prefix:
+        transport["global_keyprefix"] = worker.key_prefix
+    celery.conf.update(
+        result_backend=None,
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_transport_options=transport,
+        broker_connection_retry_on_startup=True,
+        task_default_queue=ASR_QUEUE,
+        task_queues=(Queue(ASR_QUEUE), Queue(CPU_QUEUE)),  # type: ignore[no-untyped-call]
+        task_routes={TASK_NAME: {"queue": ASR_QUEUE}},
+        task_serializer="json",
+        accept_content=["json"],
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+    )
+    retry_countdown = worker.retry_countdown_s
+
+    @celery.task(  # type: ignore[untyped-decorator]
+        name=TASK_NAME, bind=True, max_retries=None, acks_late=True, reject_on_worker_lost=True
+    )
+    def process_job_task(self: Task[Any, Any], job_id: str) -> str:
+        settings_, sessions, store, options = _resources()
+        hostname = self.request.hostname or socket.gethostname()
+        status = process_job(
+            job_id,
+            settings=settings_,
+            sessions=sessions,
+            store=store,
+            worker_id=f"{hostname}:{os.getpid()}:{self.request.id}",
+            options=options,
+        )
+        if status == HOLDER_ALIVE:
+            # Another execution holds a fresh heartbeat (this message was delivered again while it runs):
+            # come back later; by then it has finished, or stopped beating and the job can be taken over.
+            raise self.retry(countdown=retry_countdown)
+        return status
+
+    return celery
+
+
+_lock = threading.Lock()
+_cached: tuple[Settings, sessionmaker[Session], ObjectStore, ProcessOptions] | None = None
+
+
+def _resources() -> tuple[Settings, sessionmaker[Session], ObjectStore, ProcessOptions]:
+    """Settings, session factory, store and process options, built once per worker process."""
+    global _cached
+    with _lock:
+        if _cached is None:
+            from verbatim.ops.db import make_engine, session_factory
+            from verbatim.ops.storage import make_store
+
+            settings = get_settings()
+            engine = make_engine(settings.resolved_database_url())
+            _cached = (
+                settings,
+                session_factory(engine),
+                make_store(settings),
+                process_options(get_worker_settings()),
+            )
+        return _cached
+
+
+def __getattr__(name: str) -> Any:
+    # ``celery -A verbatim.workers.celery_app`` looks up ``app``; building it lazily keeps importing this
+    # module free of side effects (settings are read on first use only).
+    if name in ("app", "celery"):
+        global app
+        app = make_celery(get_settings())
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+app: Celery

@@ -1,0 +1,229 @@
+"""Handing jobs to workers: an in-process thread (embedded) or Celery (distributed).
+
+The API creates a job row, stores the original, then calls :meth:`Dispatcher.submit` with the job id; the
+state lives in the database, so a dispatcher carries nothing but ids.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import threading
+import uuid
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from verbatim.ops.db import Job, make_engine, session_factory, utcnow
+from verbatim.ops.storage.base import ObjectStore
+from verbatim.workers.process import HOLDER_ALIVE, ProcessOptions, process_job
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+    from verbatim.ops.settings import Settings
+
+__all__ = ["CeleryDispatcher", "Dispatcher", "InProcessDispatcher", "make_dispatcher", "pending_job_ids"]
+
+log = logging.getLogger("verbatim.worker")
+
+TASK_NAME = "verbatim.process_job"
+
+
+@runtime_checkable
+class Dispatcher(Protocol):
+    """Something that gets a queued job run."""
+
+    def submit(self, job_id: str) -> None:
+        """Have the job run (soon); returns at once."""
+        ...
+
+    def close(self) -> None:
+        """Release what the dispatcher holds (threads, connections)."""
+        ...
+
+
+def pending_job_ids(sessions: sessionmaker[Session], options: ProcessOptions) -> list[str]:
+    """Jobs that need a worker: queued ones, and running ones whose worker stopped beating, oldest first."""
+    stale_before = utcnow() - options.stale_after
+    statement = (
+        select(Job.id)
+        .where(
+            or_(
+                Job.status == "queued",
+                (Job.status == "running") & or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < stale_before),
+            )
+        )
+        .order_by(Job.created_at)
+    )
+    with sessions() as session:
+        return list(session.scalars(statement))
+
+
+class InProcessDispatcher:
+    """The embedded worker: one background thread runs jobs one at a time, models kept warm.
+
+    At start it re-submits the jobs left queued, and running jobs whose worker is gone, by an earlier process,
+    so nothing is lost across restarts. A job another live execution holds is tried again after
+    ``retry_delay`` seconds.
+
+    Args:
+        settings: the application settings.
+        sessions: a session factory on the jobs database (default: from the settings; the schema must exist).
+        store: the object store (default: from the settings).
+        options: intervals and limits of :func:`process_job`.
+        retry_delay: seconds before a job held by another live execution is tried again.
+        recover: re-submit the jobs pending in the database at start.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        sessions: sessionmaker[Session] | None = None,
+        store: ObjectStore | None = None,
+        options: ProcessOptions | None = None,
+        retry_delay: float = 60.0,
+        recover: bool = True,
+    ) -> None:
+        self._settings = settings
+        self._engine = None
+        if sessions is None:
+            self._engine = make_engine(settings.resolved_database_url())
+            sessions = session_factory(self._engine)
+        if store is None:
+            from verbatim.ops.storage import make_store
+
+            store = make_store(settings)
+        self._sessions = sessions
+        self._store = store
+        self._options = options or ProcessOptions()
+        self._retry_delay = retry_delay
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._timers: set[threading.Timer] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._prefix = f"{socket.gethostname()}:{os.getpid()}:inproc"
+        self._thread = threading.Thread(target=self._loop, name="verbatim-worker", daemon=True)
+        self._thread.start()
+        if recover:
+            pending = pending_job_ids(self._sessions, self._options)
+            if pending:
+                log.info("re-submitting %d pending jobs", len(pending))
+            for job_id in pending:
+                self.submit(job_id)
+
+    def submit(self, job_id: str) -> None:
+        """Queue the job for the background thread."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the in-process dispatcher is closed")
+        self._queue.put(job_id)
+
+    def join(self) -> None:
+        """Wait until every submitted job has been handled (retries scheduled for later excepted)."""
+        self._queue.join()
+
+    def close(self, *, wait: bool = False) -> None:
+        """Stop after the current job, or after every queued one with ``wait``; idempotent.
+
+        Jobs not run stay ``queued`` in the database and are picked up by the next start.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            timers = list(self._timers)
+        for timer in timers:
+            timer.cancel()
+        if not wait:
+            self._drain()
+        self._queue.put(None)
+        self._thread.join()
+        if self._engine is not None:
+            self._engine.dispose()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                return
+            self._queue.task_done()
+
+    def _loop(self) -> None:
+        while True:
+            job_id = self._queue.get()
+            try:
+                if job_id is None:
+                    return
+                self._handle(job_id)
+            finally:
+                self._queue.task_done()
+
+    def _handle(self, job_id: str) -> None:
+        worker_id = f"{self._prefix}:{uuid.uuid4().hex[:12]}"
+        try:
+            status = process_job(
+                job_id,
+                settings=self._settings,
+                sessions=self._sessions,
+                store=self._store,
+                worker_id=worker_id,
+                options=self._options,
+            )
+        except Exception:
+            return  # process_job logged it and failed the job
+        if status == HOLDER_ALIVE:
+            self._retry_later(job_id)
+
+    def _retry_later(self, job_id: str) -> None:
+        def fire() -> None:
+            with self._lock:
+                self._timers.discard(timer)
+                if self._closed:
+                    return
+            self._queue.put(job_id)
+
+        timer = threading.Timer(self._retry_delay, fire)
+        timer.daemon = True
+        with self._lock:
+            if self._closed:
+                return
+            self._timers.add(timer)
+        timer.start()
+
+
+class CeleryDispatcher:
+    """The distributed worker: sends ``verbatim.process_job`` to the broker (routed to the ``asr`` queue).
+
+    Args:
+        app: the Celery app (:func:`verbatim.workers.celery_app.make_celery`).
+    """
+
+    def __init__(self, app: Celery) -> None:
+        self._app = app
+
+    def submit(self, job_id: str) -> None:
+        """Publish the task; raises when the broker is unreachable (the caller fails or keeps the job)."""
+        self._app.send_task(TASK_NAME, args=[job_id])
+
+    def close(self) -> None:
+        """Nothing to release: the app's connection pool is shared."""
+
+
+def make_dispatcher(settings: Settings) -> Dispatcher:
+    """Celery when ``settings.broker_url`` is set, else the in-process worker."""
+    if settings.broker_url:
+        from verbatim.workers.celery_app import make_celery
+
+        return CeleryDispatcher(make_celery(settings))
+    from verbatim.workers.config import get_worker_settings, process_options
+
+    worker = get_worker_settings()
+    return InProcessDispatcher(
+        settings, options=process_options(worker), retry_delay=worker.retry_countdown_s
+    )

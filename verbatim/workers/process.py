@@ -1,0 +1,375 @@
+"""Run one job: fetch its recording, transcribe it, store the transcript, record the outcome.
+
+:func:`process_job` is the one code path of both deployments: the in-process worker (embedded) and the Celery
+task (distributed) call it with a job id. It is idempotent by job id: the job is claimed through
+:func:`~verbatim.ops.db.claim_job`, so a redelivered message, a retry or a second worker handed the same job
+does nothing once the job is running elsewhere or finished.
+
+Logs carry job ids, sizes and durations, never a file name or transcript text (personal data).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from verbatim.errors import AudioDecodeError, VerbatimError
+from verbatim.ops.db import (
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_STALE_AFTER,
+    ArtifactRecord,
+    Job,
+    claim_job,
+    fail_job,
+    finish_job,
+    set_progress,
+    utcnow,
+)
+from verbatim.ops.storage.base import ObjectNotFoundError, ObjectStore
+
+if TYPE_CHECKING:
+    from verbatim.ops.settings import Settings
+    from verbatim.pipeline.types import Transcript
+
+__all__ = [
+    "HOLDER_ALIVE",
+    "ORIGINAL_NAME",
+    "TRANSCRIPT_NAME",
+    "JobLostError",
+    "ProcessOptions",
+    "original_key",
+    "process_job",
+    "transcript_key",
+]
+
+log = logging.getLogger("verbatim.worker")
+
+ORIGINAL_NAME = "original"
+TRANSCRIPT_NAME = "transcript.json"
+
+HOLDER_ALIVE = "running"
+"""What :func:`process_job` returns when another live execution holds the job (the caller may retry later)."""
+
+# Share of the overall progress given to each step, in the order they run (diarisation is optional).
+_STEP_SPANS = {
+    "decode": (0.0, 0.05),
+    "transcribe": (0.05, 0.70),
+    "diarize": (0.70, 0.95),
+}
+_NO_DIARIZE_SPANS = {"decode": (0.0, 0.05), "transcribe": (0.05, 0.95)}
+
+
+def original_key(job_id: str) -> str:
+    """Object key of a job's original recording (immutable)."""
+    return f"jobs/{job_id}/{ORIGINAL_NAME}"
+
+
+def transcript_key(job_id: str) -> str:
+    """Object key of a job's transcript JSON (other formats are rendered from it on demand)."""
+    return f"jobs/{job_id}/{TRANSCRIPT_NAME}"
+
+
+@dataclass(frozen=True)
+class ProcessOptions:
+    """How a worker runs jobs.
+
+    Attributes:
+        progress_interval: least seconds between two progress writes from the pipeline's hook.
+        heartbeat_interval: seconds between heartbeats written while a stage reports nothing (model
+            loading, a long segment), so that a live worker never looks gone.
+        stale_after: how long without a heartbeat before another worker may take the job over.
+        max_attempts: a job claimed this many times is not taken over again; it is failed instead.
+    """
+
+    progress_interval: float = 2.0
+    heartbeat_interval: float = 10.0
+    stale_after: timedelta = DEFAULT_STALE_AFTER
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+
+
+class JobLostError(Exception):
+    """The job is no longer this execution's (taken over, deleted or failed by an operator): stop."""
+
+
+class _Heartbeat:
+    """Writes progress and heartbeats for one execution: from the hook (throttled) and from a timer thread.
+
+    Every write uses its own short session, so the timer thread never shares one with the caller.
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        job_id: str,
+        worker_id: str,
+        attempt: int,
+        options: ProcessOptions,
+    ) -> None:
+        self._sessions = sessions
+        self._job_id = job_id
+        self._worker_id = worker_id
+        self._attempt = attempt
+        self._options = options
+        self._lock = threading.Lock()
+        self._progress = 0.0
+        self._last_write = time.monotonic()
+        self._lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id[:8]}", daemon=True)
+
+    @property
+    def lost(self) -> bool:
+        return self._lost
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def report(self, progress: float, *, force: bool = False) -> None:
+        """Record progress; write it when ``progress_interval`` has passed (or ``force``)."""
+        if self._lost:
+            raise JobLostError(self._job_id)
+        with self._lock:
+            self._progress = max(self._progress, progress)
+            due = force or time.monotonic() - self._last_write >= self._options.progress_interval
+        if due:
+            self._write()
+        if self._lost:
+            raise JobLostError(self._job_id)
+
+    def _write(self) -> None:
+        with self._lock:
+            progress = self._progress
+            self._last_write = time.monotonic()
+        try:
+            with self._sessions() as session:
+                held = set_progress(
+                    session,
+                    job_id=self._job_id,
+                    worker_id=self._worker_id,
+                    progress=progress,
+                    attempt=self._attempt,
+                )
+        except Exception:  # a missed heartbeat is not fatal; the next one may pass
+            log.warning("heartbeat failed job=%s", self._job_id, exc_info=True)
+            return
+        if not held:
+            self._lost = True
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._options.heartbeat_interval):
+            with self._lock:
+                idle = time.monotonic() - self._last_write
+            if idle >= self._options.heartbeat_interval and not self._lost:
+                self._write()
+
+
+def _progress_hook(beat: _Heartbeat, *, diarize: bool) -> Callable[..., None]:
+    spans = _STEP_SPANS if diarize else _NO_DIARIZE_SPANS
+
+    def hook(step: str, *, completed: float, total: float) -> None:
+        span = spans.get(step)
+        if span is None or total <= 0:
+            return
+        fraction = min(1.0, max(0.0, completed / total))
+        beat.report(span[0] + (span[1] - span[0]) * fraction)
+
+    return hook
+
+
+def _current_status(sessions: sessionmaker[Session], job_id: str) -> str | None:
+    with sessions() as session:
+        job = session.get(Job, job_id)
+        return None if job is None else job.status
+
+
+def _give_up_if_exhausted(
+    sessions: sessionmaker[Session], job_id: str, options: ProcessOptions
+) -> str | None:
+    """Fail a running job whose holder is gone and that used all its attempts; return its status."""
+    with sessions() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            return None
+        if job.status != "running":
+            return job.status
+        beat = job.heartbeat_at
+        stale = beat is None or beat < utcnow() - options.stale_after
+        if not (stale and job.attempts >= options.max_attempts):
+            return job.status
+        attempts = job.attempts
+        failed = fail_job(
+            session,
+            job_id=job_id,
+            worker_id=None,
+            error=f"Processing was interrupted {attempts} times; the job was given up. "
+            "Submit the recording again or ask an administrator to check the workers.",
+        )
+    if failed:
+        log.error("job given up job=%s attempts=%d", job_id, attempts)
+    return _current_status(sessions, job_id)
+
+
+def process_job(
+    job_id: str,
+    *,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    store: ObjectStore,
+    worker_id: str,
+    options: ProcessOptions | None = None,
+) -> str:
+    """Run one job to its end, once.
+
+    Args:
+        job_id: the job to run.
+        settings: the application settings (models, devices).
+        sessions: a session factory on the jobs database.
+        store: the object store holding the original and receiving the transcript.
+        worker_id: names this execution, e.g. ``f"{hostname}:{pid}:{task_id}"``.
+        options: intervals and limits; :class:`ProcessOptions` defaults when ``None``.
+
+    Returns:
+        The job's status after this call: ``succeeded`` or ``failed`` when this call ran it (or found it
+        finished), ``running`` (:data:`HOLDER_ALIVE`) when another live execution holds it, ``queued``
+        never, ``missing`` when there is no such job.
+
+    Raises:
+        Exception: anything that is not a :class:`~verbatim.errors.VerbatimError`, after the job was failed
+            with an internal-error reference (so Celery records the failure too).
+    """
+    options = options or ProcessOptions()
+    with sessions() as session:
+        claimed = claim_job(
+            session,
+            job_id=job_id,
+            worker_id=worker_id,
+            max_attempts=options.max_attempts,
+            stale_after=options.stale_after,
+        )
+        job = session.get(Job, job_id) if claimed else None
+    if job is None:
+        status = _give_up_if_exhausted(sessions, job_id, options)
+        log.info("job not claimed job=%s status=%s", job_id, status or "missing")
+        return status or "missing"
+
+    attempt = job.attempts
+    started = time.monotonic()
+    log.info("job started job=%s attempt=%d worker=%s", job_id, attempt, worker_id)
+    beat = _Heartbeat(sessions, job_id=job_id, worker_id=worker_id, attempt=attempt, options=options)
+    workdir = Path(tempfile.mkdtemp(prefix="verbatim-job-"))  # private (0o700)
+    try:
+        with beat:
+            transcript = _run(job, settings=settings, store=store, beat=beat, workdir=workdir)
+            beat.report(0.95, force=True)
+            record = _store_transcript(store, job_id, transcript)
+        with sessions() as session:
+            finished = finish_job(
+                session,
+                job_id=job_id,
+                worker_id=worker_id,
+                attempt=attempt,
+                artifacts=[record],
+                language=transcript.language,
+                duration=transcript.duration,
+                models=transcript.models,
+            )
+        if not finished:
+            raise JobLostError(job_id)
+        log.info(
+            "job succeeded job=%s attempt=%d audio_s=%.1f wall_s=%.1f transcript_bytes=%d",
+            job_id,
+            attempt,
+            transcript.duration,
+            time.monotonic() - started,
+            record.size,
+        )
+        return "succeeded"
+    except JobLostError:
+        # Another execution owns the job now (or an operator ended it): leave its state alone.
+        status = _current_status(sessions, job_id) or "missing"
+        log.warning("job lost job=%s attempt=%d status=%s", job_id, attempt, status)
+        return status
+    except VerbatimError as e:
+        message = str(e).replace(f"{workdir}/", "").replace(str(workdir), "") or type(e).__name__
+        _fail(sessions, job_id, worker_id, attempt, message)
+        log.info(
+            "job failed job=%s attempt=%d error=%s wall_s=%.1f",
+            job_id,
+            attempt,
+            type(e).__name__,
+            time.monotonic() - started,
+        )
+        return _current_status(sessions, job_id) or "missing"
+    except BaseException as e:
+        reference = uuid.uuid4().hex[:12]
+        # The traceback may name the temporary file but never the user's file name, which is not used here.
+        log.exception("job internal error job=%s attempt=%d reference=%s", job_id, attempt, reference)
+        if isinstance(e, Exception):
+            _fail(sessions, job_id, worker_id, attempt, f"internal error (reference {reference})")
+        raise
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _fail(sessions: sessionmaker[Session], job_id: str, worker_id: str, attempt: int, message: str) -> None:
+    try:
+        with sessions() as session:
+            fail_job(session, job_id=job_id, worker_id=worker_id, attempt=attempt, error=message)
+    except Exception:
+        log.exception("could not record the failure job=%s", job_id)
+
+
+def _run(job: Job, *, settings: Settings, store: ObjectStore, beat: _Heartbeat, workdir: Path) -> Transcript:
+    """Fetch, check and transcribe the job's recording (domain errors propagate)."""
+    from verbatim.pipeline.request import build_pipeline, parse_request
+
+    request = parse_request(dict(job.options or {}))
+    key = job.object_key or original_key(job.id)
+    # A fixed neutral name: decoding errors quote the file name, and the user's must not reach logs.
+    local = workdir / "recording"
+    try:
+        stored = store.download_to(key, local)
+    except ObjectNotFoundError as e:
+        raise AudioDecodeError("The uploaded recording is missing from storage; upload it again.") from e
+    if job.audio_sha256 and stored.sha256 != job.audio_sha256:
+        raise AudioDecodeError(
+            "The stored recording does not match the SHA-256 recorded at upload (chain of custody broken); "
+            "ask an administrator to check the object store."
+        )
+    log.info("job recording fetched job=%s bytes=%d", job.id, stored.size)
+    pipeline, pipeline_options = build_pipeline(request, settings)
+    beat.report(0.0, force=True)
+    transcript = pipeline.run(local, pipeline_options, _progress_hook(beat, diarize=pipeline_options.diarize))
+    return transcript.with_(
+        filename=job.filename or "", audio_sha256=stored.sha256 or transcript.audio_sha256
+    )
+
+
+def _store_transcript(store: ObjectStore, job_id: str, transcript: Transcript) -> ArtifactRecord:
+    from verbatim.pipeline.export import render
+
+    data = render(transcript, "json")
+    key = transcript_key(job_id)
+    # Overwriting is right here: only the execution holding the job writes this key, and a previous attempt's
+    # partial result (its worker died before finishing) is replaced. The original is never written to.
+    stored = store.put_bytes(key, data, content_type="application/json", overwrite=True)
+    digest = stored.sha256 or hashlib.sha256(data).hexdigest()
+    return ArtifactRecord(kind="transcript", object_key=key, sha256=digest, size=stored.size)
