@@ -405,6 +405,35 @@ def users_reset_token(name: Annotated[str, typer.Argument()]) -> None:
 
 
 @app.command()
+def verify(
+    recording: Annotated[Path, typer.Argument(help="The original recording.")],
+    transcript: Annotated[Path, typer.Argument(help="A transcript JSON (verbatim.transcript/1).")],
+) -> None:
+    """Say whether a transcript was made from this recording (SHA-256 of the file's bytes)."""
+    from verbatim.digest import sha256_file
+    from verbatim.pipeline.export import transcript_from_json
+
+    for path in (recording, transcript):
+        if not path.is_file():
+            _fail(f"no such file: {path}", EXIT_USAGE)
+    try:
+        document = transcript_from_json(transcript.read_bytes())
+    except (VerbatimError, ValueError) as e:
+        _fail(f"{transcript.name} is not a verbatim transcript JSON ({e}).", EXIT_USAGE)
+    actual = sha256_file(recording)
+    models = ", ".join(
+        f"{name}={identity.get('sha256', '')[:12]}" for name, identity in sorted(document.models.items())
+    )
+    if actual == document.audio_sha256:
+        typer.echo(f"MATCH: the transcript belongs to this recording (sha256 {actual}); models: {models}")
+        return
+    typer.echo(
+        f"MISMATCH: the recording hashes to {actual}, the transcript was made from {document.audio_sha256}"
+    )
+    raise typer.Exit(EXIT_ERROR)
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,

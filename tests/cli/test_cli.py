@@ -87,7 +87,11 @@ def test_one_bad_file_among_good_ones_still_writes_the_good_ones(tmp_path: Path)
         (["transcribe", "{jfk}", "--language", "klingon"], 2, "Unknown language 'klingon'"),
         (["transcribe", "{jfk}", "--model", "large-v9", "--no-diarize"], 1, "Unknown asr model 'large-v9'"),
         (["transcribe", "{jfk}", "--format", "pdf"], 2, "unknown format 'pdf'"),
-        (["transcribe", "{jfk}", "--task", "summarize"], 2, "task: Input should be 'transcribe' or 'translate'"),
+        (
+            ["transcribe", "{jfk}", "--task", "summarize"],
+            2,
+            "task: Input should be 'transcribe' or 'translate'",
+        ),
         (["transcribe", "{jfk}", "--num-speakers", "0"], 2, "speaker"),
         (["transcribe", "{empty}"], 1, "empty"),
         (["transcribe", "{text}", "--no-diarize"], 1, "not a readable audio"),
@@ -112,10 +116,14 @@ def test_bad_input_gives_one_actionable_line(
 
 
 def test_models_list_json_and_verify() -> None:
+    installed = run("models", "install")
+    assert installed.returncode == 0, installed.stderr
     proc = run("models", "list", "--json")
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
     base = next(r for r in rows if r["name"] == "whisper-base")
+    assert base["installed"] is True
+    assert {r["kind"] for r in rows} >= {"asr", "diarization"}
     assert (
         base["kind"] == "asr"
         and base["sha256"] == "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
@@ -145,3 +153,17 @@ def test_docx_carries_case_fields_hash_and_text(tmp_path: Path) -> None:
 def test_malformed_case_field_is_a_usage_error() -> None:
     proc = run("transcribe", str(DATA / "jfk.flac"), "--field", "no-equals-sign")
     assert proc.returncode == 2 and "LABEL=VALUE" in proc.stderr
+
+
+def test_verify_tells_whether_a_transcript_belongs_to_a_recording(tmp_path: Path) -> None:
+    out = tmp_path / "jfk.json"
+    proc = run("transcribe", str(DATA / "jfk.flac"), "--no-diarize", "-o", str(out), "-q")
+    assert proc.returncode == 0, proc.stderr
+    match = run("verify", str(DATA / "jfk.flac"), str(out))
+    assert match.returncode == 0 and match.stdout.startswith("MATCH") and "asr=905e5bf8336b" in match.stdout
+    altered = tmp_path / "jfk-altered.flac"
+    altered.write_bytes((DATA / "jfk.flac").read_bytes() + b"\x00")
+    mismatch = run("verify", str(altered), str(out))
+    assert mismatch.returncode == 1 and mismatch.stdout.startswith("MISMATCH")
+    not_json = run("verify", str(DATA / "jfk.flac"), str(DATA / "jfk.flac"))
+    assert not_json.returncode == 2 and "not a verbatim transcript" in not_json.stderr
