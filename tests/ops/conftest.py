@@ -1,4 +1,5 @@
-"""Storage fixtures: a real S3-protocol server (moto's) on loopback, and the stores under test."""
+"""Fixtures of the ops tests: migrated databases on SQLite and the real PostgreSQL; a real S3-protocol server
+(moto's) on loopback and the stores under test."""
 
 from __future__ import annotations
 
@@ -13,8 +14,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
+from verbatim.ops.db import session_factory
+from verbatim.ops.db.testing import DEFAULT_POSTGRES_URL, migrated_engine
 from verbatim.ops.storage import LocalObjectStore, ObjectStore, RetryPolicy, S3ObjectStore
+
+POSTGRES_URL = os.environ.get("VERBATIM_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.services)]
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    with migrated_engine(request.param, tmp_path, postgres_url=POSTGRES_URL) as migrated:
+        yield migrated
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with session_factory(engine)() as session:
+        yield session
 
 
 class MotoServer:

@@ -4,35 +4,15 @@ from __future__ import annotations
 
 import io
 import json
-import os
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from verbatim.errors import InvalidOptionError
 from verbatim.ops import accounts, audit
-from verbatim.ops.db import User, session_factory, utcnow
-from verbatim.ops.db.testing import DEFAULT_POSTGRES_URL, migrated_engine
-
-POSTGRES_URL = os.environ.get("VERBATIM_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.services)]
-
-
-@pytest.fixture(params=BACKENDS)
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    with migrated_engine(request.param, tmp_path, postgres_url=POSTGRES_URL) as migrated:
-        yield migrated
-
-
-@pytest.fixture
-def session(engine: Engine) -> Iterator[Session]:
-    with session_factory(engine)() as session:
-        yield session
+from verbatim.ops.db import User, utcnow
 
 
 @pytest.fixture

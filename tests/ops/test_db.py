@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -13,6 +12,7 @@ from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.ops.conftest import BACKENDS, POSTGRES_URL
 from verbatim.ops import accounts, audit
 from verbatim.ops.db import (
     Artifact,
@@ -34,10 +34,8 @@ from verbatim.ops.db import (
     upgrade,
     utcnow,
 )
-from verbatim.ops.db.testing import DEFAULT_POSTGRES_URL, migrated_engine, temporary_database
+from verbatim.ops.db.testing import temporary_database
 
-POSTGRES_URL = os.environ.get("VERBATIM_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.services)]
 TABLES = {"users", "jobs", "artifacts", "audit_entries", "alembic_version"}
 
 
@@ -45,12 +43,6 @@ TABLES = {"users", "jobs", "artifacts", "audit_entries", "alembic_version"}
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     with temporary_database(request.param, tmp_path, postgres_url=POSTGRES_URL) as url:
         yield url
-
-
-@pytest.fixture(params=BACKENDS)
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    with migrated_engine(request.param, tmp_path, postgres_url=POSTGRES_URL) as migrated:
-        yield migrated
 
 
 @pytest.fixture

@@ -1,0 +1,280 @@
+"""Distributed mode end to end through the real HTTP API.
+
+A real Redis broker, a PostgreSQL schema of its own, moto's S3 server on loopback, a Celery worker in a child
+process, and the API (built by ``create_app(settings)``, so the dispatcher is the one ``make_dispatcher``
+picks) served by uvicorn on a loopback port: upload, poll, fetch every format, check the custody hashes and
+the object in the bucket.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import docx
+import httpx
+import pytest
+import uvicorn
+
+from tests.conftest import REPO
+from tests.ops.conftest import MotoServer
+from verbatim.api import create_app
+from verbatim.ops.accounts import create_user
+from verbatim.ops.db import make_engine, session_factory, upgrade
+from verbatim.ops.db.testing import temporary_postgres_schema
+from verbatim.ops.settings import Settings, StorageSettings
+from verbatim.workers.config import WorkerSettings
+from verbatim.workers.dispatch import CeleryDispatcher
+
+pytestmark = [pytest.mark.services, pytest.mark.models]
+
+# A database number of its own (the worker tests use 7), and a key prefix per run on top.
+REDIS_URL = "redis://127.0.0.1:6379/9"
+JFK = REPO / "tests" / "data" / "jfk.flac"
+JOB_TIMEOUT_S = 180.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class ApiServer:
+    """The app under uvicorn in a thread of this process, on a free loopback port."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.app = create_app(settings, poll_interval_s=0.1)
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="verbatim-api", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 60
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("the API server stopped during start-up")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the API server did not start in 60 s")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=30)
+        assert not self._thread.is_alive(), "the API server did not stop"
+
+
+@dataclass
+class Cluster:
+    settings: Settings
+    api: ApiServer
+    client: httpx.Client
+    moto: MotoServer
+    bucket: str
+    token: str
+    logs: Path
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def worker_logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace")[-4000:] for p in sorted(self.logs.glob("*.log")))
+
+    def wait(self, job_id: str, timeout: float = JOB_TIMEOUT_S) -> dict[str, Any]:
+        """Poll ``GET /v1/jobs/{id}`` until the job is finished."""
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self.client.get(f"/v1/jobs/{job_id}", headers=self.headers)
+            assert r.status_code == 200, r.text
+            body: dict[str, Any] = r.json()
+            if body["status"] in ("succeeded", "failed"):
+                return body
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"job {job_id} still {body['status']} after {timeout} s\n{self.worker_logs()}"
+                )
+            time.sleep(0.5)
+
+
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """A Celery worker process on the ``asr`` queue, as ``verbatim worker`` runs it."""
+    with log.open("wb") as out:  # the child holds its own descriptor
+        return subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "verbatim.workers.celery_app", "worker",
+                "-Q", "asr", "-c", "1", "--pool", "solo", "-n", f"api-e2e-{uuid.uuid4().hex[:6]}@%h",
+                "--loglevel", "INFO", "--without-mingle", "--without-gossip", "--without-heartbeat",
+            ],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    moto = MotoServer()
+    try:
+        with temporary_postgres_schema() as db_url:
+            upgrade(db_url)
+            prefix = f"vbtest-api-{uuid.uuid4().hex[:8]}:"
+            bucket = f"vb-api-{uuid.uuid4().hex[:12]}"
+            models_dir = os.environ["VERBATIM_MODELS_DIR"]  # the test session's, set by tests/conftest.py
+            env = {
+                **os.environ,
+                "VERBATIM_HOME": str(tmp_path / "worker-home"),
+                "VERBATIM_MODELS_DIR": models_dir,
+                "VERBATIM_BROKER_URL": REDIS_URL,
+                "VERBATIM_DATABASE_URL": db_url,
+                "VERBATIM_STORAGE__BACKEND": "s3",
+                "VERBATIM_STORAGE__S3_ENDPOINT": moto.endpoint,
+                "VERBATIM_STORAGE__S3_ACCESS_KEY": "testing",
+                "VERBATIM_STORAGE__S3_SECRET_KEY": "testing",
+                "VERBATIM_STORAGE__S3_BUCKET": bucket,
+                "VERBATIM_STORAGE__S3_SECURE": "false",
+                "VERBATIM_STORAGE__S3_REGION": "us-east-1",
+                "VERBATIM_WORKER__KEY_PREFIX": prefix,
+                "VERBATIM_WORKER__HEARTBEAT_INTERVAL_S": "1",
+                "VERBATIM_WORKER__PROGRESS_INTERVAL_S": "0.5",
+                "PYTHONUNBUFFERED": "1",
+            }
+            settings = Settings(
+                home=tmp_path / "api-home",
+                models_dir=Path(models_dir),
+                broker_url=REDIS_URL,
+                database_url=db_url,
+                storage=StorageSettings(
+                    backend="s3",
+                    s3_endpoint=moto.endpoint,
+                    s3_access_key="testing",
+                    s3_secret_key="testing",
+                    s3_bucket=bucket,
+                    s3_secure=False,
+                    s3_region="us-east-1",
+                ),
+                worker=WorkerSettings(key_prefix=prefix),
+            )
+            engine = make_engine(db_url)
+            try:
+                with session_factory(engine)() as session:
+                    _, token = create_user(session, name="inv-dist", role="investigator", unit="brigade-d")
+            finally:
+                engine.dispose()
+            logs = tmp_path / "logs"
+            logs.mkdir()
+            worker = start_worker(env, logs / "worker.log")
+            try:
+                api = ApiServer(settings)
+                try:
+                    with httpx.Client(base_url=api.base_url, timeout=60) as client:
+                        yield Cluster(settings, api, client, moto, bucket, token, logs)
+                finally:
+                    api.stop()
+            finally:
+                stop(worker)
+    finally:
+        moto.stop()
+
+
+def test_upload_poll_and_fetch_every_format_through_celery_postgres_and_s3(cluster: Cluster) -> None:
+    audio = JFK.read_bytes()
+    audio_sha256 = hashlib.sha256(audio).hexdigest()
+    h = cluster.headers
+    assert isinstance(cluster.api.app.state.verbatim.dispatcher, CeleryDispatcher)
+    assert cluster.client.get("/healthz").json() == {"status": "ok", "database": "ok"}
+
+    started = time.monotonic()
+    r = cluster.client.post(
+        "/v1/jobs", headers=h, files={"file": (JFK.name, audio, "audio/flac")},
+        data={"language": "en", "diarize": "false"},
+    )  # fmt: skip
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    assert r.json()["status"] == "queued"
+    body = cluster.wait(job_id)
+    elapsed = time.monotonic() - started
+    assert body["status"] == "succeeded", f"{body['error']}\n{cluster.worker_logs()}"
+    assert body["progress"] == 1.0 and body["audio_sha256"] == audio_sha256
+    assert body["language"] == "en" and 10.5 < body["duration"] < 11.5
+
+    # Every format, with real content.
+    r = cluster.client.get(f"/v1/jobs/{job_id}/transcript?format=json", headers=h)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    doc = json.loads(r.content)
+    assert doc["schema"] == "verbatim.transcript/1" and doc["audio"]["sha256"] == audio_sha256
+    assert "fellow Americans" in " ".join(s["text"] for s in doc["segments"])
+    json_sha256 = hashlib.sha256(r.content).hexdigest()
+
+    txt = cluster.client.get(f"/v1/jobs/{job_id}/transcript?format=txt", headers=h)
+    assert txt.status_code == 200 and txt.headers["content-type"].startswith("text/plain")
+    assert "fellow Americans" in txt.text
+
+    srt = cluster.client.get(f"/v1/jobs/{job_id}/transcript?format=srt", headers=h)
+    assert srt.status_code == 200 and srt.text.startswith("1\n")
+    assert re.search(r"^\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}$", srt.text, re.M)
+    assert "fellow Americans" in srt.text
+
+    vtt = cluster.client.get(f"/v1/jobs/{job_id}/transcript?format=vtt", headers=h)
+    assert vtt.status_code == 200 and vtt.headers["content-type"].startswith("text/vtt")
+    assert vtt.text.startswith("WEBVTT")
+    assert re.search(r"\d\d:\d\d\.\d{3} --> ", vtt.text)
+    assert "fellow Americans" in vtt.text
+
+    d = cluster.client.get(f"/v1/jobs/{job_id}/transcript?format=docx", headers=h)
+    assert d.status_code == 200 and d.headers["content-disposition"].endswith(f'{job_id}.docx"')
+    document = docx.Document(io.BytesIO(d.content))
+    everything = "\n".join(p.text for p in document.paragraphs) + "\n".join(
+        cell.text for table in document.tables for row in table.rows for cell in row.cells
+    )
+    assert audio_sha256 in everything and "fellow Americans" in everything
+
+    # The custody manifest, its objects hashed again by the API from the S3 server.
+    r = cluster.client.get(f"/v1/jobs/{job_id}/custody?verify=true", headers=h)
+    assert r.status_code == 200, r.text
+    manifest = r.json()
+    assert manifest["job_id"] == job_id and manifest["status"] == "succeeded"
+    original = manifest["original"]
+    assert original["object_key"] == f"jobs/{job_id}/original"
+    assert (original["sha256"], original["size"], original["verified"]) == (audio_sha256, len(audio), True)
+    assert manifest["artifacts"], "the transcript must be listed"
+    assert all(a["verified"] is True for a in manifest["artifacts"])
+    assert json_sha256 in {a["sha256"] for a in manifest["artifacts"]}
+    assert manifest["models"]
+
+    # And the objects are in the S3 server itself, read with a client of our own.
+    s3 = boto3.client(
+        "s3", endpoint_url=f"http://{cluster.moto.endpoint}", aws_access_key_id="testing",
+        aws_secret_access_key="testing", region_name="us-east-1",
+    )  # fmt: skip
+    stored = s3.get_object(Bucket=cluster.bucket, Key=f"jobs/{job_id}/original")["Body"].read()
+    assert hashlib.sha256(stored).hexdigest() == audio_sha256
+    for artifact in manifest["artifacts"]:
+        data = s3.get_object(Bucket=cluster.bucket, Key=artifact["object_key"])["Body"].read()
+        assert hashlib.sha256(data).hexdigest() == artifact["sha256"]
+    print(f"distributed job done in {elapsed:.1f} s")
