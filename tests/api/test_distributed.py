@@ -28,6 +28,7 @@ import boto3
 import docx
 import httpx
 import pytest
+import redis
 import uvicorn
 
 from tests.conftest import REPO
@@ -44,6 +45,8 @@ pytestmark = [pytest.mark.services, pytest.mark.models]
 
 # A database number of its own (the worker tests use 7), and a key prefix per run on top.
 REDIS_URL = "redis://127.0.0.1:6379/9"
+# Kombu's keys for the queues when no prefix is applied: a message there was published without the prefix.
+UNPREFIXED_KEYS = ("asr", "cpu", "_kombu.binding.asr", "_kombu.binding.cpu", "_kombu.binding_permanent.asr")
 JFK = REPO / "tests" / "data" / "jfk.flac"
 JOB_TIMEOUT_S = 180.0
 
@@ -72,7 +75,7 @@ class ApiServer:
         self.app = create_app(settings, poll_interval_s=0.1)
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="verbatim-api", daemon=True)
         self._thread.start()
@@ -100,6 +103,8 @@ class Cluster:
     bucket: str
     token: str
     logs: Path
+    prefix: str
+    redis: redis.Redis
 
     @property
     def headers(self) -> dict[str, str]:
@@ -122,6 +127,15 @@ class Cluster:
                     f"job {job_id} still {body['status']} after {timeout} s\n{self.worker_logs()}"
                 )
             time.sleep(0.5)
+
+
+def delete_keys(client: redis.Redis, prefix: str) -> None:
+    """Remove what this run left in the broker: its prefixed keys, and any unprefixed queue (the database
+    number is this test's own, so those can only come from a publish that ignored the prefix)."""
+    keys = list(client.scan_iter(match=f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+    client.delete(*UNPREFIXED_KEYS)
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -188,16 +202,19 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
                 engine.dispose()
             logs = tmp_path / "logs"
             logs.mkdir()
+            broker = redis.Redis.from_url(REDIS_URL)
             worker = start_worker(env, logs / "worker.log")
             try:
                 api = ApiServer(settings)
                 try:
                     with httpx.Client(base_url=api.base_url, timeout=60) as client:
-                        yield Cluster(settings, api, client, moto, bucket, token, logs)
+                        yield Cluster(settings, api, client, moto, bucket, token, logs, prefix, broker)
                 finally:
                     api.stop()
             finally:
                 stop(worker)
+                delete_keys(broker, prefix)
+                broker.close()
     finally:
         moto.stop()
 
@@ -217,6 +234,12 @@ def test_upload_poll_and_fetch_every_format_through_celery_postgres_and_s3(clust
     assert r.status_code == 202, r.text
     job_id = r.json()["id"]
     assert r.json()["status"] == "queued"
+    # The API's dispatcher publishes under the settings' key prefix, where the worker listens; a message
+    # under the bare queue name would wait there forever.
+    assert not cluster.redis.exists("asr"), (
+        f"the job was published to the unprefixed 'asr' queue, not under {cluster.prefix!r}: the API's "
+        "Celery app ignores settings.worker (make_dispatcher -> make_celery(settings) without it)"
+    )
     body = cluster.wait(job_id)
     elapsed = time.monotonic() - started
     assert body["status"] == "succeeded", f"{body['error']}\n{cluster.worker_logs()}"

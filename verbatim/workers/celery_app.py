@@ -43,7 +43,7 @@ def make_celery(settings: Settings, worker: WorkerSettings | None = None) -> Cel
     Returns:
         The app; its task ``verbatim.process_job(job_id)`` goes to the ``asr`` queue.
     """
-    worker = worker or get_worker_settings()
+    worker = worker or settings.worker
     celery = Celery("verbatim", broker=settings.broker_url, set_as_current=False)
     transport: dict[str, Any] = {
         "visibility_timeout": worker.visibility_timeout_s,

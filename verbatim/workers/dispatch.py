@@ -220,10 +220,10 @@ def make_dispatcher(settings: Settings) -> Dispatcher:
     if settings.broker_url:
         from verbatim.workers.celery_app import make_celery
 
-        return CeleryDispatcher(make_celery(settings))
-    from verbatim.workers.config import get_worker_settings, process_options
+        return CeleryDispatcher(make_celery(settings, settings.worker))
+    from verbatim.workers.config import process_options
 
-    worker = get_worker_settings()
+    worker = settings.worker
     return InProcessDispatcher(
         settings, options=process_options(worker), retry_delay=worker.retry_countdown_s
     )
