@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from verbatim.errors import InvalidOptionError
 from verbatim.pipeline.assign import assign_speakers
-from verbatim.pipeline.diarize import MODEL_NAME, assign_to_centroids, cluster_embeddings
+from verbatim.pipeline.diarize import MODEL_NAME
 from verbatim.pipeline.progress import ProgressHook, null_hook
 from verbatim.pipeline.types import SAMPLE_RATE, Audio, Diarization, Segment, SpeakerTurn, Transcript, Word
 
@@ -42,7 +42,8 @@ class ChunkResult:
         duration: length of the chunk in seconds.
         transcript: the chunk's transcript without speakers, times on the recording's clock.
         turns: the chunk's speaker turns, recording clock, speaker ids local to the chunk (``S1``...).
-        centroids: local speaker id -> centroid embedding (unit-norm mean of its CAM++ embeddings).
+        centroids: local speaker id -> centroid: the mean of its unit-norm CAM++ embeddings, not normalised
+            again (its dot product with another centroid is their average cosine similarity).
         diarized: whether diarisation ran (turns and centroids are empty otherwise).
     """
 
@@ -190,14 +191,17 @@ def _global_diarization(results: list[ChunkResult], options: PipelineOptions) ->
     """Turns of every chunk with one global speaker id per voice, named by first appearance."""
     keys: list[tuple[int, str]] = []
     vectors: list[tuple[float, ...]] = []
+    weights: list[float] = []
     for r in results:
         for speaker in sorted({t.speaker for t in r.turns}):
             if speaker in r.centroids:
                 keys.append((r.index, speaker))
                 vectors.append(r.centroids[speaker])
+                weights.append(sum(t.end - t.start for t in r.turns if t.speaker == speaker))
     labels = _cluster_speakers(
         np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1),
         np.asarray([k[0] for k in keys], dtype=np.int64),
+        np.asarray(weights, dtype=np.float64),
         options,
     )
     cluster_of = {key: int(label) for key, label in zip(keys, labels, strict=True)}
@@ -221,26 +225,66 @@ def _global_diarization(results: list[ChunkResult], options: PipelineOptions) ->
 def _cluster_speakers(
     vectors: npt.NDArray[np.float32],
     chunk_index: npt.NDArray[np.int64],
+    weights: npt.NDArray[np.float64],
     options: PipelineOptions,
 ) -> npt.NDArray[np.int64]:
-    """Global speaker label of each local speaker; local speakers of one chunk get different labels."""
-    if len(vectors) == 0:
+    """Global speaker label of each local speaker; local speakers of one chunk get different labels.
+
+    The single pass clusters unit-norm embeddings with average linkage and cosine distance. Between two groups
+    of unit vectors the average cosine distance is ``1 - mean_a . mean_b``, so with each local speaker's
+    centroid being the mean of its unit-norm embeddings (not normalised again), the same average linkage and
+    the same threshold apply to the local speakers: merge the closest pair of clusters (never two that hold
+    local speakers of one chunk) while their distance is under the threshold, honouring the speaker counts.
+    """
+    n = len(vectors)
+    if n == 0:
         return np.zeros(0, dtype=np.int64)
     hints = options.diarization
-    labels = cluster_embeddings(
-        vectors,
-        threshold=hints.clustering_threshold,
-        num_clusters=hints.num_speakers,
-        min_clusters=hints.min_speakers,
-        max_clusters=hints.max_speakers,
-    )
-    k = int(labels.max()) + 1
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    centroids = np.stack([unit[labels == c].mean(axis=0) for c in range(k)]).astype(np.float32)
-    assigned = assign_to_centroids(vectors, chunk_index, centroids)
-    # A chunk with more local speakers than there are clusters (only when the count is capped): the leftovers
-    # keep their clustering label.
-    return np.where(assigned >= 0, assigned, labels).astype(np.int64)
+    means = [v.astype(np.float64) for v in vectors]
+    mass = [max(float(w), 1e-6) for w in weights]
+    chunks = [{int(c)} for c in chunk_index]
+    members = [[i] for i in range(n)]
+    while len(members) > 1:
+        k = len(members)
+        if hints.num_speakers is not None and k <= hints.num_speakers:
+            break
+        if hints.num_speakers is None and k <= hints.min_speakers:
+            break
+        over_max = hints.max_speakers is not None and k > hints.max_speakers
+        forced = hints.num_speakers is not None or over_max
+        best = _closest_pair(means, chunks, apart=True)
+        if best is None and forced:  # a requested count beats the one-chunk constraint
+            best = _closest_pair(means, chunks, apart=False)
+        if best is None:
+            break
+        distance, a, b = best
+        if not forced and distance > hints.clustering_threshold:
+            break
+        total = mass[a] + mass[b]
+        means[a] = (means[a] * mass[a] + means[b] * mass[b]) / total
+        mass[a] = total
+        chunks[a] |= chunks[b]
+        members[a] += members[b]
+        del means[b], mass[b], chunks[b], members[b]
+    labels = np.zeros(n, dtype=np.int64)
+    for label, group in enumerate(members):
+        labels[group] = label
+    return labels
+
+
+def _closest_pair(
+    means: list[npt.NDArray[np.float64]], chunks: list[set[int]], *, apart: bool
+) -> tuple[float, int, int] | None:
+    """(distance, a, b) of the two closest clusters; with ``apart``, never two sharing a chunk."""
+    best: tuple[float, int, int] | None = None
+    for a in range(len(means)):
+        for b in range(a + 1, len(means)):
+            if apart and chunks[a] & chunks[b]:
+                continue
+            distance = 1.0 - float(means[a] @ means[b])
+            if best is None or distance < best[0]:
+                best = (distance, a, b)
+    return best
 
 
 def _main_language(results: list[ChunkResult]) -> str:

@@ -395,8 +395,9 @@ class SpeakerDiarizer:
     ) -> tuple[Diarization, dict[str, npt.NDArray[np.float32]]]:
         """Diarise one recording, and give each speaker's centroid embedding.
 
-        The centroid is the mean of the unit-norm CAM++ embeddings of the speaker's cluster: comparing the
-        centroids of several parts of a long recording tells which of their speakers are the same person.
+        The centroid is the mean of the unit-norm CAM++ embeddings of the speaker's cluster, not normalised
+        again: ``1 - a . b`` is the average cosine distance between two speakers' embeddings (the average
+        linkage of the clustering), which tells which speakers of several parts of a long recording are one.
 
         Returns:
             The diarisation (as :meth:`__call__`), and speaker id -> (192,) centroid for every speaker that
