@@ -113,6 +113,12 @@ class WorkerSettings(BaseModel):
     key_prefix: str = Field(
         default="", description="Prefix of every broker key (Redis), to share one Redis between deployments."
     )
+    split_seconds: float = Field(
+        default=1800.0,
+        ge=0,
+        description="Recordings longer than this are cut at pauses into parts of about this length, "
+        "transcribed in parallel by the available workers and merged; 0 never splits.",
+    )
 
 
 class Settings(BaseSettings):

@@ -328,13 +328,21 @@ def _relabel(labels: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
     return inverse.astype(np.int64).reshape(-1)
 
 
+def _cluster_names(raw: list[tuple[float, float, Any]]) -> dict[Any, str]:
+    """Cluster -> speaker name S1, S2, ... by first appearance (the order of :func:`_to_diarization`)."""
+    names: dict[Any, str] = {}
+    for _start, _end, cluster in sorted(raw, key=lambda t: (t[0], t[1])):
+        names.setdefault(cluster, f"S{len(names) + 1}")
+    return names
+
+
 def _to_diarization(raw: list[tuple[float, float, Any]], model: str) -> Diarization:
     """Name speakers S1, S2, ... by first appearance."""
-    names: dict[Any, str] = {}
-    turns = []
-    for start, end, cluster in sorted(raw, key=lambda t: (t[0], t[1])):
-        name = names.setdefault(cluster, f"S{len(names) + 1}")
-        turns.append(SpeakerTurn(start=round(float(start), 3), end=round(float(end), 3), speaker=name))
+    names = _cluster_names(raw)
+    turns = [
+        SpeakerTurn(start=round(float(start), 3), end=round(float(end), 3), speaker=names[cluster])
+        for start, end, cluster in sorted(raw, key=lambda t: (t[0], t[1]))
+    ]
     return Diarization(turns=tuple(turns), num_speakers=len(names), model=model)
 
 
@@ -377,6 +385,24 @@ class SpeakerDiarizer:
         Raises:
             InvalidOptionError: inconsistent options.
         """
+        return self.diarize_with_centroids(audio, options, hook)[0]
+
+    def diarize_with_centroids(
+        self,
+        audio: Audio,
+        options: DiarizationOptions = DiarizationOptions(),
+        hook: ProgressHook = null_hook,
+    ) -> tuple[Diarization, dict[str, npt.NDArray[np.float32]]]:
+        """Diarise one recording, and give each speaker's centroid embedding.
+
+        The centroid is the mean of the unit-norm CAM++ embeddings of the speaker's cluster, not normalised
+        again: ``1 - a . b`` is the average cosine distance between two speakers' embeddings (the average
+        linkage of the clustering), which tells which speakers of several parts of a long recording are one.
+
+        Returns:
+            The diarisation (as :meth:`__call__`), and speaker id -> (192,) centroid for every speaker that
+            has turns.
+        """
         options.validate()
         samples = np.asarray(audio.samples, dtype=np.float32).reshape(-1)
         duration = len(samples) / SAMPLE_RATE
@@ -387,7 +413,7 @@ class SpeakerDiarizer:
         hook("diarize", completed=0, total=total)
         if len(samples) == 0 or not np.any(samples):
             hook("diarize", completed=total, total=total)
-            return Diarization(turns=(), num_speakers=0, model=MODEL_NAME)
+            return Diarization(turns=(), num_speakers=0, model=MODEL_NAME), {}
 
         activity = self._segment(samples, starts, chunk_samples, options.batch_size, hook, total)
         # activity: (chunks, frames_per_chunk, 3) uint8
@@ -398,11 +424,12 @@ class SpeakerDiarizer:
             activity[c, start / SAMPLE_RATE + frame_times >= duration] = 0
         if not activity.any():
             hook("diarize", completed=total, total=total)
-            return Diarization(turns=(), num_speakers=0, model=MODEL_NAME)
+            return Diarization(turns=(), num_speakers=0, model=MODEL_NAME), {}
 
         pieces = self._embed(samples, starts, chunk_samples, activity, options, hook, total)
         labels = np.full(activity.shape, -1, dtype=np.int64)  # (chunks, frames, local speakers)
         num_clusters = 0
+        centroids = np.zeros((0, pieces.embeddings.shape[1]), np.float32)
         if len(pieces.embeddings):
             train = pieces.speech >= options.min_embedding_duration
             if not train.any():
@@ -437,7 +464,11 @@ class SpeakerDiarizer:
             min_duration_on=options.min_duration_on,
         )
         hook("diarize", completed=total, total=total)
-        return _to_diarization(raw, MODEL_NAME)
+        diarization = _to_diarization(raw, MODEL_NAME)
+        names = _cluster_names(raw)
+        return diarization, {
+            names[k]: np.asarray(centroids[k], dtype=np.float32) for k in range(num_clusters) if k in names
+        }
 
     def _segment(
         self,

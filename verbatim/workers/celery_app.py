@@ -18,6 +18,7 @@ from kombu.entity import Queue
 from sqlalchemy.orm import Session, sessionmaker
 
 from verbatim.ops.settings import Settings, get_settings
+from verbatim.workers.chunked import process_chunk
 from verbatim.workers.config import WorkerSettings, get_worker_settings, process_options
 from verbatim.workers.dispatch import TASK_NAME
 from verbatim.workers.process import HOLDER_ALIVE, ProcessOptions, process_job
@@ -25,7 +26,10 @@ from verbatim.workers.process import HOLDER_ALIVE, ProcessOptions, process_job
 if TYPE_CHECKING:
     from verbatim.ops.storage.base import ObjectStore
 
-__all__ = ["ASR_QUEUE", "CPU_QUEUE", "TASK_NAME", "app", "make_celery"]
+__all__ = ["ASR_QUEUE", "CHUNK_TASK_NAME", "CPU_QUEUE", "TASK_NAME", "app", "make_celery"]
+
+CHUNK_TASK_NAME = "verbatim.process_chunk"
+"""One part of a long recording: ``verbatim.process_chunk(job_id, index, first_sample)``."""
 
 ASR_QUEUE = "asr"
 """Transcription (GPU or fast CPU machines)."""
@@ -62,7 +66,7 @@ def make_celery(settings: Settings, worker: WorkerSettings | None = None) -> Cel
         broker_connection_retry_on_startup=True,
         task_default_queue=ASR_QUEUE,
         task_queues=(Queue(ASR_QUEUE), Queue(CPU_QUEUE)),  # type: ignore[no-untyped-call]
-        task_routes={TASK_NAME: {"queue": ASR_QUEUE}},
+        task_routes={TASK_NAME: {"queue": ASR_QUEUE}, CHUNK_TASK_NAME: {"queue": ASR_QUEUE}},
         task_serializer="json",
         accept_content=["json"],
         worker_hijack_root_logger=False,
@@ -83,12 +87,34 @@ def make_celery(settings: Settings, worker: WorkerSettings | None = None) -> Cel
             store=store,
             worker_id=f"{hostname}:{os.getpid()}:{self.request.id}",
             options=options,
+            submit_chunk=submit_chunk,
         )
         if status == HOLDER_ALIVE:
             # Another execution holds a fresh heartbeat (this message was delivered again while it runs):
             # come back later; by then it has finished, or stopped beating and the job can be taken over.
             raise self.retry(countdown=retry_countdown)
         return status
+
+    def submit_chunk(job_id: str, index: int, first: int) -> None:
+        celery.send_task(CHUNK_TASK_NAME, args=[job_id, index, first], queue=ASR_QUEUE)
+
+    @celery.task(  # type: ignore[untyped-decorator]
+        name=CHUNK_TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True
+    )
+    def process_chunk_task(self: Task[Any, Any], job_id: str, index: int, first: int) -> str:
+        settings_, sessions, store, options = _resources()
+        hostname = self.request.hostname or socket.gethostname()
+        return process_chunk(
+            job_id,
+            index,
+            first,
+            settings=settings_,
+            sessions=sessions,
+            store=store,
+            worker_id=f"{hostname}:{os.getpid()}:{self.request.id}",
+            lease_interval=options.heartbeat_interval,
+            stale_after=options.stale_after.total_seconds(),
+        )
 
     return celery
 

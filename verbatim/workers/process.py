@@ -38,6 +38,7 @@ from verbatim.ops.db import (
     utcnow,
 )
 from verbatim.ops.storage.base import ObjectNotFoundError, ObjectStore
+from verbatim.workers.chunked import ChunkSubmitter
 
 if TYPE_CHECKING:
     from verbatim.ops.settings import Settings
@@ -235,8 +236,13 @@ def process_job(
     store: ObjectStore,
     worker_id: str,
     options: ProcessOptions | None = None,
+    submit_chunk: ChunkSubmitter | None = None,
 ) -> str:
     """Run one job to its end, once.
+
+    A recording longer than ``settings.worker.split_seconds`` is cut at pauses into parts transcribed in
+    parallel (:mod:`verbatim.workers.chunked`): by the workers ``submit_chunk`` hands them to, and by this
+    execution, which then merges them.
 
     Args:
         job_id: the job to run.
@@ -245,6 +251,8 @@ def process_job(
         store: the object store holding the original and receiving the transcript.
         worker_id: names this execution, e.g. ``f"{hostname}:{pid}:{task_id}"``.
         options: intervals and limits; :class:`ProcessOptions` defaults when ``None``.
+        submit_chunk: hands a part of a long recording to another worker; ``None`` (embedded) transcribes
+            every part here, one after the other.
 
     Returns:
         The job's status after this call: ``succeeded`` or ``failed`` when this call ran it (or found it
@@ -277,7 +285,16 @@ def process_job(
     workdir = Path(tempfile.mkdtemp(prefix="verbatim-job-"))  # private (0o700)
     try:
         with beat:
-            transcript = _run(job, settings=settings, store=store, beat=beat, workdir=workdir)
+            transcript = _run(
+                job,
+                settings=settings,
+                store=store,
+                beat=beat,
+                workdir=workdir,
+                worker_id=worker_id,
+                options=options,
+                submit_chunk=submit_chunk,
+            )
             beat.report(0.95, force=True)
             record = _store_transcript(store, job_id, transcript)
         with sessions() as session:
@@ -337,7 +354,17 @@ def _fail(sessions: sessionmaker[Session], job_id: str, worker_id: str, attempt:
         log.exception("could not record the failure job=%s", job_id)
 
 
-def _run(job: Job, *, settings: Settings, store: ObjectStore, beat: _Heartbeat, workdir: Path) -> Transcript:
+def _run(
+    job: Job,
+    *,
+    settings: Settings,
+    store: ObjectStore,
+    beat: _Heartbeat,
+    workdir: Path,
+    worker_id: str,
+    options: ProcessOptions,
+    submit_chunk: ChunkSubmitter | None,
+) -> Transcript:
     """Fetch, check and transcribe the job's recording (domain errors propagate)."""
     from verbatim.pipeline.request import build_pipeline, parse_request
 
@@ -357,7 +384,35 @@ def _run(job: Job, *, settings: Settings, store: ObjectStore, beat: _Heartbeat, 
     log.info("job recording fetched job=%s bytes=%d", job.id, stored.size)
     pipeline, pipeline_options = build_pipeline(request, settings)
     beat.report(0.0, force=True)
-    transcript = pipeline.run(local, pipeline_options, _progress_hook(beat, diarize=pipeline_options.diarize))
+    hook = _progress_hook(beat, diarize=pipeline_options.diarize)
+    split = settings.worker.split_seconds
+    if split > 0 and pipeline_options.channels == "mix":
+        from verbatim.pipeline.asr import block_bounds
+        from verbatim.pipeline.decode import decode
+        from verbatim.workers.chunked import run_chunked
+
+        hook("decode", completed=0, total=1)
+        audio = decode(local)
+        hook("decode", completed=1, total=1)
+        bounds = block_bounds(audio.samples, split)
+        if len(bounds) > 1:
+            transcript = run_chunked(
+                job.id,
+                audio,
+                bounds,
+                pipeline=pipeline,
+                options=pipeline_options,
+                store=store,
+                worker_id=worker_id,
+                report=beat.report,
+                stale_after=options.stale_after.total_seconds(),
+                lease_interval=options.heartbeat_interval,
+                submit=submit_chunk,
+            ).with_(audio_sha256=audio.sha256)
+        else:
+            transcript = pipeline.run_audio(audio, pipeline_options, hook)
+    else:
+        transcript = pipeline.run(local, pipeline_options, hook)
     return transcript.with_(
         filename=job.filename or "", audio_sha256=stored.sha256 or transcript.audio_sha256
     )
