@@ -108,3 +108,62 @@ def core(
     write_json(out, figures)
     typer.echo("\n\n".join(tables))
     typer.echo(f"\nwall time {wall:.0f} s; figures written to {out}")
+
+
+@bench_app.command("service")
+def service(
+    jobs: Annotated[int, typer.Option(min=1, help="Concurrent one-minute jobs per worker count.")] = 4,
+    job_seconds: Annotated[float, typer.Option(min=5.0, help="Length of each concurrent job.")] = 60.0,
+    long_seconds: Annotated[
+        float, typer.Option(min=0.0, help="Length of the long recording split across workers (0: skip).")
+    ] = 240.0,
+    split_seconds: Annotated[float, typer.Option(min=5.0, help="Split length of the long recording.")] = 60.0,
+    embedded: Annotated[
+        bool, typer.Option(help="The embedded deployment (in-process worker, SQLite): one worker only.")
+    ] = False,
+    redis_url: Annotated[
+        str, typer.Option(help="Redis broker on loopback (a per-run key prefix is added).")
+    ] = "redis://127.0.0.1:6379/12",
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="PostgreSQL URL (default: a temporary schema on the local test server)."),
+    ] = None,
+    diarize: Annotated[bool, typer.Option(help="Jobs with speaker diarisation.")] = True,
+    timeout: Annotated[float, typer.Option(min=10.0, help="Seconds allowed to each phase.")] = 3600.0,
+    json_out: Annotated[
+        Path | None,
+        typer.Option(help="Where to write all figures (default: bench-results/service-<time>.json)."),
+    ] = None,
+) -> None:
+    """Service: concurrent-job throughput with 1 and 2 workers, API p95 latency, long-recording speed-up."""
+    from verbatim.bench.service import run_service
+
+    started = time.perf_counter()
+    try:
+        report = run_service(
+            jobs=jobs,
+            job_seconds=job_seconds,
+            long_seconds=long_seconds,
+            split_seconds=split_seconds,
+            embedded=embedded,
+            redis_url=redis_url,
+            database_url=database_url,
+            diarize=diarize,
+            timeout_s=timeout,
+            log=_log,
+        )
+    except BenchError as e:
+        _fail(str(e))
+    wall = time.perf_counter() - started
+    out = json_out or default_json_path("service")
+    write_json(
+        out,
+        {
+            "schema": "verbatim.bench.service/1",
+            "created": datetime.now().isoformat(timespec="seconds"),
+            "wall_s": wall,
+            **report.data,
+        },
+    )
+    typer.echo("\n\n".join(report.tables))
+    typer.echo(f"\nwall time {wall:.0f} s; figures written to {out}")

@@ -1,0 +1,217 @@
+"""A long recording split across two real Celery worker processes (Redis broker, PostgreSQL, moto S3).
+
+The ~33 s two-speaker recording of ``test_chunked.py`` is cut every 12 s into three parts; the job's worker
+hands the parts out through the broker, both workers transcribe, and the merged transcript keeps one speaker
+for both JFK passages and another for Quilter.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.conftest import REPO
+from tests.ops.conftest import MotoServer
+from tests.workers.helpers import load, make_owner, upload_job
+from tests.workers.test_chunked import _long_recording, _speakers_by_passage
+from verbatim.ops.db import Job, make_engine, session_factory, upgrade
+from verbatim.ops.db.testing import temporary_postgres_schema
+from verbatim.ops.settings import Settings, StorageSettings
+from verbatim.ops.storage import make_store
+from verbatim.ops.storage.base import ObjectStore
+from verbatim.workers.celery_app import make_celery
+from verbatim.workers.chunked import chunk_key
+from verbatim.workers.config import WorkerSettings
+from verbatim.workers.dispatch import CeleryDispatcher
+
+pytestmark = [pytest.mark.services, pytest.mark.models]
+
+# A database number of its own (test_celery uses 7, test_distributed 9), and a key prefix per run on top.
+REDIS_URL = "redis://127.0.0.1:6379/11"
+UNPREFIXED_KEYS = ("asr", "cpu", "_kombu.binding.asr", "_kombu.binding.cpu", "_kombu.binding_permanent.asr")
+SPLIT_SECONDS = 12
+JOB_TIMEOUT_S = 150.0
+
+
+@dataclass
+class Cluster:
+    settings: Settings
+    worker: WorkerSettings
+    env: dict[str, str]
+    sessions: sessionmaker[Session]
+    store: ObjectStore
+    logs: Path
+
+    def start_worker(self, name: str) -> subprocess.Popen[bytes]:
+        with (self.logs / f"{name}.log").open("wb") as out:  # the child holds its own descriptor
+            return subprocess.Popen(
+                [
+                    sys.executable, "-m", "celery", "-A", "verbatim.workers.celery_app", "worker",
+                    "-Q", "asr", "-c", "1", "--pool", "solo", "-n", f"{name}-{uuid.uuid4().hex[:6]}@%h",
+                    "--loglevel", "INFO", "--without-mingle", "--without-gossip", "--without-heartbeat",
+                ],
+                cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+    def log_text(self) -> str:
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in sorted(self.logs.glob("*.log"))
+        )
+
+    def wait_ready(
+        self, names: list[str], processes: list[subprocess.Popen[bytes]], timeout: float = 60
+    ) -> None:
+        """Until every worker's log says it is ready (consuming), so that both can take the parts."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if all("ready." in (self.logs / f"{n}.log").read_text(errors="replace") for n in names):
+                return
+            if any(p.poll() is not None for p in processes) or time.monotonic() > deadline:
+                raise AssertionError(f"the workers did not get ready\n{self.log_text()}")
+            time.sleep(0.2)
+
+    def wait_finished(self, job_id: str, timeout: float = JOB_TIMEOUT_S) -> Job:
+        deadline = time.monotonic() + timeout
+        while True:
+            job, _ = load(self.sessions, job_id)
+            if job.status in ("succeeded", "failed"):
+                return job
+            if time.monotonic() > deadline:
+                raise AssertionError(f"job {job_id} still {job.status} after {timeout} s\n{self.log_text()}")
+            time.sleep(0.3)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def delete_keys(client: redis.Redis, prefix: str) -> None:
+    keys = list(client.scan_iter(match=f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+    client.delete(*UNPREFIXED_KEYS)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    server = MotoServer()
+    try:
+        with temporary_postgres_schema() as db_url:
+            upgrade(db_url)
+            prefix = f"vbtest-chunk-{uuid.uuid4().hex[:8]}:"
+            bucket = f"vb-chunk-{uuid.uuid4().hex[:12]}"
+            models_dir = os.environ["VERBATIM_MODELS_DIR"]
+            env = {
+                **os.environ,
+                "VERBATIM_HOME": str(tmp_path / "worker-home"),
+                "VERBATIM_MODELS_DIR": models_dir,
+                "VERBATIM_BROKER_URL": REDIS_URL,
+                "VERBATIM_DATABASE_URL": db_url,
+                "VERBATIM_STORAGE__BACKEND": "s3",
+                "VERBATIM_STORAGE__S3_ENDPOINT": server.endpoint,
+                "VERBATIM_STORAGE__S3_ACCESS_KEY": "testing",
+                "VERBATIM_STORAGE__S3_SECRET_KEY": "testing",
+                "VERBATIM_STORAGE__S3_BUCKET": bucket,
+                "VERBATIM_STORAGE__S3_SECURE": "false",
+                "VERBATIM_STORAGE__S3_REGION": "us-east-1",
+                "VERBATIM_WORKER__KEY_PREFIX": prefix,
+                "VERBATIM_WORKER__SPLIT_SECONDS": str(SPLIT_SECONDS),
+                "VERBATIM_WORKER__HEARTBEAT_INTERVAL_S": "1",
+                "VERBATIM_WORKER__PROGRESS_INTERVAL_S": "0.5",
+                "PYTHONUNBUFFERED": "1",
+            }
+            settings = Settings(
+                home=tmp_path / "api-home",
+                models_dir=Path(models_dir),
+                broker_url=REDIS_URL,
+                database_url=db_url,
+                storage=StorageSettings(
+                    backend="s3",
+                    s3_endpoint=server.endpoint,
+                    s3_access_key="testing",
+                    s3_secret_key="testing",
+                    s3_bucket=bucket,
+                    s3_secure=False,
+                    s3_region="us-east-1",
+                ),
+            )
+            engine = make_engine(db_url)
+            logs = tmp_path / "logs"
+            logs.mkdir()
+            broker = redis.Redis.from_url(REDIS_URL)
+            try:
+                yield Cluster(
+                    settings,
+                    WorkerSettings(key_prefix=prefix),
+                    env,
+                    session_factory(engine),
+                    make_store(settings),
+                    logs,
+                )
+            finally:
+                engine.dispose()
+                delete_keys(broker, prefix)
+                broker.close()
+    finally:
+        server.stop()
+
+
+def test_a_long_recording_is_split_across_two_celery_workers(cluster: Cluster, tmp_path: Path) -> None:
+    data = _long_recording(tmp_path / "long.wav")
+    owner = make_owner(cluster.sessions)
+    job_id = upload_job(cluster.sessions, cluster.store, owner, data, options={"language": "en"})
+    names = ["w1", "w2"]
+    workers = [cluster.start_worker(n) for n in names]
+    try:
+        cluster.wait_ready(names, workers)
+        started = time.monotonic()
+        CeleryDispatcher(make_celery(cluster.settings, cluster.worker)).submit(job_id)
+        job = cluster.wait_finished(job_id)
+        elapsed = time.monotonic() - started
+    finally:
+        for worker in workers:
+            stop(worker)
+    assert job.status == "succeeded", f"{job.error}\n{cluster.log_text()}"
+    assert job.duration == pytest.approx(32.9, abs=0.5)
+
+    # Every part's audio and result are in the S3 bucket.
+    keys = cluster.store.list(f"jobs/{job_id}/chunks/")
+    count = len([k for k in keys if k.endswith(".json")])
+    assert count == 3, keys
+    for n in range(count):
+        assert cluster.store.exists(chunk_key(job_id, n, "wav"))
+        result = json.loads(cluster.store.get_bytes(chunk_key(job_id, n, "json")))
+        assert result["index"] == n
+
+    # The merged transcript: both JFK passages one speaker, Quilter another.
+    doc = json.loads(cluster.store.get_bytes(f"jobs/{job_id}/transcript.json"))
+    by = _speakers_by_passage(doc)
+    assert len(by["jfk"]) == 1, f"both JFK passages must be one speaker: {by}"
+    assert len(by["quilter"]) == 1 and by["jfk"].isdisjoint(by["quilter"]), by
+
+    # Who did which part (informative: with a cold chunk worker the job's own worker may do them all).
+    done = {
+        n: re.findall(
+            r"chunk done job=\S+ chunk=(\d+)", (cluster.logs / f"{n}.log").read_text(errors="replace")
+        )
+        for n in names
+    }
+    print(f"split job done in {elapsed:.1f} s; parts by worker: {done}")
