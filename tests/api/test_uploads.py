@@ -117,3 +117,14 @@ def test_accepted_upload_is_stored_unmodified_and_dispatched(
     job_id = r.json()["id"]
     assert recorder.submitted == [job_id]
     assert state.store.get_bytes(f"jobs/{job_id}/original") == clip.read_bytes()
+
+
+def test_a_declared_length_over_the_limit_is_refused_before_the_body_is_read(
+    small: tuple[TestClient, ServiceState, Actor, Recorder],
+) -> None:
+    client, state, actor, recorder = small
+    body = JFK.read_bytes() * 7  # about 1.5 MB: over the 100 kB limit plus the 1 MiB multipart allowance
+    r = client.post("/v1/jobs", headers=actor.headers, files={"file": ("long.flac", body)})
+    assert r.status_code == 413 and "100000 bytes" in r.json()["error"]
+    assert r.headers["X-Request-ID"]
+    assert state.store.list("jobs/") == [] and recorder.submitted == []

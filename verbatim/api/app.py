@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from verbatim.api.deps import Dispatcher, ServiceState, new_request_id
@@ -102,9 +103,23 @@ def create_app(
     )
     install_error_handlers(app)
 
+    # multipart framing and the option fields come on top of the file itself
+    limit_settings = settings or get_settings()
+    upload_limit = limit_settings.max_upload_bytes + 1024 * 1024
+
     @app.middleware("http")
     async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         request.state.request_id = new_request_id(request.headers.get("x-request-id"))
+        declared = request.headers.get("content-length", "")
+        if request.method == "POST" and declared.isdigit() and int(declared) > upload_limit:
+            # Refuse before reading a byte: the body would otherwise be spooled to disk first. Uploads
+            # without a declared length are bounded while they are streamed to the store.
+            refused = JSONResponse(
+                {"error": f"upload larger than the limit of {limit_settings.max_upload_bytes} bytes"},
+                status_code=413,
+            )
+            refused.headers["X-Request-ID"] = request.state.request_id
+            return refused
         response = await call_next(request)
         response.headers["X-Request-ID"] = request.state.request_id
         return response

@@ -404,6 +404,10 @@ def _phase(
     try:
         if not deployment.embedded:
             env = deployment.worker_env(split_seconds)
+            # Workers sharing one machine share its cores: each gets its share of threads, or CTranslate2's
+            # and torch's thread pools oversubscribe the cores and 2 workers run slower than 1.
+            share = str(max(1, (os.cpu_count() or 1) // workers))
+            env = {**env, "VERBATIM_ASR__CPU_THREADS": share, "OMP_NUM_THREADS": share}
             logs = [
                 deployment.base / f"worker-{workers}-{i}-{uuid.uuid4().hex[:4]}.log" for i in range(workers)
             ]
