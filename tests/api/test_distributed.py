@@ -11,11 +11,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import re
 import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -33,20 +30,18 @@ import uvicorn
 
 from tests.conftest import REPO
 from tests.ops.conftest import MotoServer
+from tests.services import api_settings, delete_keys, start_celery_worker, stop, worker_env
 from verbatim.api import create_app
 from verbatim.ops.accounts import create_user
 from verbatim.ops.db import make_engine, session_factory, upgrade
 from verbatim.ops.db.testing import temporary_postgres_schema
-from verbatim.ops.settings import Settings, StorageSettings
-from verbatim.workers.config import WorkerSettings
+from verbatim.ops.settings import Settings
 from verbatim.workers.dispatch import CeleryDispatcher
 
 pytestmark = [pytest.mark.services, pytest.mark.models]
 
 # A database number of its own (the worker tests use 7), and a key prefix per run on top.
 REDIS_URL = "redis://127.0.0.1:6379/9"
-# Kombu's keys for the queues when no prefix is applied: a message there was published without the prefix.
-UNPREFIXED_KEYS = ("asr", "cpu", "_kombu.binding.asr", "_kombu.binding.cpu", "_kombu.binding_permanent.asr")
 JFK = REPO / "tests" / "data" / "jfk.flac"
 JOB_TIMEOUT_S = 180.0
 
@@ -56,16 +51,6 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 class ApiServer:
@@ -129,28 +114,6 @@ class Cluster:
             time.sleep(0.5)
 
 
-def delete_keys(client: redis.Redis, prefix: str) -> None:
-    """Remove what this run left in the broker: its prefixed keys, and any unprefixed queue (the database
-    number is this test's own, so those can only come from a publish that ignored the prefix)."""
-    keys = list(client.scan_iter(match=f"{prefix}*"))
-    if keys:
-        client.delete(*keys)
-    client.delete(*UNPREFIXED_KEYS)
-
-
-def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """A Celery worker process on the ``asr`` queue, as ``verbatim worker`` runs it."""
-    with log.open("wb") as out:  # the child holds its own descriptor
-        return subprocess.Popen(
-            [
-                sys.executable, "-m", "celery", "-A", "verbatim.workers.celery_app", "worker",
-                "-Q", "asr", "-c", "1", "--pool", "solo", "-n", f"api-e2e-{uuid.uuid4().hex[:6]}@%h",
-                "--loglevel", "INFO", "--without-mingle", "--without-gossip", "--without-heartbeat",
-            ],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-
-
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
     moto = MotoServer()
@@ -159,41 +122,11 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
             upgrade(db_url)
             prefix = f"vbtest-api-{uuid.uuid4().hex[:8]}:"
             bucket = f"vb-api-{uuid.uuid4().hex[:12]}"
-            models_dir = os.environ["VERBATIM_MODELS_DIR"]  # the test session's, set by tests/conftest.py
-            env = {
-                **os.environ,
-                "VERBATIM_HOME": str(tmp_path / "worker-home"),
-                "VERBATIM_MODELS_DIR": models_dir,
-                "VERBATIM_BROKER_URL": REDIS_URL,
-                "VERBATIM_DATABASE_URL": db_url,
-                "VERBATIM_STORAGE__BACKEND": "s3",
-                "VERBATIM_STORAGE__S3_ENDPOINT": moto.endpoint,
-                "VERBATIM_STORAGE__S3_ACCESS_KEY": "testing",
-                "VERBATIM_STORAGE__S3_SECRET_KEY": "testing",
-                "VERBATIM_STORAGE__S3_BUCKET": bucket,
-                "VERBATIM_STORAGE__S3_SECURE": "false",
-                "VERBATIM_STORAGE__S3_REGION": "us-east-1",
-                "VERBATIM_WORKER__KEY_PREFIX": prefix,
-                "VERBATIM_WORKER__HEARTBEAT_INTERVAL_S": "1",
-                "VERBATIM_WORKER__PROGRESS_INTERVAL_S": "0.5",
-                "PYTHONUNBUFFERED": "1",
-            }
-            settings = Settings(
-                home=tmp_path / "api-home",
-                models_dir=Path(models_dir),
-                broker_url=REDIS_URL,
-                database_url=db_url,
-                storage=StorageSettings(
-                    backend="s3",
-                    s3_endpoint=moto.endpoint,
-                    s3_access_key="testing",
-                    s3_secret_key="testing",
-                    s3_bucket=bucket,
-                    s3_secure=False,
-                    s3_region="us-east-1",
-                ),
-                worker=WorkerSettings(key_prefix=prefix),
+            where = dict(
+                redis_url=REDIS_URL, db_url=db_url, s3_endpoint=moto.endpoint, bucket=bucket, prefix=prefix
             )
+            env = worker_env(home=tmp_path / "worker-home", **where)
+            settings = api_settings(home=tmp_path / "api-home", **where)
             engine = make_engine(db_url)
             try:
                 with session_factory(engine)() as session:
@@ -203,7 +136,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
             logs = tmp_path / "logs"
             logs.mkdir()
             broker = redis.Redis.from_url(REDIS_URL)
-            worker = start_worker(env, logs / "worker.log")
+            worker = start_celery_worker(env, logs / "worker.log", "api-e2e")
             try:
                 api = ApiServer(settings)
                 try:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,12 +14,13 @@ import numpy as np
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.conftest import REPO, write_audio
+from tests.conftest import write_audio
 from tests.ops.conftest import MotoServer
+from tests.services import api_settings, start_celery_worker, stop, worker_env
 from tests.workers.helpers import JFK, check_transcript, load, make_owner, upload_job
 from verbatim.ops.db import Job, make_engine, session_factory, upgrade
 from verbatim.ops.db.testing import temporary_postgres_schema
-from verbatim.ops.settings import Settings, StorageSettings
+from verbatim.ops.settings import Settings
 from verbatim.ops.storage import make_store
 from verbatim.ops.storage.base import ObjectStore
 from verbatim.workers.celery_app import make_celery
@@ -43,34 +42,7 @@ class Cluster:
     logs: Path
 
     def start_worker(self, name: str) -> subprocess.Popen[bytes]:
-        log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "verbatim.workers.celery_app",
-                "worker",
-                "-Q",
-                "asr",
-                "-c",
-                "1",
-                "--pool",
-                "solo",
-                "-n",
-                f"{name}@%h",
-                "--loglevel",
-                "INFO",
-                "--without-mingle",
-                "--without-gossip",
-                "--without-heartbeat",
-            ],
-            cwd=REPO,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        return start_celery_worker(self.env, self.logs / f"{name}.log", name)
 
     def wait(self, job_id: str, predicate: str, timeout: float = 180.0) -> Job:
         deadline = time.monotonic() + timeout
@@ -86,16 +58,6 @@ class Cluster:
             time.sleep(0.3)
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
     server = MotoServer()
@@ -104,42 +66,18 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
             upgrade(db_url)
             prefix = f"vbtest-{uuid.uuid4().hex[:8]}:"
             bucket = f"vb-{uuid.uuid4().hex[:12]}"
-            env = {
-                **os.environ,
-                "VERBATIM_HOME": str(tmp_path / "worker-home"),
-                "VERBATIM_BROKER_URL": REDIS_URL,
-                "VERBATIM_DATABASE_URL": db_url,
-                "VERBATIM_STORAGE__BACKEND": "s3",
-                "VERBATIM_STORAGE__S3_ENDPOINT": server.endpoint,
-                "VERBATIM_STORAGE__S3_ACCESS_KEY": "testing",
-                "VERBATIM_STORAGE__S3_SECRET_KEY": "testing",
-                "VERBATIM_STORAGE__S3_BUCKET": bucket,
-                "VERBATIM_STORAGE__S3_SECURE": "false",
-                "VERBATIM_STORAGE__S3_REGION": "us-east-1",
-                "VERBATIM_WORKER__KEY_PREFIX": prefix,
-                "VERBATIM_WORKER__VISIBILITY_TIMEOUT_S": "6",
-                "VERBATIM_WORKER__RESTORE_INTERVAL_S": "1",
-                "VERBATIM_WORKER__STALE_AFTER_S": "4",
-                "VERBATIM_WORKER__HEARTBEAT_INTERVAL_S": "1",
-                "VERBATIM_WORKER__PROGRESS_INTERVAL_S": "0.5",
-                "VERBATIM_WORKER__RETRY_COUNTDOWN_S": "2",
-                "PYTHONUNBUFFERED": "1",
-            }
-            settings = Settings(
-                home=tmp_path / "api-home",
-                models_dir=Path(os.environ["VERBATIM_MODELS_DIR"]),
-                broker_url=REDIS_URL,
-                database_url=db_url,
-                storage=StorageSettings(
-                    backend="s3",
-                    s3_endpoint=server.endpoint,
-                    s3_access_key="testing",
-                    s3_secret_key="testing",
-                    s3_bucket=bucket,
-                    s3_secure=False,
-                    s3_region="us-east-1",
-                ),
+            where = dict(
+                redis_url=REDIS_URL, db_url=db_url, s3_endpoint=server.endpoint, bucket=bucket, prefix=prefix
             )
+            env = worker_env(
+                home=tmp_path / "worker-home",
+                visibility_timeout_s="6",
+                restore_interval_s="1",
+                stale_after_s="4",
+                retry_countdown_s="2",
+                **where,
+            )
+            settings = api_settings(home=tmp_path / "api-home", **where)
             engine = make_engine(db_url)
             logs = tmp_path / "logs"
             logs.mkdir()

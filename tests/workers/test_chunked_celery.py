@@ -8,10 +8,8 @@ for both JFK passages and another for Quilter.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,13 +20,13 @@ import pytest
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.conftest import REPO
 from tests.ops.conftest import MotoServer
+from tests.services import api_settings, delete_keys, start_celery_worker, stop, worker_env
 from tests.workers.helpers import load, make_owner, upload_job
 from tests.workers.test_chunked import _long_recording, _speakers_by_passage
 from verbatim.ops.db import Job, make_engine, session_factory, upgrade
 from verbatim.ops.db.testing import temporary_postgres_schema
-from verbatim.ops.settings import Settings, StorageSettings
+from verbatim.ops.settings import Settings
 from verbatim.ops.storage import make_store
 from verbatim.ops.storage.base import ObjectStore
 from verbatim.workers.celery_app import make_celery
@@ -40,7 +38,6 @@ pytestmark = [pytest.mark.services, pytest.mark.models]
 
 # A database number of its own (test_celery uses 7, test_distributed 9), and a key prefix per run on top.
 REDIS_URL = "redis://127.0.0.1:6379/11"
-UNPREFIXED_KEYS = ("asr", "cpu", "_kombu.binding.asr", "_kombu.binding.cpu", "_kombu.binding_permanent.asr")
 SPLIT_SECONDS = 12
 JOB_TIMEOUT_S = 150.0
 
@@ -55,15 +52,7 @@ class Cluster:
     logs: Path
 
     def start_worker(self, name: str) -> subprocess.Popen[bytes]:
-        with (self.logs / f"{name}.log").open("wb") as out:  # the child holds its own descriptor
-            return subprocess.Popen(
-                [
-                    sys.executable, "-m", "celery", "-A", "verbatim.workers.celery_app", "worker",
-                    "-Q", "asr", "-c", "1", "--pool", "solo", "-n", f"{name}-{uuid.uuid4().hex[:6]}@%h",
-                    "--loglevel", "INFO", "--without-mingle", "--without-gossip", "--without-heartbeat",
-                ],
-                cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+        return start_celery_worker(self.env, self.logs / f"{name}.log", name)
 
     def log_text(self) -> str:
         return "\n".join(
@@ -93,23 +82,6 @@ class Cluster:
             time.sleep(0.3)
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def delete_keys(client: redis.Redis, prefix: str) -> None:
-    keys = list(client.scan_iter(match=f"{prefix}*"))
-    if keys:
-        client.delete(*keys)
-    client.delete(*UNPREFIXED_KEYS)
-
-
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
     server = MotoServer()
@@ -118,41 +90,11 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
             upgrade(db_url)
             prefix = f"vbtest-chunk-{uuid.uuid4().hex[:8]}:"
             bucket = f"vb-chunk-{uuid.uuid4().hex[:12]}"
-            models_dir = os.environ["VERBATIM_MODELS_DIR"]
-            env = {
-                **os.environ,
-                "VERBATIM_HOME": str(tmp_path / "worker-home"),
-                "VERBATIM_MODELS_DIR": models_dir,
-                "VERBATIM_BROKER_URL": REDIS_URL,
-                "VERBATIM_DATABASE_URL": db_url,
-                "VERBATIM_STORAGE__BACKEND": "s3",
-                "VERBATIM_STORAGE__S3_ENDPOINT": server.endpoint,
-                "VERBATIM_STORAGE__S3_ACCESS_KEY": "testing",
-                "VERBATIM_STORAGE__S3_SECRET_KEY": "testing",
-                "VERBATIM_STORAGE__S3_BUCKET": bucket,
-                "VERBATIM_STORAGE__S3_SECURE": "false",
-                "VERBATIM_STORAGE__S3_REGION": "us-east-1",
-                "VERBATIM_WORKER__KEY_PREFIX": prefix,
-                "VERBATIM_WORKER__SPLIT_SECONDS": str(SPLIT_SECONDS),
-                "VERBATIM_WORKER__HEARTBEAT_INTERVAL_S": "1",
-                "VERBATIM_WORKER__PROGRESS_INTERVAL_S": "0.5",
-                "PYTHONUNBUFFERED": "1",
-            }
-            settings = Settings(
-                home=tmp_path / "api-home",
-                models_dir=Path(models_dir),
-                broker_url=REDIS_URL,
-                database_url=db_url,
-                storage=StorageSettings(
-                    backend="s3",
-                    s3_endpoint=server.endpoint,
-                    s3_access_key="testing",
-                    s3_secret_key="testing",
-                    s3_bucket=bucket,
-                    s3_secure=False,
-                    s3_region="us-east-1",
-                ),
+            where = dict(
+                redis_url=REDIS_URL, db_url=db_url, s3_endpoint=server.endpoint, bucket=bucket, prefix=prefix
             )
+            env = worker_env(home=tmp_path / "worker-home", split_seconds=str(SPLIT_SECONDS), **where)
+            settings = api_settings(home=tmp_path / "api-home", **where)
             engine = make_engine(db_url)
             logs = tmp_path / "logs"
             logs.mkdir()

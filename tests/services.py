@@ -1,0 +1,98 @@
+"""Shared pieces of the distributed-mode tests: Celery worker processes, the broker's keys, and the
+environment / settings that point a worker and the API at the same Redis, PostgreSQL schema and S3 bucket."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import redis
+
+from tests.conftest import REPO
+from verbatim.ops.settings import Settings, StorageSettings, WorkerSettings
+
+# Kombu's keys for the queues when no prefix is applied: a message there was published without the prefix.
+UNPREFIXED_KEYS = ("asr", "cpu", "_kombu.binding.asr", "_kombu.binding.cpu", "_kombu.binding_permanent.asr")
+
+
+def start_celery_worker(env: dict[str, str], log: Path, name: str) -> subprocess.Popen[bytes]:
+    """A Celery worker process on the ``asr`` queue, as ``verbatim worker`` runs it."""
+    with log.open("wb") as out:  # the child holds its own descriptor
+        return subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "verbatim.workers.celery_app", "worker",
+                "-Q", "asr", "-c", "1", "--pool", "solo", "-n", f"{name}-{uuid.uuid4().hex[:6]}@%h",
+                "--loglevel", "INFO", "--without-mingle", "--without-gossip", "--without-heartbeat",
+            ],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a child process, killing it if it does not stop within 20 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def delete_keys(client: redis.Redis, prefix: str) -> None:
+    """Remove what a run left in the broker: its prefixed keys, and any unprefixed queue (each test file
+    uses a database number of its own, so those can only come from a publish that ignored the prefix)."""
+    keys = list(client.scan_iter(match=f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+    client.delete(*UNPREFIXED_KEYS)
+
+
+def worker_env(
+    *, home: Path, redis_url: str, db_url: str, s3_endpoint: str, bucket: str, prefix: str, **worker: str
+) -> dict[str, str]:
+    """Environment of a worker process; ``worker`` holds extra ``VERBATIM_WORKER__*`` values by field name."""
+    return {
+        **os.environ,
+        "VERBATIM_HOME": str(home),
+        "VERBATIM_MODELS_DIR": os.environ["VERBATIM_MODELS_DIR"],  # the test session's (tests/conftest.py)
+        "VERBATIM_BROKER_URL": redis_url,
+        "VERBATIM_DATABASE_URL": db_url,
+        "VERBATIM_STORAGE__BACKEND": "s3",
+        "VERBATIM_STORAGE__S3_ENDPOINT": s3_endpoint,
+        "VERBATIM_STORAGE__S3_ACCESS_KEY": "testing",
+        "VERBATIM_STORAGE__S3_SECRET_KEY": "testing",
+        "VERBATIM_STORAGE__S3_BUCKET": bucket,
+        "VERBATIM_STORAGE__S3_SECURE": "false",
+        "VERBATIM_STORAGE__S3_REGION": "us-east-1",
+        "VERBATIM_WORKER__KEY_PREFIX": prefix,
+        "VERBATIM_WORKER__HEARTBEAT_INTERVAL_S": "1",
+        "VERBATIM_WORKER__PROGRESS_INTERVAL_S": "0.5",
+        **{f"VERBATIM_WORKER__{key.upper()}": value for key, value in worker.items()},
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def api_settings(
+    *, home: Path, redis_url: str, db_url: str, s3_endpoint: str, bucket: str, prefix: str
+) -> Settings:
+    """Settings of this process (API or dispatcher) matching :func:`worker_env`."""
+    return Settings(
+        home=home,
+        models_dir=Path(os.environ["VERBATIM_MODELS_DIR"]),
+        broker_url=redis_url,
+        database_url=db_url,
+        storage=StorageSettings(
+            backend="s3",
+            s3_endpoint=s3_endpoint,
+            s3_access_key="testing",
+            s3_secret_key="testing",
+            s3_bucket=bucket,
+            s3_secure=False,
+            s3_region="us-east-1",
+        ),
+        worker=WorkerSettings(key_prefix=prefix),
+    )
