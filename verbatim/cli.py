@@ -444,8 +444,13 @@ def serve(
     import uvicorn
 
     from verbatim.api import create_app
+    from verbatim.ops.logs import configure_logging
+    from verbatim.ops.settings import get_settings
 
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    # log_config=None keeps our handler; access_log=False: the API writes its own, without query strings
+    uvicorn.run(create_app(), host=host, port=port, log_config=None, access_log=False)
 
 
 @app.command()

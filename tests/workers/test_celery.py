@@ -30,6 +30,20 @@ from verbatim.workers.dispatch import CeleryDispatcher, make_dispatcher
 pytestmark = [pytest.mark.services, pytest.mark.models]
 
 REDIS_URL = "redis://127.0.0.1:6379/7"
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
+
+
+def purge_rabbitmq() -> None:
+    """Empty the RabbitMQ queues of the workers: a vhost is shared between runs, unlike Redis key prefixes."""
+    from kombu import Connection
+
+    with Connection(AMQP_URL, connect_timeout=10) as conn:
+        channel = conn.channel()
+        for queue in ("asr", "cpu"):
+            try:
+                channel.queue_purge(queue)
+            except Exception:  # not declared yet: nothing to purge
+                channel = conn.channel()
 
 
 @dataclass
@@ -58,8 +72,12 @@ class Cluster:
             time.sleep(0.3)
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
+@pytest.fixture(params=["redis", "rabbitmq"])
+def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
+    """The same cluster on either broker the deployment supports."""
+    broker = REDIS_URL if request.param == "redis" else AMQP_URL
+    if request.param == "rabbitmq":
+        purge_rabbitmq()
     server = MotoServer()
     try:
         with temporary_postgres_schema() as db_url:
@@ -67,7 +85,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
             prefix = f"vbtest-{uuid.uuid4().hex[:8]}:"
             bucket = f"vb-{uuid.uuid4().hex[:12]}"
             where = dict(
-                redis_url=REDIS_URL, db_url=db_url, s3_endpoint=server.endpoint, bucket=bucket, prefix=prefix
+                broker_url=broker, db_url=db_url, s3_endpoint=server.endpoint, bucket=bucket, prefix=prefix
             )
             env = worker_env(
                 home=tmp_path / "worker-home",
@@ -94,6 +112,8 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
                 engine.dispose()
     finally:
         server.stop()
+        if request.param == "rabbitmq":
+            purge_rabbitmq()
 
 
 def test_make_dispatcher_with_a_broker_is_celery(cluster: Cluster) -> None:

@@ -141,6 +141,12 @@ class Settings(BaseSettings):
         default=None, description="Celery broker (redis://, amqp://); unset: an in-process worker."
     )
     max_upload_bytes: int = Field(default=4 * 1024**3, ge=1, description="Largest accepted upload.")
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="json: one JSON object per line (for a log collector); text: for a person at a terminal. "
+        "Either way, logs carry ids, never file names or transcript text.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     asr: AsrSettings = Field(default_factory=AsrSettings)
     diarization: DiarizationSettings = Field(default_factory=DiarizationSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
