@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -95,6 +96,7 @@ def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]
                 retry_countdown_s="2",
                 **where,
             )
+            env["VERBATIM_LOG_FORMAT"] = "json"
             settings = api_settings(home=tmp_path / "api-home", **where)
             engine = make_engine(db_url)
             logs = tmp_path / "logs"
@@ -134,6 +136,11 @@ def test_a_job_submitted_through_celery_runs_in_a_worker_process(cluster: Cluste
     assert job.status == "succeeded", job.error
     assert (job.attempts, job.progress) == (1, 1.0)
     check_transcript(cluster.store, job_id, load(cluster.sessions, job_id)[1])
+    # the worker's log is JSON lines (Celery's banner aside), with the job's id and no file name
+    lines = (cluster.logs / "w1.log").read_text().splitlines()
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    assert any(r["logger"] == "verbatim.worker" and job_id in r["message"] for r in records)
+    assert "dupont" not in "\n".join(lines).lower()
     print(f"celery job done in {elapsed:.1f} s")
 
 
