@@ -21,7 +21,12 @@ from verbatim.ops.db import session_factory
 
 DEPLOY = REPO / "verbatim" / "ops" / "deploy"
 # Variables the deployment sets for the libraries, not for verbatim's settings.
-LIBRARY_ENV = {"HF_HUB_OFFLINE", "HF_HUB_DISABLE_TELEMETRY", "PYANNOTE_METRICS_ENABLED", "CUDA_VISIBLE_DEVICES"}
+LIBRARY_ENV = {
+    "HF_HUB_OFFLINE",
+    "HF_HUB_DISABLE_TELEMETRY",
+    "PYANNOTE_METRICS_ENABLED",
+    "CUDA_VISIBLE_DEVICES",
+}
 
 
 def _known() -> set[str]:
@@ -34,7 +39,9 @@ def _compose() -> dict[str, object]:
 
 
 def _env_file(path: Path) -> dict[str, str]:
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if line and not line.startswith("#"))
+    pairs = (
+        line.split("=", 1) for line in path.read_text().splitlines() if line and not line.startswith("#")
+    )
     return {k: v for k, v in pairs}
 
 
