@@ -20,7 +20,7 @@ from verbatim.api.deps import Dispatcher
 from verbatim.api.errors import JobNotFoundError, JobNotReadyError, ServiceUnavailableError, WaitTimeoutError
 from verbatim.api.schemas import ArtifactPublic, CustodyManifest, OriginalPublic
 from verbatim.digest import sha256_stream
-from verbatim.errors import AudioDecodeError, InvalidOptionError
+from verbatim.errors import AudioDecodeError, InvalidOptionError, LegalHoldError
 from verbatim.ops import audit
 from verbatim.ops.db import Artifact, Job, User, create_job, fail_job, new_job_id, utcnow
 from verbatim.ops.storage import ObjectNotFoundError, ObjectStore, ObjectTooLargeError
@@ -283,6 +283,8 @@ def render_transcript(store: ObjectStore, job: Job, fmt: str) -> Rendered:
 
 def delete_job(session: Session, *, store: ObjectStore, job: Job) -> int:
     """Delete a job's objects and its row (its audit trail stays); return the number of objects removed."""
+    if job.legal_hold:
+        raise LegalHoldError("The job is on legal hold: it cannot be deleted until the hold is released.")
     removed = store.delete_prefix(f"jobs/{job.id}/")
     session.delete(job)
     session.commit()
@@ -311,11 +313,13 @@ def custody_manifest(store: ObjectStore, job: Job, *, verify: bool) -> CustodyMa
             return None
         return expected is not None and _hash_object(store, key) == expected
 
+    purged = job.original_purged_at
     original = OriginalPublic(
         object_key=job.object_key,
         sha256=job.audio_sha256,
         size=job.audio_size,
-        verified=check(job.object_key, job.audio_sha256),
+        verified=None if purged else check(job.object_key, job.audio_sha256),
+        purged_at=purged,
     )
     artifacts = [
         ArtifactPublic.model_validate(a).model_copy(update={"verified": check(a.object_key, a.sha256)})
