@@ -18,7 +18,8 @@ from starlette.concurrency import run_in_threadpool
 
 from verbatim.api.deps import Dispatcher, ServiceState, new_request_id
 from verbatim.api.errors import install_error_handlers
-from verbatim.api.routes import jobs, openai_compat, service
+from verbatim.api.routes import edits, jobs, openai_compat, service
+from verbatim.api.web import install_web
 from verbatim.ops.db import make_engine, session_factory, upgrade
 from verbatim.ops.settings import Settings, get_settings
 from verbatim.ops.storage import ObjectStore
@@ -127,4 +128,7 @@ def create_app(
     app.include_router(jobs.router)
     app.include_router(openai_compat.router)
     app.include_router(service.router)
+    app.include_router(edits.router)
+    app.include_router(edits.account_router)
+    install_web(app)
     return app

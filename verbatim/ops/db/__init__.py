@@ -39,11 +39,13 @@ from verbatim.ops.db.models import (
     new_job_id,
     utcnow,
 )
+from verbatim.ops.db.web import EDIT_KINDS, MediaTicket, TranscriptEdit, TranscriptSearch
 
 __all__ = [
     "AUDIT_OUTCOMES",
     "DEFAULT_MAX_ATTEMPTS",
     "DEFAULT_STALE_AFTER",
+    "EDIT_KINDS",
     "JOB_STATUSES",
     "ROLES",
     "Artifact",
@@ -51,6 +53,9 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Job",
+    "MediaTicket",
+    "TranscriptEdit",
+    "TranscriptSearch",
     "User",
     "claim_job",
     "create_job",
