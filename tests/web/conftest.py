@@ -132,7 +132,10 @@ def new_page(browser: Any, server: Server) -> Iterator[Any]:
 
     def make() -> Watched:
         context = browser.new_context(
-            base_url=server.base_url, viewport={"width": 1366, "height": 768}, accept_downloads=True
+            base_url=server.base_url,
+            viewport={"width": 1366, "height": 768},
+            accept_downloads=True,
+            locale="fr-FR",
         )
         context.set_default_timeout(20_000)
         contexts.append(context)

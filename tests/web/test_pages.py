@@ -15,7 +15,7 @@ from tests.web.conftest import Server, Watched
 
 pytestmark = [pytest.mark.models]
 
-# Two read utterances, one speaker per channel (MIT, see tests/data/ATTRIBUTION.md): split, it gives S1 and S2.
+# Two read utterances, one speaker per channel (MIT, tests/data/ATTRIBUTION.md): split, it gives S1 and S2.
 CLIP = DATA / "stereo_diarization.wav"
 NEW_NAME = "Enquêteur"
 CORRECTION = "Zanzibar"
@@ -35,7 +35,10 @@ def flow(server: Server, browser: Any, tmp_path_factory: pytest.TempPathFactory)
     from tests.web.conftest import watch
 
     context = browser.new_context(
-        base_url=server.base_url, viewport={"width": 1366, "height": 768}, accept_downloads=True
+        base_url=server.base_url,
+        viewport={"width": 1366, "height": 768},
+        accept_downloads=True,
+        locale="fr-FR",
     )
     context.set_default_timeout(20_000)
     watched = watch(context.new_page())
@@ -71,7 +74,9 @@ def flow(server: Server, browser: Any, tmp_path_factory: pytest.TempPathFactory)
     page.get_by_label("Nom de S1").fill(NEW_NAME)
     page.get_by_role("button", name="Enregistrer les noms").click()
     page.wait_for_selector(f"#history-table >> text={NEW_NAME}")
-    out["turn_names"] = page.eval_on_selector_all(".speaker[data-speaker=S1]", "es => es.map(e => e.textContent)")
+    out["turn_names"] = page.eval_on_selector_all(
+        ".speaker[data-speaker=S1]", "es => es.map(e => e.textContent)"
+    )
 
     # Correct the second word of the first segment inline (double-click, type, Enter).
     word = page.locator('.w[data-s="0"][data-i="1"]')
@@ -90,7 +95,9 @@ def flow(server: Server, browser: Any, tmp_path_factory: pytest.TempPathFactory)
     target.click()
     out["time_after_click"] = page.evaluate("document.getElementById('audio').currentTime")
     page.wait_for_function(
-        "t => document.getElementById('audio').currentTime > t", arg=out["clicked_start"] + 0.3, timeout=15_000
+        "t => document.getElementById('audio').currentTime > t",
+        arg=out["clicked_start"] + 0.3,
+        timeout=15_000,
     )
     out["highlighted"] = page.locator(".w.current").count()
     # Keyboard: K pauses, J goes back 5 s.
@@ -118,12 +125,22 @@ def flow(server: Server, browser: Any, tmp_path_factory: pytest.TempPathFactory)
         info.value.save_as(path)
         out[fmt] = path
 
+    # The pseudonymised view: shown read-only when the server offers it, else the page says so and stays
+    # on the original (never an original labelled as pseudonymised).
+    page.get_by_label("Version").select_option("pseudonymized")
+    page.wait_for_function(
+        "() => document.getElementById('view').value === 'original'"
+        " || !document.getElementById('mode-note').hidden"
+    )
+    out["pseudo_view"] = page.eval_on_selector("#view", "e => e.value")
+    out["pseudo_notice"] = page.locator("#notice").inner_text()
+
     # Search over the unit's transcripts from the list.
     page.goto("/web/")
     page.wait_for_selector("#job-table tbody tr")
     page.get_by_label("Rechercher dans les transcriptions").fill(CORRECTION.lower())
     page.get_by_role("button", name="Filtrer").click()
-    page.wait_for_selector(f"#count >> text=1 transcription")
+    page.wait_for_selector("#count >> text=1 transcription")
     out["found"] = page.eval_on_selector_all("#job-table tbody tr", "rs => rs.map(r => r.dataset.job)")
     watched.shot("06-job-list-search")
     page.get_by_label("Rechercher dans les transcriptions").fill("motquinexistepas")
@@ -169,12 +186,21 @@ def test_the_custody_manifest_lists_original_and_revision(flow: dict[str, Any]) 
     assert {"transcript", "transcript_revision"} <= set(flow["custody_kinds"])
 
 
+def test_the_pseudonymised_view_is_never_faked(flow: dict[str, Any]) -> None:
+    if flow["pseudo_view"] == "original":
+        assert "n'est pas disponible" in flow["pseudo_notice"]
+    else:
+        assert flow["pseudo_view"] == "pseudonymized"
+
+
 def test_search_finds_the_corrected_word(flow: dict[str, Any]) -> None:
     assert flow["found"] == [flow["job_id"]]
     assert flow["not_found"] == 0
 
 
-def test_another_units_user_sees_nothing_of_the_job(flow: dict[str, Any], server: Server, new_page: Any) -> None:
+def test_another_units_user_sees_nothing_of_the_job(
+    flow: dict[str, Any], server: Server, new_page: Any
+) -> None:
     watched: Watched = new_page()
     page = watched.page
     sign_in(watched, server.tokens["greffier-b"])

@@ -64,7 +64,11 @@ function transcriptUrl(format, view) {
 /** The transcript JSON of a view; `null` when the API does not offer that view (400/422: not deployed). */
 async function fetchDoc(view) {
   try {
-    return await api(transcriptUrl("json", view));
+    const doc = await api(transcriptUrl("json", view));
+    // A server without the pseudonymised view ignores the parameter and answers the original: only a
+    // document that says it is pseudonymised is shown (and exported) as such.
+    if (view === "pseudonymized" && !doc.pseudonymization) return null;
+    return doc;
   } catch (e) {
     if (e instanceof ApiError && view === "pseudonymized" && [400, 404, 409, 422].includes(e.status)) {
       return null;
@@ -375,28 +379,28 @@ async function loadHistory() {
     target.replaceChildren(el("p", { class: "muted", text: t("history_empty") }));
     return;
   }
-  const rows = [...body.edits].reverse().map((e) =>
+  // Newest first; each entry: before → after, then who, when and where.
+  const items = [...body.edits].reverse().map((e) =>
     el(
-      "tr",
-      {},
-      el("td", {}, el("time", { datetime: e.at, text: dateTime(e.at) })),
-      el("td", { text: e.user_name || "" }),
-      el("td", {
-        text:
-          e.kind === "speaker"
-            ? t("where_speaker", { id: e.speaker })
-            : t("where_word", { s: e.segment_id, w: e.word_index }),
-      }),
-      el("td", {}, el("del", { text: e.before })),
-      el("td", {}, el("ins", { text: e.after })),
+      "li",
+      { dataset: { kind: e.kind } },
+      el(
+        "p",
+        { class: "change" },
+        el("del", { text: e.before }),
+        el("span", { "aria-hidden": "true", text: " → " }),
+        el("ins", { text: e.after }),
+      ),
+      el(
+        "p",
+        { class: "meta" },
+        `${e.user_name || ""} · `,
+        el("time", { datetime: e.at, text: dateTime(e.at) }),
+        ` · ${e.kind === "speaker" ? t("where_speaker", { id: e.speaker }) : t("where_word", { s: e.segment_id, w: e.word_index })}`,
+      ),
     ),
   );
-  const head = el(
-    "tr",
-    {},
-    ...["h_when", "h_who", "h_where", "h_before", "h_after"].map((k) => el("th", { scope: "col", text: t(k) })),
-  );
-  target.replaceChildren(el("table", { id: "history-table" }, el("thead", {}, head), el("tbody", {}, ...rows)));
+  target.replaceChildren(el("ol", { id: "history-table", class: "history" }, ...items));
 }
 
 // --- custody and exports -----------------------------------------------------------------------------
