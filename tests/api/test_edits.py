@@ -324,3 +324,23 @@ def test_the_pages_are_served_with_a_strict_policy(service: Service) -> None:
     me = service.client.get("/v1/me", headers=service.investigator.headers).json()
     assert me == {"name": "inv-a", "role": "investigator", "unit": "brigade-a"}
     assert json.loads(service.client.get("/v1/me").content)["error"]
+
+
+def test_deleting_the_job_removes_its_corrections_index_and_tickets(
+    service: Service, job: dict[str, Any]
+) -> None:
+    """Corrections and the search index hold transcript text: they go with the job (its audit trail stays)."""
+    from verbatim.ops.db import TranscriptEdit, TranscriptSearch
+
+    def count(model: Any) -> int:
+        with service.state.sessions() as session:
+            return len(list(session.scalars(select(model).where(model.job_id == job["id"]))))
+
+    service.client.post(f"/v1/jobs/{job['id']}/audio-ticket", headers=service.investigator.headers)
+    assert count(TranscriptEdit) and count(TranscriptSearch) and count(MediaTicket)
+    assert (
+        service.client.delete(f"/v1/jobs/{job['id']}", headers=service.investigator.headers).status_code
+        == 204
+    )
+    assert count(TranscriptEdit) == count(TranscriptSearch) == count(MediaTicket) == 0
+    assert not service.state.store.list(f"jobs/{job['id']}/")

@@ -220,3 +220,50 @@ def test_another_units_user_sees_nothing_of_the_job(
     page.wait_for_selector("#jobs:not([hidden])")
     assert page.get_by_role("heading", level=1).inner_text() == "Your unit's transcripts"
     watched.check()
+
+
+def test_translation_side_by_side_and_the_pseudonymised_view_read_only(
+    flow: dict[str, Any], server: Server, new_page: Any
+) -> None:
+    """The translation and pseudonymisation stages are other features: their documents (the shared contract:
+    ``segments[].translation``, top-level ``pseudonymization``) are made here from the real transcript by
+    intercepting the API's answer, to check how the page shows them."""
+    import json
+
+    watched: Watched = new_page()
+    page = watched.page
+
+    def translated(route: Any) -> None:
+        response = route.fetch()
+        doc = response.json()
+        pseudo = "view=pseudonymized" in route.request.url
+        for segment in doc["segments"]:
+            segment["translation"] = {
+                "language": "fr",
+                "text": f"Traduction {segment['id']}",
+                "model": "test",
+            }
+            if pseudo:
+                for word in segment["words"]:
+                    word["text"] = "[PERSONNE_1]" if word["text"] == CORRECTION else word["text"]
+        if pseudo:
+            doc["pseudonymization"] = {"policy": "test", "entities": 1}
+        route.fulfill(response=response, body=json.dumps(doc), content_type="application/json")
+
+    page.route("**/transcript?format=json*", translated)
+    sign_in(watched, server.tokens["enqueteur-a"])
+    page.goto(f"/web/jobs/{flow['job_id']}")
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.locator(".turn .seg.two .tr").first.inner_text() == "Traduction 0"
+    assert page.locator(".seg.heads .orig").inner_text() == "Original (en)"
+    assert page.locator(".seg.heads .tr").inner_text() == "Traduction (fr)"
+    watched.shot("08-translation-side-by-side")
+
+    page.get_by_label("Version").select_option("pseudonymized")
+    page.wait_for_selector("#mode-note:not([hidden])")
+    assert page.locator(".w", has_text="[PERSONNE_1]").count() == 1
+    page.locator(".w").first.dblclick()
+    assert page.locator(".word-input").count() == 0, "the pseudonymised view cannot be corrected"
+    assert page.get_by_role("button", name="Enregistrer les noms").is_disabled()
+    watched.shot("09-pseudonymised-view")
+    watched.check()

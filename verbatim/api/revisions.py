@@ -227,6 +227,12 @@ def _rebuild(session: Session, store: ObjectStore, job: Job, new: Sequence[Trans
     return digest
 
 
+def _lock(session: Session, job: Job) -> None:
+    """Serialise corrections of one job: PostgreSQL locks its row until commit (checked and replayed under
+    the lock); SQLite has one writer at a time anyway, taken when the edits are flushed."""
+    session.execute(select(Job.id).where(Job.id == job.id).with_for_update())
+
+
 def edit_words(
     session: Session, store: ObjectStore, *, job: Job, user: User, edits: Sequence[WordEdit]
 ) -> list[TranscriptEdit]:
@@ -243,6 +249,7 @@ def edit_words(
     """
     if not edits:
         raise InvalidOptionError("edits: give at least one correction")
+    _lock(session, job)
     current = json.loads(load_current(store, job))
     rows: list[TranscriptEdit] = []
     for edit in edits:
@@ -275,6 +282,7 @@ def rename_speakers(
     """
     if not names:
         raise InvalidOptionError("names: give at least one speaker id and its name")
+    _lock(session, job)
     current = json.loads(load_current(store, job))
     known = _speaker_ids(current)
     shown = {str(s["id"]): str(s.get("name") or s["id"]) for s in current.get("speakers", [])}

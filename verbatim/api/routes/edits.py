@@ -61,6 +61,7 @@ def _audited_write(
     session: SessionDep, *, user: User, job: Job, request_id: str, detail: str, error: Exception
 ) -> None:
     """Audit a failed correction (the caller audits success): the outcome and the error's kind, no text."""
+    session.rollback()  # nothing half-done is committed with the audit entry (and a row lock is released)
     audit.record(
         session, user=user, action="write", outcome="error", request_id=request_id, job_id=job.id,
         detail=f"{detail}; {type(error).__name__}",

@@ -576,7 +576,9 @@ async function main() {
   document.getElementById("pending").hidden = true;
   document.getElementById("workspace").hidden = false;
   await refresh();
-  await Promise.all([attachAudio(), loadHistory(), loadCustody(false)]);
+  // The history holds the original words: not shown to someone who may only see the pseudonymised copy.
+  document.getElementById("history-title").closest("section").hidden = state.pseudoOnly;
+  await Promise.all([attachAudio(), state.pseudoOnly ? null : loadHistory(), loadCustody(false)]);
   document.body.dataset.ready = "true";
 }
 

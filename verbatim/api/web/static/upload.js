@@ -16,12 +16,6 @@ function setupDrop() {
   const drop = document.getElementById("drop");
   const input = document.getElementById("file");
   input.addEventListener("change", () => choose(input.files[0]));
-  drop.addEventListener("keydown", (event) => {
-    if (event.target === drop && (event.key === "Enter" || event.key === " ")) {
-      event.preventDefault();
-      input.click();
-    }
-  });
   for (const name of ["dragenter", "dragover"]) {
     drop.addEventListener(name, (event) => {
       event.preventDefault();
@@ -122,7 +116,7 @@ async function submit(event) {
   event.preventDefault();
   if (!chosen) {
     document.getElementById("chosen").textContent = t("no_file");
-    document.getElementById("drop").focus();
+    document.getElementById("file").focus();
     return;
   }
   const data = options();
