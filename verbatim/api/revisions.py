@@ -11,7 +11,6 @@ Nothing here logs or audits transcript text: audit details name segment and word
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import re
@@ -126,11 +125,14 @@ def _word_spans(text: str, words: Sequence[str]) -> list[tuple[int, int]] | None
     return spans
 
 
-def _apply_one(doc: dict[str, Any], edit: TranscriptEdit) -> None:
+def _apply_one(doc: dict[str, Any], edit: TranscriptEdit, segments: Mapping[int, dict[str, Any]]) -> None:
     if edit.kind == "word" and edit.segment_id is not None and edit.word_index is not None:
-        word = _word(doc, edit.segment_id, edit.word_index)
-        segment = _segments_by_id(doc)[edit.segment_id]
-        spans = _word_spans(str(segment["text"]), [str(w["text"]) for w in segment["words"]])
+        segment = segments.get(edit.segment_id)
+        words = segment.get("words", []) if segment is not None else []
+        if segment is None or not 0 <= edit.word_index < len(words):
+            raise InvalidOptionError(f"no word {edit.word_index} in segment {edit.segment_id}")
+        word = words[edit.word_index]
+        spans = _word_spans(str(segment["text"]), [str(w["text"]) for w in words])
         lead = _LEADING_SPACE.match(str(word["text"]))
         word["text"] = (lead.group() if lead else "") + edit.after
         if spans is not None:
@@ -138,7 +140,7 @@ def _apply_one(doc: dict[str, Any], edit: TranscriptEdit) -> None:
             text = str(segment["text"])
             segment["text"] = text[:start] + word["text"].strip() + text[end:]
         else:
-            segment["text"] = " ".join(str(w["text"]).strip() for w in segment["words"])
+            segment["text"] = " ".join(str(w["text"]).strip() for w in words)
     elif edit.kind == "speaker" and edit.speaker is not None:
         speakers: list[dict[str, Any]] = doc.setdefault("speakers", [])
         for entry in speakers:
@@ -152,13 +154,16 @@ def _apply_one(doc: dict[str, Any], edit: TranscriptEdit) -> None:
 def apply_edits(original: Mapping[str, Any], edits: Iterable[TranscriptEdit]) -> dict[str, Any]:
     """The revision: a copy of ``original`` with ``edits`` applied in order (``original`` is untouched).
 
-    A word keeps its leading space (Whisper's words carry it) and its segment's text is rebuilt from its
-    words; a speaker's name is set in ``speakers``, which every export format uses for display.
+    A corrected word is replaced at its place in its segment's text (spacing and punctuation kept; the
+    words re-joined when they do not line up with the text); a speaker's name is set in ``speakers``,
+    which every export format uses for display.
     """
-    doc = copy.deepcopy(dict(original))
+    # A JSON round trip copies a transcript several times faster than copy.deepcopy.
+    doc: dict[str, Any] = json.loads(json.dumps(original))
+    segments = _segments_by_id(doc)
     count = 0
     for edit in edits:
-        _apply_one(doc, edit)
+        _apply_one(doc, edit, segments)
         count += 1
     if count:
         doc["revision"] = {"edits": count, "of": original.get("audio", {}).get("sha256")}
@@ -251,6 +256,7 @@ def edit_words(
         raise InvalidOptionError("edits: give at least one correction")
     _lock(session, job)
     current = json.loads(load_current(store, job))
+    segments = _segments_by_id(current)
     rows: list[TranscriptEdit] = []
     for edit in edits:
         after = _clean(edit.after, what="after", limit=MAX_WORD_CHARS)
@@ -266,7 +272,7 @@ def edit_words(
             job_id=job.id, at=utcnow(), user_id=user.id, user_name=user.name, kind="word",
             segment_id=edit.segment_id, word_index=edit.word_index, before=now, after=after,
         )  # fmt: skip
-        _apply_one(current, row)
+        _apply_one(current, row, segments)
         rows.append(row)
     return _commit(session, store, job, rows)
 
