@@ -326,6 +326,48 @@ def test_the_pages_are_served_with_a_strict_policy(service: Service) -> None:
     assert json.loads(service.client.get("/v1/me").content)["error"]
 
 
+def test_search_indexing_goes_by_batches_within_a_time_budget(service: Service, job: dict[str, Any]) -> None:
+    """Jobs finished before anyone searched are indexed by the search itself, a bounded amount at a time."""
+    from verbatim.api.revisions import ensure_indexed, fold
+    from verbatim.ops.db import Artifact, Job, TranscriptSearch, User, create_job
+
+    original = service.client.get(
+        f"/v1/jobs/{job['id']}/transcript", headers=service.investigator.headers
+    ).content
+    store = service.state.store
+    with service.state.sessions() as session:
+        owner = session.get(User, service.colleague.user.id)
+        assert owner is not None
+        ids = []
+        for _ in range(5):
+            row = create_job(
+                session, owner=owner, options={}, filename=None, audio_sha256=None, audio_size=None,
+                object_key=None,
+            )  # fmt: skip
+            stored = store.put_bytes(f"jobs/{row.id}/transcript.json", original)
+            session.add(
+                Artifact(job_id=row.id, kind="transcript", object_key=stored.key, sha256="0" * 64, size=1)
+            )
+            row.status = "succeeded"
+            ids.append(row.id)
+        session.commit()
+        user = session.get(User, service.colleague.user.id)
+        assert user is not None
+        assert ensure_indexed(session, store, user=user, batch=2, budget_s=0.0) == 2
+        assert ensure_indexed(session, store, user=user, batch=2, budget_s=60.0) == 3
+        assert ensure_indexed(session, store, user=user) == 0
+        indexed = set(
+            session.scalars(select(TranscriptSearch.job_id).where(TranscriptSearch.job_id.in_(ids)))
+        )
+        assert indexed == set(ids)
+        texts = set(session.scalars(select(TranscriptSearch.text).where(TranscriptSearch.job_id.in_(ids))))
+        expected = fold(json.loads(original)["segments"][-1]["text"])
+        assert len(texts) == 1 and expected in texts.pop()
+        for job_id in ids:
+            session.delete(session.get(Job, job_id))
+        session.commit()
+
+
 def test_deleting_the_job_removes_its_corrections_index_and_tickets(
     service: Service, job: dict[str, Any]
 ) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time as _time
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,7 +51,9 @@ MAX_WORD_CHARS: Final = 200
 MAX_NAME_CHARS: Final = 64
 MAX_QUERY_CHARS: Final = 200
 INDEX_BATCH: Final = 25
-"""Jobs indexed for search per request at most (the rest on the next ones): keeps a search bounded."""
+"""Jobs read per indexing query (see :func:`ensure_indexed`)."""
+INDEX_BUDGET_S: Final = 2.0
+"""Seconds one search may spend indexing jobs not indexed yet (the rest on the next searches)."""
 _ORIGINAL_KINDS: Final = ("transcript", "transcript_json")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LEADING_SPACE = re.compile(r"^\s*")
@@ -353,40 +356,57 @@ def _index(session: Session, job: Job, doc: Mapping[str, Any]) -> None:
         row.updated_at = utcnow()
 
 
-def ensure_indexed(session: Session, store: ObjectStore, *, user: User, limit: int = INDEX_BATCH) -> int:
-    """Index succeeded jobs the user may see that are not in the search index yet (at most ``limit``).
+def ensure_indexed(
+    session: Session,
+    store: ObjectStore,
+    *,
+    user: User,
+    batch: int = INDEX_BATCH,
+    budget_s: float = INDEX_BUDGET_S,
+) -> int:
+    """Index the succeeded jobs the user may see that are not in the search index yet.
 
     Jobs are indexed here, when someone searches, rather than by the worker: the worker stays unaware of
-    the web pages, and jobs finished before this table existed are found too. Corrections re-index their
-    job at once.
+    the web pages, and jobs finished before this table existed are found too; corrections re-index their
+    job at once. So that a search stays bounded, indexing goes by batches of ``batch`` jobs and stops
+    after ``budget_s`` seconds (the rest is indexed by the next searches); in steady state only the jobs
+    finished since the last search are read.
 
     Returns:
         The number of jobs indexed by this call.
     """
-    statement = (
-        select(Job)
-        .outerjoin(TranscriptSearch, TranscriptSearch.job_id == Job.id)
-        .where(Job.status == "succeeded", TranscriptSearch.job_id.is_(None))
-        .order_by(Job.created_at.desc())
-        .limit(limit)
-    )
-    if not user.is_admin:
-        statement = statement.where(Job.unit == user.unit)
+    deadline = _time.monotonic() + budget_s
     count = 0
-    for job in session.scalars(statement).all():
-        try:
-            doc = json.loads(load_current(store, job))
-        except (ObjectNotFoundError, JobNotReadyError, ValueError):
-            doc = {}  # indexed as empty: a missing transcript is reported by its own routes
-        _index(session, job, doc)
-        count += 1
-    if count:
-        session.commit()
-    return count
+    while True:
+        statement = (
+            select(Job)
+            .outerjoin(TranscriptSearch, TranscriptSearch.job_id == Job.id)
+            .where(Job.status == "succeeded", TranscriptSearch.job_id.is_(None))
+            .order_by(Job.created_at.desc())
+            .limit(batch)
+        )
+        if not user.is_admin:
+            statement = statement.where(Job.unit == user.unit)
+        jobs = session.scalars(statement).all()
+        for job in jobs:
+            try:
+                doc = json.loads(load_current(store, job))
+            except (ObjectNotFoundError, JobNotReadyError, ValueError):
+                doc = {}  # indexed as empty: a missing transcript is reported by its own routes
+            _index(session, job, doc)
+            count += 1
+        if jobs:
+            session.commit()
+        if len(jobs) < batch or _time.monotonic() >= deadline:
+            return count
 
 
-def search_filter(query: str) -> ColumnElement[bool]:
+def search_filter(query: str, *, unit: str | None = None) -> ColumnElement[bool]:
     """A condition on ``Job`` that keeps jobs whose current text contains ``query`` (case and accents aside).
+
+    Args:
+        query: the words to find.
+        unit: only look at this unit's transcripts (``None``: every unit's, for an admin).
 
     Raises:
         InvalidOptionError: an empty or overlong query.
@@ -395,6 +415,8 @@ def search_filter(query: str) -> ColumnElement[bool]:
     if not folded or len(folded) > MAX_QUERY_CHARS:
         raise InvalidOptionError(f"q: give 1 to {MAX_QUERY_CHARS} characters to search for")
     matching = select(TranscriptSearch.job_id).where(TranscriptSearch.text.contains(folded, autoescape=True))
+    if unit is not None:
+        matching = matching.where(TranscriptSearch.unit == unit)
     return Job.id.in_(matching)
 
 
@@ -425,7 +447,7 @@ def job_filters(
         filters.append(Job.created_at < datetime.combine(until + timedelta(days=1), time.min, UTC))
         used.append("until")
     if q is not None and q.strip():
-        condition = search_filter(q)
+        condition = search_filter(q, unit=None if user.is_admin else user.unit)
         ensure_indexed(session, store, user=user)
         filters.append(condition)
         used.append("search")
