@@ -338,6 +338,8 @@ def test_search_indexing_goes_by_batches_within_a_time_budget(service: Service, 
     with service.state.sessions() as session:
         owner = session.get(User, service.colleague.user.id)
         assert owner is not None
+        ensure_indexed(session, store, user=owner)  # what earlier tests left
+        assert owner is not None
         ids = []
         for _ in range(5):
             row = create_job(
@@ -378,7 +380,9 @@ def test_deleting_the_job_removes_its_corrections_index_and_tickets(
         with service.state.sessions() as session:
             return len(list(session.scalars(select(model).where(model.job_id == job["id"]))))
 
-    service.client.post(f"/v1/jobs/{job['id']}/audio-ticket", headers=service.investigator.headers)
+    headers = service.investigator.headers
+    service.client.post(f"/v1/jobs/{job['id']}/audio-ticket", headers=headers)
+    service.client.put(f"/v1/jobs/{job['id']}/speakers", headers=headers, json={"names": {"S2": "Témoin 2"}})
     assert count(TranscriptEdit) and count(TranscriptSearch) and count(MediaTicket)
     assert (
         service.client.delete(f"/v1/jobs/{job['id']}", headers=service.investigator.headers).status_code
