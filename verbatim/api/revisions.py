@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from verbatim.api.errors import JobNotReadyError
@@ -236,9 +236,19 @@ def _rebuild(session: Session, store: ObjectStore, job: Job, new: Sequence[Trans
 
 
 def _lock(session: Session, job: Job) -> None:
-    """Serialise corrections of one job: PostgreSQL locks its row until commit (checked and replayed under
-    the lock); SQLite has one writer at a time anyway, taken when the edits are flushed."""
-    session.execute(select(Job.id).where(Job.id == job.id).with_for_update())
+    """Serialise corrections of one job until the caller commits or rolls back.
+
+    A no-op UPDATE of the job's row: PostgreSQL locks that row, SQLite takes its one write lock; both are
+    held to the end of the transaction, so the check of ``before``, the replay and the revision's artefact
+    all see every correction committed before. The job's artefacts are read again under the lock.
+    """
+    session.execute(
+        update(Job)
+        .where(Job.id == job.id)
+        .values(progress=Job.progress)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(job, attribute_names=["artifacts"])
 
 
 def edit_words(
