@@ -179,10 +179,14 @@ def test_odd_file_names_are_kept_safe(service: Service, name: str, shown: str) -
     # the multipart body is built by hand: an HTTP client would percent-encode the control characters
     boundary = "oddnameboundary"
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"language\"\r\n\r\nen\r\n"
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"diarize\"\r\n\r\nfalse\r\n"
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n\r\n'
-    ).encode() + JFK.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="language"\r\n\r\nen\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="diarize"\r\n\r\nfalse\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n\r\n'
+        ).encode()
+        + JFK.read_bytes()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     r = service.client.post(
         "/v1/jobs",
         headers={**service.investigator.headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},

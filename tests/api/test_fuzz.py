@@ -80,7 +80,9 @@ schema = schemathesis.openapi.from_dict(
 )
 def test_no_generated_request_gets_a_server_error(case: Any, fuzz_server: tuple[_Server, str]) -> None:
     server, token = fuzz_server
-    response = case.call(base_url=f"http://127.0.0.1:{server.port}", headers={"Authorization": f"Bearer {token}"})
+    response = case.call(
+        base_url=f"http://127.0.0.1:{server.port}", headers={"Authorization": f"Bearer {token}"}
+    )
     assert response.status_code < 500, (
         f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:300]}"
     )
