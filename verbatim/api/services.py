@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Final
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from verbatim.api.deps import Dispatcher
 from verbatim.api.errors import JobNotFoundError, JobNotReadyError, ServiceUnavailableError, WaitTimeoutError
+from verbatim.api.revisions import load_current
 from verbatim.api.schemas import ArtifactPublic, CustodyManifest, OriginalPublic
 from verbatim.digest import sha256_stream
 from verbatim.errors import AudioDecodeError, InvalidOptionError, LegalHoldError
@@ -224,18 +226,32 @@ def visible_job(
 
 
 def list_jobs(
-    session: Session, *, user: User, status: str | None, limit: int, offset: int, request_id: str
+    session: Session,
+    *,
+    user: User,
+    status: str | None,
+    limit: int,
+    offset: int,
+    request_id: str,
+    filters: Sequence[ColumnElement[bool]] = (),
+    note: str = "",
 ) -> list[Job]:
-    """The user's unit's jobs (every unit's for an admin), newest first; audited as one read."""
+    """The user's unit's jobs (every unit's for an admin), newest first; audited as one read.
+
+    ``filters`` are further conditions on ``Job`` (language, dates, a text search); ``note`` says which in
+    the audit entry (never the searched text itself).
+    """
     statement = select(Job).order_by(Job.created_at.desc(), Job.id).limit(limit).offset(offset)
     if not user.is_admin:
         statement = statement.where(Job.unit == user.unit)
     if status is not None:
         statement = statement.where(Job.status == status)
+    for condition in filters:
+        statement = statement.where(condition)
     jobs = list(session.scalars(statement))
     audit.record(
         session, user=user, action="read", outcome="ok", request_id=request_id,
-        detail=f"list count={len(jobs)}",
+        detail=f"list count={len(jobs)}{note}",
     )  # fmt: skip
     return jobs
 
@@ -275,7 +291,8 @@ def render_transcript(store: ObjectStore, job: Job, fmt: str) -> Rendered:
     fmt = fmt.lower()
     if fmt not in FORMATS:
         raise InvalidOptionError(f"format: choose one of {', '.join(FORMATS)}")
-    data = load_transcript(store, job)
+    # The current revision: the original with its corrections and speaker names (the original when none).
+    data = load_current(store, job)
     content = data if fmt == "json" else render(transcript_from_json(data), fmt)
     # The download is named after the job, not the uploader's file name (which may name a person).
     return Rendered(content, MEDIA_TYPES[fmt], f"{job.id}.{fmt}")

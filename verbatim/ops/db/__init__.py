@@ -41,11 +41,13 @@ from verbatim.ops.db.models import (
     new_job_id,
     utcnow,
 )
+from verbatim.ops.db.web import EDIT_KINDS, MediaTicket, TranscriptEdit, TranscriptSearch
 
 __all__ = [
     "AUDIT_OUTCOMES",
     "DEFAULT_MAX_ATTEMPTS",
     "DEFAULT_STALE_AFTER",
+    "EDIT_KINDS",
     "JOB_STATUSES",
     "RETENTION_KINDS",
     "ROLES",
@@ -54,7 +56,10 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Job",
+    "MediaTicket",
     "RetentionPolicy",
+    "TranscriptEdit",
+    "TranscriptSearch",
     "User",
     "claim_job",
     "create_job",
