@@ -84,6 +84,13 @@ class StorageSettings(BaseModel):
     )
     s3_secure: bool = Field(default=True, description="HTTPS to the S3 server.")
     s3_region: str | None = Field(default=None, description="Region, for servers that need one.")
+    retry_deadline_s: float = Field(
+        default=8.0,
+        gt=0,
+        description="S3: seconds an operation keeps retrying (backoff from 0.25 s, doubled up to 4 s) "
+        "while the server is unreachable or answers 5xx; then it fails (a job fails with a storage error). "
+        "Raise it on workers to ride out server restarts longer than that.",
+    )
 
 
 class WorkerSettings(BaseModel):

@@ -37,7 +37,7 @@ from verbatim.ops.db import (
     set_progress,
     utcnow,
 )
-from verbatim.ops.storage.base import ObjectNotFoundError, ObjectStore
+from verbatim.ops.storage.base import ObjectNotFoundError, ObjectStore, StorageUnavailableError
 from verbatim.workers.chunked import ChunkSubmitter, chunk_artifacts
 
 if TYPE_CHECKING:
@@ -327,6 +327,13 @@ def process_job(
         return status
     except VerbatimError as e:
         message = str(e).replace(f"{workdir}/", "").replace(str(workdir), "") or type(e).__name__
+        if isinstance(e, StorageUnavailableError):
+            # The store gave up after its retries (S3 server down longer than its retry deadline): say so
+            # in words the user can act on; the transcript was not recorded (finish_job never ran).
+            message = (
+                f"The object store was unavailable, so the job could not be completed ({message}). "
+                "Nothing was saved; submit the recording again once storage is back."
+            )
         _fail(sessions, job_id, worker_id, attempt, message)
         log.info(
             "job failed job=%s attempt=%d error=%s wall_s=%.1f",

@@ -5,6 +5,8 @@ Get the configured store with :func:`make_store`; code that uses it depends only
 
 from __future__ import annotations
 
+import math
+
 from verbatim.ops.settings import Settings
 from verbatim.ops.storage.base import (
     InvalidKeyError,
@@ -13,6 +15,7 @@ from verbatim.ops.storage.base import (
     ObjectStore,
     ObjectTooLargeError,
     StorageError,
+    StorageUnavailableError,
     StoredObject,
     validate_key,
 )
@@ -29,6 +32,7 @@ __all__ = [
     "RetryPolicy",
     "S3ObjectStore",
     "StorageError",
+    "StorageUnavailableError",
     "StoredObject",
     "make_store",
     "validate_key",
@@ -60,6 +64,16 @@ def make_store(settings: Settings) -> ObjectStore:
     return store
 
 
+def retry_policy(deadline: float) -> RetryPolicy:
+    """The S3 retry policy for a deadline in seconds: backoff as :class:`RetryPolicy`'s defaults, and enough
+    tries that the deadline, not the count, ends the retrying (the default deadline gives the default policy).
+    """
+    base = RetryPolicy()
+    # Waits of 0.25, 0.5, 1, 2 s, then max_delay each: this many tries fill the deadline.
+    attempts = max(base.attempts, math.ceil(deadline / base.max_delay) + 5)
+    return RetryPolicy(attempts=attempts, deadline=deadline)
+
+
 def _plain_store(settings: Settings) -> ObjectStore:
     storage = settings.storage
     if storage.backend == "s3":
@@ -70,5 +84,6 @@ def _plain_store(settings: Settings) -> ObjectStore:
             bucket=storage.s3_bucket,
             secure=storage.s3_secure,
             region=storage.s3_region,
+            retry=retry_policy(storage.retry_deadline_s),
         )
     return LocalObjectStore(settings.resolved_local_root())

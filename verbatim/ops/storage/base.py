@@ -29,6 +29,7 @@ __all__ = [
     "ObjectStore",
     "ObjectTooLargeError",
     "StorageError",
+    "StorageUnavailableError",
     "StoredObject",
     "copy_hashing",
     "validate_key",
@@ -50,6 +51,11 @@ _SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 
 class StorageError(VerbatimError):
     """The object store failed or is unreachable."""
+
+
+class StorageUnavailableError(StorageError):
+    """The store's server could not be reached (or kept failing) for its whole retry budget; trying again
+    later may succeed."""
 
 
 class ObjectNotFoundError(StorageError):

@@ -30,6 +30,7 @@ from verbatim.ops.storage.base import (
     ObjectNotFoundError,
     ObjectTooLargeError,
     StorageError,
+    StorageUnavailableError,
     StoredObject,
     validate_key,
     validate_prefix,
@@ -155,7 +156,7 @@ class S3ObjectStore(BaseObjectStore):
                 error = e
             elapsed = time.monotonic() - start
             if attempt >= policy.attempts or elapsed + delay > policy.deadline:
-                raise StorageError(
+                raise StorageUnavailableError(
                     f"the S3 server at {self.endpoint} failed {op} {attempt} times in {elapsed:.1f} s "
                     f"({_describe(error)}); check that it is running and reachable"
                 ) from error

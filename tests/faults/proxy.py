@@ -1,0 +1,95 @@
+"""A TCP proxy on loopback that a test switches off and on: a service "unavailable" without stopping it.
+
+Stopping moto's S3 server would lose its objects (it keeps them in memory); a proxy between the store and
+the server makes the server unreachable while it keeps everything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import struct
+import threading
+
+
+def _reset(sock: socket.socket) -> None:
+    """Close with a TCP reset (SO_LINGER 0), as a crashed or unreachable peer looks to the client."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        sock.close()
+
+
+class TcpProxy:
+    """Forward ``127.0.0.1:<port>`` to ``target``; :meth:`down` cuts every connection and refuses new ones
+    (each is reset at once) until :meth:`up`."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self._target = (target_host, target_port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self.endpoint = f"127.0.0.1:{self.port}"
+        self._lock = threading.Lock()
+        self._open: set[socket.socket] = set()
+        self._available = True
+        self._closed = False
+        self.refused = 0  # connections refused while down
+        self._thread = threading.Thread(target=self._accept, name="tcp-proxy", daemon=True)
+        self._thread.start()
+
+    def down(self) -> None:
+        """Make the target unreachable: reset live connections, reset new ones."""
+        with self._lock:
+            self._available = False
+            live, self._open = self._open, set()
+        for sock in live:
+            _reset(sock)
+
+    def up(self) -> None:
+        """Forward again."""
+        with self._lock:
+            self._available = True
+
+    def close(self) -> None:
+        self._closed = True
+        self.down()
+        with contextlib.suppress(OSError):
+            self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                available = self._available
+            if not available:
+                self.refused += 1
+                _reset(client)
+                continue
+            try:
+                server = socket.create_connection(self._target, timeout=5)
+                server.settimeout(None)
+            except OSError:
+                _reset(client)
+                continue
+            with self._lock:
+                self._open.update((client, server))
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            # One side ended (or down() reset it): end the other side too.
+            with self._lock:
+                self._open.discard(source)
+                self._open.discard(sink)
+            for sock in (sink, source):
+                with contextlib.suppress(OSError):
+                    sock.close()

@@ -1,0 +1,190 @@
+"""The S3 server unreachable for a while: a real S3-protocol server (moto's) behind a loopback proxy that the
+test switches off, so that the server keeps its objects (moto holds them in memory) while the store cannot
+reach it.
+
+An outage shorter than the store's retry deadline (``VERBATIM_STORAGE__RETRY_DEADLINE_S``) is ridden out:
+operations wait and succeed, a job completes on its first attempt. A longer one ends the job ``failed`` with
+a message that says what happened and what to do, and leaves no transcript, artefact or temporary object.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.faults.proxy import TcpProxy
+from tests.ops.conftest import MotoServer
+from tests.services import api_settings
+from tests.workers.helpers import JFK, check_transcript, load, make_owner, upload_job
+from verbatim.ops.db import make_engine, session_factory, upgrade
+from verbatim.ops.db.testing import temporary_postgres_schema
+from verbatim.ops.settings import Settings
+from verbatim.ops.storage import S3ObjectStore, StorageUnavailableError, make_store
+from verbatim.workers.process import ProcessOptions, process_job
+
+pytestmark = pytest.mark.services
+
+
+@dataclass
+class Outage:
+    """Settings whose S3 endpoint is the proxy, the proxy, and the jobs database."""
+
+    server: MotoServer
+    proxy: TcpProxy
+    sessions: sessionmaker[Session]
+    base: Settings
+
+    def settings(self, deadline: float) -> Settings:
+        storage = self.base.storage.model_copy(update={"retry_deadline_s": deadline})
+        return self.base.model_copy(update={"storage": storage})
+
+    def everything(self, store: S3ObjectStore) -> list[str]:
+        """Every object in the bucket, temporary ones included, and every pending multipart upload."""
+        client = store._client
+        objects = [o.object_name or "" for o in client.list_objects(store.bucket, recursive=True)]
+        uploads = client._list_multipart_uploads(store.bucket).uploads
+        return sorted(objects + [f"upload:{u.object_name}" for u in uploads])
+
+
+@pytest.fixture
+def outage(tmp_path: Path) -> Iterator[Outage]:
+    server = MotoServer()
+    proxy = TcpProxy("127.0.0.1", server.port)
+    try:
+        with temporary_postgres_schema() as db_url:
+            upgrade(db_url)
+            engine = make_engine(db_url)
+            base = api_settings(
+                home=tmp_path / "home",
+                broker_url="",
+                db_url=db_url,
+                s3_endpoint=proxy.endpoint,
+                bucket=f"vb-{uuid.uuid4().hex[:12]}",
+                prefix="",
+            ).model_copy(update={"broker_url": None})
+            try:
+                yield Outage(server, proxy, session_factory(engine), base)
+            finally:
+                engine.dispose()
+    finally:
+        proxy.close()
+        server.stop()
+
+
+def _restore_after(proxy: TcpProxy, seconds: float) -> threading.Timer:
+    timer = threading.Timer(seconds, proxy.up)
+    timer.start()
+    return timer
+
+
+def test_store_operations_wait_out_a_short_outage(outage: Outage) -> None:
+    store = make_store(outage.settings(deadline=6.0))
+    assert isinstance(store, S3ObjectStore)
+    store.put_bytes("a/one", b"first")
+
+    outage.proxy.down()  # the pooled keep-alive connection is reset too
+    _restore_after(outage.proxy, 2.0)
+    started = time.monotonic()
+    assert store.get_bytes("a/one") == b"first"
+    assert time.monotonic() - started >= 1.5  # it did wait for the server
+    assert outage.proxy.refused > 0
+    outage.proxy.down()
+    _restore_after(outage.proxy, 1.5)
+    store.put_bytes("a/two", b"second")
+    assert store.list("a/") == ["a/one", "a/two"]
+    assert outage.everything(store) == ["a/one", "a/two"]  # no temporary object left behind
+
+
+def test_store_operations_fail_clearly_after_the_retry_deadline(outage: Outage) -> None:
+    store = make_store(outage.settings(deadline=2.0))
+    store.put_bytes("a/one", b"first")
+    outage.proxy.down()
+    started = time.monotonic()
+    with pytest.raises(StorageUnavailableError, match="check that it is running and reachable"):
+        store.put_bytes("a/two", b"second")
+    assert time.monotonic() - started < 2.0 + 5.0  # the deadline, plus one connect timeout at most
+    with pytest.raises(StorageUnavailableError):
+        store.get_bytes("a/one")
+    outage.proxy.up()
+    assert store.list("a/") == ["a/one"]  # the failed upload left nothing, not even a temporary object
+    assert outage.everything(store) == ["a/one"]
+
+
+@pytest.mark.models
+def test_a_job_completes_through_a_30_s_outage_shorter_than_the_retry_deadline(outage: Outage) -> None:
+    # Workers are configured to ride out 45 s; the server is gone for 30 s from before the job starts,
+    # so the job's first storage operation (fetching the recording) has to wait for it.
+    settings = outage.settings(deadline=45.0)
+    store = make_store(settings)
+    owner = make_owner(outage.sessions)
+    job_id = upload_job(outage.sessions, store, owner, JFK.read_bytes())
+
+    outage.proxy.down()
+    timer = _restore_after(outage.proxy, 30.0)
+    started = time.monotonic()
+    try:
+        status = process_job(
+            job_id, settings=settings, sessions=outage.sessions, store=store, worker_id="w1",
+            options=ProcessOptions(heartbeat_interval=1.0),
+        )  # fmt: skip
+    finally:
+        timer.cancel()
+        outage.proxy.up()
+    elapsed = time.monotonic() - started
+    job, artifacts = load(outage.sessions, job_id)
+    assert status == "succeeded", job.error
+    assert (job.status, job.attempts, job.error) == ("succeeded", 1, None)
+    assert elapsed >= 29.0 and outage.proxy.refused > 0  # it really waited for the server
+    check_transcript(store, job_id, artifacts)
+    print(f"job done {elapsed:.1f} s after a 30 s storage outage began")
+
+
+@pytest.mark.models
+def test_a_job_fails_clearly_when_storage_stays_down(outage: Outage) -> None:
+    settings = outage.settings(deadline=3.0)
+    store = make_store(settings)
+    assert isinstance(store, S3ObjectStore)
+    owner = make_owner(outage.sessions)
+    job_id = upload_job(outage.sessions, store, owner, JFK.read_bytes())
+    result: list[str] = []
+    options = ProcessOptions(heartbeat_interval=1.0, progress_interval=0.2)
+
+    def run() -> None:
+        status = process_job(
+            job_id, settings=settings, sessions=outage.sessions, store=store, worker_id="w1", options=options
+        )
+        result.append(status)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # transcribing: the recording was fetched, the transcript not written yet
+            job, _ = load(outage.sessions, job_id)
+            if job.status != "queued" and (job.status != "running" or job.progress > 0.0):
+                break
+            assert time.monotonic() < deadline, "the job never started transcribing"
+            time.sleep(0.05)
+        assert job.status == "running", f"finished before the outage: {job.status} {job.error}"
+        outage.proxy.down()
+        worker.join(timeout=120)
+        assert not worker.is_alive(), "the job is stuck"
+    finally:
+        outage.proxy.up()
+    job, artifacts = load(outage.sessions, job_id)
+    assert result == ["failed"]
+    assert job.status == "failed" and job.finished_at is not None
+    assert job.error is not None
+    assert job.error.startswith("The object store was unavailable, so the job could not be completed")
+    assert "submit the recording again once storage is back" in job.error
+    assert "internal error" not in job.error
+    assert artifacts == []
+    # Nothing half-written: the original only, no transcript, no temporary object, no pending upload.
+    assert outage.everything(store) == [f"jobs/{job_id}/original"]
