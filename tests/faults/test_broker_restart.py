@@ -1,0 +1,167 @@
+"""The broker restarted during a run: a Redis server of this test's own (never the shared one), with its
+append-only file so that queued and unacknowledged messages survive the restart, a Celery worker process on
+it, PostgreSQL and an S3 server. The running job completes exactly once and later jobs still run."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import redis
+
+from tests.conftest import write_audio
+from tests.ops.conftest import MotoServer
+from tests.services import api_settings, start_celery_worker, stop, worker_env
+from tests.workers.helpers import JFK, check_transcript, load, make_owner, upload_job
+from verbatim.ops.db import make_engine, session_factory, upgrade
+from verbatim.ops.db.testing import temporary_postgres_schema
+from verbatim.ops.storage import make_store
+from verbatim.workers.celery_app import make_celery
+from verbatim.workers.config import WorkerSettings
+from verbatim.workers.dispatch import CeleryDispatcher
+
+pytestmark = [pytest.mark.services, pytest.mark.models]
+
+
+class RedisServer:
+    """``redis-server`` on a free loopback port, persisting to an append-only file in ``folder``."""
+
+    def __init__(self, folder: Path) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.folder = folder
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        assert self._process is None or self._process.poll() is not None
+        self._process = subprocess.Popen(
+            [
+                "redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+                "--appendonly", "yes", "--dir", str(self.folder), "--logfile", str(self.folder / "redis.log"),
+            ],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 20
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+        while True:
+            try:
+                if client.ping():
+                    break
+            except redis.ConnectionError:
+                pass
+            assert self._process.poll() is None, (self.folder / "redis.log").read_text()
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.1)
+        client.close()
+
+    def stop(self) -> None:
+        """SIGTERM: Redis writes its append-only file out and exits."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[RedisServer]:
+    folder = tmp_path / "redis"
+    folder.mkdir()
+    server = RedisServer(folder)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_a_broker_restart_during_a_job_leaves_it_to_complete_once(
+    broker: RedisServer, tmp_path: Path
+) -> None:
+    from verbatim.pipeline.decode import decode
+
+    # About 22 s of speech, so that the job is still running when the broker restarts.
+    long_clip = write_audio(tmp_path / "long.flac", np.tile(decode(JFK).samples, 2))
+    s3 = MotoServer()
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        with temporary_postgres_schema() as db_url:
+            upgrade(db_url)
+            where = dict(
+                broker_url=broker.url, db_url=db_url, s3_endpoint=s3.endpoint,
+                bucket=f"vb-{uuid.uuid4().hex[:12]}", prefix="vbfaults:",
+            )  # fmt: skip
+            env = worker_env(
+                home=tmp_path / "worker-home", visibility_timeout_s="6", restore_interval_s="1",
+                stale_after_s="4", retry_countdown_s="2", **where,
+            )  # fmt: skip
+            settings = api_settings(home=tmp_path / "api-home", **where)
+            engine = make_engine(db_url)
+            sessions = session_factory(engine)
+            store = make_store(settings)
+            logs = tmp_path / "worker.log"
+
+            def wait(job_id: str, predicate: str, timeout: float) -> None:
+                deadline = time.monotonic() + timeout
+                while True:
+                    job, _ = load(sessions, job_id)
+                    if eval(predicate, {}, {"job": job}):
+                        return
+                    if time.monotonic() > deadline:
+                        raise AssertionError(
+                            f"job never reached {predicate}: {job.status} {job.error}\n"
+                            + logs.read_text(errors="replace")[-4000:]
+                        )
+                    time.sleep(0.2)
+
+            try:
+                owner = make_owner(sessions)
+                first = upload_job(sessions, store, owner, long_clip.read_bytes())
+                worker = start_celery_worker(env, logs, "w1")
+                dispatcher = CeleryDispatcher(make_celery(settings, WorkerSettings(key_prefix="vbfaults:")))
+                dispatcher.submit(first)
+                wait(first, "job.status == 'running' and job.progress > 0.06", timeout=150)
+
+                broker.stop()
+                broker.start()  # same port, same folder: the queue and unacknowledged messages are back
+                restarted = time.monotonic()
+
+                wait(first, "job.status in ('succeeded', 'failed')", timeout=150)
+                # The API's dispatcher publishes again on the restarted broker.
+                second = upload_job(sessions, store, owner, JFK.read_bytes())
+                dispatcher.submit(second)
+                wait(second, "job.status in ('succeeded', 'failed')", timeout=120)
+                # Leave time for the first job's message, unacknowledged when the broker went away, to be
+                # delivered again (visibility timeout 6 s): it must change nothing.
+                time.sleep(max(0.0, 10 - (time.monotonic() - restarted)))
+                assert worker.poll() is None, "the worker exited"
+
+                for job_id in (first, second):
+                    job, artifacts = load(sessions, job_id)
+                    assert job.status == "succeeded", job.error
+                    assert (job.attempts, job.progress) == (1, 1.0)
+                    check_transcript(store, job_id, artifacts)
+                assert store.list(f"jobs/{first}/") == [
+                    f"jobs/{first}/original",
+                    f"jobs/{first}/transcript.json",
+                ]
+                log = logs.read_text(errors="replace")
+                assert log.count(f"job started job={first}") == 1
+                assert log.count(f"job started job={second}") == 1
+            finally:
+                if worker is not None:
+                    stop(worker)
+                engine.dispose()
+    finally:
+        s3.stop()
