@@ -21,8 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from verbatim.errors import AudioDecodeError, VerbatimError
@@ -195,6 +196,37 @@ def _progress_hook(beat: _Heartbeat, *, diarize: bool) -> Callable[..., None]:
     return hook
 
 
+_T = TypeVar("_T")
+
+# Waits before each new try of a database write whose connection was lost (server restart, failover, a
+# connection ended by an administrator): the pool's pre-ping then opens a fresh connection.
+_DB_RETRY_DELAYS = (0.5, 2.0, 5.0)
+
+
+def _on_fresh_connection(op: str, job_id: str, call: Callable[[], _T]) -> _T:
+    """Run ``call`` (a whole transaction in a session of its own), again when its connection was lost.
+
+    Safe for the job's state changes: a transaction cut with its connection is rolled back by the server, and
+    each change is conditional on the job's state, so one that did commit before the answer was lost makes the
+    next try change nothing (it then reports the job as no longer this execution's).
+    """
+    for delay in _DB_RETRY_DELAYS:
+        try:
+            return call()
+        except DBAPIError as e:
+            if not (e.connection_invalidated or isinstance(e, OperationalError)):
+                raise
+            log.warning(
+                "database connection lost during %s job=%s (%s); trying again in %.1f s",
+                op,
+                job_id,
+                type(e.orig).__name__,
+                delay,
+            )
+        time.sleep(delay)
+    return call()
+
+
 def _current_status(sessions: sessionmaker[Session], job_id: str) -> str | None:
     with sessions() as session:
         job = session.get(Job, job_id)
@@ -264,15 +296,20 @@ def process_job(
             with an internal-error reference (so Celery records the failure too).
     """
     options = options or ProcessOptions()
-    with sessions() as session:
-        claimed = claim_job(
-            session,
-            job_id=job_id,
-            worker_id=worker_id,
-            max_attempts=options.max_attempts,
-            stale_after=options.stale_after,
-        )
-        job = session.get(Job, job_id) if claimed else None
+
+    def claim() -> Job | None:
+        with sessions() as session:
+            claimed = claim_job(
+                session,
+                job_id=job_id,
+                worker_id=worker_id,
+                max_attempts=options.max_attempts,
+                stale_after=options.stale_after,
+            )
+            return session.get(Job, job_id) if claimed else None
+
+    # A lost connection here would end the task with the job still queued: claim on a fresh one.
+    job = _on_fresh_connection("claim", job_id, claim)
     if job is None:
         status = _give_up_if_exhausted(sessions, job_id, options)
         log.info("job not claimed job=%s status=%s", job_id, status or "missing")
@@ -298,17 +335,22 @@ def process_job(
             beat.report(0.95, force=True)
             record = _store_transcript(store, job_id, transcript)
             parts = chunk_artifacts(store, job_id)  # a split job's parts, listed in its custody manifest
-        with sessions() as session:
-            finished = finish_job(
-                session,
-                job_id=job_id,
-                worker_id=worker_id,
-                attempt=attempt,
-                artifacts=[record, *parts],
-                language=transcript.language,
-                duration=transcript.duration,
-                models=transcript.models,
-            )
+
+        def finish() -> bool:
+            with sessions() as session:
+                return finish_job(
+                    session,
+                    job_id=job_id,
+                    worker_id=worker_id,
+                    attempt=attempt,
+                    artifacts=[record, *parts],
+                    language=transcript.language,
+                    duration=transcript.duration,
+                    models=transcript.models,
+                )
+
+        # A connection lost at this point would fail a job whose transcript is stored: record it again.
+        finished = _on_fresh_connection("finish", job_id, finish)
         if not finished:
             raise JobLostError(job_id)
         log.info(
@@ -355,9 +397,12 @@ def process_job(
 
 
 def _fail(sessions: sessionmaker[Session], job_id: str, worker_id: str, attempt: int, message: str) -> None:
-    try:
+    def fail() -> None:
         with sessions() as session:
             fail_job(session, job_id=job_id, worker_id=worker_id, attempt=attempt, error=message)
+
+    try:
+        _on_fresh_connection("fail", job_id, fail)
     except Exception:
         log.exception("could not record the failure job=%s", job_id)
 
