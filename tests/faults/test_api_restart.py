@@ -212,8 +212,16 @@ def test_an_upload_cut_by_an_api_crash_leaves_nothing_visible(home: tuple[Path, 
         assert leftovers and all(p.name.endswith(".part") for p in leftovers), leftovers
         assert 0 < sum(p.stat().st_size for p in leftovers) < len(data)
 
-        # 3. Started again on the same home: nothing of either upload shows; a new upload works.
+        # 3. Started again on the same home: nothing of either upload shows; a new upload works. The start
+        # removes abandoned temporary files (not written for an hour; this one is made to look that old).
+        stale_time = time.time() - 2 * 3600
+        for path in leftovers:
+            os.utime(path, (stale_time, stale_time))
+        in_progress = leftovers[0].parent / ".tmp-inprogress.part"  # a write in progress: kept
+        in_progress.write_bytes(b"x")
         server.start()
+        assert temporary_files(objects) == [in_progress]
+        in_progress.unlink()
         status, body = server.request("GET", "/v1/jobs", token)
         assert (status, body["jobs"]) == (200, []), body
         payload, end = multipart("jfk.flac", JFK.read_bytes(), language="en", diarize="false")

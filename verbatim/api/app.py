@@ -79,6 +79,14 @@ def create_app(
         resolved = settings or get_settings()
         url = resolved.resolved_database_url()
         await run_in_threadpool(upgrade, url)
+        if resolved.storage.backend == "local":
+            # Partial files of uploads cut by a crash of this service are no objects; free their space.
+            from verbatim.ops.storage import LocalObjectStore
+
+            local = LocalObjectStore(resolved.resolved_local_root())
+            removed = await run_in_threadpool(local.remove_stale_temporaries)
+            if removed:
+                log.info("removed %d abandoned temporary files from the object store", removed)
         engine = make_engine(url)
         owned = dispatcher is None
         active = _make_dispatcher(resolved) if dispatcher is None else dispatcher

@@ -6,6 +6,7 @@ import contextlib
 import io
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -30,6 +31,9 @@ _DIR_MODE = 0o700
 # recent kernels); elsewhere `stat` answers sha256=None and callers rely on the hash recorded at intake.
 _SHA256_XATTR = "user.verbatim.sha256"
 _TMP_PREFIX = ".tmp-"
+STALE_TEMPORARY_S = 3600.0
+"""A temporary file not written for this long belongs to a write that was cut short (see
+:meth:`LocalObjectStore.remove_stale_temporaries`)."""
 
 
 class LocalObjectStore(BaseObjectStore):
@@ -197,6 +201,27 @@ class LocalObjectStore(BaseObjectStore):
         for key in keys:
             self.delete(key)
         return len(keys)
+
+    def remove_stale_temporaries(self, older_than: float = STALE_TEMPORARY_S) -> int:
+        """Delete temporary files of writes that a crash cut short (the process was killed mid-write, e.g.
+        during an upload); return how many. They are never objects, but they hold disk space.
+
+        Args:
+            older_than: seconds since a temporary file was last written; a write in progress keeps its
+                file fresh, so only abandoned ones are this old.
+        """
+        cutoff = time.time() - older_than
+        removed = 0
+        for dirpath, _dirnames, filenames in os.walk(self.root):
+            for name in filenames:
+                if not (name.startswith(_TMP_PREFIX) and name.endswith(".part")):
+                    continue
+                path = os.path.join(dirpath, name)
+                with contextlib.suppress(OSError):  # gone meanwhile, or not ours to remove
+                    if os.stat(path).st_mtime < cutoff:
+                        os.unlink(path)
+                        removed += 1
+        return removed
 
     def list(self, prefix: str = "") -> list[str]:
         """Keys starting with ``prefix``, sorted (temporary files of writes in progress are not objects)."""
