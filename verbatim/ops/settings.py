@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
     "AsrSettings",
     "DiarizationSettings",
+    "PseudonymizationSettings",
     "Settings",
     "StorageSettings",
     "WorkerSettings",
@@ -121,6 +122,21 @@ class WorkerSettings(BaseModel):
     )
 
 
+class PseudonymizationSettings(BaseModel):
+    """Pseudonymised copies and the key of their correspondence tables (AES-256-GCM)."""
+
+    key: SecretStr | None = Field(
+        default=None,
+        description="The 32-byte key, base64. Unset: read from key_file (created on first use, mode 0600).",
+    )
+    key_file: Path | None = Field(
+        default=None, description="File holding the base64 key (default HOME/pseudonymization.key)."
+    )
+    default_policy: str = Field(
+        default="hearing", description="Policy of copies that name none: hearing, open-data or a JSON file."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="VERBATIM_", env_nested_delimiter="__", extra="ignore", case_sensitive=False
@@ -145,6 +161,7 @@ class Settings(BaseSettings):
     diarization: DiarizationSettings = Field(default_factory=DiarizationSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    pseudonymization: PseudonymizationSettings = Field(default_factory=PseudonymizationSettings)
 
     def resolved_database_url(self) -> str:
         """The database URL, SQLite under ``home`` when none is set."""
