@@ -83,17 +83,34 @@ _PROFESSIONAL_BEFORE = re.compile(
     r"gardien de la paix|officier(?: de police judiciaire)?|opj|apj|commissaire|procureure?|substitut|"
     r"avocate?s?|conseill(?:er|ère)|"
     r"magistrate?|rapporteure?|agent|expert(?:e)?|interprète|judge|officer|detective|counsel|lawyer|clerk|"
-    r"prosecutor|investigator)"
+    r"prosecutor|investigator|lord(?:\s+justice)?|justice|composée?\s+de|(?:les|des)\s+juges|à\s+savoir|"
+    r"membres|représentée?s?\s+par(?:\s+(?:son|sa|leur|ses)\s+(?:agents?|conseils?|avocate?s?))?|"
+    r"assistée?s?\s+(?:de|par)|ont\s+comparu|en\s+présence\s+d[eu]|pour\s+le\s+gouvernement)"
     r"(?:\s+(?:de\s+la\s+\w+|du\s+\w+|des\s+\w+|principal|principale|adjointe?|général|générale|publique?))?"
     r"[\s,:]*(?:(?:monsieur|madame|m\.|mme|m|mr|mrs|ms)\s*\.?\s*)?$",
     re.IGNORECASE,
 )
-_PROFESSIONAL_AFTER = re.compile(
-    r"^\s*,\s*(?:(?:premier|première|vice|greffier|greffière)[\s\-])?(?:juges?|président(?:e)?|greffi[eè]re?s?|"
-    r"rapporteure?|avocate?s?|agente?s?|conseils?|conseill(?:er|ère)s?|juristes?|délégué(?:e)?s?|"
+_ROLES = (
+    r"(?:(?:premier|première|vice|greffier|greffière)[\s\-])?(?:juges?|président(?:e)?|greffi[eè]re?s?|"
+    r"rapporteure?(?:\s+public)?|avocate?s?|agente?s?|conseils?|conseill(?:er|ère)s?|juristes?|délégué(?:e)?s?|"
     r"directeur|directrice|substitut|procureure?|commissaire|enqu[eê]t(?:eur|rice)|brigadier|capitaine|"
     r"lieutenant|solicitors?|barristers?|QC|magistrate?|experte?|interprète|traduct(?:eur|rice)|assistante?|"
-    r"secrétaire|chef|adjointe?|judge|clerk|counsel|agent|officer|investigator)\b",
+    r"secrétaire|chef|adjointe?|judge|clerk|counsel|agent|officer|investigator)"
+)
+_PROFESSIONAL_AFTER = re.compile(rf"^(?:\s*,\s*{_ROLES}\b|\s+QC\b)", re.IGNORECASE)
+# A sentence ends at a full stop, but not at the dot of a title or an initial ("M. R. Ryssdal").
+_SENTENCE_END = re.compile(r"(?<![A-Z])(?<!\b[A-Z]\s)[.!?]\s|[;\n]")
+# "avocat de M. X": X is the client, a party.
+_CLIENT_BEFORE = re.compile(
+    r"(?:avocate?s?|conseils?|représentante?|mandataire|counsel|lawyer)\s+(?:de|du|d['’]|for|of)\s+"
+    r"(?:(?:M|Mme|Mlle|Monsieur|Madame|Mr|Mrs|Ms)\s*\.?\s*)?$",
+    re.IGNORECASE,
+)
+# Between two names of one enumeration ("M. R. Ryssdal, président, M. J. De Meyer, M. A. N. Loizou et..."):
+# commas, "et", titles and role words only.
+_LIST_GAP = re.compile(
+    rf"^\s*(?:,\s*{_ROLES}(?:\s+(?!de\b|du\b|des\b|d['’])[a-zé]+){{0,3}}\s*)?(?:[,;]\s*)?(?:(?:et|and)\s+)?"
+    r"(?:(?:M|MM|Mme|Mmes|Mlle|Me|Sir|Lord|Dame|Mr|Mrs|Ms)\s*\.?\s*)?$",
     re.IGNORECASE,
 )
 
@@ -234,7 +251,9 @@ class SpelledNameRecognizer:
                 continue
             before = fold(text[max(0, m.start() - 60) : m.start()])
             in_context = any(w in before for w in _SPELLED_CONTEXT)
-            score = 0.9 if in_context or len(letters) >= 4 else 0.6
+            # "D E C I D E": letters spaced for a heading; hyphens and commas are how a name is spelled.
+            marked = bool(re.search(r"[-,]", m.group()))
+            score = 0.9 if in_context or (marked and len(letters) >= 4) else 0.6 if marked else 0.4
             spans.append(Span(m.start(), m.end(), "PER", score, m.group(), self.name, key=letters.lower()))
         return spans
 
@@ -304,30 +323,84 @@ def mark_professionals(spans: list[Span], text: str) -> list[Span]:
     for span in spans:
         if span.category == "PER" and not span.professional and span.source != "spelled":
             before = text[max(0, span.start - 60) : span.start]
-            sentence_before = re.split(r"[.;!?\n]\s", before)[-1]
+            sentence_before = _SENTENCE_END.split(before)[-1]
             after = text[span.end : span.end + 40]
             if _PROFESSIONAL_BEFORE.search(sentence_before) or _PROFESSIONAL_AFTER.match(after):
                 span = replace(span, professional=True)
         out.append(span)
-    professional_tokens: set[str] = set()
-    private_tokens: set[str] = set()
+    out = _mark_enumerations(out, text)
+    # Other mentions of a professional (same surname, no other first name) follow; a person introduced as
+    # a party ("je m'appelle...", "mon beau-père...") never does.
+    professional_last: set[str] = set()
+    professional_all: set[str] = set()
+    party_last: set[str] = set()
+    private_full: list[list[str]] = []
     for span in out:
         if span.category != "PER" or span.source == "spelled":
             continue
         tokens = name_tokens(span.text)
         if span.professional:
-            professional_tokens.update(tokens[-1:])
-        elif len(tokens) >= 1 and span.source not in ("propagation", "first_name"):
-            private_tokens.update(tokens[-1:])
-    only_professional = professional_tokens - private_tokens
+            professional_last.update(tokens[-1:])
+            professional_all.update(tokens)
+        elif span.source == "context_name" or _CLIENT_BEFORE.search(
+            text[max(0, span.start - 40) : span.start]
+        ):
+            party_last.update(tokens[-1:])
+        elif len(tokens) >= 2:
+            private_full.append(tokens)
+    # "Clovis Aliker" named without a role, with a first name no professional has: the surname is a party's.
+    party_last.update(t[-1] for t in private_full if any(w not in professional_all for w in t))
     result = []
     for span in out:
-        if span.category == "PER" and not span.professional and span.source != "spelled":
+        if (
+            span.category == "PER"
+            and not span.professional
+            and span.source not in ("spelled", "context_name")
+        ):
             tokens = name_tokens(span.text)
-            if tokens and tokens[-1] in only_professional:
+            if (
+                tokens
+                and tokens[-1] in professional_last
+                and tokens[-1] not in party_last
+                and all(t in professional_all for t in tokens)
+            ):
                 span = replace(span, professional=True)
         result.append(span)
     return result
+
+
+def _mark_enumerations(spans: list[Span], text: str) -> list[Span]:
+    """In an enumeration of names where one is named in a professional role, all are professionals.
+
+    A place or organisation the NER model found inside an enumeration of persons is a person too
+    ("MM. R. Bernhardt, L.-E. Pettiti, C. Russo": "Pettiti" is no town).
+    """
+    out = list(spans)
+    for i in range(1, len(out) - 1):
+        prev, cur, nxt = out[i - 1], out[i], out[i + 1]
+        if (
+            cur.category in ("LOC", "ORG")
+            and cur.source == "spacy"
+            and prev.category == "PER"
+            and nxt.category == "PER"
+            and _LIST_GAP.match(text[prev.end : cur.start])
+            and _LIST_GAP.match(text[cur.end : nxt.start])
+        ):
+            out[i] = replace(cur, category="PER")
+    people = [
+        i for i, s in enumerate(out) if s.category == "PER" and s.source not in ("spelled", "context_name")
+    ]
+    chains: list[list[int]] = []
+    for i in people:
+        if chains and _LIST_GAP.match(text[out[chains[-1][-1]].end : out[i].start]):
+            chains[-1].append(i)
+        else:
+            chains.append([i])
+    for chain in chains:
+        if len(chain) > 1 and any(out[i].professional for i in chain):
+            for i in chain:
+                out[i] = replace(out[i], professional=True)
+    return out
 
 
 def propagate(spans: list[Span], text: str) -> list[Span]:

@@ -39,6 +39,15 @@ _TITLES: Final = frozenset(
         "docteur",
     }
 )
+# Role words that spaCy folds into a person's name ("Lord Justice Clerk", "Advocate General", "X QC").
+_ROLE_WORDS: Final = frozenset(
+    {
+        "lord", "justice", "advocate", "general", "clerk", "chief", "qc", "solicitor", "counsel",
+        "barrister", "juge", "président", "présidente", "greffier", "greffière", "procureur", "avocat",
+        "avocate", "maître", "lady", "sir", "dame", "judge", "président-directeur", "rapporteur",
+        "commissaire",
+    }
+)  # fmt: skip
 _lock = threading.Lock()
 
 
@@ -120,7 +129,16 @@ def _entities(doc: Any) -> list[Span]:
         # A person's name has at least one capitalised word (spoken transcripts keep names capitalised).
         if category == "PER" and not any(t.text[:1].isupper() for t in tokens):
             continue
+        if category == "PER":
+            while tokens and tokens[-1].lower_ in _ROLE_WORDS:
+                tokens = tokens[:-1]
+            while tokens and tokens[0].lower_ in _ROLE_WORDS:
+                tokens = tokens[1:]
+            if not tokens:
+                continue
         start, end = tokens[0].idx, tokens[-1].idx + len(tokens[-1].text)
+        if end - start < 2:
+            continue  # a lone letter ("B", an initial or a list marker) is no name or place
         spans.append(Span(start, end, category, score, doc.text[start:end], "spacy"))
     return spans
 

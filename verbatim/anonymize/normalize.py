@@ -59,14 +59,18 @@ class NormalizedText:
         return self.starts[start], self.ends[end - 1]
 
 
-def _parse_group(words: list[str], i: int) -> tuple[int, int] | None:
-    """Parse one number below 10 000 starting at ``words[i]``: (value, next index), or None."""
+def _parse_group(words: list[str], i: int, joined: list[bool]) -> tuple[int, int] | None:
+    """Parse one number below 10 000 starting at ``words[i]``: (value, next index), or None.
+
+    ``joined[k]`` says that word k is hyphenated to word k - 1: tens and units are one number only when
+    hyphenated ("soixante-douze" is 72, "soixante douze" is 60 then 12, as phone numbers are said).
+    """
 
     def below_100(j: int) -> tuple[int, int] | None:
         if j >= len(words):
             return None
         w = words[j]
-        if w == "dix" and j + 1 < len(words) and words[j + 1] in ("sept", "huit", "neuf"):
+        if w == "dix" and j + 1 < len(words) and words[j + 1] in ("sept", "huit", "neuf") and joined[j + 1]:
             return 10 + _UNITS[words[j + 1]], j + 2
         if w in _UNITS:
             return _UNITS[w], j + 1
@@ -80,11 +84,11 @@ def _parse_group(words: list[str], i: int) -> tuple[int, int] | None:
                 and words[k + 1] in ("un", "une", "onze")
             ):
                 return value + _UNITS[words[k + 1]], k + 2
-            if value == 60 and k < len(words):
+            if value == 60 and k < len(words) and joined[k]:
                 sub = below_100_teen(k)
                 if sub is not None:
                     return 60 + sub[0], sub[1]
-            if k < len(words) and words[k] in _UNITS and 1 <= _UNITS[words[k]] <= 9:
+            if k < len(words) and words[k] in _UNITS and 1 <= _UNITS[words[k]] <= 9 and joined[k]:
                 return value + _UNITS[words[k]], k + 1
             return value, k
         return None
@@ -93,7 +97,7 @@ def _parse_group(words: list[str], i: int) -> tuple[int, int] | None:
         # 10..19 after soixante / quatre-vingt: dix, onze..seize, dix-sept..dix-neuf.
         w = words[k]
         if w == "dix":
-            if k + 1 < len(words) and words[k + 1] in ("sept", "huit", "neuf"):
+            if k + 1 < len(words) and words[k + 1] in ("sept", "huit", "neuf") and joined[k + 1]:
                 return 10 + _UNITS[words[k + 1]], k + 2
             return 10, k + 1
         if w in _UNITS and 11 <= _UNITS[w] <= 16:
@@ -101,9 +105,14 @@ def _parse_group(words: list[str], i: int) -> tuple[int, int] | None:
         return None
 
     def tens_and_units(j: int) -> tuple[int, int] | None:
-        if j + 1 < len(words) and words[j] == "quatre" and words[j + 1] in ("vingt", "vingts"):
+        if (
+            j + 1 < len(words)
+            and words[j] == "quatre"
+            and words[j + 1] in ("vingt", "vingts")
+            and joined[j + 1]
+        ):
             k = j + 2
-            if k < len(words):
+            if k < len(words) and joined[k]:
                 teen = below_100_teen(k)
                 if teen is not None:
                     return 80 + teen[0], teen[1]
@@ -199,12 +208,13 @@ def normalize_numbers(text: str) -> NormalizedText:
             pieces[-1].append(n)
         for piece in pieces:
             sub = [words[n] for n in piece]
+            hyphens = [n > 0 and "-" in text[run[n - 1][1] : run[n][0]] for n in piece]
             k = 0
             while k < len(sub):
                 if sub[k] == "et":  # "trente-quatre et cinquante": a word between two numbers
                     k += 1
                     continue
-                parsed = _parse_group(sub, k)
+                parsed = _parse_group(sub, k, hyphens)
                 if parsed is None:
                     ok = False
                     break

@@ -102,7 +102,6 @@ POLICIES: Final[MappingProxyType[str, Policy]] = MappingProxyType(
         "open-data": Policy(
             name="open-data",
             description="Publication en open data (à la manière de la Cour de cassation): personnes "
-
             "remplacées par des lettres, toutes les données identifiantes remplacées; professionnels "
             "conservés.",
             operators=_ops(

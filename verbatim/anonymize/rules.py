@@ -27,12 +27,13 @@ _FR: Final = frozenset({"fr"})
 # --- phone numbers --------------------------------------------------------------------------------
 
 _PHONE_FR = re.compile(
-    r"(?<![\w+])(?<!\d[ .\-])(?:(?:\+|plus\s|00\s?)33\s?(?:\(0\)\s?)?|0[ .\-]?)[1-9](?:[ .\-]?\d){8}(?![\d])",
+    r"(?<![\w+])(?<!\d[ .\-])(?:(?:\+|plus\s|00\s?)33\s?(?:\(0\)\s?)?|0(?:,\s?|[ .\-])?)[1-9]"
+    r"(?:(?:,\s?|[ .\-])?\d){8}(?![\d])",
     re.IGNORECASE,
 )
 _PHONE_INTL = re.compile(r"(?<![\w+])(?<!\d[ .\-])(?:\+|00)\s?[1-9]\d{0,2}(?:[ .\-]?\(?\d\)?){6,12}(?!\d)")
 # A mobile number said without its leading zero ("six, douze, trente-quatre...") needs its context.
-_PHONE_NO_ZERO = re.compile(r"(?<![\w])(?<!\d[ .\-])[67](?:[ .\-]?\d){8}(?!\d)")
+_PHONE_NO_ZERO = re.compile(r"(?<![\w])(?<!\d[ .\-])[67](?:(?:,\s?|[ .\-])?\d){8}(?!\d)")
 _PHONE_CONTEXT: Final = (
     "numéro", "numero", "téléphone", "telephone", "portable", "tél", "tel", "appel", "joindre", "mobile",
     "fixe", "phone", "number", "call",
@@ -115,7 +116,8 @@ class EmailRecognizer:
 
 # --- NIR (numéro d'inscription au répertoire, social security number) -----------------------------
 
-_NIR_CANDIDATE = re.compile(r"(?<![\w])[1-478](?:[ .]?(?:\d|2[ .]?[AB]))(?:[ .]?[\dAB]){10,14}(?![\w])", re.I)
+_SEP = r"(?:,\s?|[ .])?"  # written groups, or a speaker's pauses (commas) between spoken groups
+_NIR_CANDIDATE = re.compile(rf"(?<![\w])[1-478](?:{_SEP}[\dAB]){{12,14}}(?![\w])", re.I)
 _NIR_STRUCTURE = re.compile(r"([1-478])(\d{2})(\d{2})(\d{2}|2[AB])(\d{3})(\d{3})(\d{2})?", re.I)
 _NIR_CONTEXT: Final = (
     "sécurité sociale", "securite sociale", "sécu", "secu", "nir", "insee", "social security",
@@ -161,7 +163,7 @@ class NirRecognizer:
         spans: list[Span] = []
         for m in _NIR_CANDIDATE.finditer(norm):
             # Keep the positions of the kept characters, to cut a candidate that runs on.
-            positions = [i for i in range(m.start(), m.end()) if norm[i] not in " ."]
+            positions = [i for i in range(m.start(), m.end()) if norm[i] not in " .,"]
             compact = "".join(norm[i] for i in positions).upper()
             if len(compact) >= 15 and nir_is_valid(compact[:15]):
                 end = positions[14] + 1
@@ -177,7 +179,10 @@ class NirRecognizer:
 
 # --- IBAN -----------------------------------------------------------------------------------------
 
-_IBAN_CANDIDATE = re.compile(r"(?<![\w])([A-Z])[ ]?([A-Z])[ ]?(\d[ ]?\d)((?:[ ]?[A-Z0-9]){10,30})(?![\w])")
+_IBAN_SEP = r"(?:,\s?| )?"
+_IBAN_CANDIDATE = re.compile(
+    rf"(?<![\w])[A-Z]{_IBAN_SEP}[A-Z]{_IBAN_SEP}\d{_IBAN_SEP}\d(?:{_IBAN_SEP}[A-Z0-9]){{11,30}}(?![\w])"
+)
 _IBAN_LENGTHS: Final = {
     "FR": 27, "MC": 27, "DE": 22, "BE": 16, "ES": 24, "IT": 27, "LU": 20, "CH": 21, "GB": 22, "NL": 18,
     "PT": 25, "AT": 20, "IE": 22, "PL": 28, "RO": 24, "MA": 28, "TN": 24, "DZ": 26, "TR": 26, "SN": 28,
@@ -207,7 +212,7 @@ class IbanRecognizer:
         norm = context.normalized.text
         spans: list[Span] = []
         for m in _IBAN_CANDIDATE.finditer(norm):
-            positions = [i for i in range(m.start(), m.end()) if norm[i] != " "]
+            positions = [i for i in range(m.start(), m.end()) if norm[i] not in " ,"]
             compact = "".join(norm[i] for i in positions)
             # The candidate may run into the next word or number: try the longest valid prefix.
             for length in range(min(len(compact), 34), 14, -1):
