@@ -250,8 +250,8 @@ def _merge_intervals(intervals: list[tuple[float, float]]) -> list[tuple[float, 
     return merged
 
 
-def _split_by_pieces(spans: list[Span], bounds: list[tuple[int, int]]) -> list[list[Span]]:
-    """Spans of a joined text, re-based onto each piece (cut at piece boundaries)."""
+def split_spans(spans: list[Span], bounds: list[tuple[int, int]]) -> list[list[Span]]:
+    """Spans of a text made by :func:`join_texts`, re-based onto each piece (cut at piece boundaries)."""
     out: list[list[Span]] = [[] for _ in bounds]
     for span in spans:
         for i, (start, end) in enumerate(bounds):
@@ -265,7 +265,8 @@ def _split_by_pieces(spans: list[Span], bounds: list[tuple[int, int]]) -> list[l
     return out
 
 
-def _join(texts: list[str]) -> tuple[str, list[tuple[int, int]]]:
+def join_texts(texts: list[str]) -> tuple[str, list[tuple[int, int]]]:
+    """Texts joined by newlines (analysed together), and each one's (start, end) in the result."""
     bounds = []
     cursor = 0
     for text in texts:
@@ -368,7 +369,7 @@ def pseudonymize_transcript(
     engine = Pseudonymizer(policy, analyzer=analyzer, key=key)
     language = transcript.language or "fr"
     segments = transcript.segments
-    joined, bounds = _join([s.text for s in segments])
+    joined, bounds = join_texts([s.text for s in segments])
     spans = engine.analyze(joined, language=language)
     engine.learn(spans)
 
@@ -376,15 +377,15 @@ def pseudonymize_transcript(
     tr_language = next((t.language for t in translations if t is not None), None)
     tr_spans_by_segment: list[list[Span]] = [[] for _ in segments]
     if tr_language is not None:
-        tr_joined, tr_bounds = _join([t.text if t is not None else "" for t in translations])
+        tr_joined, tr_bounds = join_texts([t.text if t is not None else "" for t in translations])
         tr_spans = engine.analyze(tr_joined, language=tr_language, known=engine.known)
         engine.learn(tr_spans)
-        tr_spans_by_segment = _split_by_pieces(tr_spans, tr_bounds)
+        tr_spans_by_segment = split_spans(tr_spans, tr_bounds)
 
     rows: list[dict[str, Any]] = []
     intervals: list[tuple[float, float]] = []
     new_segments = []
-    for index, (segment, seg_spans) in enumerate(zip(segments, _split_by_pieces(spans, bounds), strict=True)):
+    for index, (segment, seg_spans) in enumerate(zip(segments, split_spans(spans, bounds), strict=True)):
         result = engine.replace_spans(segment.text, seg_spans, language=language)
         rows.extend(_row("segment", segment.id, r) for r in result.replacements)
         words, covered = _replace_words(segment, result)

@@ -322,7 +322,7 @@ _BIRTH = re.compile(r"\b(?:né|née|nés|nées|ne|nee|naissance|né\(e\)|born|bi
 _AGE = re.compile(
     r"(?:\bj['’]ai|\bil a|\belle a|\btu as|\bon a|\bavait|\baura|\bj['’]avais|\bâgée?s?\s+de|\bagée?s?\s+de|"
     r"\bâge\s+de|\b(?:fils|fille|enfant|frère|frere|sœur|soeur|garçon|garcon|gamin|gamine|bébé|bebe|petite?)\s+de"
-    r"|\bI am|\bI'm|\bhe is|\bshe is|\baged)\s+(\d{1,3})\s*(?:ans|an|years?(?:\s+old)?)\b",
+    r"|\bI am|\bI'm|\bhe is|\bshe is|\baged|[,(])\s*(\d{1,3})\s*(?:ans|an|years?(?:\s+old)?)\b",
     re.IGNORECASE,
 )
 
