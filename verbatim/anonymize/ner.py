@@ -30,7 +30,8 @@ _NOT_ENTITIES: Final = frozenset(
         "presidente", "requérant", "requérante", "requerant", "requerante", "article", "code", "madame",
         "monsieur", "maître", "maitre", "mme", "m.", "me", "docteur", "greffe", "greffier", "greffière",
         "loi", "décret", "vu", "considérant", "ok", "voilà", "alors", "bon", "oui", "non", "euh", "bah",
-        "ben",
+        "ben", "maman", "papa", "papi", "papy", "mamie", "mamy", "tonton", "tata", "tatie", "mémé", "pépé",
+        "bébé", "doudou", "chéri", "chérie",
     }
 )  # fmt: skip
 _TITLES: Final = frozenset(
