@@ -100,6 +100,14 @@ _ROLES = (
 _PROFESSIONAL_AFTER = re.compile(rf"^(?:\s*,\s*{_ROLES}\b|\s+QC\b)", re.IGNORECASE)
 # A sentence ends at a full stop, but not at the dot of a title or an initial ("M. R. Ryssdal").
 _SENTENCE_END = re.compile(r"(?<![A-Z])(?<!\b[A-Z]\s)[.!?]\s|[;\n]")
+# Words that name a party, a witness or a victim just before their name.
+_PARTY_BEFORE = re.compile(
+    r"(?:requérante?s?|requerante?s?|plaignante?s?|victimes?|témoins?|temoins?|prévenue?s?|accusée?s?|"
+    r"mise?\s+en\s+(?:cause|examen)|partie\s+civile|mineure?s?|enfants?|défendeur|défenderesse|demandeur|"
+    r"demanderesse|intéressée?|applicants?|witness|victim|defendant|claimant|minor|child)"
+    r"[\s,:]*(?:(?:monsieur|madame|mademoiselle|m\.|mme|mlle|m|mr|mrs|ms)\s*\.?\s*)?$",
+    re.IGNORECASE,
+)
 # "avocat de M. X": X is the client, a party.
 _CLIENT_BEFORE = re.compile(
     r"(?:avocate?s?|conseils?|représentante?|mandataire|counsel|lawyer)\s+(?:de|du|d['’]|for|of)\s+"
@@ -320,20 +328,24 @@ def mark_professionals(spans: list[Span], text: str) -> list[Span]:
     the role mentions, unless the surname also belongs to a person named without a role.
     """
     out: list[Span] = []
+    parties: set[int] = set()
     for span in spans:
         if span.category == "PER" and not span.professional and span.source != "spelled":
             before = text[max(0, span.start - 60) : span.start]
             sentence_before = _SENTENCE_END.split(before)[-1]
             after = text[span.end : span.end + 40]
-            if _PROFESSIONAL_BEFORE.search(sentence_before) or _PROFESSIONAL_AFTER.match(after):
+            if _PARTY_BEFORE.search(sentence_before) or _CLIENT_BEFORE.search(before[-40:]):
+                parties.add(len(out))
+            elif _PROFESSIONAL_BEFORE.search(sentence_before) or _PROFESSIONAL_AFTER.match(after):
                 span = replace(span, professional=True)
         out.append(span)
-    out = _mark_enumerations(out, text)
+    out = _mark_enumerations(out, text, parties)
     # Other mentions of a professional (same surname, no other first name) follow; a person introduced as
     # a party ("je m'appelle...", "mon beau-père...") never does.
     professional_last: set[str] = set()
     professional_all: set[str] = set()
     party_last: set[str] = set()
+    party_ids = {id(out[i]) for i in parties}
     private_full: list[list[str]] = []
     for span in out:
         if span.category != "PER" or span.source == "spelled":
@@ -342,9 +354,7 @@ def mark_professionals(spans: list[Span], text: str) -> list[Span]:
         if span.professional:
             professional_last.update(tokens[-1:])
             professional_all.update(tokens)
-        elif span.source == "context_name" or _CLIENT_BEFORE.search(
-            text[max(0, span.start - 40) : span.start]
-        ):
+        elif span.source == "context_name" or id(span) in party_ids:
             party_last.update(tokens[-1:])
         elif len(tokens) >= 2:
             private_full.append(tokens)
@@ -369,8 +379,10 @@ def mark_professionals(spans: list[Span], text: str) -> list[Span]:
     return result
 
 
-def _mark_enumerations(spans: list[Span], text: str) -> list[Span]:
-    """In an enumeration of names where one is named in a professional role, all are professionals.
+def _mark_enumerations(spans: list[Span], text: str, parties: set[int]) -> list[Span]:
+    """In an enumeration of names, those after one named in a professional role are professionals too
+    ("M. R. Ryssdal, président, M. B. Walsh, M. J. De Meyer"), and all of them when a role closes it
+    (", juges"). A person named as a party (``parties``: indices) never is.
 
     A place or organisation the NER model found inside an enumeration of persons is a person too
     ("MM. R. Bernhardt, L.-E. Pettiti, C. Russo": "Pettiti" is no town).
@@ -397,8 +409,17 @@ def _mark_enumerations(spans: list[Span], text: str) -> list[Span]:
         else:
             chains.append([i])
     for chain in chains:
-        if len(chain) > 1 and any(out[i].professional for i in chain):
-            for i in chain:
+        if len(chain) < 2:
+            continue
+        # A role after the last name closes the list ("X, Y et Z, juges"; "SCP X, Y, Z, avocat").
+        closed = _PROFESSIONAL_AFTER.match(text[out[chain[-1]].end : out[chain[-1]].end + 40])
+        started = False
+        for i in chain:
+            if i in parties:
+                started = False
+                continue
+            started = started or out[i].professional
+            if started or closed:
                 out[i] = replace(out[i], professional=True)
     return out
 

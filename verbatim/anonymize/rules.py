@@ -40,6 +40,14 @@ _PHONE_CONTEXT: Final = (
 )  # fmt: skip
 
 
+def _phone_key(number: str) -> str:
+    """The national form of a French number, whatever the writing ("+33 (0)6..." -> "06...")."""
+    digits = re.sub(r"\D", "", number)
+    if number.lstrip().startswith(("+", "00", "plus")) and digits.removeprefix("00").startswith("33"):
+        digits = digits.removeprefix("00")[2:]
+    return digits if digits.startswith("0") else "0" + digits
+
+
 class PhoneRecognizer:
     """French phone numbers (written or spoken, +33 or 0) and international ones (+CC...)."""
 
@@ -54,13 +62,7 @@ class PhoneRecognizer:
             for m in pattern.finditer(norm):
                 if any(m.start() < e and s < m.end() for s, e in taken):
                     continue
-                digits = re.sub(r"\D", "", m.group())
-                if digits.startswith("0033"):
-                    digits = "0" + digits[4:]
-                elif digits.startswith("33") and len(digits) == 11:
-                    digits = "0" + digits[2:]
-                elif len(digits) == 9:
-                    digits = "0" + digits
+                digits = _phone_key(m.group())
                 span = context.span_from_normalized(m.start(), m.end(), "PHONE", score, self.name, digits)
                 if span is not None:
                     spans.append(span)
