@@ -60,7 +60,10 @@ def test_the_client_of_a_lawyer_is_a_party() -> None:
 
 
 def test_a_list_of_judges_is_professional_as_a_whole() -> None:
-    text = "La chambre était composée de M. R. Ryssdal, président, M. B. Walsh, Mme E. Palm et M. J. De Meyer, juges."
+    text = (
+        "La chambre était composée de M. R. Ryssdal, président, M. B. Walsh, Mme E. Palm et "
+        "M. J. De Meyer, juges."
+    )
     found = names(text)
     assert found and all(p for _, p in found), found
 

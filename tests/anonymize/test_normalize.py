@@ -7,7 +7,9 @@ import pytest
 from verbatim.anonymize.normalize import fold, french_number, normalize_numbers
 
 
-@pytest.mark.parametrize("n", [*range(2, 9), *range(10, 100), 101, 116, 171, 199, 238, 1985, 2012, 3000, 70071, 99999])
+@pytest.mark.parametrize(
+    "n", [*range(2, 9), *range(10, 100), 101, 116, 171, 199, 238, 1985, 2012, 3000, 70071, 99999]
+)
 def test_every_number_said_in_words_comes_back_as_its_digits(n: int) -> None:
     words = french_number(n)
     assert normalize_numbers(words).text == str(n), words

@@ -47,7 +47,10 @@ def test_nir_written_grouped_or_compact_is_found_and_a_wrong_key_is_not() -> Non
 
 def test_nir_spoken_in_groups_is_found_over_the_words() -> None:
     assert VALID_NIR == "185037511623881"
-    spoken = "un, quatre-vingt-cinq, zéro trois, soixante-quinze, cent seize, deux cent trente-huit, quatre-vingt-un"
+    spoken = (
+        "un, quatre-vingt-cinq, zéro trois, soixante-quinze, cent seize, deux cent trente-huit, "
+        "quatre-vingt-un"
+    )
     spans = found("nir", f"mon numéro de sécu c'est {spoken}, voilà")
     assert [(s.category, s.text, s.key) for s in spans] == [("NIR", spoken, VALID_NIR)]
 
@@ -71,7 +74,10 @@ def test_iban_in_blocks_is_found_and_a_bad_checksum_is_not() -> None:
 
 
 def test_iban_spoken_with_spelled_letters() -> None:
-    spoken = "F R soixante-seize, trois mille, six mille, zéro cent douze, trois mille quatre cent cinquante-six, sept mille huit cent quatre-vingt-dix, cent quatre-vingt-neuf"
+    spoken = (
+        "F R soixante-seize, trois mille, six mille, zéro cent douze, trois mille quatre cent cinquante-six, "
+        "sept mille huit cent quatre-vingt-dix, cent quatre-vingt-neuf"
+    )
     spans = found("iban", f"mon RIB c'est {spoken}, voilà")
     assert [s.key for s in spans] == [VALID_IBAN]
     assert spans[0].text == spoken

@@ -7,15 +7,15 @@ import pytest
 from verbatim.anonymize.spans import Span, merge_spans
 
 
-def span(start: int, end: int, category: str, score: float, text: str = "", professional: bool = False) -> Span:
+def span(
+    start: int, end: int, category: str, score: float, text: str = "", professional: bool = False
+) -> Span:
     return Span(start, end, category, score, text or "x" * (end - start), "test", professional)
 
 
 def test_same_category_overlaps_are_united_and_stay_private_if_one_part_is() -> None:
     text = "Julie Martin"
-    merged = merge_spans(
-        [span(0, 5, "PER", 0.6, text[0:5], True), span(0, 12, "PER", 0.9, text, False)]
-    )
+    merged = merge_spans([span(0, 5, "PER", 0.6, text[0:5], True), span(0, 12, "PER", 0.9, text, False)])
     assert [(s.start, s.end, s.score, s.professional) for s in merged] == [(0, 12, 0.9, False)]
     assert merged[0].text == text
 
