@@ -22,8 +22,14 @@ if TYPE_CHECKING:
     from verbatim.ops.settings import Settings
 
 __all__ = [
-    "ENVELOPE_SCHEMA", "KeyError_", "decrypt_document", "decrypt_token", "encrypt_document",
-    "encrypt_token", "key_fingerprint", "resolve_key",
+    "ENVELOPE_SCHEMA",
+    "KeyError_",
+    "decrypt_document",
+    "decrypt_token",
+    "encrypt_document",
+    "encrypt_token",
+    "key_fingerprint",
+    "resolve_key",
 ]
 
 ENVELOPE_SCHEMA: Final = "verbatim.pseudonymization-map/1"

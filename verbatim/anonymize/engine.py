@@ -25,8 +25,13 @@ if TYPE_CHECKING:
     from verbatim.pipeline.types import Segment, Transcript, Word
 
 __all__ = [
-    "MAPPING_SCHEMA", "PseudonymizationMapping", "PseudonymizedText", "Pseudonymizer", "Replacement",
-    "pseudonymize_text", "pseudonymize_transcript",
+    "MAPPING_SCHEMA",
+    "PseudonymizationMapping",
+    "PseudonymizedText",
+    "Pseudonymizer",
+    "Replacement",
+    "pseudonymize_text",
+    "pseudonymize_transcript",
 ]
 
 MAPPING_SCHEMA: Final = "verbatim.pseudonymization/1"

@@ -22,8 +22,15 @@ from verbatim.anonymize.recognizers import AnalysisContext, register_recognizer
 from verbatim.anonymize.spans import Span
 
 __all__ = [
-    "ContextNameRecognizer", "FirstNameRecognizer", "KnownMentionRecognizer", "SpelledNameRecognizer",
-    "TitleRecognizer", "first_names", "mark_professionals", "name_tokens", "propagate",
+    "ContextNameRecognizer",
+    "FirstNameRecognizer",
+    "KnownMentionRecognizer",
+    "SpelledNameRecognizer",
+    "TitleRecognizer",
+    "first_names",
+    "mark_professionals",
+    "name_tokens",
+    "propagate",
 ]
 
 _ALL: Final = frozenset({"*"})  # French and English patterns; harmless elsewhere
@@ -311,7 +318,21 @@ def name_tokens(text: str) -> list[str]:
     """Folded words of a person's name that identify them (no titles, particles or initials)."""
     tokens = re.findall(r"[\w]+", text)
     particles = {
-        "de", "du", "des", "d", "van", "von", "der", "le", "la", "el", "al", "ben", "ibn", "bin", "da",
+        "de",
+        "du",
+        "des",
+        "d",
+        "van",
+        "von",
+        "der",
+        "le",
+        "la",
+        "el",
+        "al",
+        "ben",
+        "ibn",
+        "bin",
+        "da",
     }
     return [
         fold(t)

@@ -36,7 +36,17 @@ _NOT_ENTITIES: Final = frozenset(
 )  # fmt: skip
 _TITLES: Final = frozenset(
     {
-        "maître", "maitre", "me", "mme", "madame", "monsieur", "mademoiselle", "mlle", "m", "mm", "dr",
+        "maître",
+        "maitre",
+        "me",
+        "mme",
+        "madame",
+        "monsieur",
+        "mademoiselle",
+        "mlle",
+        "m",
+        "mm",
+        "dr",
         "docteur",
     }
 )
@@ -120,7 +130,14 @@ def _entities(doc: Any) -> list[Span]:
         if not any(t.pos_ in _NAME_POS for t in tokens):
             continue
         while tokens and tokens[0].lower_ in _NOT_ENTITIES | {
-            "le", "la", "les", "l'", "l’", "de", "d'", "du",
+            "le",
+            "la",
+            "les",
+            "l'",
+            "l’",
+            "de",
+            "d'",
+            "du",
         }:
             tokens = tokens[1:]
         if not tokens:

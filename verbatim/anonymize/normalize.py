@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from typing import Final
 
 __all__ = [
-    "NormalizedText", "fold", "french_number", "normalize_numbers",
+    "NormalizedText",
+    "fold",
+    "french_number",
+    "normalize_numbers",
 ]
 
 
@@ -130,7 +133,8 @@ def _parse_group(words: list[str], i: int, joined: list[bool]) -> tuple[int, int
             and 2 <= _UNITS[words[j]] <= 9
             and words[j + 1]
             in (
-                "cent", "cents",
+                "cent",
+                "cents",
             )
         ):
             hundreds, k = _UNITS[words[j]], j + 2

@@ -17,8 +17,13 @@ from verbatim.anonymize.normalize import NormalizedText, fold, normalize_numbers
 from verbatim.anonymize.spans import Span
 
 __all__ = [
-    "AnalysisContext", "Recognizer", "RecognizerFactory", "available_recognizers", "boost",
-    "create_recognizer", "register_recognizer",
+    "AnalysisContext",
+    "Recognizer",
+    "RecognizerFactory",
+    "available_recognizers",
+    "boost",
+    "create_recognizer",
+    "register_recognizer",
 ]
 
 

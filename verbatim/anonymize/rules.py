@@ -15,9 +15,18 @@ from verbatim.anonymize.recognizers import AnalysisContext, boost, register_reco
 from verbatim.anonymize.spans import Span
 
 __all__ = [
-    "AddressRecognizer", "AgeRecognizer", "CaseNumberRecognizer", "DateRecognizer", "EmailRecognizer",
-    "IbanRecognizer", "NirRecognizer", "PhoneRecognizer", "PlateRecognizer", "iban_is_valid",
-    "nir_is_valid", "nir_key",
+    "AddressRecognizer",
+    "AgeRecognizer",
+    "CaseNumberRecognizer",
+    "DateRecognizer",
+    "EmailRecognizer",
+    "IbanRecognizer",
+    "NirRecognizer",
+    "PhoneRecognizer",
+    "PlateRecognizer",
+    "iban_is_valid",
+    "nir_is_valid",
+    "nir_key",
 ]
 
 _ALL: Final = frozenset({"*"})  # numbers and patterns: any language
@@ -122,7 +131,13 @@ _SEP = r"(?:,\s?|[ .])?"  # written groups, or a speaker's pauses (commas) betwe
 _NIR_CANDIDATE = re.compile(rf"(?<![\w])[1-478](?:{_SEP}[\dAB]){{12,14}}(?![\w])", re.I)
 _NIR_STRUCTURE = re.compile(r"([1-478])(\d{2})(\d{2})(\d{2}|2[AB])(\d{3})(\d{3})(\d{2})?", re.I)
 _NIR_CONTEXT: Final = (
-    "sécurité sociale", "securite sociale", "sécu", "secu", "nir", "insee", "social security",
+    "sécurité sociale",
+    "securite sociale",
+    "sécu",
+    "secu",
+    "nir",
+    "insee",
+    "social security",
 )
 
 
@@ -385,7 +400,15 @@ _ADDRESS_NAMED = re.compile(
 )
 _POSTCODE = re.compile(rf"\b\d{{5}}\s+{_NAME_WORD}(?:[\s\-]+(?:{_LINK}[\s\-]*)?{_NAME_WORD})*")
 _STREET_CONTEXT: Final = (
-    "habite", "domicil", "demeur", "adresse", "vit ", "vivent", "réside", "reside", "lives",
+    "habite",
+    "domicil",
+    "demeur",
+    "adresse",
+    "vit ",
+    "vivent",
+    "réside",
+    "reside",
+    "lives",
 )
 
 

@@ -11,7 +11,10 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 __all__ = [
-    "CATEGORIES", "IDENTIFYING", "Span", "merge_spans",
+    "CATEGORIES",
+    "IDENTIFYING",
+    "Span",
+    "merge_spans",
 ]
 
 CATEGORIES: Final = (
@@ -19,7 +22,8 @@ CATEGORIES: Final = (
     "LOC",  # a place: town, region, country, building
     "ORG",  # an organisation: school, employer, association
     "ADDRESS",  # a postal address (number and street, postcode and town)
-    "PHONE", "EMAIL",
+    "PHONE",
+    "EMAIL",
     "NIR",  # French social security number
     "IBAN",
     "PLATE",  # vehicle licence plate

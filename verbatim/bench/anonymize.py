@@ -23,7 +23,12 @@ from verbatim.anonymize.normalize import french_number
 from verbatim.bench.common import BenchError, format_table
 
 __all__ = [
-    "GeneratedCase", "TokenDoc", "generate_contact_cases", "load_conll", "run_anonymize", "score_generated",
+    "GeneratedCase",
+    "TokenDoc",
+    "generate_contact_cases",
+    "load_conll",
+    "run_anonymize",
+    "score_generated",
     "score_tokens",
 ]
 
@@ -43,8 +48,18 @@ IDENTIFYING_GOLD: Final = ("PER", "LOC", "ORG", "CODE")
 """Gold categories counted in the "all identifying" recall (dates and professionals are reported apart)."""
 _REPLACED: Final = frozenset(
     {
-        "PER", "LOC", "ADDRESS", "ORG", "CASE_NUMBER", "PHONE", "EMAIL", "NIR", "IBAN", "PLATE",
-        "BIRTHDATE", "AGE",
+        "PER",
+        "LOC",
+        "ADDRESS",
+        "ORG",
+        "CASE_NUMBER",
+        "PHONE",
+        "EMAIL",
+        "NIR",
+        "IBAN",
+        "PLATE",
+        "BIRTHDATE",
+        "AGE",
     }
 )
 _UNSCORED: Final = frozenset(
@@ -364,14 +379,18 @@ def generate_contact_cases(seed: int = 0, per_form: int = 10) -> list[GeneratedC
         add(
             "mon mail c'est ",
             f"{first}_{last}{rng.randrange(100)}@{domain}",
-            " voilà", "EMAIL", "email digits",
+            " voilà",
+            "EMAIL",
+            "email digits",
         )
         spoken_domain = domain.replace(".", " point ")
         add("c'est ", f"{first} point {last} arobase {spoken_domain}", " voilà", "EMAIL", "email spoken")
         add(
             "l'adresse ",
             f"{first} tiret {last} arobase {spoken_domain}",
-            ", c'est ça", "EMAIL", "email spoken dash",
+            ", c'est ça",
+            "EMAIL",
+            "email spoken dash",
         )
 
         nir = _nir(rng, corsica=rng.random() < 0.3)
