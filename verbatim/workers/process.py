@@ -297,13 +297,14 @@ def process_job(
             )
             beat.report(0.95, force=True)
             record = _store_transcript(store, job_id, transcript)
+            records = [record, *_pseudonymized(store, job, transcript, settings, workdir / "recording")]
         with sessions() as session:
             finished = finish_job(
                 session,
                 job_id=job_id,
                 worker_id=worker_id,
                 attempt=attempt,
-                artifacts=[record],
+                artifacts=records,
                 language=transcript.language,
                 duration=transcript.duration,
                 models=transcript.models,
@@ -415,6 +416,21 @@ def _run(
         transcript = pipeline.run(local, pipeline_options, hook)
     return transcript.with_(
         filename=job.filename or "", audio_sha256=stored.sha256 or transcript.audio_sha256
+    )
+
+
+def _pseudonymized(
+    store: ObjectStore, job: Job, transcript: Transcript, settings: Settings, recording: Path
+) -> list[ArtifactRecord]:
+    """The pseudonymised copy, its encrypted table and the released audio, when the request asks."""
+    options = dict(job.options or {})
+    if not options.get("pseudonymize"):
+        return []
+    from verbatim.workers.pseudonymized import store_pseudonymized
+
+    policy = str(options.get("pseudonymization_policy") or settings.pseudonymization.default_policy)
+    return store_pseudonymized(
+        store, job.id, transcript, policy_name=policy, settings=settings, recording=recording
     )
 
 
