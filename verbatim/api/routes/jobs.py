@@ -199,7 +199,14 @@ def get_pseudonymization_map(
         session, user=user, job_id=job_id, action="read", request_id=request_id, detail=detail
     )
     pseudonymized.check_entitled(session, user=user, access=access, request_id=request_id)
-    table = pseudonymized.pseudonymization_table(store, access.job, settings)
+    try:
+        table = pseudonymized.pseudonymization_table(store, access.job, settings)
+    except Exception as e:
+        audit.record(
+            session, user=user, action="read", outcome="error", request_id=request_id, job_id=job_id,
+            detail=f"{detail}; {type(e).__name__}",
+        )  # fmt: skip
+        raise
     audit.record(
         session, user=user, action="read", outcome="ok", request_id=request_id, job_id=job_id, detail=detail
     )
