@@ -175,7 +175,9 @@ def anonymize(
         Path | None,
         typer.Option(envvar="VERBATIM_BENCH_DATA", help="Evaluation data folder (default: ../shared/data)."),
     ] = None,
-    split: Annotated[str, typer.Option(help="ECHR split to score: dev (default) or test.")] = "dev",
+    split: Annotated[
+        str, typer.Option(help="ECHR split to score: dev (default); train served to design heuristics.")
+    ] = "dev",
     systems: Annotated[
         str, typer.Option(help="Comma-separated: verbatim, spacy (NER alone), presidio (French config).")
     ] = "verbatim,spacy,presidio",
