@@ -7,6 +7,7 @@ __all__ = [
     "AudioDecodeError",
     "EmptyAudioError",
     "InvalidOptionError",
+    "LegalHoldError",
     "ModelIntegrityError",
     "ModelNotFoundError",
     "VerbatimError",
@@ -35,3 +36,7 @@ class ModelIntegrityError(VerbatimError):
 
 class InvalidOptionError(VerbatimError):
     """An option has a value verbatim cannot honour (unknown language, bad speaker count, ...)."""
+
+
+class LegalHoldError(VerbatimError):
+    """The job is on legal hold: nothing of it may be deleted until the hold is released."""

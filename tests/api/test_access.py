@@ -20,7 +20,6 @@ JOB_ROUTES = [
     ("GET", "/v1/jobs/{id}/transcript?format=srt", 200),
     ("GET", "/v1/jobs/{id}/custody", 200),
     ("GET", "/v1/jobs/{id}/transcript?format=txt&view=pseudonymized", 200),
-    ("GET", "/v1/jobs/{id}/audio", 200),
     ("DELETE", "/v1/jobs/{id}", 204),
 ]
 OTHER_ROUTES = [

@@ -95,8 +95,9 @@ def test_shared_unit_reads_only_pseudonymised_copies(service: Service, pseudo_jo
     assert r.status_code == 200 and "pseudonymization" in r.json()
     assert service.client.get(f"/v1/jobs/{job}/transcript", headers=outsider).status_code == 403
     assert service.client.get(f"/v1/jobs/{job}/transcript?format=txt", headers=outsider).status_code == 403
-    assert service.client.get(f"/v1/jobs/{job}/audio", headers=outsider).status_code == 403
-    r = service.client.get(f"/v1/jobs/{job}/audio?view=pseudonymized", headers=outsider)
+    # The original recording stays with the owning unit (its route answers as for any other unit's job).
+    assert service.client.get(f"/v1/jobs/{job}/audio", headers=outsider).status_code in (403, 404)
+    r = service.client.get(f"/v1/jobs/{job}/audio/pseudonymized", headers=outsider)
     assert r.status_code == 200
     with wave.open(io.BytesIO(r.content)) as handle:
         assert handle.getframerate() == 16000
@@ -108,7 +109,7 @@ def test_shared_unit_reads_only_pseudonymised_copies(service: Service, pseudo_jo
         shares = session.scalars(
             select(AuditEntry).where(AuditEntry.job_id == job, AuditEntry.detail == "share unit=court-b")
         ).all()
-    assert len(refused) >= 4 and shares
+    assert len(refused) >= 3 and shares
 
 
 def test_correspondence_table_for_entitled_roles_of_the_owning_unit(

@@ -8,18 +8,21 @@ file name or transcript text.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Final
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from verbatim.api.deps import Dispatcher
 from verbatim.api.errors import JobNotFoundError, JobNotReadyError, ServiceUnavailableError, WaitTimeoutError
+from verbatim.api.revisions import load_current
 from verbatim.api.schemas import ArtifactPublic, CustodyManifest, OriginalPublic
-from verbatim.errors import AudioDecodeError, InvalidOptionError
+from verbatim.digest import sha256_stream
+from verbatim.errors import AudioDecodeError, InvalidOptionError, LegalHoldError
 from verbatim.ops import audit
 from verbatim.ops.db import Artifact, Job, User, create_job, fail_job, new_job_id, utcnow
 from verbatim.ops.storage import ObjectNotFoundError, ObjectStore, ObjectTooLargeError
@@ -77,11 +80,40 @@ def probe_audio(stream: BinaryIO) -> int:
         with av.open(stream, mode="r", metadata_errors="ignore") as container:
             if not container.streams.audio:
                 raise AudioDecodeError("The file has no audio stream: upload an audio or video recording.")
-            return int(container.streams.audio[0].codec_context.channels or 1)
+            audio = container.streams.audio[0]
+            # a header alone (or a stream that decodes to nothing) is refused now, not as a failed job later
+            for _frame in container.decode(audio):
+                break
+            else:
+                raise AudioDecodeError("The file's audio stream holds no sound: upload a complete recording.")
+            return int(audio.codec_context.channels or 1)
     except av.error.FFmpegError as e:
         raise AudioDecodeError("The file is not audio or video that FFmpeg can read.") from e
     finally:
         stream.seek(start)
+
+
+MAX_FILENAME_CHARS = 255
+
+
+def safe_filename(name: str | None) -> str | None:
+    """The uploader's file name as it may be kept for display: its last path segment, without control or
+    format characters, at most 255 characters (the extension kept); ``None`` when nothing is left.
+
+    The name is never used as a storage key (objects are keyed by job id); it is shown to the job's readers
+    and written in the transcript, so it must not carry a path, a line break or a terminal escape.
+    """
+    if not name:
+        return None
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Zl", "Zp"))
+    name = name.strip().strip(".")
+    if len(name) > MAX_FILENAME_CHARS:
+        stem, dot, ext = name.rpartition(".")
+        ext = ext if dot and 0 < len(ext) <= 10 else ""
+        keep = MAX_FILENAME_CHARS - (len(ext) + 1 if ext else 0)
+        name = (stem if ext else name)[:keep] + (f".{ext}" if ext else "")
+    return name or None
 
 
 @dataclass(frozen=True)
@@ -136,7 +168,7 @@ def submit_job(
                 session,
                 owner=user,
                 options=request.model_dump(mode="json"),
-                filename=intake.filename,
+                filename=safe_filename(intake.filename),
                 audio_sha256=stored.sha256,
                 audio_size=stored.size,
                 object_key=key,
@@ -194,18 +226,32 @@ def visible_job(
 
 
 def list_jobs(
-    session: Session, *, user: User, status: str | None, limit: int, offset: int, request_id: str
+    session: Session,
+    *,
+    user: User,
+    status: str | None,
+    limit: int,
+    offset: int,
+    request_id: str,
+    filters: Sequence[ColumnElement[bool]] = (),
+    note: str = "",
 ) -> list[Job]:
-    """The user's unit's jobs (every unit's for an admin), newest first; audited as one read."""
+    """The user's unit's jobs (every unit's for an admin), newest first; audited as one read.
+
+    ``filters`` are further conditions on ``Job`` (language, dates, a text search); ``note`` says which in
+    the audit entry (never the searched text itself).
+    """
     statement = select(Job).order_by(Job.created_at.desc(), Job.id).limit(limit).offset(offset)
     if not user.is_admin:
         statement = statement.where(Job.unit == user.unit)
     if status is not None:
         statement = statement.where(Job.status == status)
+    for condition in filters:
+        statement = statement.where(condition)
     jobs = list(session.scalars(statement))
     audit.record(
         session, user=user, action="read", outcome="ok", request_id=request_id,
-        detail=f"list count={len(jobs)}",
+        detail=f"list count={len(jobs)}{note}",
     )  # fmt: skip
     return jobs
 
@@ -245,7 +291,8 @@ def render_transcript(store: ObjectStore, job: Job, fmt: str) -> Rendered:
     fmt = fmt.lower()
     if fmt not in FORMATS:
         raise InvalidOptionError(f"format: choose one of {', '.join(FORMATS)}")
-    data = load_transcript(store, job)
+    # The current revision: the original with its corrections and speaker names (the original when none).
+    data = load_current(store, job)
     content = data if fmt == "json" else render(transcript_from_json(data), fmt)
     # The download is named after the job, not the uploader's file name (which may name a person).
     return Rendered(content, MEDIA_TYPES[fmt], f"{job.id}.{fmt}")
@@ -253,6 +300,8 @@ def render_transcript(store: ObjectStore, job: Job, fmt: str) -> Rendered:
 
 def delete_job(session: Session, *, store: ObjectStore, job: Job) -> int:
     """Delete a job's objects and its row (its audit trail stays); return the number of objects removed."""
+    if job.legal_hold:
+        raise LegalHoldError("The job is on legal hold: it cannot be deleted until the hold is released.")
     removed = store.delete_prefix(f"jobs/{job.id}/")
     session.delete(job)
     session.commit()
@@ -260,14 +309,11 @@ def delete_job(session: Session, *, store: ObjectStore, job: Job) -> int:
 
 
 def _hash_object(store: ObjectStore, key: str) -> str | None:
-    digest = hashlib.sha256()
     try:
         with store.open(key) as stream:
-            while chunk := stream.read(1 << 20):
-                digest.update(chunk)
+            return sha256_stream(stream)
     except ObjectNotFoundError:
         return None
-    return digest.hexdigest()
 
 
 def custody_manifest(store: ObjectStore, job: Job, *, verify: bool) -> CustodyManifest:
@@ -284,11 +330,13 @@ def custody_manifest(store: ObjectStore, job: Job, *, verify: bool) -> CustodyMa
             return None
         return expected is not None and _hash_object(store, key) == expected
 
+    purged = job.original_purged_at
     original = OriginalPublic(
         object_key=job.object_key,
         sha256=job.audio_sha256,
         size=job.audio_size,
-        verified=check(job.object_key, job.audio_sha256),
+        verified=None if purged else check(job.object_key, job.audio_sha256),
+        purged_at=purged,
     )
     artifacts = [
         ArtifactPublic.model_validate(a).model_copy(update={"verified": check(a.object_key, a.sha256)})

@@ -85,6 +85,10 @@ class TranscriptionPipeline:
         transcript = self.asr.transcribe(audio, options.asr, hook)
         if not options.diarize:
             return transcript
+        if not transcript.segments:
+            # Nothing was said (silence, noise): no word to give a speaker, and hours of silence would
+            # otherwise cost the segmentation model a pass over every 10 s window.
+            return transcript
         if self.diarizer is None:
             raise InvalidOptionError("Diarisation was asked for but no diarisation model is loaded.")
         diarization = self.diarizer(audio, options.diarization, hook)

@@ -38,7 +38,7 @@ from verbatim.ops.db import (
     utcnow,
 )
 from verbatim.ops.storage.base import ObjectNotFoundError, ObjectStore
-from verbatim.workers.chunked import ChunkSubmitter
+from verbatim.workers.chunked import ChunkSubmitter, chunk_artifacts
 
 if TYPE_CHECKING:
     from verbatim.ops.settings import Settings
@@ -297,14 +297,15 @@ def process_job(
             )
             beat.report(0.95, force=True)
             record = _store_transcript(store, job_id, transcript)
-            records = [record, *_pseudonymized(store, job, transcript, settings, workdir / "recording")]
+            parts = chunk_artifacts(store, job_id)  # a split job's parts, listed in its custody manifest
+            parts += _pseudonymized(store, job, transcript, settings, workdir / "recording")
         with sessions() as session:
             finished = finish_job(
                 session,
                 job_id=job_id,
                 worker_id=worker_id,
                 attempt=attempt,
-                artifacts=records,
+                artifacts=[record, *parts],
                 language=transcript.language,
                 duration=transcript.duration,
                 models=transcript.models,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Query, Response, UploadFile, status
 
 from verbatim.api import pseudonymized, services
 from verbatim.api.deps import CurrentUser, DispatcherDep, RequestIdDep, SessionDep, SettingsDep, StoreDep
+from verbatim.api.revisions import job_filters
 from verbatim.api.schemas import (
     CustodyManifest,
     JobCreate,
@@ -58,16 +60,27 @@ def list_jobs(
     user: CurrentUser,
     session: SessionDep,
     request_id: RequestIdDep,
+    store: StoreDep,
     status_: Annotated[
         Literal["queued", "running", "succeeded", "failed"] | None, Query(alias="status")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
+    q: Annotated[str | None, Query(max_length=200, description="Words the transcript contains.")] = None,
+    language: Annotated[str | None, Query(max_length=16)] = None,
+    since: Annotated[date | None, Query(description="Created on or after this day (UTC).")] = None,
+    until: Annotated[date | None, Query(description="Created on or before this day (UTC).")] = None,
 ) -> JobList:
-    """The jobs of your unit (of every unit for an admin), newest first."""
+    """The jobs of your unit (of every unit for an admin), newest first.
+
+    ``q`` searches the transcripts' current text (corrections and speaker names included), ignoring case
+    and accents; ``language``, ``since`` and ``until`` filter further.
+    """
+    filters, note = job_filters(session, store, user=user, q=q, language=language, since=since, until=until)
     jobs = services.list_jobs(
-        session, user=user, status=status_, limit=limit, offset=offset, request_id=request_id
-    )
+        session, user=user, status=status_, limit=limit, offset=offset, request_id=request_id,
+        filters=filters, note=note,
+    )  # fmt: skip
     return JobList(jobs=[JobPublic.model_validate(j) for j in jobs], limit=limit, offset=offset)
 
 
@@ -213,35 +226,30 @@ def get_pseudonymization_map(
     return table
 
 
-@router.get("/{job_id}/audio", response_class=Response, responses={200: {"content": {"audio/wav": {}}}})
-def get_audio(
+@router.get(
+    "/{job_id}/audio/pseudonymized", response_class=Response, responses={200: {"content": {"audio/wav": {}}}}
+)
+def get_released_audio(
     job_id: str,
     user: CurrentUser,
     session: SessionDep,
     store: StoreDep,
     request_id: RequestIdDep,
-    view: TranscriptView = "original",
 ) -> Response:
-    """The recording: the original (owning unit only) or the released copy with replaced words toned out."""
-    detail = f"audio view={view}"
+    """The released recording: every replaced word covered by a 1 kHz tone (owning unit and shared units).
+
+    The original recording (``GET /v1/jobs/{id}/audio``) stays with the owning unit.
+    """
+    detail = "audio view=pseudonymized"
     access = pseudonymized.accessible_job(
         session, user=user, job_id=job_id, action="export", request_id=request_id, detail=detail
     )
-    if view == "original":
-        pseudonymized.refuse_original(
-            session, user=user, access=access, action="export", request_id=request_id, detail=detail
-        )
-        key = access.job.object_key or services.original_key(job_id)
-        content, media_type, name = store.get_bytes(key), "application/octet-stream", f"{job_id}.original"
-    else:
-        content, media_type, name = (
-            pseudonymized.released_audio(store, access.job),
-            "audio/wav",
-            f"{job_id}.wav",
-        )
+    content = pseudonymized.released_audio(store, access.job)
     audit.record(
         session, user=user, action="export", outcome="ok", request_id=request_id, job_id=job_id, detail=detail
     )
     return Response(
-        content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        content,
+        media_type="audio/wav",
+        headers={"Content-Disposition": f'attachment; filename="{job_id}.pseudonymized.wav"'},
     )

@@ -30,22 +30,27 @@ from verbatim.ops.db.jobs import (
 from verbatim.ops.db.models import (
     AUDIT_OUTCOMES,
     JOB_STATUSES,
+    RETENTION_KINDS,
     ROLES,
     Artifact,
     AuditEntry,
     Base,
     Job,
     JobShare,
+    RetentionPolicy,
     User,
     new_job_id,
     utcnow,
 )
+from verbatim.ops.db.web import EDIT_KINDS, MediaTicket, TranscriptEdit, TranscriptSearch
 
 __all__ = [
     "AUDIT_OUTCOMES",
     "DEFAULT_MAX_ATTEMPTS",
     "DEFAULT_STALE_AFTER",
+    "EDIT_KINDS",
     "JOB_STATUSES",
+    "RETENTION_KINDS",
     "ROLES",
     "Artifact",
     "ArtifactRecord",
@@ -53,6 +58,10 @@ __all__ = [
     "Base",
     "Job",
     "JobShare",
+    "MediaTicket",
+    "RetentionPolicy",
+    "TranscriptEdit",
+    "TranscriptSearch",
     "User",
     "claim_job",
     "create_job",

@@ -168,6 +168,9 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     worker_id: Mapped[str | None] = mapped_column(String(255))
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    legal_hold_reference: Mapped[str | None] = mapped_column(String(128))
+    original_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     owner: Mapped[User] = relationship(lazy="raise")
     artifacts: Mapped[list[Artifact]] = relationship(
@@ -216,6 +219,30 @@ class JobShare(Base):
     unit: Mapped[str] = mapped_column(String(64), index=True)
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+RETENTION_KINDS = ("recording", "transcript")
+"""What a retention period applies to: the recording (original, derived audio), or all of the job's data."""
+
+
+class RetentionPolicy(Base):
+    """How many days a unit keeps a kind of data after its job finished; unit ``*`` is the default."""
+
+    __tablename__ = "retention_policies"
+    __table_args__ = (
+        UniqueConstraint("unit", "kind"),
+        CheckConstraint(_in("kind", RETENTION_KINDS), name="kind"),
+        CheckConstraint("days > 0", name="days"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    unit: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    days: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:
+        return f"RetentionPolicy(unit={self.unit!r}, kind={self.kind!r}, days={self.days!r})"
 
 
 class AuditEntry(Base):

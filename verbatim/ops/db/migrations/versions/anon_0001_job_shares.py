@@ -1,7 +1,7 @@
 """Job shares: another unit's read access to a job's pseudonymised copy.
 
 Revision ID: anon_0001
-Revises: 0001
+Revises: 0003
 Create Date: 2026-11-26
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "anon_0001"
-down_revision: str | None = "0001"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
