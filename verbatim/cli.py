@@ -16,8 +16,11 @@ import typer
 from verbatim.errors import InvalidOptionError, VerbatimError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sqlalchemy.orm import Session
 
+    from verbatim.pipeline.export import ExportOptions
     from verbatim.pipeline.runner import PipelineOptions, TranscriptionPipeline
     from verbatim.pipeline.types import Transcript
 
@@ -94,6 +97,12 @@ def transcribe(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    pseudonymize: Annotated[
+        bool, typer.Option("--pseudonymize", help="Write a pseudonymised copy (names, places... replaced).")
+    ] = False,
+    policy: Annotated[
+        str, typer.Option(help="Pseudonymisation policy: hearing, open-data or a JSON policy file.")
+    ] = "hearing",
 ) -> None:
     """Transcribe recordings, with who said what.
 
@@ -117,6 +126,7 @@ def transcribe(
     missing = [str(p) for p in audio if not p.exists()]
     if missing:
         _fail(f"no such file: {', '.join(missing)}", EXIT_USAGE)
+    pseudonymizer = _pseudonymizer(policy) if pseudonymize else None
     try:
         pipeline, options = _build(
             language=language,
@@ -149,6 +159,17 @@ def transcribe(
         from verbatim.pipeline.export import ExportOptions, render, transcript_to_dict
 
         export_options = ExportOptions(case_fields=tuple(case_fields))
+        if pseudonymizer is not None:
+            rendered = pseudonymizer(transcript, fmt, export_options)
+            if target is None and fmt == "json":
+                documents.append(json.loads(rendered))
+            elif target is None:
+                sys.stdout.write(rendered.decode("utf-8"))
+            else:
+                _write_atomic(target, rendered)
+                if not quiet:
+                    typer.echo(f"wrote {target} (pseudonymised)", err=True)
+            continue
 
         if target is None:
             if fmt == "json":
@@ -164,6 +185,95 @@ def transcribe(
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
     if failures:
         raise typer.Exit(EXIT_ERROR)
+
+
+def _pseudonymizer(policy_name: str) -> Callable[[Transcript, str, ExportOptions], bytes]:
+    """Checks the policy now (before any model loads); returns what renders a pseudonymised copy."""
+    from verbatim.anonymize import load_policy
+
+    try:
+        policy = load_policy(policy_name)
+    except VerbatimError as e:
+        _fail(str(e), EXIT_USAGE)
+    key = _pseudonymization_key() if "encrypt" in policy.operators.values() else None
+
+    def run(transcript: Transcript, fmt: str, options: ExportOptions) -> bytes:
+        from verbatim.anonymize import pseudonymize_transcript
+        from verbatim.anonymize.export import render_pseudonymized
+
+        copy, mapping = pseudonymize_transcript(transcript, policy, key=key)
+        return render_pseudonymized(copy, fmt, mapping, options=options)
+
+    return run
+
+
+def _pseudonymization_key() -> bytes:
+    from verbatim.anonymize.crypto import resolve_key
+    from verbatim.ops.settings import get_settings
+
+    try:
+        return resolve_key(get_settings())
+    except VerbatimError as e:
+        _fail(str(e))
+
+
+@app.command()
+def pseudonymize(
+    file: Annotated[Path, typer.Argument(help="A text file (UTF-8) or a transcript JSON.")],
+    policy: Annotated[
+        str, typer.Option(help="hearing (shared copy), open-data (publication) or a JSON policy file.")
+    ] = "hearing",
+    fmt: Annotated[
+        str | None, typer.Option("--format", "-f", help="For a transcript: json, txt, srt, vtt or docx.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Output file (default: stdout).")
+    ] = None,
+    spans: Annotated[
+        bool, typer.Option("--spans", help="Print the detected spans as JSON (start, end, category, text).")
+    ] = False,
+    language: Annotated[str, typer.Option(help="Language of a text file (fr, en).")] = "fr",
+    mapping: Annotated[
+        Path | None,
+        typer.Option(help="Also write the correspondence table here, encrypted with the key (settings)."),
+    ] = None,
+) -> None:
+    """Pseudonymise a text or a transcript: names, places, contact details... replaced consistently.
+
+    This is pseudonymisation (reversible with the key and the table), not anonymisation.
+    """
+    from verbatim.anonymize import load_policy
+    from verbatim.anonymize.command import pseudonymize_file
+    from verbatim.pipeline.export import FORMATS
+
+    if not file.is_file():
+        _fail(f"no such file: {file}", EXIT_USAGE)
+    if fmt is not None and fmt not in FORMATS:
+        _fail(f"unknown format '{fmt}': use one of {', '.join(FORMATS)}.", EXIT_USAGE)
+    if fmt == "docx" and output is None:
+        _fail("DOCX is binary: give -o FILE.docx.", EXIT_USAGE)
+    try:
+        chosen = load_policy(policy)
+    except VerbatimError as e:
+        _fail(str(e), EXIT_USAGE)
+    needs_key = mapping is not None or "encrypt" in chosen.operators.values()
+    key = _pseudonymization_key() if needs_key else None
+    try:
+        result = pseudonymize_file(file, chosen, fmt=fmt, spans=spans, language=language, key=key)
+    except InvalidOptionError as e:
+        _fail(str(e), EXIT_USAGE)
+    except VerbatimError as e:
+        _fail(str(e))
+    if output is None:
+        sys.stdout.write(result.content.decode("utf-8"))
+    else:
+        _write_atomic(output, result.content)
+    if mapping is not None and result.mapping is not None and key is not None:
+        # The table names its input by hash: a file name may itself name a person.
+        from verbatim.digest import sha256_file
+
+        _write_atomic(mapping, result.mapping.encrypt(key, context=f"file:{sha256_file(file)}"))
+        os.chmod(mapping, 0o600)
 
 
 def _build(

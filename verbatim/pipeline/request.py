@@ -37,6 +37,12 @@ class TranscriptionRequest(BaseModel):
     )
     model: str | None = Field(default=None, description="ASR model name (default from settings).")
     beam_size: int | None = Field(default=None, ge=1, le=20)
+    pseudonymize: bool = Field(
+        default=False, description="Also make a pseudonymised copy (transcript, table, released audio)."
+    )
+    pseudonymization_policy: str = Field(
+        default="hearing", description="Policy of the pseudonymised copy: hearing or open-data."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> TranscriptionRequest:
@@ -48,6 +54,10 @@ class TranscriptionRequest(BaseModel):
             raise ValueError(str(e)) from e
         if self.min_speakers and self.max_speakers and self.min_speakers > self.max_speakers:
             raise ValueError("min_speakers must not exceed max_speakers")
+        from verbatim.anonymize.policy import POLICIES
+
+        if self.pseudonymization_policy not in POLICIES:
+            raise ValueError(f"pseudonymization_policy: choose one of {', '.join(POLICIES)}")
         return self
 
 

@@ -298,6 +298,7 @@ def process_job(
             beat.report(0.95, force=True)
             record = _store_transcript(store, job_id, transcript)
             parts = chunk_artifacts(store, job_id)  # a split job's parts, listed in its custody manifest
+            parts += _pseudonymized(store, job, transcript, settings, workdir / "recording")
         with sessions() as session:
             finished = finish_job(
                 session,
@@ -416,6 +417,21 @@ def _run(
         transcript = pipeline.run(local, pipeline_options, hook)
     return transcript.with_(
         filename=job.filename or "", audio_sha256=stored.sha256 or transcript.audio_sha256
+    )
+
+
+def _pseudonymized(
+    store: ObjectStore, job: Job, transcript: Transcript, settings: Settings, recording: Path
+) -> list[ArtifactRecord]:
+    """The pseudonymised copy, its encrypted table and the released audio, when the request asks."""
+    options = dict(job.options or {})
+    if not options.get("pseudonymize"):
+        return []
+    from verbatim.workers.pseudonymized import store_pseudonymized
+
+    policy = str(options.get("pseudonymization_policy") or settings.pseudonymization.default_policy)
+    return store_pseudonymized(
+        store, job.id, transcript, policy_name=policy, settings=settings, recording=recording
     )
 
 
