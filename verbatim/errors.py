@@ -9,6 +9,7 @@ __all__ = [
     "InvalidOptionError",
     "ModelIntegrityError",
     "ModelNotFoundError",
+    "TranslationUnavailableError",
     "VerbatimError",
 ]
 
@@ -35,3 +36,7 @@ class ModelIntegrityError(VerbatimError):
 
 class InvalidOptionError(VerbatimError):
     """An option has a value verbatim cannot honour (unknown language, bad speaker count, ...)."""
+
+
+class TranslationUnavailableError(InvalidOptionError):
+    """A translation was asked for a language pair that no installed model covers."""
