@@ -41,6 +41,7 @@ class JobCreate(BaseModel):
     min_speakers: str | None = None
     max_speakers: str | None = None
     channels: str | None = None
+    translate_to: str | None = None
 
     def options(self) -> dict[str, object]:
         """The fields that were given, for :func:`verbatim.pipeline.request.parse_request`."""
