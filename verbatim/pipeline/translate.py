@@ -231,22 +231,25 @@ class CT2TextTranslator:
                 f"Translation model '{self._info.name}' does not translate {source}→{target}."
             )
         out = [""] * len(texts)
-        todo = [(i, t) for i, t in enumerate(texts) if t.strip()]
+        # similar lengths batched together: less padding
+        todo = sorted(((i, t) for i, t in enumerate(texts) if t.strip()), key=lambda it: len(it[1]))
         for first in range(0, len(todo), max(1, self.batch_size)):
             batch = todo[first : first + max(1, self.batch_size)]
             tokenized = [self.tokenize(t, source=source, target=target) for _, t in batch]
             sources = [s for s, _ in tokenized]
             prefixes = [p for _, p in tokenized]
-            longest = max(len(s) for s in sources)
+            # A degenerate loop stops at twice the source's length; each text gets its own limit, so that a
+            # text translates the same whatever it is batched with.
+            limits = [min(1024, 2 * len(s) + 16) for s in sources]
             results = self._translator.translate_batch(
                 sources,
                 target_prefix=prefixes if any(p for p in prefixes) else None,
                 beam_size=beam_size,
-                max_decoding_length=min(1024, 2 * longest + 16),  # a degenerate loop stops here
+                max_decoding_length=max(limits),
                 repetition_penalty=1.1,
             )
-            for (i, _), result in zip(batch, results, strict=True):
-                out[i] = self.detokenize(result.hypotheses[0], target=target)
+            for (i, _), result, limit in zip(batch, results, limits, strict=True):
+                out[i] = self.detokenize(result.hypotheses[0][:limit], target=target)
         return out
 
 
