@@ -3,16 +3,19 @@
 Whisper detects one language from the first 30 s of speech; in a hearing held with an interpreter the next
 speaker may use another. :func:`identify_languages` runs after the first pass:
 
-1. **Detect** (:func:`detect_languages`): Whisper's language head on an excerpt of each segment (its middle,
-   at most ``max_seconds``), the excerpts batched. CTranslate2 accepts features shorter than 30 s, so the cost
-   is the encoder on the excerpts alone: about 1/10 of the first pass on a monolingual recording with the
-   default 4 s excerpts (see ``verbatim bench translate``), rather than one encoder pass per segment.
-2. **Smooth** (:func:`smooth_languages`): a short or low-confidence segment takes its neighbours' language
-   instead of flipping on its own; an isolated segment whose neighbours agree on another language joins them
-   unless it is long and confident.
-3. **Re-decode**: runs of consecutive segments whose language differs from the one they were transcribed in
-   are transcribed again in their own language (with the same options), so a German passage gives German text,
-   not Whisper's English rendering of it. A monolingual recording has no such run and costs step 1 only.
+1. **Detect** (:func:`detect_languages`): Whisper's language head on the speech regions found by the VAD
+   (cut into pieces of at most ``max_region_seconds``), on an excerpt of each (its middle, at most
+   ``max_seconds``), the excerpts batched. Regions, not the first pass's segments: a first pass decoding in
+   the wrong language may leave a passage out altogether. CTranslate2 accepts features shorter than 30 s, so
+   the cost is the encoder on the excerpts alone, not one 30 s encoder pass per piece (measured by
+   ``verbatim bench translate``).
+2. **Smooth** (:func:`smooth_languages`): a short or low-confidence piece takes its neighbours' language
+   instead of flipping on its own; an isolated piece whose neighbours agree on another language joins them
+   unless it is long and confident. Each segment then gets the language of the run of pieces it lies in.
+3. **Re-decode**: runs of consecutive pieces whose language differs from the one the first pass used are
+   transcribed again in their own language (with the same options), replacing the first pass there, so a
+   German passage gives German text, not Whisper's English rendering of it (or nothing). A monolingual
+   recording has no such run and costs step 1 only.
 
 It is automatic only when the language is detected (``language='auto'``): a forced language means the user
 knows the recording is in one language.
@@ -48,7 +51,8 @@ class LanguageIdOptions:
     """How segment languages are detected and smoothed. Defaults are general, not tuned on a clip.
 
     Attributes:
-        max_seconds: longest excerpt (the middle of the segment) the language is detected on.
+        max_seconds: longest excerpt (the middle of a piece of speech) the language is detected on.
+        max_region_seconds: speech regions longer than this are cut into pieces detected apart.
         min_seconds: segments shorter than this are not trusted: they take their neighbours' language.
         min_probability: detections below this probability are not trusted either.
         keep_probability: an isolated segment whose neighbours agree on another language keeps its own only
@@ -58,6 +62,7 @@ class LanguageIdOptions:
     """
 
     max_seconds: float = 4.0
+    max_region_seconds: float = 12.0
     min_seconds: float = 1.0
     min_probability: float = 0.5
     keep_probability: float = 0.8
@@ -195,6 +200,34 @@ def smooth_languages(
     return out
 
 
+def speech_pieces(audio: Audio, asr_options: AsrOptions, max_seconds: float) -> list[tuple[float, float]]:
+    """Speech regions of the recording (Silero VAD, the first pass's settings), cut into pieces of at most
+    ``max_seconds``: the spans whose language is detected."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    from verbatim.pipeline.asr import _gain_for
+
+    samples = audio.samples
+    gain = _gain_for(samples) if asr_options.normalize_gain else 1.0
+    if gain != 1.0:  # the VAD is not level-normalised (see asr._gain_for)
+        samples = np.clip(samples * gain, -1.0, 1.0).astype(np.float32)
+    regions = get_speech_timestamps(
+        samples,
+        VadOptions(
+            threshold=asr_options.vad_threshold,
+            min_silence_duration_ms=asr_options.min_silence_ms,
+            speech_pad_ms=asr_options.speech_pad_ms,
+        ),
+    )
+    pieces: list[tuple[float, float]] = []
+    for region in regions:
+        start, end = region["start"] / SAMPLE_RATE, region["end"] / SAMPLE_RATE
+        count = max(1, int(np.ceil((end - start) / max_seconds)))
+        step = (end - start) / count
+        pieces.extend((round(start + k * step, 3), round(start + (k + 1) * step, 3)) for k in range(count))
+    return pieces
+
+
 def identify_languages(
     asr: WhisperASR,
     audio: Audio,
@@ -204,6 +237,9 @@ def identify_languages(
     hook: ProgressHook = null_hook,
 ) -> Transcript:
     """Give every segment its language and transcribe again the passages spoken in another language.
+
+    The language is detected on the recording's speech regions, not on the first pass's segments: a first
+    pass decoding in the wrong language may leave a passage out altogether.
 
     Args:
         asr: the model that made ``transcript``.
@@ -217,49 +253,40 @@ def identify_languages(
         A new transcript: segments carry ``language`` and ``language_probability``; the recording's
         ``language`` is the one spoken longest. The input is not modified.
     """
-    segments = list(transcript.segments)
-    if not segments:
+    pieces = speech_pieces(audio, asr_options, options.max_region_seconds)
+    if not pieces:
         return transcript
-    guesses = detect_languages(asr.model, audio.samples, [(s.start, s.end) for s in segments], options, hook)
+    guesses = detect_languages(asr.model, audio.samples, pieces, options, hook)
     languages = smooth_languages(
-        guesses,
-        [max(0.0, s.end - s.start) for s in segments],
-        fallback=transcript.language,
-        options=options,
+        guesses, [end - start for start, end in pieces], fallback=transcript.language, options=options
     )
+    runs = _runs(pieces, guesses, languages)
+    first_pass = list(transcript.segments)
     out: list[Segment] = []
-    runs = _runs(segments, languages)
-    total_runs = sum(1 for _, _, redo in runs if redo)
-    done = 0
-    for first, last, redo in runs:
-        language = languages[first]
-        run = segments[first : last + 1]
-        probability = float(np.mean([g.probability_of(language) for g in guesses[first : last + 1]]))
-        redecoded: list[Segment] = []
-        if redo:
-            hook("relanguage", completed=done, total=total_runs)
-            lo = max(run[0].start - options.pad_seconds, segments[first - 1].end if first > 0 else 0.0)
-            hi = min(
-                run[-1].end + options.pad_seconds,
-                segments[last + 1].start if last + 1 < len(segments) else audio.duration,
-            )
-            redecoded = _redecode(asr, audio, lo, hi, replace(asr_options, language=language))
-            done += 1
-            hook("relanguage", completed=done, total=total_runs)
+    redo = [r for r in runs if r.language != transcript.language]
+    for n, run in enumerate(redo):
+        hook("relanguage", completed=n, total=len(redo))
+        inside = [s for s in first_pass if run.start <= (s.start + s.end) / 2 < run.end]
+        lo = max(0.0, run.start - options.pad_seconds)
+        hi = min(audio.duration, run.end + options.pad_seconds)
+        redecoded = _redecode(asr, audio, lo, hi, replace(asr_options, language=run.language))
         if redecoded:
+            first_pass = [s for s in first_pass if s not in inside]
             out.extend(
-                s.with_(language=language, language_probability=round(probability, 4)) for s in redecoded
+                s.with_(language=run.language, language_probability=round(run.probability, 4))
+                for s in redecoded
             )
-        else:
-            # Nothing to transcribe again, or nothing came out of it: keep the first pass, which was
-            # transcribed in segment.language, so its language stays the one its text is in.
-            for seg, guess, lang in zip(
-                run, guesses[first : last + 1], languages[first : last + 1], strict=True
-            ):
-                kept = seg.language if redo else lang
-                out.append(
-                    seg.with_(language=kept, language_probability=round(guess.probability_of(kept or ""), 4))
-                )
+        hook("relanguage", completed=n + 1, total=len(redo))
+    for seg in first_pass:
+        # kept from the first pass: transcribed in seg.language, which is therefore its language; its
+        # probability is the detection's for that language on the pieces it overlaps
+        overlapping = [
+            g.probability_of(seg.language or transcript.language)
+            for (start, end), g in zip(pieces, guesses, strict=True)
+            if start < seg.end and seg.start < end
+        ]
+        probability = round(float(np.mean(overlapping)), 4) if overlapping else None
+        out.append(seg.with_(language=seg.language or transcript.language, language_probability=probability))
     out.sort(key=lambda s: (s.start, s.end))
     spoken: dict[str, float] = {}
     for s in out:
@@ -269,17 +296,25 @@ def identify_languages(
     return transcript.with_(segments=tuple(s.with_(id=n) for n, s in enumerate(out)), language=main)
 
 
-def _runs(segments: Sequence[Segment], languages: Sequence[str]) -> list[tuple[int, int, bool]]:
-    """(first, last, redo) for each run of consecutive segments with one language; ``redo`` when the run
-    was transcribed in another language than its own."""
-    runs: list[tuple[int, int, bool]] = []
-    for i, (seg, lang) in enumerate(zip(segments, languages, strict=True)):
-        redo = seg.language != lang
-        if runs and languages[runs[-1][0]] == lang and runs[-1][2] == redo and runs[-1][1] == i - 1:
-            runs[-1] = (runs[-1][0], i, redo)
+@dataclass(frozen=True)
+class _Run:
+    start: float
+    end: float
+    language: str
+    probability: float
+
+
+def _runs(
+    pieces: Sequence[tuple[float, float]], guesses: Sequence[LanguageGuess], languages: Sequence[str]
+) -> list[_Run]:
+    """Consecutive pieces of one language joined into runs (mean probability of that language)."""
+    runs: list[tuple[float, float, str, list[float]]] = []
+    for (start, end), guess, language in zip(pieces, guesses, languages, strict=True):
+        if runs and runs[-1][2] == language:
+            runs[-1] = (runs[-1][0], end, language, [*runs[-1][3], guess.probability_of(language)])
         else:
-            runs.append((i, i, redo))
-    return runs
+            runs.append((start, end, language, [guess.probability_of(language)]))
+    return [_Run(s, e, lang, float(np.mean(p))) for s, e, lang, p in runs]
 
 
 def _redecode(asr: WhisperASR, audio: Audio, start: float, end: float, options: AsrOptions) -> list[Segment]:
