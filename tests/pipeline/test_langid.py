@@ -36,7 +36,9 @@ def test_a_switch_of_language_is_kept_and_an_unsure_segment_at_the_border_follow
 
 
 def test_nothing_trusted_gives_the_fallback() -> None:
-    out = smooth_languages([_g("ja", 0.2), _g("ko", 0.3)], [0.5, 3.0], fallback="fr", options=LanguageIdOptions())
+    out = smooth_languages(
+        [_g("ja", 0.2), _g("ko", 0.3)], [0.5, 3.0], fallback="fr", options=LanguageIdOptions()
+    )
     assert out == ["fr", "fr"]
 
 
@@ -59,7 +61,9 @@ def mixed_recording(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[n
 
 
 @pytest.mark.models
-def test_each_part_of_a_mixed_recording_gets_its_language_and_is_transcribed_in_it(asr, mixed_recording) -> None:  # type: ignore[no-untyped-def]
+def test_each_part_of_a_mixed_recording_gets_its_language_and_is_transcribed_in_it(
+    asr, mixed_recording
+) -> None:  # type: ignore[no-untyped-def]
     from verbatim.pipeline.asr import AsrOptions
     from verbatim.pipeline.runner import PipelineOptions, TranscriptionPipeline
 

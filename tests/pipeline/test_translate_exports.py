@@ -51,7 +51,10 @@ def test_json_has_translation_blocks_and_language_probability_and_round_trips() 
 def test_txt_puts_each_translation_under_its_original() -> None:
     text = render(_bilingual(), "txt").decode()
     paragraphs = text.strip().split("\n\n")
-    assert paragraphs[0].splitlines() == ["[00:00:01] Témoin : Guten Tag, Herr", " " * 11 + "[fr] Bonjour, monsieur"]
+    assert paragraphs[0].splitlines() == [
+        "[00:00:01] Témoin : Guten Tag, Herr",
+        " " * 11 + "[fr] Bonjour, monsieur",
+    ]
     assert paragraphs[2].splitlines()[1].strip() == "[fr] Oui."
     monolingual = render(_bilingual(), "txt", options=ExportOptions(bilingual=False)).decode()
     assert "[fr]" not in monolingual

@@ -1,8 +1,8 @@
 """Text translation through CTranslate2, end to end, with a tiny model the suite builds itself.
 
 The model (see ``tiny_translation.py``) has random weights: these tests prove the plumbing (registration,
-family and languages read from the directory, SentencePiece tokenisation, language tokens, batched translation,
-detokenisation, alignment to segments, routing, protected names), not translation quality.
+family and languages read from the directory, SentencePiece tokenisation, language tokens, batched
+translation, detokenisation, alignment to segments, routing, protected names), not translation quality.
 """
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ def _hearing() -> Transcript:
         segments=(
             Segment(0, 0.0, 3.0, "Bonjour madame, asseyez-vous.", speaker="S1", language="fr"),
             Segment(1, 3.5, 6.0, "Thank you, I am here with my lawyer.", speaker="S2", language="en"),
-            Segment(2, 6.5, 9.0, "Vous connaissez [PERSONNE_1] depuis longtemps ?", speaker="S1", language="fr"),
+            Segment(
+                2, 6.5, 9.0, "Vous connaissez [PERSONNE_1] depuis longtemps ?", speaker="S1", language="fr"
+            ),
             Segment(3, 9.5, 12.0, "Monsieur Dupont était présent ce soir-là.", speaker="S1", language="fr"),
             Segment(4, 12.5, 13.0, "  ", speaker="S2", language="en"),
         ),
@@ -67,7 +69,9 @@ def test_family_and_languages_are_read_from_the_directory(
     assert info.source_spm.is_file() and info.target_spm.is_file()
 
 
-def test_marian_without_languages_in_its_name_needs_them(tiny_models: dict[str, Path], tmp_path: Path) -> None:
+def test_marian_without_languages_in_its_name_needs_them(
+    tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
     renamed = tmp_path / "my-marian"
     renamed.symlink_to(tiny_models["marian"], target_is_directory=True)
     with pytest.raises(ModelNotFoundError, match="--languages"):
@@ -118,7 +122,9 @@ def test_tokenisation_follows_the_family(tiny_models: dict[str, Path], family: s
 @pytest.mark.parametrize("family", ["nllb", "m2m100", "marian"])
 def test_transcript_translated_segment_by_segment(tiny_models: dict[str, Path], family: str) -> None:
     info = inspect_translation_dir(tiny_models[family])
-    translator = Translator(text_models=[info], load=lambda i: CT2TextTranslator(i, device="cpu", batch_size=2))
+    translator = Translator(
+        text_models=[info], load=lambda i: CT2TextTranslator(i, device="cpu", batch_size=2)
+    )
     transcript = _hearing()
     options = TranslationOptions(target="en", protected_terms=("Dupont",), beam_size=2)
     out = translator.translate(transcript, None, options)
