@@ -109,6 +109,10 @@ def build_pipeline(
     )
     diarization.validate()
     language = normalize_language(request.language)
+    translation = _translation_options(request)
+    if translation is not None and translation.target != "en":
+        # refused before the ASR model loads: only a text model reaches a target other than English
+        get_translator(settings, None).check_target(translation.target)
     asr = get_asr(settings, request.model)
     batch = settings.asr.batch_size
     if batch is None:
@@ -123,7 +127,7 @@ def build_pipeline(
         diarize=request.diarize and request.channels == "mix",
         diarization=diarization,
         channels=request.channels,
-        translation=_translation_options(request),
+        translation=translation,
     )
     translator = None
     if options.translation is not None:
