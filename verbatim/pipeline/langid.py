@@ -253,6 +253,8 @@ def identify_languages(
         A new transcript: segments carry ``language`` and ``language_probability``; the recording's
         ``language`` is the one spoken longest. The input is not modified.
     """
+    if not asr.model.model.is_multilingual:  # an English-only model (*.en) has no language head
+        return transcript
     pieces = speech_pieces(audio, asr_options, options.max_region_seconds)
     if not pieces:
         return transcript

@@ -67,7 +67,7 @@ class TranslationOptions:
     target: str
     protected_terms: tuple[str, ...] = ()
     model: str | None = None
-    beam_size: int = 4
+    beam_size: int = 5
     batch_size: int = 16
 
 
@@ -267,6 +267,8 @@ def speech_translate(
     Each segment is decoded alone (its audio, with a margin that never reaches into the neighbours'), in
     its own language, so that the translation stays aligned with the segment's speaker and times.
     """
+    from verbatim.pipeline.asr import is_credit_hallucination
+
     out: list[str] = []
     ordered = sorted(range(len(segments)), key=lambda i: segments[i].start)
     texts: dict[int, str] = {}
@@ -293,7 +295,9 @@ def speech_translate(
             condition_on_previous_text=False,
             word_timestamps=False,
         )
-        texts[i] = " ".join(s.text.strip() for s in generator).strip()
+        text = " ".join(s.text.strip() for s in generator).strip()
+        # a subtitle credit Whisper invents on a breath or a cough is not a translation
+        texts[i] = "" if is_credit_hallucination(text) else text
     for i in range(len(segments)):
         out.append(texts[i])
     return out
