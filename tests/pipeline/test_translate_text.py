@@ -49,9 +49,10 @@ def _hearing() -> Transcript:
             ),
             Segment(3, 9.5, 12.0, "Monsieur Dupont était présent ce soir-là.", speaker="S1", language="fr"),
             Segment(4, 12.5, 13.0, "  ", speaker="S2", language="en"),
+            Segment(5, 13.5, 15.0, "Maître Leblanc, vous avez la parole.", speaker="S1", language="fr"),
         ),
         models={"asr": {"name": "whisper-base"}},
-        speakers={"S1": "S1", "S2": "S2"},
+        speakers={"S1": "S1", "S2": "Maître Leblanc"},
     )
 
 
@@ -146,6 +147,7 @@ def test_transcript_translated_segment_by_segment(tiny_models: dict[str, Path], 
     # names marked as such survive whatever the (random) model does
     assert "[PERSONNE_1]" in french[1].translation.text  # type: ignore[union-attr]
     assert "Dupont" in french[2].translation.text  # type: ignore[union-attr]
+    assert "Maître Leblanc" in out.segments[5].translation.text  # type: ignore[union-attr]  # a speaker's name
     assert out.models[f"translation:{info.name}"]["family"] == family
     # deterministic: the same input gives the same translation
     again = translator.translate(transcript, None, options)

@@ -58,7 +58,8 @@ class TranslationOptions:
 
     Attributes:
         target: ISO 639-1 code of the translation (``en``, ``fr``).
-        protected_terms: names and pseudonyms to keep exactly as written (bracketed tags are always kept).
+        protected_terms: names and pseudonyms to keep exactly as written (bracketed tags and the speakers'
+            display names are always kept).
         model: a text model to use (by name) instead of the first that covers each pair.
         beam_size: beam width of text models and of Whisper's speech translation.
         batch_size: segments translated together by a text model.
@@ -403,7 +404,9 @@ class Translator:
         hook("translate", completed=0, total=total)
         translations: dict[int, SegmentTranslation] = {}
         models: dict[str, dict[str, str]] = {}
-        terms = options.protected_terms
+        # speakers' display names (set by a clerk) are names marked as such too
+        names = [name for sid, name in transcript.speakers.items() if name.strip() and name != sid]
+        terms = (*options.protected_terms, *names)
         for source, indexes in groups.items():
             if source == target:
                 for i in indexes:
