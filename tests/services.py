@@ -52,14 +52,14 @@ def delete_keys(client: redis.Redis, prefix: str) -> None:
 
 
 def worker_env(
-    *, home: Path, redis_url: str, db_url: str, s3_endpoint: str, bucket: str, prefix: str, **worker: str
+    *, home: Path, broker_url: str, db_url: str, s3_endpoint: str, bucket: str, prefix: str, **worker: str
 ) -> dict[str, str]:
     """Environment of a worker process; ``worker`` holds extra ``VERBATIM_WORKER__*`` values by field name."""
     return {
         **os.environ,
         "VERBATIM_HOME": str(home),
         "VERBATIM_MODELS_DIR": os.environ["VERBATIM_MODELS_DIR"],  # the test session's (tests/conftest.py)
-        "VERBATIM_BROKER_URL": redis_url,
+        "VERBATIM_BROKER_URL": broker_url,
         "VERBATIM_DATABASE_URL": db_url,
         "VERBATIM_STORAGE__BACKEND": "s3",
         "VERBATIM_STORAGE__S3_ENDPOINT": s3_endpoint,
@@ -77,13 +77,13 @@ def worker_env(
 
 
 def api_settings(
-    *, home: Path, redis_url: str, db_url: str, s3_endpoint: str, bucket: str, prefix: str
+    *, home: Path, broker_url: str, db_url: str, s3_endpoint: str, bucket: str, prefix: str
 ) -> Settings:
     """Settings of this process (API or dispatcher) matching :func:`worker_env`."""
     return Settings(
         home=home,
         models_dir=Path(os.environ["VERBATIM_MODELS_DIR"]),
-        broker_url=redis_url,
+        broker_url=broker_url,
         database_url=db_url,
         storage=StorageSettings(
             backend="s3",

@@ -32,6 +32,8 @@ models_app = typer.Typer(help="Installed models: list, verify, install, add.", n
 app.add_typer(models_app, name="models")
 users_app = typer.Typer(help="Accounts: add, list, disable, reset a token.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+config_app = typer.Typer(help="Configuration: the reference of every setting.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
 
 
 def _add_bench() -> None:
@@ -480,8 +482,13 @@ def serve(
     import uvicorn
 
     from verbatim.api import create_app
+    from verbatim.ops.logs import configure_logging
+    from verbatim.ops.settings import get_settings
 
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    # log_config=None keeps our handler; access_log=False: the API writes its own, without query strings
+    uvicorn.run(create_app(), host=host, port=port, log_config=None, access_log=False)
 
 
 @app.command()
@@ -523,6 +530,14 @@ def audit(
 
     with _session() as session:
         export_jsonl(session, sys.stdout, since=parse(since), until=parse(until), unit=unit)
+
+
+@config_app.command("reference")
+def config_reference() -> None:
+    """Print the reference of every setting (environment variable, type, default, meaning) as Markdown."""
+    from verbatim.ops.config_reference import render_markdown
+
+    typer.echo(render_markdown(), nl=False)
 
 
 def main() -> None:

@@ -123,7 +123,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
             prefix = f"vbtest-api-{uuid.uuid4().hex[:8]}:"
             bucket = f"vb-api-{uuid.uuid4().hex[:12]}"
             where = dict(
-                redis_url=REDIS_URL, db_url=db_url, s3_endpoint=moto.endpoint, bucket=bucket, prefix=prefix
+                broker_url=REDIS_URL, db_url=db_url, s3_endpoint=moto.endpoint, bucket=bucket, prefix=prefix
             )
             env = worker_env(home=tmp_path / "worker-home", **where)
             settings = api_settings(home=tmp_path / "api-home", **where)

@@ -128,3 +128,45 @@ def test_a_declared_length_over_the_limit_is_refused_before_the_body_is_read(
     assert r.status_code == 413 and "100000 bytes" in r.json()["error"]
     assert r.headers["X-Request-ID"]
     assert state.store.list("jobs/") == [] and recorder.submitted == []
+
+
+def _multipart_chunks(payload: bytes, boundary: str = "verbatimtestboundary") -> Iterator[bytes]:
+    yield (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="stream.flac"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+    for i in range(0, len(payload), 64 * 1024):
+        yield payload[i : i + 64 * 1024]
+    yield f"\r\n--{boundary}--\r\n".encode()
+
+
+def test_a_body_without_declared_length_is_cut_off_at_the_limit(
+    small: tuple[TestClient, ServiceState, Actor, Recorder],
+) -> None:
+    client, state, actor, recorder = small
+    body = JFK.read_bytes() * 7  # about 1.5 MB, sent chunked: no Content-Length to refuse up front
+    r = client.post(
+        "/v1/jobs",
+        headers={**actor.headers, "Content-Type": "multipart/form-data; boundary=verbatimtestboundary"},
+        content=_multipart_chunks(body),
+    )
+    assert "content-length" not in r.request.headers
+    assert r.status_code == 413 and "100000 bytes" in r.json()["error"]
+    assert r.headers["X-Request-ID"]
+    assert state.store.list("jobs/") == [] and recorder.submitted == []
+
+
+def test_a_chunked_body_under_the_limit_is_accepted(
+    small: tuple[TestClient, ServiceState, Actor, Recorder], tmp_path: Path
+) -> None:
+    from tests.conftest import tone, write_audio
+
+    client, state, actor, _ = small
+    clip = write_audio(tmp_path / "tone.wav", tone(1.0)).read_bytes()
+    r = client.post(
+        "/v1/jobs",
+        headers={**actor.headers, "Content-Type": "multipart/form-data; boundary=verbatimtestboundary"},
+        content=_multipart_chunks(clip),
+    )
+    assert r.status_code == 202, r.text
+    assert state.store.get_bytes(f"jobs/{r.json()['id']}/original") == clip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -30,6 +31,20 @@ from verbatim.workers.dispatch import CeleryDispatcher, make_dispatcher
 pytestmark = [pytest.mark.services, pytest.mark.models]
 
 REDIS_URL = "redis://127.0.0.1:6379/7"
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
+
+
+def purge_rabbitmq() -> None:
+    """Empty the RabbitMQ queues of the workers: a vhost is shared between runs, unlike Redis key prefixes."""
+    from kombu import Connection
+
+    with Connection(AMQP_URL, connect_timeout=10) as conn:
+        channel = conn.channel()
+        for queue in ("asr", "cpu"):
+            try:
+                channel.queue_purge(queue)
+            except Exception:  # not declared yet: nothing to purge
+                channel = conn.channel()
 
 
 @dataclass
@@ -58,8 +73,12 @@ class Cluster:
             time.sleep(0.3)
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
+@pytest.fixture(params=["redis", "rabbitmq"])
+def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
+    """The same cluster on either broker the deployment supports."""
+    broker = REDIS_URL if request.param == "redis" else AMQP_URL
+    if request.param == "rabbitmq":
+        purge_rabbitmq()
     server = MotoServer()
     try:
         with temporary_postgres_schema() as db_url:
@@ -67,7 +86,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
             prefix = f"vbtest-{uuid.uuid4().hex[:8]}:"
             bucket = f"vb-{uuid.uuid4().hex[:12]}"
             where = dict(
-                redis_url=REDIS_URL, db_url=db_url, s3_endpoint=server.endpoint, bucket=bucket, prefix=prefix
+                broker_url=broker, db_url=db_url, s3_endpoint=server.endpoint, bucket=bucket, prefix=prefix
             )
             env = worker_env(
                 home=tmp_path / "worker-home",
@@ -77,6 +96,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
                 retry_countdown_s="2",
                 **where,
             )
+            env["VERBATIM_LOG_FORMAT"] = "json"
             settings = api_settings(home=tmp_path / "api-home", **where)
             engine = make_engine(db_url)
             logs = tmp_path / "logs"
@@ -94,6 +114,8 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
                 engine.dispose()
     finally:
         server.stop()
+        if request.param == "rabbitmq":
+            purge_rabbitmq()
 
 
 def test_make_dispatcher_with_a_broker_is_celery(cluster: Cluster) -> None:
@@ -114,6 +136,11 @@ def test_a_job_submitted_through_celery_runs_in_a_worker_process(cluster: Cluste
     assert job.status == "succeeded", job.error
     assert (job.attempts, job.progress) == (1, 1.0)
     check_transcript(cluster.store, job_id, load(cluster.sessions, job_id)[1])
+    # the worker's log is JSON lines (Celery's banner aside), with the job's id and no file name
+    lines = (cluster.logs / "w1.log").read_text().splitlines()
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    assert any(r["logger"] == "verbatim.worker" and job_id in r["message"] for r in records)
+    assert "dupont" not in "\n".join(lines).lower()
     print(f"celery job done in {elapsed:.1f} s")
 
 

@@ -3,6 +3,7 @@ as a single pass, and the parts kept in the store."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,7 +64,18 @@ def _run(
         process_job(job_id, settings=settings, sessions=sessions, store=store, worker_id="w") == "succeeded"
     )
     job, artifacts = load(sessions, job_id)
-    assert [a.kind for a in artifacts] == ["transcript"]
+    assert artifacts[0].kind == "transcript"
+    if split == 0:
+        assert len(artifacts) == 1
+    else:  # every stored part is listed in the custody manifest with its hash; leases are gone
+        parts = artifacts[1:]
+        expected = [
+            f"{kind}-{n}" for n in range(len(parts) // 2) for kind in ("chunk-audio", "chunk-transcript")
+        ]
+        assert sorted(a.kind for a in parts) == sorted(expected) and parts
+        assert not [k for k in store.list(f"jobs/{job_id}/chunks/") if k.endswith(".lease")]
+        for part in parts:
+            assert hashlib.sha256(store.get_bytes(part.object_key)).hexdigest() == part.sha256
     doc: dict[str, object] = json.loads(store.get_bytes(f"jobs/{job_id}/transcript.json"))
     assert job.duration == pytest.approx(32.9, abs=0.5)
     return job_id, doc

@@ -91,7 +91,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
             prefix = f"vbtest-chunk-{uuid.uuid4().hex[:8]}:"
             bucket = f"vb-chunk-{uuid.uuid4().hex[:12]}"
             where = dict(
-                redis_url=REDIS_URL, db_url=db_url, s3_endpoint=server.endpoint, bucket=bucket, prefix=prefix
+                broker_url=REDIS_URL, db_url=db_url, s3_endpoint=server.endpoint, bucket=bucket, prefix=prefix
             )
             env = worker_env(home=tmp_path / "worker-home", split_seconds=str(SPLIT_SECONDS), **where)
             settings = api_settings(home=tmp_path / "api-home", **where)

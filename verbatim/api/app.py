@@ -8,16 +8,18 @@ without a broker, Celery with one).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from verbatim.api.deps import Dispatcher, ServiceState, new_request_id
+from verbatim.api.docs import install_docs
 from verbatim.api.errors import install_error_handlers
+from verbatim.api.limits import BodyLimit
 from verbatim.api.routes import jobs, openai_compat, service
 from verbatim.ops.db import make_engine, session_factory, upgrade
 from verbatim.ops.settings import Settings, get_settings
@@ -26,6 +28,7 @@ from verbatim.ops.storage import ObjectStore
 __all__ = ["DEFAULT_POLL_INTERVAL_S", "DEFAULT_WAIT_TIMEOUT_S", "create_app"]
 
 log = logging.getLogger("verbatim.api")
+access_log = logging.getLogger("verbatim.access")
 
 DEFAULT_WAIT_TIMEOUT_S = 600.0
 """How long an OpenAI-compatible request waits for its job (OpenAI's client gives up after 600 s too)."""
@@ -100,28 +103,42 @@ def create_app(
         summary="On-premise transcription of hearings: jobs, transcripts, custody, audit.",
         version="1",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
+    install_docs(app)
 
     # multipart framing and the option fields come on top of the file itself
     limit_settings = settings or get_settings()
-    upload_limit = limit_settings.max_upload_bytes + 1024 * 1024
+    app.add_middleware(
+        BodyLimit,
+        limit=limit_settings.max_upload_bytes + 1024 * 1024,
+        message=f"upload larger than the limit of {limit_settings.max_upload_bytes} bytes",
+    )
 
     @app.middleware("http")
     async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         request.state.request_id = new_request_id(request.headers.get("x-request-id"))
-        declared = request.headers.get("content-length", "")
-        if request.method == "POST" and declared.isdigit() and int(declared) > upload_limit:
-            # Refuse before reading a byte: the body would otherwise be spooled to disk first. Uploads
-            # without a declared length are bounded while they are streamed to the store.
-            refused = JSONResponse(
-                {"error": f"upload larger than the limit of {limit_settings.max_upload_bytes} bytes"},
-                status_code=413,
-            )
-            refused.headers["X-Request-ID"] = request.state.request_id
-            return refused
+        started = time.perf_counter()
         response = await call_next(request)
         response.headers["X-Request-ID"] = request.state.request_id
+        route = request.scope.get("route")
+        access_log.info(
+            "%s %s %d",
+            request.method,
+            getattr(route, "path", "unmatched"),
+            response.status_code,
+            extra={
+                "request_id": request.state.request_id,
+                "method": request.method,
+                # the route's template: a raw path or query string could carry a search term or a name
+                "route": getattr(route, "path", "unmatched"),
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                "user_id": getattr(request.state, "user_id", None),
+            },
+        )
         return response
 
     app.include_router(jobs.router)

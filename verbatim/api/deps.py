@@ -133,6 +133,7 @@ def get_current_user(
             detail=f"{reason}; {where}",
         )  # fmt: skip
         raise NotAuthenticatedError("A valid bearer token is required (Authorization: Bearer <token>).")
+    request.state.user_id = user.id  # for the access log (an id, never the name)
     return user
 
 

@@ -8,6 +8,7 @@ queries.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from verbatim.ops.db import JOB_STATUSES, Job
+from verbatim.ops.db.models import utcnow
 
 __all__ = ["JobMetricsCollector", "render_metrics"]
 
@@ -27,8 +29,17 @@ def _seconds_between(session: Session) -> ColumnElement[float]:
     return cast(func.extract("epoch", Job.finished_at - Job.started_at), Float)
 
 
+def _age(now: datetime, then: datetime | None) -> float:
+    if then is None:
+        return 0.0
+    if then.tzinfo is None:  # SQLite gives naive times; they are UTC
+        then = then.replace(tzinfo=UTC)
+    return max(0.0, (now - then).total_seconds())
+
+
 class JobMetricsCollector(Collector):
-    """Jobs by state, queue depth, audio seconds processed and processing seconds, from the job table."""
+    """Jobs by state, queue depth, heartbeat and queue ages, audio seconds processed and processing seconds,
+    from the job table."""
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -40,6 +51,9 @@ class JobMetricsCollector(Collector):
             audio = session.scalar(
                 select(func.coalesce(func.sum(Job.duration), 0.0)).where(Job.status == "succeeded")
             )
+            now = utcnow()
+            oldest_beat = session.scalar(select(func.min(Job.heartbeat_at)).where(Job.status == "running"))
+            oldest_queued = session.scalar(select(func.min(Job.created_at)).where(Job.status == "queued"))
             busy = session.scalar(
                 select(func.coalesce(func.sum(_seconds_between(session)), 0.0)).where(
                     Job.status == "succeeded", Job.started_at.is_not(None), Job.finished_at.is_not(None)
@@ -53,6 +67,16 @@ class JobMetricsCollector(Collector):
             "verbatim_queue_depth",
             "Jobs waiting for a worker (queued).",
             value=float(counts.get("queued", 0)),
+        )
+        yield GaugeMetricFamily(
+            "verbatim_worker_heartbeat_age_seconds",
+            "Age of the stalest heartbeat among running jobs (0 when none runs): a dead worker shows here.",
+            value=_age(now, oldest_beat),
+        )
+        yield GaugeMetricFamily(
+            "verbatim_oldest_queued_job_age_seconds",
+            "How long the oldest queued job has waited (0 when none waits).",
+            value=_age(now, oldest_queued),
         )
         yield CounterMetricFamily(
             "verbatim_audio_seconds_processed", "Seconds of audio in succeeded jobs.", value=float(audio or 0)

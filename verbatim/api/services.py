@@ -8,7 +8,6 @@ file name or transcript text.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from dataclasses import dataclass
 from typing import BinaryIO, Final
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from verbatim.api.deps import Dispatcher
 from verbatim.api.errors import JobNotFoundError, JobNotReadyError, ServiceUnavailableError, WaitTimeoutError
 from verbatim.api.schemas import ArtifactPublic, CustodyManifest, OriginalPublic
+from verbatim.digest import sha256_stream
 from verbatim.errors import AudioDecodeError, InvalidOptionError
 from verbatim.ops import audit
 from verbatim.ops.db import Artifact, Job, User, create_job, fail_job, new_job_id, utcnow
@@ -260,14 +260,11 @@ def delete_job(session: Session, *, store: ObjectStore, job: Job) -> int:
 
 
 def _hash_object(store: ObjectStore, key: str) -> str | None:
-    digest = hashlib.sha256()
     try:
         with store.open(key) as stream:
-            while chunk := stream.read(1 << 20):
-                digest.update(chunk)
+            return sha256_stream(stream)
     except ObjectNotFoundError:
         return None
-    return digest.hexdigest()
 
 
 def custody_manifest(store: ObjectStore, job: Job, *, verify: bool) -> CustodyManifest:

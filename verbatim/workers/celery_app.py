@@ -14,6 +14,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery, Task
+from celery.signals import setup_logging
 from kombu.entity import Queue
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,6 +36,15 @@ ASR_QUEUE = "asr"
 """Transcription (GPU or fast CPU machines)."""
 CPU_QUEUE = "cpu"
 """CPU-only stages to come (export, pseudonymisation, merging chunks)."""
+
+
+@setup_logging.connect  # type: ignore[untyped-decorator,unused-ignore]
+def _configure_logging(**_: Any) -> None:
+    """Celery would install its own handlers; ours write ids only, as text or JSON (VERBATIM_LOG_FORMAT)."""
+    from verbatim.ops.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
 
 
 def make_celery(settings: Settings, worker: WorkerSettings | None = None) -> Celery:

@@ -32,8 +32,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
+from verbatim.digest import sha256_stream
 from verbatim.errors import InvalidOptionError, VerbatimError
-from verbatim.ops.db import Job
+from verbatim.ops.db import ArtifactRecord, Job
 from verbatim.ops.storage.base import ObjectNotFoundError, ObjectStore
 from verbatim.pipeline.types import SAMPLE_RATE, Audio
 
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from verbatim.pipeline.runner import PipelineOptions, TranscriptionPipeline
     from verbatim.pipeline.types import Transcript
 
-__all__ = ["ChunkSubmitter", "chunk_key", "process_chunk", "run_chunked"]
+__all__ = ["CHUNK_KINDS", "ChunkSubmitter", "chunk_artifacts", "chunk_key", "process_chunk", "run_chunked"]
 
 log = logging.getLogger("verbatim.worker")
 
@@ -56,6 +57,44 @@ _POLL_SECONDS = 1.0
 def chunk_key(job_id: str, index: int, suffix: str) -> str:
     """Object key of part ``index`` of a job: ``wav`` (audio), ``json`` (result) or ``lease``."""
     return f"jobs/{job_id}/chunks/{index}.{suffix}"
+
+
+CHUNK_KINDS = {"wav": "chunk-audio", "json": "chunk-transcript"}
+"""Artefact kind in the custody manifest of each stored part's file, by key suffix (``-<n>`` appended)."""
+
+
+def chunk_artifacts(store: ObjectStore, job_id: str) -> list[ArtifactRecord]:
+    """The parts a split job left in the store, as artefacts for its custody manifest.
+
+    The parts' audio and results are derived data like the transcript: they stay (and are purged with the
+    job), so the manifest lists each with its SHA-256. Leases are bookkeeping, deleted here.
+    """
+    records: list[ArtifactRecord] = []
+    for key in sorted(store.list(f"jobs/{job_id}/chunks/"), key=_part_order):
+        suffix = key.rsplit(".", 1)[-1]
+        if suffix == "lease":
+            store.delete(key)
+            continue
+        kind = CHUNK_KINDS.get(suffix)
+        index = _part_order(key)[0]
+        if kind is None or index == _NOT_A_PART:
+            continue
+        stat = store.stat(key)
+        digest = stat.sha256
+        if digest is None:
+            with store.open(key) as stream:
+                digest = sha256_stream(stream)
+        records.append(ArtifactRecord(kind=f"{kind}-{index}", object_key=key, sha256=digest, size=stat.size))
+    return records
+
+
+_NOT_A_PART = 1 << 30
+
+
+def _part_order(key: str) -> tuple[int, str]:
+    name = key.rsplit("/", 1)[-1]
+    index, _, suffix = name.partition(".")
+    return (int(index) if index.isdigit() else _NOT_A_PART, suffix)
 
 
 def _wav_bytes(samples: np.ndarray) -> bytes:

@@ -38,7 +38,7 @@ from verbatim.ops.db import (
     utcnow,
 )
 from verbatim.ops.storage.base import ObjectNotFoundError, ObjectStore
-from verbatim.workers.chunked import ChunkSubmitter
+from verbatim.workers.chunked import ChunkSubmitter, chunk_artifacts
 
 if TYPE_CHECKING:
     from verbatim.ops.settings import Settings
@@ -297,13 +297,14 @@ def process_job(
             )
             beat.report(0.95, force=True)
             record = _store_transcript(store, job_id, transcript)
+            parts = chunk_artifacts(store, job_id)  # a split job's parts, listed in its custody manifest
         with sessions() as session:
             finished = finish_job(
                 session,
                 job_id=job_id,
                 worker_id=worker_id,
                 attempt=attempt,
-                artifacts=[record],
+                artifacts=[record, *parts],
                 language=transcript.language,
                 duration=transcript.duration,
                 models=transcript.models,
