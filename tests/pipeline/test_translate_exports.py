@@ -83,6 +83,8 @@ def test_docx_sets_original_and_translation_side_by_side() -> None:
         for table in document.tables[1:]  # the first table is the header
         for row in table.rows
     ]
+    header = {row[0]: row[1] for row in ([c.text for c in r.cells] for r in document.tables[0].rows)}
+    assert header["Langues parlées"] == "de, fr" and header["Traduction"].startswith("vers fr")
     assert ["Guten Tag, Herr", "[fr] Bonjour, monsieur"] in rows
     assert ["Ja.", "[fr] Oui."] in rows
 

@@ -15,7 +15,7 @@ import re
 from typing import TYPE_CHECKING
 
 from verbatim.pipeline.export._common import Turn, clock, display_name, speaker_turns
-from verbatim.pipeline.export._translation import turn_translation
+from verbatim.pipeline.export._translation import translation_language, turn_translation
 from verbatim.pipeline.export.options import ExportOptions
 from verbatim.pipeline.types import Transcript
 
@@ -109,6 +109,12 @@ def _header_table(document: Document, transcript: Transcript, options: ExportOpt
         ("Durée", clock(transcript.duration)),
         ("Langue", language),
     ]
+    spoken = sorted({s.language for s in transcript.segments if s.language})
+    if len(spoken) > 1:
+        rows.append(("Langues parlées", ", ".join(spoken)))
+    target = translation_language(transcript)
+    if target:
+        rows.append(("Traduction", f"vers {target} (à côté de chaque intervention)"))
     if speakers:
         rows.append(("Locuteurs", ", ".join(speakers)))
     rows.append(("Date de transcription", date.strftime("%d/%m/%Y")))
