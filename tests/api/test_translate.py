@@ -25,6 +25,11 @@ def test_job_with_translate_to_gets_translated_segments(service: Service) -> Non
     assert segment["translation"]["model"] == "whisper-base:translate"
     assert "under" in segment["translation"]["text"].lower()
     assert "translation:whisper-base:translate" in doc["models"]
+    vtt = service.client.get(
+        f"/v1/jobs/{created['id']}/transcript?format=vtt&subtitles=translation",
+        headers=service.investigator.headers,
+    )
+    assert vtt.status_code == 200 and "under" in vtt.text.lower() and "devient" not in vtt.text.lower()
 
 
 def test_unreachable_target_fails_the_job_with_the_reason(service: Service) -> None:

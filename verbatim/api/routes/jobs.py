@@ -82,14 +82,16 @@ def get_transcript(
     store: StoreDep,
     request_id: RequestIdDep,
     format: ExportFormat = "json",
+    subtitles: Literal["original", "translation"] = "original",
 ) -> Response:
-    """The transcript in one export format; 409 while the job has not succeeded."""
+    """The transcript in one export format; 409 while the job has not succeeded. ``subtitles=translation``:
+    SRT/VTT of the translation (a job submitted with ``translate_to``)."""
     detail = f"format={format}"
     job = services.visible_job(
         session, user=user, job_id=job_id, action="export", request_id=request_id, detail=detail
     )
     try:
-        rendered = services.render_transcript(store, job, format)
+        rendered = services.render_transcript(store, job, format, subtitles=subtitles)
     except Exception as e:
         audit.record(
             session, user=user, action="export", outcome="error", request_id=request_id, job_id=job.id,
