@@ -34,6 +34,8 @@ users_app = typer.Typer(help="Accounts: add, list, disable, reset a token.", no_
 app.add_typer(users_app, name="users")
 config_app = typer.Typer(help="Configuration: the reference of every setting.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+keys_app = typer.Typer(help="Encryption at rest: create the keyring, rotate keys, see which key holds what.")
+app.add_typer(keys_app, name="keys")
 
 
 def _add_bench() -> None:
@@ -530,6 +532,64 @@ def audit(
 
     with _session() as session:
         export_jsonl(session, sys.stdout, since=parse(since), until=parse(until), unit=unit)
+
+
+@keys_app.command("init")
+def keys_init(
+    path: Annotated[
+        Path, typer.Argument(help="Where to create the keyring (then set VERBATIM_ENCRYPTION__KEYRING_FILE).")
+    ],
+) -> None:
+    """Create a keyring with one new AES-256 key (mode 0600). Objects written afterwards are encrypted."""
+    from verbatim.ops.keys import init_keyring
+
+    try:
+        ring = init_keyring(path)
+    except InvalidOptionError as e:
+        _fail(str(e), EXIT_USAGE)
+    typer.echo(f"keyring created at {path}, active key {ring.active_id}", err=True)
+    typer.echo(f"export VERBATIM_ENCRYPTION__KEYRING_FILE={path.resolve()}", err=True)
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    keep_old: Annotated[bool, typer.Option(help="Keep the previous keys in the keyring.")] = False,
+) -> None:
+    """Add a key, re-encrypt every stored object under it (content hashes checked), retire the old keys."""
+    from verbatim.ops.keys import rotate_keyring
+    from verbatim.ops.settings import get_settings
+    from verbatim.ops.storage import make_store
+
+    try:
+        report = rotate_keyring(make_store(get_settings()), retire=not keep_old)
+    except InvalidOptionError as e:
+        _fail(str(e), EXIT_USAGE)
+    except VerbatimError as e:
+        _fail(str(e))
+    typer.echo(
+        f"active key {report.new_key}: {report.reencrypted} objects re-encrypted, "
+        f"{report.already} already under it; retired: {', '.join(report.retired) or 'none'}",
+        err=True,
+    )
+
+
+@keys_app.command("status")
+def keys_status() -> None:
+    """Count the stored objects under each key (``plaintext``: written before encryption was enabled)."""
+    from collections import Counter
+
+    from verbatim.ops.settings import get_settings
+    from verbatim.ops.storage import make_store
+    from verbatim.ops.storage.encrypted import EncryptedObjectStore, key_id_of
+
+    store = make_store(get_settings())
+    if not isinstance(store, EncryptedObjectStore):
+        _fail("encryption at rest is off (set VERBATIM_ENCRYPTION__KEYRING_FILE or VERBATIM_ENCRYPTION__KEY)")
+    counts = Counter(key_id_of(store.inner, key) or "plaintext" for key in store.list(""))
+    active = store.keyring.active_id
+    for key_id, count in sorted(counts.items()):
+        marker = "\tactive" if key_id == active else ""
+        typer.echo(f"{key_id}\t{count}{marker}")
 
 
 @config_app.command("reference")

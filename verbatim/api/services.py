@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import unicodedata
 from dataclasses import dataclass
 from typing import BinaryIO, Final
 
@@ -77,11 +78,40 @@ def probe_audio(stream: BinaryIO) -> int:
         with av.open(stream, mode="r", metadata_errors="ignore") as container:
             if not container.streams.audio:
                 raise AudioDecodeError("The file has no audio stream: upload an audio or video recording.")
-            return int(container.streams.audio[0].codec_context.channels or 1)
+            audio = container.streams.audio[0]
+            # a header alone (or a stream that decodes to nothing) is refused now, not as a failed job later
+            for _frame in container.decode(audio):
+                break
+            else:
+                raise AudioDecodeError("The file's audio stream holds no sound: upload a complete recording.")
+            return int(audio.codec_context.channels or 1)
     except av.error.FFmpegError as e:
         raise AudioDecodeError("The file is not audio or video that FFmpeg can read.") from e
     finally:
         stream.seek(start)
+
+
+MAX_FILENAME_CHARS = 255
+
+
+def safe_filename(name: str | None) -> str | None:
+    """The uploader's file name as it may be kept for display: its last path segment, without control or
+    format characters, at most 255 characters (the extension kept); ``None`` when nothing is left.
+
+    The name is never used as a storage key (objects are keyed by job id); it is shown to the job's readers
+    and written in the transcript, so it must not carry a path, a line break or a terminal escape.
+    """
+    if not name:
+        return None
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Zl", "Zp"))
+    name = name.strip().strip(".")
+    if len(name) > MAX_FILENAME_CHARS:
+        stem, dot, ext = name.rpartition(".")
+        ext = ext if dot and 0 < len(ext) <= 10 else ""
+        keep = MAX_FILENAME_CHARS - (len(ext) + 1 if ext else 0)
+        name = (stem if ext else name)[:keep] + (f".{ext}" if ext else "")
+    return name or None
 
 
 @dataclass(frozen=True)
@@ -136,7 +166,7 @@ def submit_job(
                 session,
                 owner=user,
                 options=request.model_dump(mode="json"),
-                filename=intake.filename,
+                filename=safe_filename(intake.filename),
                 audio_sha256=stored.sha256,
                 audio_size=stored.size,
                 object_key=key,

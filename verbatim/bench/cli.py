@@ -169,6 +169,54 @@ def service(
     typer.echo(f"\nwall time {wall:.0f} s; figures written to {out}")
 
 
+@bench_app.command("load")
+def load(
+    clients: Annotated[int, typer.Option(min=1, max=1000, help="Concurrent clients.")] = 200,
+    seconds: Annotated[float, typer.Option(min=1.0, max=600.0, help="How long they send requests.")] = 60.0,
+    database_url: Annotated[
+        str | None, typer.Option(help="PostgreSQL URL (default: the embedded SQLite database).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the clients' choices.")] = 0,
+    json_out: Annotated[
+        Path | None,
+        typer.Option(help="Where to write all figures (default: bench-results/load-<time>.json)."),
+    ] = None,
+) -> None:
+    """Load: N concurrent clients on loopback for a bounded time; p50/p95, no 5xx, no lost job."""
+    import tempfile
+
+    from verbatim.bench.load import run_load
+
+    started = time.perf_counter()
+    try:
+        with tempfile.TemporaryDirectory(prefix="verbatim-load-") as workdir:
+            report = run_load(
+                clients=clients,
+                seconds=seconds,
+                database_url=database_url,
+                workdir=Path(workdir),
+                seed=seed,
+                log=_log,
+            )
+    except BenchError as e:
+        _fail(str(e))
+    wall = time.perf_counter() - started
+    out = json_out or default_json_path("load")
+    write_json(
+        out,
+        {
+            "schema": "verbatim.bench.load/1",
+            "created": datetime.now().isoformat(timespec="seconds"),
+            "wall_s": wall,
+            **report.data,
+        },
+    )
+    typer.echo("\n\n".join(report.tables))
+    typer.echo(f"\nwall time {wall:.0f} s; figures written to {out}")
+    if report.data["server_errors"] or report.data["jobs_lost"]:
+        _fail(f"{report.data['server_errors']} server errors, {report.data['jobs_lost']} jobs lost")
+
+
 @bench_app.command("translate")
 def translate(
     data: Annotated[

@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
     "AsrSettings",
     "DiarizationSettings",
+    "EncryptionSettings",
     "Settings",
     "StorageSettings",
     "WorkerSettings",
@@ -127,6 +128,25 @@ class WorkerSettings(BaseModel):
     )
 
 
+class EncryptionSettings(BaseModel):
+    """Encryption at rest of recordings, transcripts and every other stored object (AES-256-GCM)."""
+
+    keyring_file: Path | None = Field(
+        default=None,
+        description="JSON keyring made by `verbatim keys init` and extended by `verbatim keys rotate` "
+        "(mode 0600, readable by the service only). Set: every object written is encrypted.",
+    )
+    key: SecretStr | None = Field(
+        default=None,
+        description="Instead of a keyring file: one base64 32-byte key (no rotation). For containers "
+        "that receive secrets as environment variables.",
+    )
+
+    @property
+    def enabled(self) -> bool:
+        return self.keyring_file is not None or self.key is not None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="VERBATIM_", env_nested_delimiter="__", extra="ignore", case_sensitive=False
@@ -159,6 +179,7 @@ class Settings(BaseSettings):
     diarization: DiarizationSettings = Field(default_factory=DiarizationSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    encryption: EncryptionSettings = Field(default_factory=EncryptionSettings)
 
     def resolved_database_url(self) -> str:
         """The database URL, SQLite under ``home`` when none is set."""

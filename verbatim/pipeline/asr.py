@@ -197,6 +197,21 @@ def _gain_for(samples: np.ndarray) -> float:
     return min(0.5 / level, 10 ** (30 / 20))
 
 
+SILENCE_DBFS = -60.0
+"""A block none of whose 100 ms frames is louder than this (after the gain) holds no speech."""
+
+
+def is_silent(samples: np.ndarray, threshold_dbfs: float = SILENCE_DBFS) -> bool:
+    """Whether every 100 ms frame of ``samples`` is quieter than ``threshold_dbfs`` (RMS)."""
+    hop = SAMPLE_RATE // 10
+    n = samples.size // hop
+    if n == 0:
+        return bool(samples.size == 0 or float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) == 0.0)
+    frames = samples[: n * hop].reshape(n, hop).astype(np.float32)
+    loudest = float(np.sqrt(np.max(np.mean(frames**2, axis=1))))
+    return loudest < 10 ** (threshold_dbfs / 20)
+
+
 def block_bounds(samples: np.ndarray, block_seconds: float) -> list[tuple[int, int]]:
     """Cut a recording into blocks of about ``block_seconds``, each cut at the quietest 100 ms within
     ±10 % of the block length of the nominal boundary (a pause, not the middle of a word).
@@ -303,6 +318,8 @@ class WhisperASR:
             if gain != 1.0:
                 block = np.clip(block * gain, -1.0, 1.0).astype(np.float32)
             offset = first / SAMPLE_RATE
+            if is_silent(block):
+                continue  # no 100 ms louder than -60 dBFS: the VAD would spend minutes to find nothing
             generator, info = self._decode(block, options, language)
             found = self._collect(generator, offset, duration, hook)
             if language is None and found:

@@ -44,7 +44,8 @@ class ChunkResult:
         turns: the chunk's speaker turns, recording clock, speaker ids local to the chunk (``S1``...).
         centroids: local speaker id -> centroid: the mean of its unit-norm CAM++ embeddings, not normalised
             again (its dot product with another centroid is their average cosine similarity).
-        diarized: whether diarisation ran (turns and centroids are empty otherwise).
+        diarized: whether diarisation was asked for (turns and centroids are empty otherwise, and for a part
+            in which nothing was said).
     """
 
     index: int
@@ -123,6 +124,9 @@ def transcribe_chunk(
         return ChunkResult(index, offset, audio.duration, transcript)
     if pipeline.diarizer is None:
         raise InvalidOptionError("Diarisation was asked for but no diarisation model is loaded.")
+    if not transcript.segments:  # nothing said in this part: no word needs a speaker (as in a single pass)
+        models = {**transcript.models, **pipeline.diarizer.identity()}
+        return ChunkResult(index, offset, audio.duration, transcript.with_(models=models), diarized=True)
     diarization, centroids = pipeline.diarizer.diarize_with_centroids(audio, options.diarization, hook)
     turns = tuple(
         SpeakerTurn(round(t.start + offset, 3), round(t.end + offset, 3), t.speaker)
@@ -198,6 +202,8 @@ def _global_diarization(results: list[ChunkResult], options: PipelineOptions) ->
                 keys.append((r.index, speaker))
                 vectors.append(r.centroids[speaker])
                 weights.append(sum(t.end - t.start for t in r.turns if t.speaker == speaker))
+    if not vectors and not any(r.turns for r in results):
+        return Diarization(turns=(), num_speakers=0, model=MODEL_NAME)
     labels = _cluster_speakers(
         np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1),
         np.asarray([k[0] for k in keys], dtype=np.int64),

@@ -117,7 +117,9 @@ class TranscriptionPipeline:
     def run_audio(self, audio: Audio, options: PipelineOptions, hook: ProgressHook = null_hook) -> Transcript:
         """Transcribe decoded audio (mixed to one track)."""
         transcript = self.recognize(audio, options, hook)
-        if options.diarize:
+        # Nothing was said (silence, noise): no word to give a speaker, and hours of silence would
+        # otherwise cost the segmentation model a pass over every 10 s window.
+        if options.diarize and transcript.segments:
             if self.diarizer is None:
                 raise InvalidOptionError("Diarisation was asked for but no diarisation model is loaded.")
             diarization = self.diarizer(audio, options.diarization, hook)

@@ -43,8 +43,24 @@ def make_store(settings: Settings) -> ObjectStore:
 
     Returns:
         A :class:`LocalObjectStore` under :meth:`Settings.resolved_local_root`, or an
-        :class:`S3ObjectStore` on the configured server (its bucket is created on first use).
+        :class:`S3ObjectStore` on the configured server (its bucket is created on first use), wrapped in an
+        :class:`~verbatim.ops.storage.encrypted.EncryptedObjectStore` when encryption at rest is set.
+
+    Raises:
+        InvalidOptionError: encryption is set but its keyring or key cannot be used.
     """
+    store = _plain_store(settings)
+    if settings.encryption.enabled:
+        from verbatim.ops.keys import load_keyring
+        from verbatim.ops.storage.encrypted import EncryptedObjectStore
+
+        keyring = load_keyring(settings.encryption)
+        assert keyring is not None
+        return EncryptedObjectStore(store, keyring)
+    return store
+
+
+def _plain_store(settings: Settings) -> ObjectStore:
     storage = settings.storage
     if storage.backend == "s3":
         return S3ObjectStore(

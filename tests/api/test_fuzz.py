@@ -1,0 +1,88 @@
+"""Schemathesis against the OpenAPI schema: generated requests, bounded, and no answer is a 5xx.
+
+The app runs under uvicorn on loopback with a recording dispatcher (no worker: the point is the HTTP edge),
+an admin's token on every request so that every route is reached past authentication.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+import uvicorn
+from hypothesis import HealthCheck, settings
+
+from tests.api.conftest import make_settings
+from verbatim.api import create_app
+from verbatim.api.deps import ServiceState
+from verbatim.ops.accounts import create_user
+from verbatim.ops.settings import Settings
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.submitted: list[str] = []
+
+    def submit(self, job_id: str) -> None:
+        self.submitted.append(job_id)
+
+
+class _Server:
+    def __init__(self, home: Path) -> None:
+        self.app = create_app(make_settings(home, max_upload_bytes=2_000_000), dispatcher=_Recorder())
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="error")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            assert time.monotonic() < deadline and self.thread.is_alive(), "server did not start"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[_Server, str]]:
+    server = _Server(tmp_path_factory.mktemp("fuzz-home"))
+    try:
+        state: ServiceState = server.app.state.verbatim
+        with state.sessions() as session:
+            _, token = create_user(session, name="fuzz-admin", role="admin", unit="hq")
+        yield server, token
+    finally:
+        server.stop()
+
+
+# The schema is built without starting the app (no lifespan, no database): it depends on the routes only.
+schema = schemathesis.openapi.from_dict(
+    create_app(Settings(home=Path("/nonexistent"), models_dir=Path("/nonexistent"))).openapi()
+)
+
+
+@schema.parametrize()
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,  # the same requests on every run: a failure reproduces
+    suppress_health_check=list(HealthCheck),
+)
+def test_no_generated_request_gets_a_server_error(case: Any, fuzz_server: tuple[_Server, str]) -> None:
+    server, token = fuzz_server
+    response = case.call(
+        base_url=f"http://127.0.0.1:{server.port}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code < 500, (
+        f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:300]}"
+    )

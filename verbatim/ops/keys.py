@@ -1,0 +1,166 @@
+"""Keys of the encryption at rest: a keyring file (or one key from the environment), and rotation.
+
+The keyring is JSON, ``{"active": ID, "keys": {ID: base64 32 bytes, ...}}``, mode 0600. New objects are
+encrypted under the active key; every key of the ring still decrypts, so a rotation adds a key, makes it
+active, re-encrypts every object under it, and only then may the old key be retired.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from verbatim.errors import InvalidOptionError
+from verbatim.ops.settings import EncryptionSettings
+
+__all__ = ["Keyring", "RotationReport", "init_keyring", "load_keyring", "new_key_id", "rotate_keyring"]
+
+
+def _decode(value: str, where: str) -> bytes:
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except ValueError as e:
+        raise InvalidOptionError(f"{where}: not base64") from e
+    if len(raw) != 32:
+        raise InvalidOptionError(f"{where}: an AES-256 key is 32 bytes, this one is {len(raw)}")
+    return raw
+
+
+def new_key_id() -> str:
+    """``k`` + UTC date and time + 4 random hex digits: sortable, unique enough, never secret."""
+    return f"k{datetime.now(UTC):%Y%m%d%H%M%S}{secrets.token_hex(2)}"
+
+
+@dataclass
+class Keyring:
+    """Key id -> 32-byte key, and the id of the key new objects use."""
+
+    active_id: str
+    keys: dict[str, bytes] = field(repr=False)
+    path: Path | None = None
+
+    def active(self) -> tuple[str, bytes]:
+        return self.active_id, self.keys[self.active_id]
+
+    def get(self, key_id: str) -> bytes | None:
+        return self.keys.get(key_id)
+
+    def save(self) -> None:
+        """Write the keyring to its file atomically, readable by its owner only."""
+        if self.path is None:
+            raise InvalidOptionError("this keyring comes from the environment: it has no file to write")
+        data = {
+            "active": self.active_id,
+            "keys": {k: base64.b64encode(v).decode() for k, v in self.keys.items()},
+        }
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(data, out, indent=1)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, self.path)
+
+
+def load_keyring(settings: EncryptionSettings) -> Keyring | None:
+    """The configured keyring; ``None`` when encryption at rest is off.
+
+    Raises:
+        InvalidOptionError: a missing, unreadable or malformed keyring, or a malformed key.
+    """
+    if settings.keyring_file is not None:
+        path = settings.keyring_file
+        try:
+            data = json.loads(path.read_text())
+            keys = {str(k): _decode(str(v), f"{path}: key {k}") for k, v in data["keys"].items()}
+            active = str(data["active"])
+        except FileNotFoundError as e:
+            raise InvalidOptionError(f"{path}: no keyring there (create it with `verbatim keys init`)") from e
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            raise InvalidOptionError(f"{path}: not a verbatim keyring ({type(e).__name__})") from e
+        if active not in keys:
+            raise InvalidOptionError(f"{path}: the active key {active!r} is not in the keyring")
+        return Keyring(active, keys, path)
+    if settings.key is not None:
+        raw = _decode(settings.key.get_secret_value(), "VERBATIM_ENCRYPTION__KEY")
+        key_id = "env-" + hashlib.sha256(raw).hexdigest()[:12]  # names the key without revealing it
+        return Keyring(key_id, {key_id: raw})
+    return None
+
+
+def init_keyring(path: Path) -> Keyring:
+    """Create a keyring file with one new active key.
+
+    Raises:
+        InvalidOptionError: the file exists (a keyring is never overwritten: objects would be lost).
+    """
+    if path.exists():
+        raise InvalidOptionError(
+            f"{path} exists: a keyring is never overwritten (use `verbatim keys rotate`)"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key_id = new_key_id()
+    ring = Keyring(key_id, {key_id: secrets.token_bytes(32)}, path)
+    ring.save()
+    return ring
+
+
+@dataclass(frozen=True)
+class RotationReport:
+    new_key: str
+    reencrypted: int
+    already: int
+    retired: tuple[str, ...]
+
+
+def rotate_keyring(store: object, *, retire: bool = True) -> RotationReport:
+    """Add a key, make it active, re-encrypt every object of ``store`` under it, then retire the old keys.
+
+    The keyring file is written with the new key *before* any object is re-encrypted (an interruption
+    leaves objects under old or new keys, all still readable); old keys are removed only once no object
+    uses them.
+
+    Args:
+        store: an :class:`~verbatim.ops.storage.encrypted.EncryptedObjectStore` over the configured store;
+            its keyring (from a file) is the one rotated.
+        retire: drop the previous keys from the keyring at the end.
+
+    Raises:
+        InvalidOptionError: encryption at rest is off, or its key comes from the environment (no file).
+    """
+    from verbatim.ops.storage.encrypted import EncryptedObjectStore, key_id_of
+
+    if not isinstance(store, EncryptedObjectStore):
+        raise InvalidOptionError("encryption at rest is not configured (VERBATIM_ENCRYPTION__KEYRING_FILE)")
+    ring = store.keyring
+    if ring.path is None:
+        raise InvalidOptionError(
+            "rotation needs a keyring file: set VERBATIM_ENCRYPTION__KEYRING_FILE (`verbatim keys init`)"
+        )
+    old = set(ring.keys)
+    key_id = new_key_id()
+    while key_id in ring.keys:
+        key_id = new_key_id()
+    ring.keys[key_id] = secrets.token_bytes(32)
+    ring.active_id = key_id
+    ring.save()
+    done = already = 0
+    for key in store.list(""):
+        if store.reencrypt(key):
+            done += 1
+        else:
+            already += 1
+    retired: tuple[str, ...] = ()
+    if retire:
+        still = {key_id_of(store.inner, k) for k in store.list("")} - {None}
+        retired = tuple(sorted(k for k in old if k not in still))
+        for k in retired:
+            del ring.keys[k]
+        ring.save()
+    return RotationReport(key_id, done, already, retired)
