@@ -212,3 +212,46 @@ def test_protected_terms_survive_a_model_that_drops_placeholders() -> None:
     )
     assert out == "Madame Dupont A VU [PERSONNE_1] À LYON."
     assert model.calls[-1] == ["a vu", "à Lyon."]  # translated in pieces around the protected terms
+
+
+class _FakeWhisper:
+    """Stands in for faster-whisper's model in a test of our grouping logic: a group decoded with timestamps
+    yields one phrase per second of audio, a lone segment one phrase for the whole excerpt."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[float, bool, str | None]] = []
+
+    def transcribe(self, samples, *, language, task, without_timestamps, **_):  # type: ignore[no-untyped-def]
+        from types import SimpleNamespace
+
+        assert task == "translate"
+        seconds = samples.size / 16000
+        self.calls.append((round(seconds, 1), without_timestamps, language))
+        if without_timestamps:
+            return iter([SimpleNamespace(start=0.0, end=seconds, text=f" alone {len(self.calls)}")]), None
+        phrases = [
+            SimpleNamespace(start=float(k), end=float(k + 1), text=f"p{k}") for k in range(int(seconds))
+        ]
+        return iter(phrases), None
+
+
+def test_speech_translation_groups_a_speakers_consecutive_segments_and_gives_phrases_back() -> None:
+    import numpy as np
+
+    from verbatim.pipeline.translate import speech_translate
+    from verbatim.pipeline.types import Audio
+
+    fake = _FakeWhisper()
+    asr = type("Asr", (), {"model": fake})()
+    audio = Audio(np.full(16000 * 12, 0.3, dtype=np.float32), "sha", "x.wav")
+    segments = [
+        Segment(0, 0.0, 2.0, "un", speaker="S1", language="fr"),
+        Segment(1, 2.3, 4.0, "deux", speaker="S1", language="fr"),  # same speaker, 0.3 s later: grouped
+        Segment(2, 4.5, 6.0, "trois", speaker="S2", language="fr"),  # another speaker: alone
+        Segment(3, 8.0, 10.0, "quatre", speaker="S2", language="fr"),  # 2 s later: alone
+    ]
+    texts = speech_translate(asr, audio, segments, pad_seconds=0.0)  # type: ignore[arg-type]
+    assert fake.calls[0] == (4.0, False, "fr")  # segments 0 and 1 in one window, with timestamps
+    assert texts[0] == "p0 p1" and texts[1] == "p2 p3"  # each phrase to the segment it overlaps most
+    assert texts[2].startswith("alone") and texts[3].startswith("alone")
+    assert [c[1] for c in fake.calls[1:]] == [True, True]

@@ -262,46 +262,112 @@ def speech_translate(
     *,
     beam_size: int = 5,
     pad_seconds: float = 0.2,
+    max_gap: float = 1.0,
+    max_span: float = 25.0,
 ) -> list[str]:
     """English text of each segment's audio by Whisper's ``translate`` task.
 
-    Each segment is decoded alone (its audio, with a margin that never reaches into the neighbours'), in
-    its own language, so that the translation stays aligned with the segment's speaker and times.
+    Consecutive segments of one speaker and one language, less than ``max_gap`` apart, are decoded together
+    (at most ``max_span`` seconds: one Whisper window), so that a sentence cut in two by a pause is translated
+    as one; Whisper's timestamps give each output phrase back to the segment it overlaps most. A segment
+    alone, or one its group's timestamps left without text, is decoded alone. The excerpts' margins never
+    reach into the neighbours' speech, so the translation stays aligned with the segment's speaker and times.
     """
+    ordered = sorted(range(len(segments)), key=lambda i: segments[i].start)
+    groups: list[list[int]] = []
+    for i in ordered:
+        seg = segments[i]
+        if groups:
+            head, tail = segments[groups[-1][0]], segments[groups[-1][-1]]
+            if (
+                seg.speaker == tail.speaker
+                and seg.language == tail.language
+                and seg.start - tail.end <= max_gap
+                and seg.end - head.start <= max_span
+            ):
+                groups[-1].append(i)
+                continue
+        groups.append([i])
+    texts: dict[int, str] = {}
+    bounds = [(segments[i].start, segments[i].end) for i in ordered]
+    starts = {i: rank for rank, i in enumerate(ordered)}
+    for group in groups:
+        first_rank, last_rank = starts[group[0]], starts[group[-1]]
+        before = bounds[first_rank - 1][1] if first_rank > 0 else 0.0
+        after = bounds[last_rank + 1][0] if last_rank + 1 < len(bounds) else audio.duration
+        head, tail = segments[group[0]], segments[group[-1]]
+        lo = max(head.start - pad_seconds, min(head.start, (before + head.start) / 2))
+        hi = min(tail.end + pad_seconds, max(tail.end, (tail.end + after) / 2))
+        phrases = _translate_span(asr, audio, lo, hi, head.language, beam_size, timestamps=len(group) > 1)
+        if len(group) == 1:
+            texts[group[0]] = " ".join(t for _, _, t in phrases).strip()
+            continue
+        parts: dict[int, list[str]] = {i: [] for i in group}
+        for start, end, text in phrases:
+            parts[_closest(segments, group, start, end)].append(text)
+        for i in group:
+            texts[i] = " ".join(parts[i]).strip()
+            if not texts[i]:  # the group's timestamps gave it nothing: decode it alone
+                seg = segments[i]
+                alone = _translate_span(
+                    asr, audio, seg.start, seg.end, seg.language, beam_size, timestamps=False
+                )
+                texts[i] = " ".join(t for _, _, t in alone).strip()
+    return [texts[i] for i in range(len(segments))]
+
+
+def _closest(segments: Sequence[Segment], group: Sequence[int], start: float, end: float) -> int:
+    """The segment of ``group`` a phrase timed ``[start, end]`` overlaps most (nearest when none)."""
+
+    def score(i: int) -> tuple[float, float]:
+        seg = segments[i]
+        overlap = min(end, seg.end) - max(start, seg.start)
+        distance = abs((start + end) / 2 - (seg.start + seg.end) / 2)
+        return (max(0.0, overlap), -distance)
+
+    return max(group, key=score)
+
+
+def _translate_span(
+    asr: WhisperASR,
+    audio: Audio,
+    lo: float,
+    hi: float,
+    language: str | None,
+    beam_size: int,
+    *,
+    timestamps: bool,
+) -> list[tuple[float, float, str]]:
+    """(start, end, English text) of the phrases Whisper's translate task gives for ``[lo, hi]``; times on
+    the recording's clock (the whole span when ``timestamps`` is off)."""
     from verbatim.pipeline.asr import is_credit_hallucination
 
-    out: list[str] = []
-    ordered = sorted(range(len(segments)), key=lambda i: segments[i].start)
-    texts: dict[int, str] = {}
-    for rank, i in enumerate(ordered):
-        seg = segments[i]
-        before = segments[ordered[rank - 1]].end if rank > 0 else 0.0
-        after = segments[ordered[rank + 1]].start if rank + 1 < len(ordered) else audio.duration
-        lo = max(seg.start - pad_seconds, min(seg.start, (before + seg.start) / 2))
-        hi = min(seg.end + pad_seconds, max(seg.end, (seg.end + after) / 2))
-        first, last = max(0, int(lo * SAMPLE_RATE)), min(audio.samples.size, int(hi * SAMPLE_RATE))
-        samples = audio.samples[first:last]
-        if samples.size < SAMPLE_RATE // 2:  # too short for Whisper to say anything: pad with silence
-            samples = np.pad(samples, (0, SAMPLE_RATE // 2 - samples.size))
-        peak = float(np.max(np.abs(samples))) if samples.size else 0.0
-        if 0.0 < peak < 0.1:  # very quiet recordings, as the first pass does
-            samples = np.clip(samples * min(0.5 / peak, 31.6), -1.0, 1.0).astype(np.float32)
-        generator, _ = asr.model.transcribe(
-            samples,
-            language=seg.language,
-            task="translate",
-            beam_size=beam_size,
-            vad_filter=False,
-            without_timestamps=True,
-            condition_on_previous_text=False,
-            word_timestamps=False,
-        )
-        text = " ".join(s.text.strip() for s in generator).strip()
+    first, last = max(0, int(lo * SAMPLE_RATE)), min(audio.samples.size, int(hi * SAMPLE_RATE))
+    samples = audio.samples[first:last]
+    if samples.size < SAMPLE_RATE // 2:  # too short for Whisper to say anything: pad with silence
+        samples = np.pad(samples, (0, SAMPLE_RATE // 2 - samples.size))
+    peak = float(np.max(np.abs(samples))) if samples.size else 0.0
+    if 0.0 < peak < 0.1:  # very quiet recordings, as the first pass does
+        samples = np.clip(samples * min(0.5 / peak, 31.6), -1.0, 1.0).astype(np.float32)
+    generator, _ = asr.model.transcribe(
+        samples,
+        language=language,
+        task="translate",
+        beam_size=beam_size,
+        vad_filter=False,
+        without_timestamps=not timestamps,
+        condition_on_previous_text=False,
+        word_timestamps=False,
+    )
+    offset = first / SAMPLE_RATE
+    phrases = []
+    for raw in generator:
+        text = raw.text.strip()
         # a subtitle credit Whisper invents on a breath or a cough is not a translation
-        texts[i] = "" if is_credit_hallucination(text) else text
-    for i in range(len(segments)):
-        out.append(texts[i])
-    return out
+        if text and not is_credit_hallucination(text):
+            start, end = (offset + raw.start, offset + raw.end) if timestamps else (lo, hi)
+            phrases.append((float(start), float(end), text))
+    return phrases
 
 
 # -- routing ----------------------------------------------------------------------------------------
