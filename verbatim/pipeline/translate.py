@@ -6,7 +6,8 @@ the first route that covers the pair:
 1. a **text** model (CTranslate2 ``Translator``: NLLB-200, M2M100, Marian/Opus-MT) an operator installed,
    covering source → target; segments are tokenised with the model's SentencePiece and translated in batches;
 2. otherwise, when the target is English, **Whisper's speech translation** (``task="translate"``) on the
-   segment's audio, with the packaged model, offline;
+   segment's audio (a speaker's consecutive segments together, see :func:`speech_translate`), with the
+   packaged model, offline;
 3. otherwise a :class:`~verbatim.errors.TranslationUnavailableError` naming the pair.
 
 Segments already in the target language are not translated: their translation is their text, recorded with
