@@ -15,4 +15,14 @@ fi
 # multi-GB CUDA build. GPU workers: see README, "GPU workers".
 .venv/bin/python -m pip install -q -e ".[dev,bench]"
 .venv/bin/verbatim models install >/dev/null
+# The web pages' end-to-end tests drive Debian's Chromium with Playwright (never `playwright install`,
+# which downloads a browser build): install the package when it is missing and we may.
+if ! command -v chromium >/dev/null 2>&1 && [ -z "${VERBATIM_CHROMIUM:-}" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null
+  else
+    echo "setup: no chromium: the web tests need it (sudo apt-get install chromium, or VERBATIM_CHROMIUM=...)" >&2
+  fi
+fi
 echo "setup: ready (.venv/bin/verbatim)" >&2

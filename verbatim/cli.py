@@ -34,6 +34,8 @@ users_app = typer.Typer(help="Accounts: add, list, disable, reset a token.", no_
 app.add_typer(users_app, name="users")
 config_app = typer.Typer(help="Configuration: the reference of every setting.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+retention_app = typer.Typer(help="Retention periods per unit and kind of data.", no_args_is_help=True)
+app.add_typer(retention_app, name="retention")
 keys_app = typer.Typer(help="Encryption at rest: create the keyring, rotate keys, see which key holds what.")
 app.add_typer(keys_app, name="keys")
 
@@ -532,6 +534,94 @@ def audit(
 
     with _session() as session:
         export_jsonl(session, sys.stdout, since=parse(since), until=parse(until), unit=unit)
+
+
+@retention_app.command("set")
+def retention_set(
+    kind: Annotated[str, typer.Option(help="recording (original and derived audio) or transcript (all).")],
+    days: Annotated[int, typer.Option(min=1, help="Days kept after the job finished.")],
+    unit: Annotated[str, typer.Option(help="The unit, or * for every unit without its own period.")] = "*",
+) -> None:
+    """Set how long a unit keeps a kind of data (the purge deletes it afterwards, unless on legal hold)."""
+    from verbatim.ops.retention import set_policy
+
+    try:
+        with _session() as session:
+            set_policy(session, unit=unit, kind=kind, days=days)
+            session.commit()
+    except InvalidOptionError as e:
+        _fail(str(e), EXIT_USAGE)
+    typer.echo(f"retention: {kind} of {unit} kept {days} days", err=True)
+
+
+@retention_app.command("clear")
+def retention_clear(
+    kind: Annotated[str, typer.Option(help="recording or transcript.")],
+    unit: Annotated[str, typer.Option(help="The unit, or *.")] = "*",
+) -> None:
+    """Remove a period: that data is then kept until deleted."""
+    from verbatim.ops.retention import clear_policy
+
+    with _session() as session:
+        found = clear_policy(session, unit=unit, kind=kind)
+        session.commit()
+    typer.echo(f"retention: {kind} of {unit} {'cleared' if found else 'had no period'}", err=True)
+
+
+@retention_app.command("list")
+def retention_list() -> None:
+    """Print the periods: unit, kind, days (tab-separated)."""
+    from verbatim.ops.retention import list_policies
+
+    with _session() as session:
+        for policy in list_policies(session):
+            typer.echo(f"{policy.unit}\t{policy.kind}\t{policy.days}")
+
+
+@app.command()
+def purge(
+    dry_run: Annotated[bool, typer.Option(help="Say what would be deleted, delete nothing.")] = False,
+) -> None:
+    """Delete what the retention periods say is due (jobs on legal hold are kept); every purge is audited.
+
+    Run it daily (the systemd timer in verbatim/ops/deploy does)."""
+    from verbatim.ops.retention import purge as run_purge
+    from verbatim.ops.settings import get_settings
+    from verbatim.ops.storage import make_store
+
+    store = make_store(get_settings())
+    with _session() as session:
+        report = run_purge(session, store, dry_run=dry_run)
+        session.commit()
+    verb = "would purge" if dry_run else "purged"
+    typer.echo(
+        f"{verb}: {len(report.jobs)} jobs entirely, {len(report.recordings)} recordings; "
+        f"{len(report.held)} kept on legal hold; {report.objects_deleted} objects deleted",
+        err=True,
+    )
+    for job_id in report.jobs:
+        typer.echo(f"job\t{job_id}")
+    for job_id in report.recordings:
+        typer.echo(f"recording\t{job_id}")
+
+
+@app.command()
+def hold(
+    job_id: Annotated[str, typer.Argument(help="The job to keep.")],
+    release: Annotated[bool, typer.Option(help="Release the hold instead.")] = False,
+    reference: Annotated[str | None, typer.Option(help="Order or case reference (no names).")] = None,
+) -> None:
+    """Place (or release) a legal hold on a job: it is then never purged nor deleted."""
+    from verbatim.ops.db import Job
+    from verbatim.ops.retention import set_legal_hold
+
+    with _session() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            _fail(f"no job {job_id}")
+        set_legal_hold(session, job=job, hold=not release, reference=reference, by=None, request_id=None)
+        session.commit()
+    typer.echo(f"job {job_id}: legal hold {'released' if release else 'placed'}", err=True)
 
 
 @keys_app.command("init")

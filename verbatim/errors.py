@@ -7,6 +7,7 @@ __all__ = [
     "AudioDecodeError",
     "EmptyAudioError",
     "InvalidOptionError",
+    "LegalHoldError",
     "ModelIntegrityError",
     "ModelNotFoundError",
     "TranslationUnavailableError",
@@ -40,3 +41,7 @@ class InvalidOptionError(VerbatimError):
 
 class TranslationUnavailableError(InvalidOptionError):
     """A translation was asked for a language pair that no installed model covers."""
+
+
+class LegalHoldError(VerbatimError):
+    """The job is on legal hold: nothing of it may be deleted until the hold is released."""

@@ -56,9 +56,7 @@ def test_an_encrypted_deployment_end_to_end(tmp_path: Path) -> None:
 
         def verified() -> list[bool | None]:
             manifest = client.get(f"/v1/jobs/{job_id}/custody?verify=true", headers=actor.headers).json()
-            assert (
-                manifest["original"]["sha256"] == hashlib.sha256(JFK.read_bytes()).hexdigest()
-            )
+            assert manifest["original"]["sha256"] == hashlib.sha256(JFK.read_bytes()).hexdigest()
             return [manifest["original"]["verified"], *(a["verified"] for a in manifest["artifacts"])]
 
         assert all(verified())

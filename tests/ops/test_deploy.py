@@ -79,7 +79,10 @@ def test_environment_example_names_only_real_settings() -> None:
     assert env["HF_HUB_OFFLINE"] == "1" and env["PYANNOTE_METRICS_ENABLED"] == "0"  # no hub, no telemetry
 
 
-@pytest.mark.parametrize("unit", ["verbatim-api.service", "verbatim-worker@.service"])
+UNITS = ["verbatim-api.service", "verbatim-worker@.service", "verbatim-purge.service"]
+
+
+@pytest.mark.parametrize("unit", UNITS)
 def test_systemd_units_run_real_commands_confined(unit: str) -> None:
     parser = configparser.ConfigParser(strict=False, interpolation=None)
     parser.optionxform = str  # type: ignore[assignment,method-assign]

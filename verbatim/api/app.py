@@ -20,7 +20,8 @@ from verbatim.api.deps import Dispatcher, ServiceState, new_request_id
 from verbatim.api.docs import install_docs
 from verbatim.api.errors import install_error_handlers
 from verbatim.api.limits import BodyLimit
-from verbatim.api.routes import jobs, openai_compat, service
+from verbatim.api.routes import edits, jobs, openai_compat, retention, service
+from verbatim.api.web import install_web
 from verbatim.ops.db import make_engine, session_factory, upgrade
 from verbatim.ops.settings import Settings, get_settings
 from verbatim.ops.storage import ObjectStore
@@ -144,4 +145,8 @@ def create_app(
     app.include_router(jobs.router)
     app.include_router(openai_compat.router)
     app.include_router(service.router)
+    app.include_router(retention.router)
+    app.include_router(edits.router)
+    app.include_router(edits.account_router)
+    install_web(app)
     return app

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from verbatim.errors import (
     AudioDecodeError,
     InvalidOptionError,
+    LegalHoldError,
     ModelIntegrityError,
     ModelNotFoundError,
     VerbatimError,
@@ -69,6 +70,7 @@ _STATUSES: Final[tuple[tuple[type[BaseException], int], ...]] = (
     (JobNotFoundError, 404),
     (ObjectNotFoundError, 404),
     (JobNotReadyError, 409),
+    (LegalHoldError, 409),
     (ObjectTooLargeError, 413),
     (AudioDecodeError, 415),
     (InvalidOptionError, 422),

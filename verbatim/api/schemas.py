@@ -70,6 +70,19 @@ class JobPublic(BaseModel):
     filename: str | None
     unit: str
     options: dict[str, Any]
+    legal_hold: bool = False
+    original_purged_at: datetime | None = None
+
+
+class LegalHoldUpdate(BaseModel):
+    """Put a job on legal hold or release it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hold: bool
+    reference: str | None = Field(
+        default=None, max_length=128, description="The order or case reference behind the hold (no names)."
+    )
 
 
 class JobList(BaseModel):
@@ -84,6 +97,9 @@ class OriginalPublic(BaseModel):
     size: int | None
     verified: bool | None = Field(
         default=None, description="With ?verify=true: whether the stored bytes hash to sha256 now."
+    )
+    purged_at: datetime | None = Field(
+        default=None, description="When the retention purge deleted the recording (its hash stays on record)."
     )
 
 

@@ -10,17 +10,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Final
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from verbatim.api.deps import Dispatcher
 from verbatim.api.errors import JobNotFoundError, JobNotReadyError, ServiceUnavailableError, WaitTimeoutError
+from verbatim.api.revisions import load_current
 from verbatim.api.schemas import ArtifactPublic, CustodyManifest, OriginalPublic
 from verbatim.digest import sha256_stream
-from verbatim.errors import AudioDecodeError, InvalidOptionError
+from verbatim.errors import AudioDecodeError, InvalidOptionError, LegalHoldError
 from verbatim.ops import audit
 from verbatim.ops.db import Artifact, Job, User, create_job, fail_job, new_job_id, utcnow
 from verbatim.ops.storage import ObjectNotFoundError, ObjectStore, ObjectTooLargeError
@@ -224,18 +226,32 @@ def visible_job(
 
 
 def list_jobs(
-    session: Session, *, user: User, status: str | None, limit: int, offset: int, request_id: str
+    session: Session,
+    *,
+    user: User,
+    status: str | None,
+    limit: int,
+    offset: int,
+    request_id: str,
+    filters: Sequence[ColumnElement[bool]] = (),
+    note: str = "",
 ) -> list[Job]:
-    """The user's unit's jobs (every unit's for an admin), newest first; audited as one read."""
+    """The user's unit's jobs (every unit's for an admin), newest first; audited as one read.
+
+    ``filters`` are further conditions on ``Job`` (language, dates, a text search); ``note`` says which in
+    the audit entry (never the searched text itself).
+    """
     statement = select(Job).order_by(Job.created_at.desc(), Job.id).limit(limit).offset(offset)
     if not user.is_admin:
         statement = statement.where(Job.unit == user.unit)
     if status is not None:
         statement = statement.where(Job.status == status)
+    for condition in filters:
+        statement = statement.where(condition)
     jobs = list(session.scalars(statement))
     audit.record(
         session, user=user, action="read", outcome="ok", request_id=request_id,
-        detail=f"list count={len(jobs)}",
+        detail=f"list count={len(jobs)}{note}",
     )  # fmt: skip
     return jobs
 
@@ -276,7 +292,8 @@ def render_transcript(store: ObjectStore, job: Job, fmt: str, *, subtitles: str 
     fmt = fmt.lower()
     if fmt not in FORMATS:
         raise InvalidOptionError(f"format: choose one of {', '.join(FORMATS)}")
-    data = load_transcript(store, job)
+    # The current revision: the original with its corrections and speaker names (the original when none).
+    data = load_current(store, job)
     options = ExportOptions(subtitles="translation" if subtitles == "translation" else "original")
     content = data if fmt == "json" else render(transcript_from_json(data), fmt, options=options)
     # The download is named after the job, not the uploader's file name (which may name a person).
@@ -285,6 +302,8 @@ def render_transcript(store: ObjectStore, job: Job, fmt: str, *, subtitles: str 
 
 def delete_job(session: Session, *, store: ObjectStore, job: Job) -> int:
     """Delete a job's objects and its row (its audit trail stays); return the number of objects removed."""
+    if job.legal_hold:
+        raise LegalHoldError("The job is on legal hold: it cannot be deleted until the hold is released.")
     removed = store.delete_prefix(f"jobs/{job.id}/")
     session.delete(job)
     session.commit()
@@ -313,11 +332,13 @@ def custody_manifest(store: ObjectStore, job: Job, *, verify: bool) -> CustodyMa
             return None
         return expected is not None and _hash_object(store, key) == expected
 
+    purged = job.original_purged_at
     original = OriginalPublic(
         object_key=job.object_key,
         sha256=job.audio_sha256,
         size=job.audio_size,
-        verified=check(job.object_key, job.audio_sha256),
+        verified=None if purged else check(job.object_key, job.audio_sha256),
+        purged_at=purged,
     )
     artifacts = [
         ArtifactPublic.model_validate(a).model_copy(update={"verified": check(a.object_key, a.sha256)})

@@ -23,7 +23,7 @@ from verbatim.ops.db.models import AUDIT_OUTCOMES, AuditEntry, User
 
 __all__ = ["ACTIONS", "AUDIT_OUTCOMES", "entry_to_dict", "export_jsonl", "query", "record"]
 
-ACTIONS: Final = ("read", "write", "export", "delete", "login", "admin")
+ACTIONS: Final = ("read", "write", "export", "delete", "login", "admin", "purge")
 MAX_DETAIL_CHARS: Final = 200
 MAX_QUERY_LIMIT: Final = 10_000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Query, Response, UploadFile, status
 
 from verbatim.api import services
 from verbatim.api.deps import CurrentUser, DispatcherDep, RequestIdDep, SessionDep, SettingsDep, StoreDep
+from verbatim.api.revisions import job_filters
 from verbatim.api.schemas import CustodyManifest, JobCreate, JobCreated, JobList, JobPublic
 from verbatim.ops import audit
 
@@ -49,16 +51,27 @@ def list_jobs(
     user: CurrentUser,
     session: SessionDep,
     request_id: RequestIdDep,
+    store: StoreDep,
     status_: Annotated[
         Literal["queued", "running", "succeeded", "failed"] | None, Query(alias="status")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
+    q: Annotated[str | None, Query(max_length=200, description="Words the transcript contains.")] = None,
+    language: Annotated[str | None, Query(max_length=16)] = None,
+    since: Annotated[date | None, Query(description="Created on or after this day (UTC).")] = None,
+    until: Annotated[date | None, Query(description="Created on or before this day (UTC).")] = None,
 ) -> JobList:
-    """The jobs of your unit (of every unit for an admin), newest first."""
+    """The jobs of your unit (of every unit for an admin), newest first.
+
+    ``q`` searches the transcripts' current text (corrections and speaker names included), ignoring case
+    and accents; ``language``, ``since`` and ``until`` filter further.
+    """
+    filters, note = job_filters(session, store, user=user, q=q, language=language, since=since, until=until)
     jobs = services.list_jobs(
-        session, user=user, status=status_, limit=limit, offset=offset, request_id=request_id
-    )
+        session, user=user, status=status_, limit=limit, offset=offset, request_id=request_id,
+        filters=filters, note=note,
+    )  # fmt: skip
     return JobList(jobs=[JobPublic.model_validate(j) for j in jobs], limit=limit, offset=offset)
 
 

@@ -168,6 +168,9 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     worker_id: Mapped[str | None] = mapped_column(String(255))
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    legal_hold_reference: Mapped[str | None] = mapped_column(String(128))
+    original_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     owner: Mapped[User] = relationship(lazy="raise")
     artifacts: Mapped[list[Artifact]] = relationship(
@@ -203,6 +206,30 @@ class Artifact(Base):
 
     def __repr__(self) -> str:
         return f"Artifact(job_id={self.job_id!r}, kind={self.kind!r}, sha256={self.sha256!r})"
+
+
+RETENTION_KINDS = ("recording", "transcript")
+"""What a retention period applies to: the recording (original, derived audio), or all of the job's data."""
+
+
+class RetentionPolicy(Base):
+    """How many days a unit keeps a kind of data after its job finished; unit ``*`` is the default."""
+
+    __tablename__ = "retention_policies"
+    __table_args__ = (
+        UniqueConstraint("unit", "kind"),
+        CheckConstraint(_in("kind", RETENTION_KINDS), name="kind"),
+        CheckConstraint("days > 0", name="days"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    unit: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    days: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:
+        return f"RetentionPolicy(unit={self.unit!r}, kind={self.kind!r}, days={self.days!r})"
 
 
 class AuditEntry(Base):

@@ -1,0 +1,114 @@
+"""Pure logic of corrections and audio streaming: replaying edits, search folding, byte ranges."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from verbatim.api.media import ByteRange, RangeNotSatisfiableError, media_type, parse_range
+from verbatim.api.revisions import apply_edits, fold
+from verbatim.ops.db import TranscriptEdit
+
+
+def _doc() -> dict[str, Any]:
+    return {
+        "schema": "verbatim.transcript/1",
+        "audio": {"sha256": "ab" * 32, "duration": 4.0, "filename": "x.wav"},
+        "speakers": [{"id": "S1", "name": "S1"}],
+        "segments": [
+            {
+                "id": 0, "start": 0.0, "end": 2.0, "speaker": "S1", "text": "Bonjour, je suis Jean.",
+                "words": [
+                    {"start": 0.0, "end": 0.5, "text": "Bonjour,", "probability": 0.9},
+                    {"start": 0.5, "end": 0.8, "text": "je", "probability": 0.9},
+                    {"start": 0.8, "end": 1.0, "text": "suis", "probability": 0.9},
+                    {"start": 1.0, "end": 1.5, "text": "Jean.", "probability": 0.3},
+                ],
+            },
+            {"id": 1, "start": 2.0, "end": 3.0, "speaker": "S2", "text": "Oui.", "words": []},
+        ],
+    }  # fmt: skip
+
+
+def _word(segment: int, index: int, after: str) -> TranscriptEdit:
+    return TranscriptEdit(kind="word", segment_id=segment, word_index=index, before="", after=after)
+
+
+def _speaker(speaker: str, after: str) -> TranscriptEdit:
+    return TranscriptEdit(kind="speaker", speaker=speaker, before=speaker, after=after)
+
+
+def test_a_word_is_replaced_in_place_keeping_punctuation_and_spacing() -> None:
+    original = _doc()
+    kept = copy.deepcopy(original)
+    revised = apply_edits(original, [_word(0, 3, "Jeanne."), _word(0, 0, "Bonsoir,")])
+    assert original == kept, "the original is never modified"
+    segment = revised["segments"][0]
+    assert segment["text"] == "Bonsoir, je suis Jeanne."
+    assert [w["text"] for w in segment["words"]] == ["Bonsoir,", "je", "suis", "Jeanne."]
+    assert revised["revision"] == {"edits": 2, "of": "ab" * 32}
+
+
+def test_later_edits_win_and_speaker_names_are_set_or_added() -> None:
+    revised = apply_edits(
+        _doc(), [_word(0, 1, "tu"), _word(0, 1, "il"), _speaker("S1", "Juge"), _speaker("S2", "Greffière")]
+    )
+    assert revised["segments"][0]["text"] == "Bonjour, il suis Jean."
+    assert revised["speakers"] == [{"id": "S1", "name": "Juge"}, {"id": "S2", "name": "Greffière"}]
+
+
+def test_words_that_do_not_line_up_with_the_text_are_rejoined() -> None:
+    doc = _doc()
+    doc["segments"][0]["text"] = "something else entirely"
+    revised = apply_edits(doc, [_word(0, 1, "tu")])
+    assert revised["segments"][0]["text"] == "Bonjour, tu suis Jean."
+
+
+def test_no_edit_gives_the_document_unchanged() -> None:
+    assert apply_edits(_doc(), []) == _doc()
+
+
+def test_fold_ignores_case_accents_and_spacing() -> None:
+    assert fold("  Enquêteur   ÉLODIE\nçà ") == "enqueteur elodie ca"
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, None),
+        ("bytes=0-99", ByteRange(0, 99)),
+        ("bytes=100-", ByteRange(100, 999)),
+        ("bytes=-10", ByteRange(990, 999)),
+        ("bytes=-5000", ByteRange(0, 999)),
+        ("bytes=900-5000", ByteRange(900, 999)),
+        ("bytes=0-1,5-6", None),  # several ranges: the whole object
+        ("items=0-1", None),
+        ("bytes=50-10", None),
+    ],
+)
+def test_parse_range(header: str | None, expected: ByteRange | None) -> None:
+    assert parse_range(header, 1000) == expected
+
+
+@pytest.mark.parametrize("header", ["bytes=1000-", "bytes=5000-6000", "bytes=-0"])
+def test_unsatisfiable_ranges(header: str) -> None:
+    with pytest.raises(RangeNotSatisfiableError):
+        parse_range(header, 1000)
+
+
+@pytest.mark.parametrize(
+    ("head", "kind"),
+    [
+        (b"RIFF\x00\x00\x00\x00WAVEfmt ", "audio/wav"),
+        (b"fLaC\x00\x00", "audio/flac"),
+        (b"OggS\x00\x02", "audio/ogg"),
+        (b"ID3\x04", "audio/mpeg"),
+        (b"\x00\x00\x00\x20ftypisom", "video/mp4"),
+        (b"\x1a\x45\xdf\xa3\x01", "video/webm"),
+        (b"garbage!", "application/octet-stream"),
+    ],
+)
+def test_media_type_from_the_first_bytes(head: bytes, kind: str) -> None:
+    assert media_type(head) == kind

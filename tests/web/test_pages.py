@@ -1,0 +1,269 @@
+"""The web pages in a real headless Chromium against a real server: sign in, upload a two-speaker clip,
+follow it, rename a speaker, correct a word, play from a clicked word, export DOCX and SRT, search, and check
+that another unit's user sees nothing of it. No JavaScript error is tolerated on any page."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import DATA
+from tests.web.conftest import Server, Watched
+
+pytestmark = [pytest.mark.models]
+
+# Two read utterances, one speaker per channel (MIT, tests/data/ATTRIBUTION.md): split, it gives S1 and S2.
+CLIP = DATA / "stereo_diarization.wav"
+NEW_NAME = "Enquêteur"
+CORRECTION = "Zanzibar"
+
+
+def sign_in(watched: Watched, token: str, path: str = "/web/") -> None:
+    page = watched.page
+    page.goto(path)
+    page.get_by_label("Jeton d'accès").fill(token)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_selector("#jobs:not([hidden])")
+
+
+@pytest.fixture(scope="module")
+def flow(server: Server, browser: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The whole investigator's flow, once; the tests below check what it produced."""
+    from tests.web.conftest import watch
+
+    context = browser.new_context(
+        base_url=server.base_url,
+        viewport={"width": 1366, "height": 768},
+        accept_downloads=True,
+        locale="fr-FR",
+    )
+    context.set_default_timeout(20_000)
+    watched = watch(context.new_page())
+    page = watched.page
+    out: dict[str, Any] = {"watched": watched}
+    downloads = tmp_path_factory.mktemp("downloads")
+
+    page.goto("/web/")
+    page.wait_for_selector("#signin:not([hidden])")
+    watched.shot("01-sign-in")
+    sign_in(watched, server.tokens["enqueteur-a"])
+
+    # Upload through the page: file input, options, the real upload progress, then the job's progress.
+    page.get_by_role("link", name="Nouvelle transcription").first.click()
+    page.wait_for_url("**/web/upload")
+    page.set_input_files("#file", str(CLIP))
+    page.get_by_label("Langue").select_option("en")
+    page.get_by_label("Canaux").select_option("split")
+    watched.shot("02-upload-form")
+    page.get_by_role("button", name="Envoyer").click()
+    page.wait_for_selector("#open-job:not([hidden])", timeout=180_000)
+    out["upload_progress"] = page.eval_on_selector("#upload-progress", "e => e.value")
+    out["job_progress"] = page.eval_on_selector("#job-progress", "e => e.value")
+    out["job_id"] = page.eval_on_selector("#follow", "e => e.dataset.job")
+    watched.shot("03-upload-done")
+
+    # The transcript page.
+    page.get_by_role("link", name="Ouvrir la transcription").click()
+    page.wait_for_selector("body[data-ready=true]")
+    watched.shot("04-transcript")
+
+    # Rename S1 everywhere.
+    page.get_by_label("Nom de S1").fill(NEW_NAME)
+    page.get_by_role("button", name="Enregistrer les noms").click()
+    page.wait_for_selector(f"#history-table >> text={NEW_NAME}")
+    out["turn_names"] = page.eval_on_selector_all(
+        ".speaker[data-speaker=S1]", "es => es.map(e => e.textContent)"
+    )
+
+    # Correct the second word of the first segment inline (double-click, type, Enter).
+    word = page.locator('.w[data-s="0"][data-i="1"]')
+    out["before"] = word.inner_text()
+    word.dblclick()
+    field = page.get_by_role("textbox", name=f"Corriger le mot « {out['before']} »")
+    field.fill(CORRECTION)
+    field.press("Enter")
+    page.wait_for_selector(f"#history-table >> text={CORRECTION}")
+    out["word_after"] = word.inner_text()
+    out["word_classes"] = word.get_attribute("class")
+
+    # Play from a clicked word: the position jumps to its start, then the recording really plays.
+    target = page.locator(".w").filter(has_not_text=CORRECTION).nth(4)
+    out["clicked_start"] = float(target.get_attribute("data-start") or "nan")
+    target.click()
+    out["time_after_click"] = page.evaluate("document.getElementById('audio').currentTime")
+    page.wait_for_function(
+        "t => document.getElementById('audio').currentTime > t",
+        arg=out["clicked_start"] + 0.3,
+        timeout=15_000,
+    )
+    out["highlighted"] = page.locator(".w.current").count()
+    # Keyboard: K pauses, J goes back 5 s.
+    page.locator("#transcript").focus()
+    page.keyboard.press("k")
+    page.wait_for_function("() => document.getElementById('audio').paused")
+    before_j = page.evaluate("document.getElementById('audio').currentTime")
+    page.keyboard.press("j")
+    out["skip_back"] = (before_j, page.evaluate("document.getElementById('audio').currentTime"))
+
+    # Custody manifest shown, with the original transcript and the corrected revision.
+    page.locator("#custody-details summary").click()
+    out["custody_kinds"] = page.eval_on_selector_all(
+        "#custody-artifacts tbody tr", "rs => rs.map(r => r.dataset.kind)"
+    )
+    page.locator("#custody-details").scroll_into_view_if_needed()
+    watched.shot("05-transcript-edited")
+
+    # Exports.
+    for fmt in ("docx", "srt"):
+        page.get_by_label("Format").select_option(fmt)
+        with page.expect_download() as info:
+            page.get_by_role("button", name="Télécharger").click()
+        path = downloads / f"export.{fmt}"
+        info.value.save_as(path)
+        out[fmt] = path
+
+    # The pseudonymised view: shown read-only when the server offers it, else the page says so and stays
+    # on the original (never an original labelled as pseudonymised).
+    page.get_by_label("Version").select_option("pseudonymized")
+    page.wait_for_function(
+        "() => document.getElementById('view').value === 'original'"
+        " || !document.getElementById('mode-note').hidden"
+    )
+    out["pseudo_view"] = page.eval_on_selector("#view", "e => e.value")
+    out["pseudo_notice"] = page.locator("#notice").inner_text()
+
+    # Search over the unit's transcripts from the list.
+    page.goto("/web/")
+    page.wait_for_selector("#job-table tbody tr")
+    page.get_by_label("Rechercher dans les transcriptions").fill(CORRECTION.lower())
+    page.get_by_role("button", name="Filtrer").click()
+    page.wait_for_selector("#count >> text=1 transcription")
+    out["found"] = page.eval_on_selector_all("#job-table tbody tr", "rs => rs.map(r => r.dataset.job)")
+    watched.shot("06-job-list-search")
+    page.get_by_label("Rechercher dans les transcriptions").fill("motquinexistepas")
+    page.get_by_role("button", name="Filtrer").click()
+    page.wait_for_selector("#count >> text=Aucune transcription ne correspond.")
+    out["not_found"] = page.locator("#job-table tbody tr").count()
+    watched.check()
+    context.close()
+    return out
+
+
+def test_upload_shows_real_progress_until_the_job_succeeds(flow: dict[str, Any]) -> None:
+    assert flow["upload_progress"] == 100
+    assert flow["job_progress"] == 100
+    assert flow["job_id"]
+
+
+def test_a_renamed_speaker_and_a_corrected_word_show_on_the_page(flow: dict[str, Any]) -> None:
+    assert flow["turn_names"] and set(flow["turn_names"]) == {NEW_NAME}
+    assert flow["word_after"] == CORRECTION and "edited" in flow["word_classes"]
+    assert flow["before"] != CORRECTION
+
+
+def test_clicking_a_word_plays_from_it(flow: dict[str, Any]) -> None:
+    assert flow["clicked_start"] > 0
+    assert abs(flow["time_after_click"] - flow["clicked_start"]) < 0.25
+    assert flow["highlighted"] == 1
+    before, after = flow["skip_back"]
+    assert after == pytest.approx(max(0.0, before - 5.0), abs=0.05)
+
+
+def test_exports_carry_the_names_and_corrections(flow: dict[str, Any]) -> None:
+    from docx import Document
+
+    docx_path: Path = flow["docx"]
+    text = "\n".join(p.text for p in Document(io.BytesIO(docx_path.read_bytes())).paragraphs)
+    assert NEW_NAME in text and CORRECTION in text
+    srt = flow["srt"].read_text(encoding="utf-8")
+    assert NEW_NAME in srt and CORRECTION in srt and "-->" in srt
+
+
+def test_the_custody_manifest_lists_original_and_revision(flow: dict[str, Any]) -> None:
+    assert {"transcript", "transcript_revision"} <= set(flow["custody_kinds"])
+
+
+def test_the_pseudonymised_view_is_never_faked(flow: dict[str, Any]) -> None:
+    if flow["pseudo_view"] == "original":
+        assert "n'est pas disponible" in flow["pseudo_notice"]
+    else:
+        assert flow["pseudo_view"] == "pseudonymized"
+
+
+def test_search_finds_the_corrected_word(flow: dict[str, Any]) -> None:
+    assert flow["found"] == [flow["job_id"]]
+    assert flow["not_found"] == 0
+
+
+def test_another_units_user_sees_nothing_of_the_job(
+    flow: dict[str, Any], server: Server, new_page: Any
+) -> None:
+    watched: Watched = new_page()
+    page = watched.page
+    sign_in(watched, server.tokens["greffier-b"])
+    page.wait_for_selector("#count:not(:empty)")
+    assert page.locator(f'tr[data-job="{flow["job_id"]}"]').count() == 0
+    assert page.locator("#count").inner_text() == "Aucune transcription."
+    # The job's own page answers "not found", the same as a job that does not exist.
+    watched.allowed.append("404")
+    page.goto(f"/web/jobs/{flow['job_id']}")
+    page.wait_for_selector("#notice.error")
+    assert "introuvable" in page.locator("#notice").inner_text()
+    assert page.locator("#workspace").is_hidden()
+    watched.shot("07-other-unit")
+    # The English switch, kept for the next pages.
+    page.get_by_role("button", name="Switch to English").click()
+    page.goto("/web/")
+    page.wait_for_selector("#jobs:not([hidden])")
+    assert page.get_by_role("heading", level=1).inner_text() == "Your unit's transcripts"
+    watched.check()
+
+
+def test_translation_side_by_side_and_the_pseudonymised_view_read_only(
+    flow: dict[str, Any], server: Server, new_page: Any
+) -> None:
+    """The translation and pseudonymisation stages are other features: their documents (the shared contract:
+    ``segments[].translation``, top-level ``pseudonymization``) are made here from the real transcript by
+    intercepting the API's answer, to check how the page shows them."""
+    import json
+
+    watched: Watched = new_page()
+    page = watched.page
+
+    def translated(route: Any) -> None:
+        response = route.fetch()
+        doc = response.json()
+        pseudo = "view=pseudonymized" in route.request.url
+        for segment in doc["segments"]:
+            segment["translation"] = {
+                "language": "fr",
+                "text": f"Traduction {segment['id']}",
+                "model": "test",
+            }
+            if pseudo:
+                for word in segment["words"]:
+                    word["text"] = "[PERSONNE_1]" if word["text"] == CORRECTION else word["text"]
+        if pseudo:
+            doc["pseudonymization"] = {"policy": "test", "entities": 1}
+        route.fulfill(response=response, body=json.dumps(doc), content_type="application/json")
+
+    page.route("**/transcript?format=json*", translated)
+    sign_in(watched, server.tokens["enqueteur-a"])
+    page.goto(f"/web/jobs/{flow['job_id']}")
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.locator(".turn .seg.two .tr").first.inner_text() == "Traduction 0"
+    assert page.locator(".seg.heads .orig").inner_text() == "Original (en)"
+    assert page.locator(".seg.heads .tr").inner_text() == "Traduction (fr)"
+    watched.shot("08-translation-side-by-side")
+
+    page.get_by_label("Version").select_option("pseudonymized")
+    page.wait_for_selector("#mode-note:not([hidden])")
+    assert page.locator(".w", has_text="[PERSONNE_1]").count() == 1
+    page.locator(".w").first.dblclick()
+    assert page.locator(".word-input").count() == 0, "the pseudonymised view cannot be corrected"
+    assert page.get_by_role("button", name="Enregistrer les noms").is_disabled()
+    watched.shot("09-pseudonymised-view")
+    watched.check()

@@ -1,0 +1,464 @@
+"""Corrected revisions of a transcript: word corrections and speaker names replayed on the original.
+
+The worker's transcript JSON is evidence and is never rewritten. Each correction is a row
+(:class:`~verbatim.ops.db.TranscriptEdit`: who, when, before, after); the *current revision* is the original
+document with every correction applied in order, stored as one more object (artifact kind
+``transcript_revision``) so that the custody manifest lists the original's hash and the revision's side by
+side, and each edit row keeps the hash of the revision it produced. Exports render the current revision.
+
+Nothing here logs or audits transcript text: audit details name segment and word positions only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time as _time
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Final
+
+from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.orm import Session
+
+from verbatim.api.errors import JobNotReadyError
+from verbatim.errors import InvalidOptionError
+from verbatim.ops.db import Artifact, Job, TranscriptEdit, TranscriptSearch, User, utcnow
+from verbatim.ops.storage import ObjectNotFoundError, ObjectStore
+
+__all__ = [
+    "MAX_NAME_CHARS",
+    "MAX_WORD_CHARS",
+    "REVISION_KIND",
+    "EditConflictError",
+    "WordEdit",
+    "apply_edits",
+    "edit_words",
+    "ensure_indexed",
+    "fold",
+    "job_filters",
+    "load_current",
+    "rename_speakers",
+    "search_filter",
+]
+
+REVISION_KIND: Final = "transcript_revision"
+"""Artifact kind of the current corrected revision (the original keeps its own kind, ``transcript``)."""
+MAX_WORD_CHARS: Final = 200
+MAX_NAME_CHARS: Final = 64
+MAX_QUERY_CHARS: Final = 200
+INDEX_BATCH: Final = 25
+"""Jobs read per indexing query (see :func:`ensure_indexed`)."""
+INDEX_BUDGET_S: Final = 2.0
+"""Seconds one search may spend indexing jobs not indexed yet (the rest on the next searches)."""
+_ORIGINAL_KINDS: Final = ("transcript", "transcript_json")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_LEADING_SPACE = re.compile(r"^\s*")
+
+
+class EditConflictError(JobNotReadyError):
+    """The text the client saw is no longer the current one (someone else corrected it): reload (409)."""
+
+
+@dataclass(frozen=True)
+class WordEdit:
+    """A correction of one word, as a client asks for it."""
+
+    segment_id: int
+    word_index: int
+    before: str
+    after: str
+
+
+def fold(text: str) -> str:
+    """Text as the search index keeps it: case-folded, accents removed, spaces collapsed."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(bare.split())
+
+
+def _clean(text: str, *, what: str, limit: int) -> str:
+    text = " ".join(text.split())
+    if not text:
+        raise InvalidOptionError(f"{what}: give a non-empty text")
+    if len(text) > limit or _CONTROL.search(text):
+        raise InvalidOptionError(f"{what}: at most {limit} printable characters")
+    return text
+
+
+def _segments_by_id(doc: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
+    return {int(s["id"]): s for s in doc.get("segments", [])}
+
+
+def _word(doc: Mapping[str, Any], segment_id: int, word_index: int) -> dict[str, Any]:
+    segment = _segments_by_id(doc).get(segment_id)
+    words = segment.get("words", []) if segment is not None else []
+    if not 0 <= word_index < len(words):
+        raise InvalidOptionError(f"no word {word_index} in segment {segment_id}")
+    word: dict[str, Any] = words[word_index]
+    return word
+
+
+def _speaker_ids(doc: Mapping[str, Any]) -> set[str]:
+    ids = {str(s["id"]) for s in doc.get("speakers", [])}
+    for segment in doc.get("segments", []):
+        if segment.get("speaker"):
+            ids.add(str(segment["speaker"]))
+    return ids
+
+
+def _word_spans(text: str, words: Sequence[str]) -> list[tuple[int, int]] | None:
+    """Where each word lies in its segment's text (in order), or ``None`` when they do not line up.
+
+    Replacing a word at its place keeps the segment's own spacing and punctuation (and scripts written
+    without spaces) instead of re-joining the words.
+    """
+    spans: list[tuple[int, int]] = []
+    position = 0
+    for word in words:
+        token = word.strip()
+        found = text.find(token, position) if token else -1
+        if found < 0:
+            return None
+        spans.append((found, found + len(token)))
+        position = found + len(token)
+    return spans
+
+
+def _apply_one(doc: dict[str, Any], edit: TranscriptEdit, segments: Mapping[int, dict[str, Any]]) -> None:
+    if edit.kind == "word" and edit.segment_id is not None and edit.word_index is not None:
+        segment = segments.get(edit.segment_id)
+        words = segment.get("words", []) if segment is not None else []
+        if segment is None or not 0 <= edit.word_index < len(words):
+            raise InvalidOptionError(f"no word {edit.word_index} in segment {edit.segment_id}")
+        word = words[edit.word_index]
+        spans = _word_spans(str(segment["text"]), [str(w["text"]) for w in words])
+        lead = _LEADING_SPACE.match(str(word["text"]))
+        word["text"] = (lead.group() if lead else "") + edit.after
+        if spans is not None:
+            start, end = spans[edit.word_index]
+            text = str(segment["text"])
+            segment["text"] = text[:start] + word["text"].strip() + text[end:]
+        else:
+            segment["text"] = " ".join(str(w["text"]).strip() for w in words)
+    elif edit.kind == "speaker" and edit.speaker is not None:
+        speakers: list[dict[str, Any]] = doc.setdefault("speakers", [])
+        for entry in speakers:
+            if str(entry.get("id")) == edit.speaker:
+                entry["name"] = edit.after
+                break
+        else:
+            speakers.append({"id": edit.speaker, "name": edit.after})
+
+
+def apply_edits(original: Mapping[str, Any], edits: Iterable[TranscriptEdit]) -> dict[str, Any]:
+    """The revision: a copy of ``original`` with ``edits`` applied in order (``original`` is untouched).
+
+    A corrected word is replaced at its place in its segment's text (spacing and punctuation kept; the
+    words re-joined when they do not line up with the text); a speaker's name is set in ``speakers``,
+    which every export format uses for display.
+    """
+    # A JSON round trip copies a transcript several times faster than copy.deepcopy.
+    doc: dict[str, Any] = json.loads(json.dumps(original))
+    segments = _segments_by_id(doc)
+    count = 0
+    for edit in edits:
+        _apply_one(doc, edit, segments)
+        count += 1
+    if count:
+        doc["revision"] = {"edits": count, "of": original.get("audio", {}).get("sha256")}
+    return doc
+
+
+def _document_bytes(doc: Mapping[str, Any]) -> bytes:
+    # The worker's own layout (indent 2, UTF-8, final newline), so a revision reads like the original.
+    return (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def _artifact(job: Job, kinds: Sequence[str]) -> Artifact | None:
+    return next((a for a in job.artifacts if a.kind in kinds), None)
+
+
+def _original_bytes(store: ObjectStore, job: Job) -> bytes:
+    from verbatim.api.services import load_transcript
+
+    return load_transcript(store, job)
+
+
+def load_current(store: ObjectStore, job: Job) -> bytes:
+    """The current revision's JSON (the original's bytes when nothing was corrected).
+
+    Raises:
+        JobNotReadyError: the job has not succeeded.
+        ObjectNotFoundError: an object is missing from the store.
+    """
+    original = _original_bytes(store, job)  # also checks the job's state
+    revision = _artifact(job, (REVISION_KIND,))
+    if revision is None:
+        return original
+    try:
+        return store.get_bytes(revision.object_key)
+    except ObjectNotFoundError as e:
+        raise ObjectNotFoundError(
+            "The transcript's corrected revision is missing from the object store."
+        ) from e
+
+
+def _revision_key(job_id: str) -> str:
+    return f"jobs/{job_id}/transcript.revision.json"
+
+
+def _rebuild(session: Session, store: ObjectStore, job: Job, new: Sequence[TranscriptEdit]) -> str:
+    """Replay every edit of the job on the original, store the revision, point the artifact at it."""
+    original = json.loads(_original_bytes(store, job))
+    edits = session.scalars(
+        select(TranscriptEdit).where(TranscriptEdit.job_id == job.id).order_by(TranscriptEdit.id)
+    ).all()
+    doc = apply_edits(original, edits)
+    data = _document_bytes(doc)
+    stored = store.put_bytes(_revision_key(job.id), data, content_type="application/json", overwrite=True)
+    digest = hashlib.sha256(data).hexdigest()
+    artifact = _artifact(job, (REVISION_KIND,))
+    if artifact is None:
+        artifact = Artifact(job_id=job.id, kind=REVISION_KIND, object_key=stored.key, sha256=digest, size=0)
+        session.add(artifact)
+        job.artifacts.append(artifact)
+    artifact.sha256 = digest
+    artifact.size = stored.size
+    artifact.created_at = utcnow()
+    for edit in new:
+        edit.revision_sha256 = digest
+    _index(session, job, doc)
+    return digest
+
+
+def _lock(session: Session, job: Job) -> None:
+    """Serialise corrections of one job until the caller commits or rolls back.
+
+    A no-op UPDATE of the job's row: PostgreSQL locks that row, SQLite takes its one write lock; both are
+    held to the end of the transaction, so the check of ``before``, the replay and the revision's artefact
+    all see every correction committed before. The job's artefacts are read again under the lock.
+    """
+    session.execute(
+        update(Job)
+        .where(Job.id == job.id)
+        .values(progress=Job.progress)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(job, attribute_names=["artifacts"])
+
+
+def edit_words(
+    session: Session, store: ObjectStore, *, job: Job, user: User, edits: Sequence[WordEdit]
+) -> list[TranscriptEdit]:
+    """Correct words of a succeeded job's transcript, record who did it, store the new revision; commit.
+
+    Each edit names the text it replaces (``before``, as the client saw it): when that is no longer the
+    current text the whole request is refused, so that two people correcting at once never overwrite each
+    other unknowingly. An edit whose ``after`` equals the current text is skipped.
+
+    Raises:
+        InvalidOptionError: no such word, an empty or overlong text.
+        EditConflictError: a word's current text is not ``before``.
+        JobNotReadyError: the job has no transcript.
+    """
+    if not edits:
+        raise InvalidOptionError("edits: give at least one correction")
+    _lock(session, job)
+    current = json.loads(load_current(store, job))
+    segments = _segments_by_id(current)
+    rows: list[TranscriptEdit] = []
+    for edit in edits:
+        after = _clean(edit.after, what="after", limit=MAX_WORD_CHARS)
+        word = _word(current, edit.segment_id, edit.word_index)
+        now = str(word["text"]).strip()
+        if now != " ".join(edit.before.split()):
+            raise EditConflictError(
+                f"word {edit.word_index} of segment {edit.segment_id} was changed meanwhile; reload the page"
+            )
+        if after == now:
+            continue
+        row = TranscriptEdit(
+            job_id=job.id, at=utcnow(), user_id=user.id, user_name=user.name, kind="word",
+            segment_id=edit.segment_id, word_index=edit.word_index, before=now, after=after,
+        )  # fmt: skip
+        _apply_one(current, row, segments)
+        rows.append(row)
+    return _commit(session, store, job, rows)
+
+
+def rename_speakers(
+    session: Session, store: ObjectStore, *, job: Job, user: User, names: Mapping[str, str]
+) -> list[TranscriptEdit]:
+    """Name speakers (``{"S1": "Enquêteur"}``) in the transcript and every export; record it; commit.
+
+    Raises:
+        InvalidOptionError: an unknown speaker id, an empty or overlong name.
+        JobNotReadyError: the job has no transcript.
+    """
+    if not names:
+        raise InvalidOptionError("names: give at least one speaker id and its name")
+    _lock(session, job)
+    current = json.loads(load_current(store, job))
+    known = _speaker_ids(current)
+    shown = {str(s["id"]): str(s.get("name") or s["id"]) for s in current.get("speakers", [])}
+    rows: list[TranscriptEdit] = []
+    for speaker, name in names.items():
+        if speaker not in known:
+            raise InvalidOptionError(
+                f"no speaker {speaker!r} in this transcript (known: {', '.join(sorted(known))})"
+            )
+        after = _clean(name, what=f"names.{speaker}", limit=MAX_NAME_CHARS)
+        before = shown.get(speaker, speaker)
+        if after == before:
+            continue
+        rows.append(
+            TranscriptEdit(
+                job_id=job.id,
+                at=utcnow(),
+                user_id=user.id,
+                user_name=user.name,
+                kind="speaker",
+                speaker=speaker,
+                before=before,
+                after=after,
+            )
+        )
+    return _commit(session, store, job, rows)
+
+
+def _commit(
+    session: Session, store: ObjectStore, job: Job, rows: list[TranscriptEdit]
+) -> list[TranscriptEdit]:
+    if not rows:
+        return rows
+    session.add_all(rows)
+    session.flush()  # takes the write lock (SQLite) before replaying, so concurrent edits serialise
+    try:
+        _rebuild(session, store, job, rows)
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return rows
+
+
+def _search_text(doc: Mapping[str, Any]) -> str:
+    names = " ".join(str(s.get("name") or "") for s in doc.get("speakers", []))
+    texts = " ".join(str(s.get("text") or "") for s in doc.get("segments", []))
+    translations = " ".join(
+        str((s.get("translation") or {}).get("text") or "") for s in doc.get("segments", [])
+    )
+    return fold(f"{names} {texts} {translations}")
+
+
+def _index(session: Session, job: Job, doc: Mapping[str, Any]) -> None:
+    row = session.get(TranscriptSearch, job.id)
+    if row is None:
+        session.add(
+            TranscriptSearch(job_id=job.id, unit=job.unit, text=_search_text(doc), updated_at=utcnow())
+        )
+    else:
+        row.text = _search_text(doc)
+        row.updated_at = utcnow()
+
+
+def ensure_indexed(
+    session: Session,
+    store: ObjectStore,
+    *,
+    user: User,
+    batch: int = INDEX_BATCH,
+    budget_s: float = INDEX_BUDGET_S,
+) -> int:
+    """Index the succeeded jobs the user may see that are not in the search index yet.
+
+    Jobs are indexed here, when someone searches, rather than by the worker: the worker stays unaware of
+    the web pages, and jobs finished before this table existed are found too; corrections re-index their
+    job at once. So that a search stays bounded, indexing goes by batches of ``batch`` jobs and stops
+    after ``budget_s`` seconds (the rest is indexed by the next searches); in steady state only the jobs
+    finished since the last search are read.
+
+    Returns:
+        The number of jobs indexed by this call.
+    """
+    deadline = _time.monotonic() + budget_s
+    count = 0
+    while True:
+        statement = (
+            select(Job)
+            .outerjoin(TranscriptSearch, TranscriptSearch.job_id == Job.id)
+            .where(Job.status == "succeeded", TranscriptSearch.job_id.is_(None))
+            .order_by(Job.created_at.desc())
+            .limit(batch)
+        )
+        if not user.is_admin:
+            statement = statement.where(Job.unit == user.unit)
+        jobs = session.scalars(statement).all()
+        for job in jobs:
+            try:
+                doc = json.loads(load_current(store, job))
+            except (ObjectNotFoundError, JobNotReadyError, ValueError):
+                doc = {}  # indexed as empty: a missing transcript is reported by its own routes
+            _index(session, job, doc)
+            count += 1
+        if jobs:
+            session.commit()
+        if len(jobs) < batch or _time.monotonic() >= deadline:
+            return count
+
+
+def search_filter(query: str, *, unit: str | None = None) -> ColumnElement[bool]:
+    """A condition on ``Job`` that keeps jobs whose current text contains ``query`` (case and accents aside).
+
+    Args:
+        query: the words to find.
+        unit: only look at this unit's transcripts (``None``: every unit's, for an admin).
+
+    Raises:
+        InvalidOptionError: an empty or overlong query.
+    """
+    folded = fold(query)
+    if not folded or len(folded) > MAX_QUERY_CHARS:
+        raise InvalidOptionError(f"q: give 1 to {MAX_QUERY_CHARS} characters to search for")
+    matching = select(TranscriptSearch.job_id).where(TranscriptSearch.text.contains(folded, autoescape=True))
+    if unit is not None:
+        matching = matching.where(TranscriptSearch.unit == unit)
+    return Job.id.in_(matching)
+
+
+def job_filters(
+    session: Session,
+    store: ObjectStore,
+    *,
+    user: User,
+    q: str | None,
+    language: str | None,
+    since: date | None,
+    until: date | None,
+) -> tuple[list[ColumnElement[bool]], str]:
+    """Conditions on ``Job`` for the job list's filters, and a note for the audit entry (names only).
+
+    A text search first indexes the user's jobs not indexed yet (a bounded batch, see
+    :func:`ensure_indexed`).
+    """
+    filters: list[ColumnElement[bool]] = []
+    used: list[str] = []
+    if language:
+        filters.append(Job.language == language.strip().lower())
+        used.append("language")
+    if since is not None:
+        filters.append(Job.created_at >= datetime.combine(since, time.min, UTC))
+        used.append("since")
+    if until is not None:
+        filters.append(Job.created_at < datetime.combine(until + timedelta(days=1), time.min, UTC))
+        used.append("until")
+    if q is not None and q.strip():
+        condition = search_filter(q, unit=None if user.is_admin else user.unit)
+        ensure_indexed(session, store, user=user)
+        filters.append(condition)
+        used.append("search")
+    return filters, (f" filters={'+'.join(used)}" if used else "")

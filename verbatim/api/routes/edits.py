@@ -1,0 +1,214 @@
+"""Routes of the transcript page: corrections and their history, speaker names, the recording itself."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi.responses import StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+
+from verbatim.api import media, revisions
+from verbatim.api.deps import CurrentUser, RequestIdDep, SessionDep, StoreDep, get_current_user
+from verbatim.api.errors import JobNotFoundError, NotAuthenticatedError
+from verbatim.api.schemas_web import (
+    AudioTicket,
+    EditList,
+    EditPublic,
+    SpeakerPublic,
+    SpeakersPublic,
+    SpeakersUpdate,
+    UserPublic,
+    WordEditsCreate,
+)
+from verbatim.api.services import visible_job
+from verbatim.ops import audit
+from verbatim.ops.db import Job, TranscriptEdit, User
+
+__all__ = ["account_router", "router"]
+
+router = APIRouter(prefix="/v1/jobs", tags=["corrections"])
+
+_bearer = HTTPBearer(auto_error=False, description="A token from `verbatim users add`.")
+
+
+def _revision_hash(job: Job) -> str | None:
+    return next((a.sha256 for a in job.artifacts if a.kind == revisions.REVISION_KIND), None)
+
+
+def _history(session: SessionDep, job: Job) -> list[EditPublic]:
+    rows = session.scalars(
+        select(TranscriptEdit).where(TranscriptEdit.job_id == job.id).order_by(TranscriptEdit.id)
+    )
+    return [EditPublic.model_validate(r) for r in rows]
+
+
+@router.get("/{job_id}/edits", response_model=EditList)
+def list_edits(job_id: str, user: CurrentUser, session: SessionDep, request_id: RequestIdDep) -> EditList:
+    """Every correction of the transcript, oldest first: who, when, where, the text before and after."""
+    job = visible_job(session, user=user, job_id=job_id, action="read", request_id=request_id, detail="edits")
+    history = _history(session, job)
+    audit.record(
+        session, user=user, action="read", outcome="ok", request_id=request_id, job_id=job.id,
+        detail=f"edits count={len(history)}",
+    )  # fmt: skip
+    return EditList(edits=history, revision_sha256=_revision_hash(job))
+
+
+def _audited_write(
+    session: SessionDep, *, user: User, job: Job, request_id: str, detail: str, error: Exception
+) -> None:
+    """Audit a failed correction (the caller audits success): the outcome and the error's kind, no text."""
+    session.rollback()  # nothing half-done is committed with the audit entry (and a row lock is released)
+    audit.record(
+        session, user=user, action="write", outcome="error", request_id=request_id, job_id=job.id,
+        detail=f"{detail}; {type(error).__name__}",
+    )  # fmt: skip
+
+
+@router.post("/{job_id}/edits", response_model=EditList)
+def correct_words(
+    job_id: str,
+    body: WordEditsCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    store: StoreDep,
+    request_id: RequestIdDep,
+) -> EditList:
+    """Correct words; each names the text it replaces (409 if someone changed it meanwhile).
+
+    Answers the corrections recorded by this request and the hash of the new revision.
+    """
+    where = ",".join(f"{e.segment_id}:{e.word_index}" for e in body.edits[:10])
+    detail = f"edit words={len(body.edits)} at={where}"
+    job = visible_job(session, user=user, job_id=job_id, action="write", request_id=request_id, detail=detail)
+    edits = [revisions.WordEdit(e.segment_id, e.word_index, e.before, e.after) for e in body.edits]
+    try:
+        rows = revisions.edit_words(session, store, job=job, user=user, edits=edits)
+    except Exception as e:
+        _audited_write(session, user=user, job=job, request_id=request_id, detail=detail, error=e)
+        raise
+    audit.record(
+        session, user=user, action="write", outcome="ok", request_id=request_id, job_id=job.id,
+        detail=f"{detail} recorded={len(rows)}",
+    )  # fmt: skip
+    return EditList(edits=[EditPublic.model_validate(r) for r in rows], revision_sha256=_revision_hash(job))
+
+
+@router.put("/{job_id}/speakers", response_model=SpeakersPublic)
+def name_speakers(
+    job_id: str,
+    body: SpeakersUpdate,
+    user: CurrentUser,
+    session: SessionDep,
+    store: StoreDep,
+    request_id: RequestIdDep,
+) -> SpeakersPublic:
+    """Name speakers (``{"names": {"S1": "Enquêteur"}}``): the page, the history and every export use it."""
+    detail = f"rename speakers={len(body.names)}"
+    job = visible_job(session, user=user, job_id=job_id, action="write", request_id=request_id, detail=detail)
+    try:
+        rows = revisions.rename_speakers(session, store, job=job, user=user, names=body.names)
+        current = json.loads(revisions.load_current(store, job))
+    except Exception as e:
+        _audited_write(session, user=user, job=job, request_id=request_id, detail=detail, error=e)
+        raise
+    audit.record(
+        session, user=user, action="write", outcome="ok", request_id=request_id, job_id=job.id,
+        detail=f"{detail} recorded={len(rows)}",
+    )  # fmt: skip
+    speakers = [
+        SpeakerPublic(id=str(s["id"]), name=str(s.get("name") or s["id"])) for s in current["speakers"]
+    ]
+    return SpeakersPublic(speakers=speakers, edits=[EditPublic.model_validate(r) for r in rows])
+
+
+@router.post("/{job_id}/audio-ticket", response_model=AudioTicket)
+def audio_ticket(
+    job_id: str, request: Request, user: CurrentUser, session: SessionDep, request_id: RequestIdDep
+) -> AudioTicket:
+    """A URL of the recording valid for a few minutes, for an ``<audio src>`` (which sends no header)."""
+    job = visible_job(
+        session, user=user, job_id=job_id, action="read", request_id=request_id, detail="audio ticket"
+    )
+    ticket, expires_at = media.issue_ticket(session, job=job, user=user)
+    audit.record(
+        session, user=user, action="read", outcome="ok", request_id=request_id, job_id=job.id,
+        detail="audio ticket",
+    )  # fmt: skip
+    url = request.url_for("get_audio", job_id=job.id).include_query_params(ticket=ticket)
+    return AudioTicket(url=f"{url.path}?{url.query}", expires_at=expires_at)
+
+
+@router.get(
+    "/{job_id}/audio",
+    response_class=Response,
+    responses={200: {"content": {"audio/*": {}}}, 206: {"description": "The range asked for."}},
+)
+def get_audio(
+    job_id: str,
+    request: Request,
+    session: SessionDep,
+    store: StoreDep,
+    request_id: RequestIdDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ticket: str | None = None,
+    range_: Annotated[str | None, Header(alias="range")] = None,
+) -> Response:
+    """The original recording, byte for byte, with HTTP ranges (206); a bearer token or an audio ticket."""
+    if ticket is not None and credentials is None:
+        try:
+            user = media.redeem_ticket(session, ticket=ticket, job_id=job_id)
+        except NotAuthenticatedError:
+            audit.record(
+                session, user=None, action="login", outcome="denied", request_id=request_id,
+                detail="invalid audio ticket; GET /v1/jobs/{job_id}/audio",
+            )  # fmt: skip
+            raise
+    else:
+        user = get_current_user(request, session, request_id, credentials)
+    detail = f"audio range={(range_ or 'all')[:40]}"
+    job = visible_job(session, user=user, job_id=job_id, action="read", request_id=request_id, detail=detail)
+    if job.object_key is None or job.audio_size is None:
+        raise JobNotFoundError(f"Job {job.id} has no recording.")
+    size = job.audio_size
+    try:
+        byte_range = media.parse_range(range_, size)
+    except media.RangeNotSatisfiableError:
+        audit.record(
+            session, user=user, action="read", outcome="error", request_id=request_id, job_id=job.id,
+            detail=f"{detail}; not satisfiable",
+        )  # fmt: skip
+        return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+    with store.open(job.object_key) as stream:
+        kind = media.media_type(stream.read(16))
+    audit.record(
+        session, user=user, action="read", outcome="ok", request_id=request_id, job_id=job.id, detail=detail
+    )
+    headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, no-store"}
+    if byte_range is None:
+        whole = media.ByteRange(0, size - 1)
+        headers["Content-Length"] = str(size)
+        return StreamingResponse(
+            media.stream_range(store, job.object_key, whole), media_type=kind, headers=headers
+        )
+    headers["Content-Range"] = f"bytes {byte_range.start}-{byte_range.end}/{size}"
+    headers["Content-Length"] = str(byte_range.length)
+    return StreamingResponse(
+        media.stream_range(store, job.object_key, byte_range),
+        status_code=status.HTTP_206_PARTIAL_CONTENT,
+        media_type=kind,
+        headers=headers,
+    )
+
+
+account_router = APIRouter(prefix="/v1", tags=["account"])
+
+
+@account_router.get("/me", response_model=UserPublic)
+def who_am_i(user: CurrentUser, session: SessionDep, request_id: RequestIdDep) -> UserPublic:
+    """The signed-in user's name, role and unit (the web pages' sign-in; audited as a login)."""
+    audit.record(session, user=user, action="login", outcome="ok", request_id=request_id, detail="sign-in")
+    return UserPublic(name=user.name, role=user.role, unit=user.unit)

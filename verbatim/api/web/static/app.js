@@ -1,0 +1,156 @@
+// Shared by every page: the token (sessionStorage), API calls, the header, small formatting helpers.
+import { lang, setLang, t, translate } from "./i18n.js";
+
+const TOKEN_KEY = "verbatim.token";
+const ME_KEY = "verbatim.me";
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export function token() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+export function me() {
+  try {
+    return JSON.parse(sessionStorage.getItem(ME_KEY) || "null");
+  } catch {
+    return null;
+  }
+}
+
+/** Check a token with the API (GET /v1/me) and keep it for this tab. */
+export async function signIn(value) {
+  const response = await fetch("/v1/me", { headers: { Authorization: `Bearer ${value}` } });
+  if (!response.ok) throw new ApiError(response.status, t("signin_bad"));
+  sessionStorage.setItem(TOKEN_KEY, value);
+  sessionStorage.setItem(ME_KEY, JSON.stringify(await response.json()));
+}
+
+export function signOut() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(ME_KEY);
+  window.location.assign("/web/");
+}
+
+/** Send the user to the sign-in page (coming back here afterwards) when this tab has no token. */
+export function requireSignIn() {
+  if (token()) return true;
+  const next = encodeURIComponent(window.location.pathname + window.location.search);
+  window.location.replace(`/web/?next=${next}`);
+  return false;
+}
+
+async function errorOf(response) {
+  try {
+    const body = await response.json();
+    return body.error || response.statusText;
+  } catch {
+    return response.statusText;
+  }
+}
+
+/**
+ * Call the API with the bearer token. Returns parsed JSON, or the Response itself with `raw`.
+ * A 401 signs the tab out; any other error status throws an ApiError carrying the API's message.
+ */
+export async function api(path, { method = "GET", json, raw = false } = {}) {
+  const headers = { Authorization: `Bearer ${token()}` };
+  let body;
+  if (json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(json);
+  }
+  const response = await fetch(path, { method, headers, body });
+  if (response.status === 401) {
+    signOut();
+    throw new ApiError(401, t("signin_bad"));
+  }
+  if (!response.ok) throw new ApiError(response.status, await errorOf(response));
+  if (raw) return response;
+  return response.status === 204 ? null : response.json();
+}
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined) node.append(child);
+  }
+  return node;
+}
+
+export function clock(seconds) {
+  const total = Math.max(0, Math.floor(seconds || 0));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const pad = (n) => String(n).padStart(2, "0");
+  return h ? `${h}:${pad(m)}:${pad(s)}` : `${pad(m)}:${pad(s)}`;
+}
+
+export function dateTime(value) {
+  if (!value) return "";
+  return new Intl.DateTimeFormat(lang() === "en" ? "en-GB" : "fr-FR", {
+    dateStyle: "short",
+    timeStyle: "short",
+  }).format(new Date(value));
+}
+
+export function bytes(n) {
+  if (n === null || n === undefined) return "";
+  const units = ["o", "Ko", "Mo", "Go"];
+  const english = ["B", "KB", "MB", "GB"];
+  let value = n;
+  let i = 0;
+  while (value >= 1024 && i < units.length - 1) {
+    value /= 1024;
+    i += 1;
+  }
+  const unit = (lang() === "en" ? english : units)[i];
+  return `${value.toFixed(i ? 1 : 0)} ${unit}`;
+}
+
+export function statusText(status) {
+  return t(`status_${status}`);
+}
+
+/** Announce a message in the page's live region (read by screen readers), as info or error. */
+export function notify(message, kind = "info") {
+  const region = document.getElementById("notice");
+  if (!region) return;
+  region.textContent = message;
+  region.className = `notice ${kind}`;
+  region.hidden = !message;
+}
+
+/** Header: the user's name, language switch, sign-out; then translate the page. */
+export function initPage() {
+  translate();
+  const who = document.getElementById("who");
+  const user = me();
+  if (who) who.textContent = user ? t("signed_in_as", user) : "";
+  const out = document.getElementById("sign-out");
+  if (out) {
+    out.hidden = !token();
+    out.addEventListener("click", signOut);
+  }
+  const switcher = document.getElementById("lang-switch");
+  if (switcher) {
+    switcher.addEventListener("click", () => {
+      setLang(lang() === "fr" ? "en" : "fr");
+      window.location.reload();
+    });
+  }
+}

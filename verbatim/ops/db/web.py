@@ -1,0 +1,82 @@
+"""Tables of the web pages: corrections of transcripts, the search index, short-lived audio tickets.
+
+Corrections are rows, never changes to the stored transcript: the worker's transcript JSON stays as it was
+(evidence), and the current revision is the original with every edit replayed in order
+(:mod:`verbatim.api.revisions`). Edits and the search index hold transcript text: they belong to the job
+(deleted with it) and are never copied to the audit log.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Final
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from verbatim.ops.db.models import Base, BigIntId, UTCDateTime, utcnow
+
+__all__ = ["EDIT_KINDS", "MediaTicket", "TranscriptEdit", "TranscriptSearch"]
+
+EDIT_KINDS: Final = ("word", "speaker")
+
+
+class TranscriptEdit(Base):
+    """One correction: a word's text (``segment_id``, ``word_index``) or a speaker's name (``speaker``).
+
+    ``before`` and ``after`` are the texts on each side of the change; ``user_name`` is copied so that the
+    history says who corrected even after the account changed; ``revision_sha256`` is the hash of the
+    revision this edit produced (listed in the custody manifest).
+    """
+
+    __tablename__ = "transcript_edits"
+    __table_args__ = (CheckConstraint("kind IN ('word', 'speaker')", name="kind"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    user_name: Mapped[str | None] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))
+    segment_id: Mapped[int | None] = mapped_column(Integer)
+    word_index: Mapped[int | None] = mapped_column(Integer)
+    speaker: Mapped[str | None] = mapped_column(String(64))
+    before: Mapped[str] = mapped_column(Text)
+    after: Mapped[str] = mapped_column(Text)
+    revision_sha256: Mapped[str | None] = mapped_column(String(64))
+
+    def __repr__(self) -> str:  # no text: it is personal data
+        return f"TranscriptEdit(id={self.id!r}, job_id={self.job_id!r}, kind={self.kind!r})"
+
+
+class TranscriptSearch(Base):
+    """The searchable text of a job's current revision (one row per succeeded job, filled lazily)."""
+
+    __tablename__ = "transcript_search"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    unit: Mapped[str] = mapped_column(String(64), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"TranscriptSearch(job_id={self.job_id!r}, unit={self.unit!r})"
+
+
+class MediaTicket(Base):
+    """A short-lived permission to stream one job's recording, for an ``<audio src>`` that sends no header.
+
+    Only the ticket's SHA-256 is stored, like tokens: a copy of the database lets nobody listen.
+    """
+
+    __tablename__ = "media_tickets"
+
+    ticket_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+    def __repr__(self) -> str:
+        return (
+            f"MediaTicket(job_id={self.job_id!r}, user_id={self.user_id!r}, expires_at={self.expires_at!r})"
+        )
