@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Protocol
 
@@ -91,9 +91,19 @@ def get_session_factory(state: StateDep) -> sessionmaker[Session]:
     return state.sessions
 
 
-def get_session(state: StateDep) -> Iterator[Session]:
-    with state.sessions() as session:
+async def get_session(state: StateDep) -> AsyncIterator[Session]:
+    """A session for the request, closed (its connection back in the pool) in the event loop.
+
+    Async on purpose: FastAPI runs the exit of a sync generator dependency in its thread pool. Under load
+    every pool thread could be waiting for a database connection held by a request that needed a thread
+    to finish and give it back: a deadlock until the pool's 30 s timeout, then 500s (`verbatim bench load`).
+    Closing needs no I/O wait worth a thread (a rollback of what is left, a return to the pool).
+    """
+    session = state.sessions()
+    try:
         yield session
+    finally:
+        session.close()
 
 
 def get_request_id(request: Request) -> str:
@@ -134,6 +144,10 @@ def get_current_user(
         )  # fmt: skip
         raise NotAuthenticatedError("A valid bearer token is required (Authorization: Bearer <token>).")
     request.state.user_id = user.id  # for the access log (an id, never the name)
+    # End the read transaction now: the connection goes back to the pool while the request waits for a
+    # thread to run its route (the route checks one out again when it needs it). The user stays loaded.
+    session.expunge(user)
+    session.rollback()
     return user
 
 

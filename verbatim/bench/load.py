@@ -139,6 +139,23 @@ async def _drive(
     return stats
 
 
+def _job_status(base_url: str, headers: dict[str, str], job_id: str) -> str | None:
+    """A job's status once the server has drained the load (requests still queued in it may take a while)."""
+    import httpx
+
+    for _ in range(5):
+        try:
+            r = httpx.get(f"{base_url}/v1/jobs/{job_id}", headers=headers, timeout=60)
+        except httpx.TimeoutException:
+            continue
+        if r.status_code == 200:
+            status: str = r.json()["status"]
+            return status
+        if r.status_code == 404:
+            return None
+    raise BenchError(f"the API did not answer about job {job_id} after the load")
+
+
 def _serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(
@@ -236,11 +253,11 @@ def run_load(
         lost: list[str] = []
         states: Counter[str] = Counter()
         for job_id in seeded + stats.created:
-            r = httpx.get(f"{base_url}/v1/jobs/{job_id}", headers=headers, timeout=30)
-            if r.status_code != 200:
+            status = _job_status(base_url, headers, job_id)
+            if status is None:
                 lost.append(job_id)
             else:
-                states[r.json()["status"]] += 1
+                states[status] += 1
     finally:
         process.terminate()
         try:
