@@ -89,6 +89,16 @@ def transcribe(
     beam_size: Annotated[
         int | None, typer.Option(help="Beam search width (default from settings: 5).")
     ] = None,
+    translate_to: Annotated[
+        str | None,
+        typer.Option(
+            "--translate-to",
+            help="Add a translation of every segment into this language (en, fr...), original kept.",
+        ),
+    ] = None,
+    subtitles: Annotated[
+        str, typer.Option(help="SRT/VTT text: original, or translation (needs --translate-to).")
+    ] = "original",
     field: Annotated[
         list[str] | None,
         typer.Option(
@@ -117,6 +127,10 @@ def transcribe(
         _fail(f"several inputs in {fmt} need -o DIRECTORY (one <stem>.{fmt} per input).", EXIT_USAGE)
     if output is None and fmt == "docx":
         _fail("DOCX is binary: give -o FILE.docx.", EXIT_USAGE)
+    if subtitles not in ("original", "translation"):
+        _fail(f"unknown subtitles '{subtitles}': use original or translation.", EXIT_USAGE)
+    if subtitles == "translation" and translate_to is None:
+        _fail("--subtitles translation needs --translate-to LANG.", EXIT_USAGE)
     case_fields = []
     for item in field or []:
         label, sep, value = item.partition("=")
@@ -138,6 +152,7 @@ def transcribe(
             channels=channels,
             model=model,
             beam_size=beam_size,
+            translate_to=translate_to,
         )
     except InvalidOptionError as e:
         _fail(str(e), EXIT_USAGE)
@@ -158,7 +173,10 @@ def transcribe(
             continue
         from verbatim.pipeline.export import ExportOptions, render, transcript_to_dict
 
-        export_options = ExportOptions(case_fields=tuple(case_fields))
+        export_options = ExportOptions(
+            case_fields=tuple(case_fields),
+            subtitles="translation" if subtitles == "translation" else "original",
+        )
         if pseudonymizer is not None:
             rendered = pseudonymizer(transcript, fmt, export_options)
             if target is None and fmt == "json":
@@ -287,6 +305,7 @@ def _build(
     channels: str,
     model: str | None,
     beam_size: int | None,
+    translate_to: str | None = None,
 ) -> tuple[TranscriptionPipeline, PipelineOptions]:
     from verbatim.ops.settings import get_settings
     from verbatim.pipeline.request import build_pipeline, parse_request
@@ -302,6 +321,7 @@ def _build(
             "channels": channels,
             "model": model,
             "beam_size": beam_size,
+            "translate_to": translate_to,
         }
     )
     return build_pipeline(request, get_settings())
@@ -314,7 +334,14 @@ def _run_one(
         return pipeline.run(path, options)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    labels = {"decode": "décodage", "transcribe": "transcription", "diarize": "locuteurs"}
+    labels = {
+        "decode": "décodage",
+        "transcribe": "transcription",
+        "diarize": "locuteurs",
+        "language": "langues",
+        "relanguage": "langues (retranscription)",
+        "translate": "traduction",
+    }
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -427,6 +454,13 @@ def models_add(
     path: Annotated[Path, typer.Argument(help="A CTranslate2 model directory.")],
     kind: Annotated[str, typer.Option(help="asr or translation.")] = "asr",
     name: Annotated[str | None, typer.Option(help="Name to use (default: the directory name).")] = None,
+    family: Annotated[
+        str | None, typer.Option(help="Translation models: nllb, m2m100 or marian (default: read from it).")
+    ] = None,
+    languages: Annotated[
+        str | None,
+        typer.Option(help="Marian translation models: SRC-TGT pairs, e.g. fr-en (default: from the name)."),
+    ] = None,
 ) -> None:
     """Register an operator's CTranslate2 model directory (large-v3, turbo, NLLB...)."""
     from verbatim.models.store import ModelStore
@@ -435,7 +469,9 @@ def models_add(
     if kind not in ("asr", "translation"):
         _fail(f"unknown kind '{kind}': use asr or translation.", EXIT_USAGE)
     try:
-        ref = ModelStore(get_settings().models_dir).add(path, kind=kind, name=name)
+        ref = ModelStore(get_settings().models_dir).add(
+            path, kind=kind, name=name, family=family, languages=languages
+        )
     except VerbatimError as e:
         _fail(str(e))
     typer.echo(f"registered {ref.name} ({ref.kind}) sha256 {ref.sha256}", err=True)

@@ -18,7 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from verbatim.api.errors import JobNotFoundError, JobNotReadyError, PermissionDeniedError
-from verbatim.api.services import Rendered, load_transcript
+from verbatim.api.revisions import REVISION_KIND, load_current
+from verbatim.api.services import Rendered
 from verbatim.errors import InvalidOptionError
 from verbatim.ops import audit
 from verbatim.ops.db import Job, JobShare, User
@@ -136,7 +137,10 @@ def render_pseudonymized_view(store: ObjectStore, job: Job, fmt: str, settings: 
         raise InvalidOptionError(f"format: choose one of {', '.join(FORMATS)}")
     key = _artifact_key(job, PSEUDONYMIZED_KIND)
     name = f"{job.id}.pseudonymized.{fmt}"
-    if key is not None:
+    # The stored copy was made from the worker's transcript: once a clerk corrected it (a revision exists),
+    # the copy is made again from the current revision, so corrections reach the pseudonymised readers too.
+    corrected = _artifact_key(job, REVISION_KIND) is not None
+    if key is not None and not corrected:
         if job.status != "succeeded":
             raise JobNotReadyError(f"The job is {job.status}; try again when it succeeded.")
         data = store.get_bytes(key)
@@ -146,7 +150,7 @@ def render_pseudonymized_view(store: ObjectStore, job: Job, fmt: str, settings: 
         return Rendered(render(transcript_from_json(data), fmt, options=options), MEDIA_TYPES[fmt], name)
     from verbatim.anonymize import get_policy, pseudonymize_transcript
 
-    original = transcript_from_json(load_transcript(store, job))
+    original = transcript_from_json(load_current(store, job))
     policy = get_policy(
         str((job.options or {}).get("pseudonymization_policy") or settings.pseudonymization.default_policy)
     )

@@ -45,6 +45,7 @@ class JobCreate(BaseModel):
     channels: str | None = None
     pseudonymize: str | None = None
     pseudonymization_policy: str | None = None
+    translate_to: str | None = None
 
     def options(self) -> dict[str, object]:
         """The fields that were given, for :func:`verbatim.pipeline.request.parse_request`."""

@@ -259,3 +259,40 @@ def anonymize(
     )
     typer.echo("\n\n".join(report.tables))
     typer.echo(f"\nwall time {wall:.0f} s; figures written to {out}")
+
+
+@bench_app.command("translate")
+def translate(
+    data: Annotated[
+        Path | None,
+        typer.Option(envvar="VERBATIM_BENCH_DATA", help="Evaluation data folder (default: ../shared/data)."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most N FLEURS clips per language.")] = None,
+    beam_size: Annotated[int, typer.Option(min=1, help="Beam width of both systems.")] = 5,
+    json_out: Annotated[
+        Path | None,
+        typer.Option(help="Where to write all figures (default: bench-results/translate-<time>.json)."),
+    ] = None,
+) -> None:
+    """Speech translation into English (BLEU, chrF) and per-segment language identification, ours vs plain
+    faster-whisper; cost of the identification on monolingual clips."""
+    from verbatim.bench.translate import run_translate
+
+    started = time.perf_counter()
+    try:
+        report = run_translate(resolve_data_dir(data), limit=limit, beam_size=beam_size, log=_log)
+    except BenchError as e:
+        _fail(str(e))
+    wall = time.perf_counter() - started
+    out = json_out or default_json_path("translate")
+    write_json(
+        out,
+        {
+            "schema": "verbatim.bench.translate/1",
+            "created": datetime.now().isoformat(timespec="seconds"),
+            "wall_s": wall,
+            **report.data,
+        },
+    )
+    typer.echo("\n\n".join(report.tables))
+    typer.echo(f"\nwall time {wall:.0f} s; figures written to {out}")

@@ -411,6 +411,8 @@ def _run(
                 lease_interval=options.heartbeat_interval,
                 submit=submit_chunk,
             ).with_(audio_sha256=audio.sha256)
+            # Parts are transcribed (and their languages found) apart; the translation runs on the whole.
+            transcript = pipeline.translate(transcript, audio, pipeline_options, hook)
         else:
             transcript = pipeline.run_audio(audio, pipeline_options, hook)
     else:

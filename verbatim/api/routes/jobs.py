@@ -106,10 +106,12 @@ def get_transcript(
     settings: SettingsDep,
     format: ExportFormat = "json",
     view: TranscriptView = "original",
+    subtitles: Literal["original", "translation"] = "original",
 ) -> Response:
     """The transcript in one export format; 409 while the job has not succeeded.
 
     ``view=pseudonymized`` gives the pseudonymised copy (the only view of a unit the job was shared with).
+    ``subtitles=translation``: SRT/VTT of the translation (a job submitted with ``translate_to``).
     """
     detail = f"format={format} view={view}"
     access = pseudonymized.accessible_job(
@@ -124,7 +126,7 @@ def get_transcript(
         if view == "pseudonymized":
             rendered = pseudonymized.render_pseudonymized_view(store, job, format, settings)
         else:
-            rendered = services.render_transcript(store, job, format)
+            rendered = services.render_transcript(store, job, format, subtitles=subtitles)
     except Exception as e:
         audit.record(
             session, user=user, action="export", outcome="error", request_id=request_id, job_id=job.id,
