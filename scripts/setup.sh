@@ -13,7 +13,7 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 # torch is pinned to the CPU wheel (torch==2.13.0 in pyproject.toml): a bare `torch` would pull a
 # multi-GB CUDA build. GPU workers: see README, "GPU workers".
-.venv/bin/python -m pip install -q -e ".[dev]"
+.venv/bin/python -m pip install -q -e ".[dev,bench]"
 .venv/bin/verbatim models install >/dev/null
 # The web pages' end-to-end tests drive Debian's Chromium with Playwright (never `playwright install`,
 # which downloads a browser build): install the package when it is missing and we may.

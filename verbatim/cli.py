@@ -16,8 +16,11 @@ import typer
 from verbatim.errors import InvalidOptionError, VerbatimError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sqlalchemy.orm import Session
 
+    from verbatim.pipeline.export import ExportOptions
     from verbatim.pipeline.runner import PipelineOptions, TranscriptionPipeline
     from verbatim.pipeline.types import Transcript
 
@@ -86,6 +89,16 @@ def transcribe(
     beam_size: Annotated[
         int | None, typer.Option(help="Beam search width (default from settings: 5).")
     ] = None,
+    translate_to: Annotated[
+        str | None,
+        typer.Option(
+            "--translate-to",
+            help="Add a translation of every segment into this language (en, fr...), original kept.",
+        ),
+    ] = None,
+    subtitles: Annotated[
+        str, typer.Option(help="SRT/VTT text: original, or translation (needs --translate-to).")
+    ] = "original",
     field: Annotated[
         list[str] | None,
         typer.Option(
@@ -94,6 +107,12 @@ def transcribe(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    pseudonymize: Annotated[
+        bool, typer.Option("--pseudonymize", help="Write a pseudonymised copy (names, places... replaced).")
+    ] = False,
+    policy: Annotated[
+        str, typer.Option(help="Pseudonymisation policy: hearing, open-data or a JSON policy file.")
+    ] = "hearing",
 ) -> None:
     """Transcribe recordings, with who said what.
 
@@ -108,6 +127,10 @@ def transcribe(
         _fail(f"several inputs in {fmt} need -o DIRECTORY (one <stem>.{fmt} per input).", EXIT_USAGE)
     if output is None and fmt == "docx":
         _fail("DOCX is binary: give -o FILE.docx.", EXIT_USAGE)
+    if subtitles not in ("original", "translation"):
+        _fail(f"unknown subtitles '{subtitles}': use original or translation.", EXIT_USAGE)
+    if subtitles == "translation" and translate_to is None:
+        _fail("--subtitles translation needs --translate-to LANG.", EXIT_USAGE)
     case_fields = []
     for item in field or []:
         label, sep, value = item.partition("=")
@@ -117,6 +140,7 @@ def transcribe(
     missing = [str(p) for p in audio if not p.exists()]
     if missing:
         _fail(f"no such file: {', '.join(missing)}", EXIT_USAGE)
+    pseudonymizer = _pseudonymizer(policy) if pseudonymize else None
     try:
         pipeline, options = _build(
             language=language,
@@ -128,6 +152,7 @@ def transcribe(
             channels=channels,
             model=model,
             beam_size=beam_size,
+            translate_to=translate_to,
         )
     except InvalidOptionError as e:
         _fail(str(e), EXIT_USAGE)
@@ -148,7 +173,21 @@ def transcribe(
             continue
         from verbatim.pipeline.export import ExportOptions, render, transcript_to_dict
 
-        export_options = ExportOptions(case_fields=tuple(case_fields))
+        export_options = ExportOptions(
+            case_fields=tuple(case_fields),
+            subtitles="translation" if subtitles == "translation" else "original",
+        )
+        if pseudonymizer is not None:
+            rendered = pseudonymizer(transcript, fmt, export_options)
+            if target is None and fmt == "json":
+                documents.append(json.loads(rendered))
+            elif target is None:
+                sys.stdout.write(rendered.decode("utf-8"))
+            else:
+                _write_atomic(target, rendered)
+                if not quiet:
+                    typer.echo(f"wrote {target} (pseudonymised)", err=True)
+            continue
 
         if target is None:
             if fmt == "json":
@@ -166,6 +205,95 @@ def transcribe(
         raise typer.Exit(EXIT_ERROR)
 
 
+def _pseudonymizer(policy_name: str) -> Callable[[Transcript, str, ExportOptions], bytes]:
+    """Checks the policy now (before any model loads); returns what renders a pseudonymised copy."""
+    from verbatim.anonymize import load_policy
+
+    try:
+        policy = load_policy(policy_name)
+    except VerbatimError as e:
+        _fail(str(e), EXIT_USAGE)
+    key = _pseudonymization_key() if "encrypt" in policy.operators.values() else None
+
+    def run(transcript: Transcript, fmt: str, options: ExportOptions) -> bytes:
+        from verbatim.anonymize import pseudonymize_transcript
+        from verbatim.anonymize.export import render_pseudonymized
+
+        copy, mapping = pseudonymize_transcript(transcript, policy, key=key)
+        return render_pseudonymized(copy, fmt, mapping, options=options)
+
+    return run
+
+
+def _pseudonymization_key() -> bytes:
+    from verbatim.anonymize.crypto import resolve_key
+    from verbatim.ops.settings import get_settings
+
+    try:
+        return resolve_key(get_settings())
+    except VerbatimError as e:
+        _fail(str(e))
+
+
+@app.command()
+def pseudonymize(
+    file: Annotated[Path, typer.Argument(help="A text file (UTF-8) or a transcript JSON.")],
+    policy: Annotated[
+        str, typer.Option(help="hearing (shared copy), open-data (publication) or a JSON policy file.")
+    ] = "hearing",
+    fmt: Annotated[
+        str | None, typer.Option("--format", "-f", help="For a transcript: json, txt, srt, vtt or docx.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Output file (default: stdout).")
+    ] = None,
+    spans: Annotated[
+        bool, typer.Option("--spans", help="Print the detected spans as JSON (start, end, category, text).")
+    ] = False,
+    language: Annotated[str, typer.Option(help="Language of a text file (fr, en).")] = "fr",
+    mapping: Annotated[
+        Path | None,
+        typer.Option(help="Also write the correspondence table here, encrypted with the key (settings)."),
+    ] = None,
+) -> None:
+    """Pseudonymise a text or a transcript: names, places, contact details... replaced consistently.
+
+    This is pseudonymisation (reversible with the key and the table), not anonymisation.
+    """
+    from verbatim.anonymize import load_policy
+    from verbatim.anonymize.command import pseudonymize_file
+    from verbatim.pipeline.export import FORMATS
+
+    if not file.is_file():
+        _fail(f"no such file: {file}", EXIT_USAGE)
+    if fmt is not None and fmt not in FORMATS:
+        _fail(f"unknown format '{fmt}': use one of {', '.join(FORMATS)}.", EXIT_USAGE)
+    if fmt == "docx" and output is None:
+        _fail("DOCX is binary: give -o FILE.docx.", EXIT_USAGE)
+    try:
+        chosen = load_policy(policy)
+    except VerbatimError as e:
+        _fail(str(e), EXIT_USAGE)
+    needs_key = mapping is not None or "encrypt" in chosen.operators.values()
+    key = _pseudonymization_key() if needs_key else None
+    try:
+        result = pseudonymize_file(file, chosen, fmt=fmt, spans=spans, language=language, key=key)
+    except InvalidOptionError as e:
+        _fail(str(e), EXIT_USAGE)
+    except VerbatimError as e:
+        _fail(str(e))
+    if output is None:
+        sys.stdout.write(result.content.decode("utf-8"))
+    else:
+        _write_atomic(output, result.content)
+    if mapping is not None and result.mapping is not None and key is not None:
+        # The table names its input by hash: a file name may itself name a person.
+        from verbatim.digest import sha256_file
+
+        _write_atomic(mapping, result.mapping.encrypt(key, context=f"file:{sha256_file(file)}"))
+        os.chmod(mapping, 0o600)
+
+
 def _build(
     *,
     language: str,
@@ -177,6 +305,7 @@ def _build(
     channels: str,
     model: str | None,
     beam_size: int | None,
+    translate_to: str | None = None,
 ) -> tuple[TranscriptionPipeline, PipelineOptions]:
     from verbatim.ops.settings import get_settings
     from verbatim.pipeline.request import build_pipeline, parse_request
@@ -192,6 +321,7 @@ def _build(
             "channels": channels,
             "model": model,
             "beam_size": beam_size,
+            "translate_to": translate_to,
         }
     )
     return build_pipeline(request, get_settings())
@@ -204,7 +334,14 @@ def _run_one(
         return pipeline.run(path, options)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    labels = {"decode": "décodage", "transcribe": "transcription", "diarize": "locuteurs"}
+    labels = {
+        "decode": "décodage",
+        "transcribe": "transcription",
+        "diarize": "locuteurs",
+        "language": "langues",
+        "relanguage": "langues (retranscription)",
+        "translate": "traduction",
+    }
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -317,6 +454,13 @@ def models_add(
     path: Annotated[Path, typer.Argument(help="A CTranslate2 model directory.")],
     kind: Annotated[str, typer.Option(help="asr or translation.")] = "asr",
     name: Annotated[str | None, typer.Option(help="Name to use (default: the directory name).")] = None,
+    family: Annotated[
+        str | None, typer.Option(help="Translation models: nllb, m2m100 or marian (default: read from it).")
+    ] = None,
+    languages: Annotated[
+        str | None,
+        typer.Option(help="Marian translation models: SRC-TGT pairs, e.g. fr-en (default: from the name)."),
+    ] = None,
 ) -> None:
     """Register an operator's CTranslate2 model directory (large-v3, turbo, NLLB...)."""
     from verbatim.models.store import ModelStore
@@ -325,7 +469,9 @@ def models_add(
     if kind not in ("asr", "translation"):
         _fail(f"unknown kind '{kind}': use asr or translation.", EXIT_USAGE)
     try:
-        ref = ModelStore(get_settings().models_dir).add(path, kind=kind, name=name)
+        ref = ModelStore(get_settings().models_dir).add(
+            path, kind=kind, name=name, family=family, languages=languages
+        )
     except VerbatimError as e:
         _fail(str(e))
     typer.echo(f"registered {ref.name} ({ref.kind}) sha256 {ref.sha256}", err=True)

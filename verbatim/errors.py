@@ -10,6 +10,7 @@ __all__ = [
     "LegalHoldError",
     "ModelIntegrityError",
     "ModelNotFoundError",
+    "TranslationUnavailableError",
     "VerbatimError",
 ]
 
@@ -36,6 +37,10 @@ class ModelIntegrityError(VerbatimError):
 
 class InvalidOptionError(VerbatimError):
     """An option has a value verbatim cannot honour (unknown language, bad speaker count, ...)."""
+
+
+class TranslationUnavailableError(InvalidOptionError):
+    """A translation was asked for a language pair that no installed model covers."""
 
 
 class LegalHoldError(VerbatimError):

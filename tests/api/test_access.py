@@ -19,6 +19,7 @@ JOB_ROUTES = [
     ("GET", "/v1/jobs/{id}", 200),
     ("GET", "/v1/jobs/{id}/transcript?format=srt", 200),
     ("GET", "/v1/jobs/{id}/custody", 200),
+    ("GET", "/v1/jobs/{id}/transcript?format=txt&view=pseudonymized", 200),
     ("DELETE", "/v1/jobs/{id}", 204),
 ]
 OTHER_ROUTES = [

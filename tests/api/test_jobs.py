@@ -104,7 +104,7 @@ def test_transcript_is_409_until_the_job_succeeded(service: Service) -> None:
 def test_delete_removes_objects_and_row_but_keeps_the_audit(service: Service) -> None:
     created = service.upload(language="en", diarize="false")
     job_id = created["id"]
-    assert created["status"] == "queued"
+    assert created["status"] in ("queued", "running")  # the in-process worker may have claimed it already
     service.wait(job_id)
     store = service.state.store
     assert store.list(f"jobs/{job_id}/")

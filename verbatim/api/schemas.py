@@ -21,6 +21,8 @@ __all__ = [
     "JobCreated",
     "JobList",
     "JobPublic",
+    "JobShareCreate",
+    "JobSharePublic",
     "OpenAISegment",
     "OpenAITranscription",
     "OpenAIVerboseTranscription",
@@ -41,10 +43,27 @@ class JobCreate(BaseModel):
     min_speakers: str | None = None
     max_speakers: str | None = None
     channels: str | None = None
+    pseudonymize: str | None = None
+    pseudonymization_policy: str | None = None
+    translate_to: str | None = None
 
     def options(self) -> dict[str, object]:
         """The fields that were given, for :func:`verbatim.pipeline.request.parse_request`."""
         return {k: v for k, v in self.model_dump().items() if v is not None and v != ""}
+
+
+class JobShareCreate(BaseModel):
+    """``POST /v1/jobs/{id}/shares``: give another unit read access to the job's pseudonymised copy."""
+
+    unit: str = Field(min_length=1, max_length=64)
+
+
+class JobSharePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    job_id: str
+    unit: str
+    created_at: datetime
 
 
 class JobCreated(BaseModel):

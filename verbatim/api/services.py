@@ -26,7 +26,7 @@ from verbatim.errors import AudioDecodeError, InvalidOptionError, LegalHoldError
 from verbatim.ops import audit
 from verbatim.ops.db import Artifact, Job, User, create_job, fail_job, new_job_id, utcnow
 from verbatim.ops.storage import ObjectNotFoundError, ObjectStore, ObjectTooLargeError
-from verbatim.pipeline.export import FORMATS, MEDIA_TYPES, render, transcript_from_json
+from verbatim.pipeline.export import FORMATS, MEDIA_TYPES, ExportOptions, render, transcript_from_json
 from verbatim.pipeline.request import parse_request
 from verbatim.pipeline.types import Transcript
 
@@ -286,14 +286,16 @@ class Rendered:
     filename: str
 
 
-def render_transcript(store: ObjectStore, job: Job, fmt: str) -> Rendered:
-    """The transcript in one of the export formats; JSON is the stored document itself."""
+def render_transcript(store: ObjectStore, job: Job, fmt: str, *, subtitles: str = "original") -> Rendered:
+    """The transcript in one of the export formats; JSON is the stored document itself. ``subtitles``:
+    ``translation`` makes SRT/VTT show the segments' translation."""
     fmt = fmt.lower()
     if fmt not in FORMATS:
         raise InvalidOptionError(f"format: choose one of {', '.join(FORMATS)}")
     # The current revision: the original with its corrections and speaker names (the original when none).
     data = load_current(store, job)
-    content = data if fmt == "json" else render(transcript_from_json(data), fmt)
+    options = ExportOptions(subtitles="translation" if subtitles == "translation" else "original")
+    content = data if fmt == "json" else render(transcript_from_json(data), fmt, options=options)
     # The download is named after the job, not the uploader's file name (which may name a person).
     return Rendered(content, MEDIA_TYPES[fmt], f"{job.id}.{fmt}")
 

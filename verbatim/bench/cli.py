@@ -215,3 +215,84 @@ def load(
     typer.echo(f"\nwall time {wall:.0f} s; figures written to {out}")
     if report.data["server_errors"] or report.data["jobs_lost"]:
         _fail(f"{report.data['server_errors']} server errors, {report.data['jobs_lost']} jobs lost")
+
+
+@bench_app.command("anonymize")
+def anonymize(
+    data: Annotated[
+        Path | None,
+        typer.Option(envvar="VERBATIM_BENCH_DATA", help="Evaluation data folder (default: ../shared/data)."),
+    ] = None,
+    split: Annotated[
+        str, typer.Option(help="ECHR split to score: dev (default); train served to design heuristics.")
+    ] = "dev",
+    systems: Annotated[
+        str, typer.Option(help="Comma-separated: verbatim, spacy (NER alone), presidio (French config).")
+    ] = "verbatim,spacy,presidio",
+    json_out: Annotated[
+        Path | None,
+        typer.Option(help="Where to write all figures (default: bench-results/anonymize-<time>.json)."),
+    ] = None,
+) -> None:
+    """Pseudonymisation detection: token recall/precision per category, ours vs spaCy alone vs Presidio."""
+    from verbatim.bench.anonymize import run_anonymize
+
+    started = time.perf_counter()
+    try:
+        data_dir = resolve_data_dir(data)
+        _log(f"data: {data_dir}")
+        report = run_anonymize(
+            data_dir, split=split, systems=[s.strip() for s in systems.split(",") if s.strip()], log=_log
+        )
+    except BenchError as e:
+        _fail(str(e))
+    wall = time.perf_counter() - started
+    out = json_out or default_json_path("anonymize")
+    write_json(
+        out,
+        {
+            "schema": "verbatim.bench.anonymize/1",
+            "created": datetime.now().isoformat(timespec="seconds"),
+            "wall_s": wall,
+            **report.data,
+        },
+    )
+    typer.echo("\n\n".join(report.tables))
+    typer.echo(f"\nwall time {wall:.0f} s; figures written to {out}")
+
+
+@bench_app.command("translate")
+def translate(
+    data: Annotated[
+        Path | None,
+        typer.Option(envvar="VERBATIM_BENCH_DATA", help="Evaluation data folder (default: ../shared/data)."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most N FLEURS clips per language.")] = None,
+    beam_size: Annotated[int, typer.Option(min=1, help="Beam width of both systems.")] = 5,
+    json_out: Annotated[
+        Path | None,
+        typer.Option(help="Where to write all figures (default: bench-results/translate-<time>.json)."),
+    ] = None,
+) -> None:
+    """Speech translation into English (BLEU, chrF) and per-segment language identification, ours vs plain
+    faster-whisper; cost of the identification on monolingual clips."""
+    from verbatim.bench.translate import run_translate
+
+    started = time.perf_counter()
+    try:
+        report = run_translate(resolve_data_dir(data), limit=limit, beam_size=beam_size, log=_log)
+    except BenchError as e:
+        _fail(str(e))
+    wall = time.perf_counter() - started
+    out = json_out or default_json_path("translate")
+    write_json(
+        out,
+        {
+            "schema": "verbatim.bench.translate/1",
+            "created": datetime.now().isoformat(timespec="seconds"),
+            "wall_s": wall,
+            **report.data,
+        },
+    )
+    typer.echo("\n\n".join(report.tables))
+    typer.echo(f"\nwall time {wall:.0f} s; figures written to {out}")

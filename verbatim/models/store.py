@@ -15,9 +15,13 @@ import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from verbatim.digest import sha256_file
 from verbatim.errors import ModelIntegrityError, ModelNotFoundError
+
+if TYPE_CHECKING:
+    from verbatim.models.translation import TranslationModelInfo
 
 __all__ = [
     "BUILTIN_ASR",
@@ -226,8 +230,24 @@ class ModelStore:
             pass  # a read-only model directory still works; the hash is computed again next time
 
     # -- public -------------------------------------------------------------------------------------
-    def add(self, path: Path, *, kind: str, name: str | None = None) -> ModelRef:
+    def add(
+        self,
+        path: Path,
+        *,
+        kind: str,
+        name: str | None = None,
+        family: str | None = None,
+        languages: str | None = None,
+    ) -> ModelRef:
         """Register an operator's CTranslate2 directory under a name (default: the directory's name).
+
+        Args:
+            path: the model directory.
+            kind: ``asr`` or ``translation``.
+            name: registered name.
+            family / languages: translation models only (see
+                :func:`verbatim.models.translation.inspect_translation_dir`); read from the model when
+                ``None``.
 
         Raises:
             ModelNotFoundError: the directory is not a CTranslate2 model of that kind.
@@ -239,9 +259,16 @@ class ModelStore:
             raise ModelNotFoundError(
                 f"'{name}' is the name of the builtin model; choose another with --name."
             )
+        metadata: dict[str, object] = {}
+        if kind == "translation":
+            from verbatim.models.translation import inspect_translation_dir
+
+            metadata = inspect_translation_dir(
+                path, name=name, family=family, languages=languages
+            ).to_metadata()
         digest = self._hash_of(path / "model.bin")
         models = self._load_registry()
-        models[name] = {"kind": kind, "path": str(path), "sha256": digest}
+        models[name] = {"kind": kind, "path": str(path), "sha256": digest, **metadata}
         self._save_registry(models)
         return ModelRef(name=name, kind=kind, path=path, sha256=digest, source="registered", installed=True)
 
@@ -310,6 +337,37 @@ class ModelStore:
             f"Unknown {kind} model '{name_or_path}'. Known: {known}. Give a CTranslate2 model directory, or "
             f"register one with `verbatim models add PATH --kind {kind}`."
         )
+
+    def translation_models(self) -> list[TranslationModelInfo]:
+        """Every registered, installed translation model with its family and languages (hash as recorded;
+        :meth:`translation_model` checks it before the model is used)."""
+        from verbatim.models.translation import TranslationModelInfo
+
+        out = []
+        for name, entry in sorted(self._load_registry().items()):
+            path = Path(str(entry["path"]))
+            if entry.get("kind") != "translation" or not (path / "model.bin").is_file():
+                continue
+            out.append(
+                TranslationModelInfo.from_metadata(
+                    name, path, str(entry.get("sha256", "")), entry, "registered"
+                )
+            )
+        return out
+
+    def translation_model(self, name_or_path: str) -> TranslationModelInfo:
+        """A translation model by registered name or directory, its weights checked against their hash.
+
+        Raises:
+            ModelNotFoundError / ModelIntegrityError: as :meth:`resolve`.
+        """
+        from verbatim.models.translation import TranslationModelInfo, inspect_translation_dir
+
+        ref = self.resolve(name_or_path, kind="translation")
+        entry = self._load_registry().get(name_or_path)
+        if ref.source == "registered" and entry is not None:
+            return TranslationModelInfo.from_metadata(ref.name, ref.path, ref.sha256, entry, "registered")
+        return inspect_translation_dir(ref.path, name=ref.name, sha256=ref.sha256, source=ref.source)
 
 
 def _check_ct2_dir(path: Path, kind: str) -> None:

@@ -18,6 +18,7 @@ __all__ = [
     "AsrSettings",
     "DiarizationSettings",
     "EncryptionSettings",
+    "PseudonymizationSettings",
     "Settings",
     "StorageSettings",
     "WorkerSettings",
@@ -135,6 +136,21 @@ class WorkerSettings(BaseModel):
     )
 
 
+class PseudonymizationSettings(BaseModel):
+    """Pseudonymised copies and the key of their correspondence tables (AES-256-GCM)."""
+
+    key: SecretStr | None = Field(
+        default=None,
+        description="The 32-byte key, base64. Unset: read from key_file (created on first use, mode 0600).",
+    )
+    key_file: Path | None = Field(
+        default=None, description="File holding the base64 key (default HOME/pseudonymization.key)."
+    )
+    default_policy: str = Field(
+        default="hearing", description="Policy of copies that name none: hearing, open-data or a JSON file."
+    )
+
+
 class EncryptionSettings(BaseModel):
     """Encryption at rest of recordings, transcripts and every other stored object (AES-256-GCM)."""
 
@@ -186,6 +202,7 @@ class Settings(BaseSettings):
     diarization: DiarizationSettings = Field(default_factory=DiarizationSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    pseudonymization: PseudonymizationSettings = Field(default_factory=PseudonymizationSettings)
     encryption: EncryptionSettings = Field(default_factory=EncryptionSettings)
 
     def resolved_database_url(self) -> str:

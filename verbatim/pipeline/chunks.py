@@ -118,7 +118,7 @@ def transcribe_chunk(
     Raises:
         InvalidOptionError: diarisation asked for without a diarisation model.
     """
-    transcript = pipeline.asr.transcribe(audio, options.asr, hook)
+    transcript = pipeline.recognize(audio, options, hook)
     transcript = _shift_transcript(transcript, offset)
     if not options.diarize:
         return ChunkResult(index, offset, audio.duration, transcript)

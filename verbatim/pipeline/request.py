@@ -15,6 +15,7 @@ from verbatim.errors import InvalidOptionError
 if TYPE_CHECKING:
     from verbatim.ops.settings import Settings
     from verbatim.pipeline.runner import PipelineOptions, TranscriptionPipeline
+    from verbatim.pipeline.translate import TranslationOptions
 
 __all__ = ["TranscriptionRequest", "build_pipeline", "parse_request"]
 
@@ -37,6 +38,17 @@ class TranscriptionRequest(BaseModel):
     )
     model: str | None = Field(default=None, description="ASR model name (default from settings).")
     beam_size: int | None = Field(default=None, ge=1, le=20)
+    pseudonymize: bool = Field(
+        default=False, description="Also make a pseudonymised copy (transcript, table, released audio)."
+    )
+    pseudonymization_policy: str = Field(
+        default="hearing", description="Policy of the pseudonymised copy: hearing or open-data."
+    )
+    translate_to: str | None = Field(
+        default=None,
+        description="Translate every segment into this language (ISO 639-1, e.g. en or fr), original kept: "
+        "a text model when one covers the pair, else Whisper's speech translation into English.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> TranscriptionRequest:
@@ -48,6 +60,23 @@ class TranscriptionRequest(BaseModel):
             raise ValueError(str(e)) from e
         if self.min_speakers and self.max_speakers and self.min_speakers > self.max_speakers:
             raise ValueError("min_speakers must not exceed max_speakers")
+        from verbatim.anonymize.policy import POLICIES
+
+        if self.pseudonymization_policy not in POLICIES:
+            raise ValueError(f"pseudonymization_policy: choose one of {', '.join(POLICIES)}")
+        if self.translate_to is not None:
+            try:
+                target = normalize_language(self.translate_to)
+            except InvalidOptionError as e:
+                raise ValueError(f"translate_to: {e}") from e
+            if target is None:
+                raise ValueError("translate_to: give a language code (en, fr...), not 'auto'.")
+            if self.task == "translate":
+                raise ValueError(
+                    "translate_to keeps the original and adds a translation; task=translate replaces the "
+                    "original by English: use one or the other."
+                )
+            object.__setattr__(self, "translate_to", target)
         return self
 
 
@@ -78,7 +107,7 @@ def build_pipeline(
         InvalidOptionError: options that cannot be honoured (checked before any model loads).
         ModelNotFoundError / ModelIntegrityError: from the model store.
     """
-    from verbatim.models.loader import get_asr, get_diarizer
+    from verbatim.models.loader import get_asr, get_diarizer, get_translator
     from verbatim.pipeline.asr import AsrOptions, normalize_language
     from verbatim.pipeline.diarize import DiarizationOptions
     from verbatim.pipeline.runner import PipelineOptions, TranscriptionPipeline
@@ -90,6 +119,10 @@ def build_pipeline(
     )
     diarization.validate()
     language = normalize_language(request.language)
+    translation = _translation_options(request)
+    if translation is not None and translation.target != "en":
+        # refused before the ASR model loads: only a text model reaches a target other than English
+        get_translator(settings, None).check_target(translation.target)
     asr = get_asr(settings, request.model)
     batch = settings.asr.batch_size
     if batch is None:
@@ -104,6 +137,19 @@ def build_pipeline(
         diarize=request.diarize and request.channels == "mix",
         diarization=diarization,
         channels=request.channels,
+        translation=translation,
     )
+    translator = None
+    if options.translation is not None:
+        translator = get_translator(settings, asr)
+        translator.check_target(options.translation.target)
     diarizer = get_diarizer(settings) if options.diarize else None
-    return TranscriptionPipeline(asr, diarizer), options
+    return TranscriptionPipeline(asr, diarizer, translator), options
+
+
+def _translation_options(request: TranscriptionRequest) -> TranslationOptions | None:
+    from verbatim.pipeline.translate import TranslationOptions
+
+    if request.translate_to is None:
+        return None
+    return TranslationOptions(target=request.translate_to)

@@ -22,6 +22,7 @@ from verbatim.pipeline.types import SAMPLE_RATE, Audio, Segment, Transcript, Wor
 if TYPE_CHECKING:
     from verbatim.pipeline.asr import WhisperASR
     from verbatim.pipeline.diarize import DiarizationOptions, SpeakerDiarizer
+    from verbatim.pipeline.translate import TranslationOptions, Translator
 
 __all__ = ["PipelineOptions", "TranscriptionPipeline", "merge_channel_transcripts"]
 
@@ -44,12 +45,17 @@ class PipelineOptions:
         diarization: speaker-count hints.
         channels: ``mix`` mixes all channels; ``split`` transcribes each channel as its own speaker
             (one microphone per speaker).
+        language_id: when the language is detected (``asr.language`` is ``None``), detect it per segment
+            and transcribe each passage in its own language (:mod:`verbatim.pipeline.langid`).
+        translation: translate every segment (:mod:`verbatim.pipeline.translate`); ``None``: no translation.
     """
 
     asr: AsrOptions = field(default_factory=AsrOptions)
     diarize: bool = True
     diarization: DiarizationOptions = field(default_factory=_default_diarization_options)
     channels: ChannelMode = "mix"
+    language_id: bool = True
+    translation: TranslationOptions | None = None
 
 
 class TranscriptionPipeline:
@@ -58,11 +64,39 @@ class TranscriptionPipeline:
     Args:
         asr: a loaded Whisper model.
         diarizer: loaded diarisation models, or ``None`` when diarisation is never wanted.
+        translator: translation routes, or ``None`` when translation is never wanted.
     """
 
-    def __init__(self, asr: WhisperASR, diarizer: SpeakerDiarizer | None = None) -> None:
+    def __init__(
+        self, asr: WhisperASR, diarizer: SpeakerDiarizer | None = None, translator: Translator | None = None
+    ) -> None:
         self.asr = asr
         self.diarizer = diarizer
+        self.translator = translator
+
+    def recognize(self, audio: Audio, options: PipelineOptions, hook: ProgressHook = null_hook) -> Transcript:
+        """ASR, then the language of every segment when the language is detected (see ``language_id``)."""
+        transcript = self.asr.transcribe(audio, options.asr, hook)
+        asr_options = options.asr.validated()
+        if options.language_id and asr_options.language is None and asr_options.task == "transcribe":
+            from verbatim.pipeline.langid import identify_languages
+
+            transcript = identify_languages(self.asr, audio, transcript, asr_options, hook=hook)
+        return transcript
+
+    def translate(
+        self,
+        transcript: Transcript,
+        audio: Audio | None,
+        options: PipelineOptions,
+        hook: ProgressHook = null_hook,
+    ) -> Transcript:
+        """Translate the segments when ``options.translation`` asks for it (else return ``transcript``)."""
+        if options.translation is None:
+            return transcript
+        if self.translator is None:
+            raise InvalidOptionError("A translation was asked for but no translation route is loaded.")
+        return self.translator.translate(transcript, audio, options.translation, hook)
 
     def run(self, path: Path | str, options: PipelineOptions, hook: ProgressHook = null_hook) -> Transcript:
         """Transcribe one recording file.
@@ -82,25 +116,22 @@ class TranscriptionPipeline:
 
     def run_audio(self, audio: Audio, options: PipelineOptions, hook: ProgressHook = null_hook) -> Transcript:
         """Transcribe decoded audio (mixed to one track)."""
-        transcript = self.asr.transcribe(audio, options.asr, hook)
-        if not options.diarize:
-            return transcript
-        if not transcript.segments:
-            # Nothing was said (silence, noise): no word to give a speaker, and hours of silence would
-            # otherwise cost the segmentation model a pass over every 10 s window.
-            return transcript
-        if self.diarizer is None:
-            raise InvalidOptionError("Diarisation was asked for but no diarisation model is loaded.")
-        diarization = self.diarizer(audio, options.diarization, hook)
-        models = {**transcript.models, **self.diarizer.identity()}
-        return assign_speakers(transcript, diarization).with_(models=models)
+        transcript = self.recognize(audio, options, hook)
+        # Nothing was said (silence, noise): no word to give a speaker, and hours of silence would
+        # otherwise cost the segmentation model a pass over every 10 s window.
+        if options.diarize and transcript.segments:
+            if self.diarizer is None:
+                raise InvalidOptionError("Diarisation was asked for but no diarisation model is loaded.")
+            diarization = self.diarizer(audio, options.diarization, hook)
+            models = {**transcript.models, **self.diarizer.identity()}
+            transcript = assign_speakers(transcript, diarization).with_(models=models)
+        return self.translate(transcript, audio, options, hook)
 
     def _run_split(self, channels: list[Audio], options: PipelineOptions, hook: ProgressHook) -> Transcript:
         transcripts = []
         for audio in channels:
-            transcripts.append(
-                self.asr.transcribe(audio, options.asr, _scoped(hook, audio.channel, len(channels)))
-            )
+            scoped = _scoped(hook, audio.channel, len(channels))
+            transcripts.append(self.translate(self.recognize(audio, options, scoped), audio, options, scoped))
         return merge_channel_transcripts(channels, transcripts)
 
 
@@ -138,6 +169,7 @@ def merge_channel_transcripts(channels: list[Audio], transcripts: list[Transcrip
     languages = [t.language for t in transcripts if t.segments] or [first.language]
     return first.with_(
         segments=tuple(s.with_(id=i) for i, s in enumerate(segments)),
+        models={name: info for t in transcripts for name, info in t.models.items()},
         speakers=dict(sorted(speakers.items())),
         language=max(set(languages), key=languages.count),
     )

@@ -16,6 +16,7 @@ __all__ = [
     "Audio",
     "Diarization",
     "Segment",
+    "SegmentTranslation",
     "SpeakerTurn",
     "Transcript",
     "Word",
@@ -56,6 +57,22 @@ class Word:
 
 
 @dataclass(frozen=True)
+class SegmentTranslation:
+    """A segment's text in another language.
+
+    Attributes:
+        language: ISO 639-1 code of the translation (``en``, ``fr``).
+        text: the translated text.
+        model: id of what produced it: a text model's name, ``<asr model>:translate`` for Whisper's speech
+            translation, or ``original`` when the segment was already in that language (text copied).
+    """
+
+    language: str
+    text: str
+    model: str
+
+
+@dataclass(frozen=True)
 class Segment:
     id: int
     start: float
@@ -67,6 +84,8 @@ class Segment:
     avg_logprob: float | None = None
     no_speech_prob: float | None = None
     compression_ratio: float | None = None
+    translation: SegmentTranslation | None = None
+    language_probability: float | None = None
 
     def with_(self, **changes: object) -> Segment:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -335,6 +335,7 @@ def process_job(
             beat.report(0.95, force=True)
             record = _store_transcript(store, job_id, transcript)
             parts = chunk_artifacts(store, job_id)  # a split job's parts, listed in its custody manifest
+            parts += _pseudonymized(store, job, transcript, settings, workdir / "recording")
 
         def finish() -> bool:
             with sessions() as session:
@@ -462,12 +463,29 @@ def _run(
                 lease_interval=options.heartbeat_interval,
                 submit=submit_chunk,
             ).with_(audio_sha256=audio.sha256)
+            # Parts are transcribed (and their languages found) apart; the translation runs on the whole.
+            transcript = pipeline.translate(transcript, audio, pipeline_options, hook)
         else:
             transcript = pipeline.run_audio(audio, pipeline_options, hook)
     else:
         transcript = pipeline.run(local, pipeline_options, hook)
     return transcript.with_(
         filename=job.filename or "", audio_sha256=stored.sha256 or transcript.audio_sha256
+    )
+
+
+def _pseudonymized(
+    store: ObjectStore, job: Job, transcript: Transcript, settings: Settings, recording: Path
+) -> list[ArtifactRecord]:
+    """The pseudonymised copy, its encrypted table and the released audio, when the request asks."""
+    options = dict(job.options or {})
+    if not options.get("pseudonymize"):
+        return []
+    from verbatim.workers.pseudonymized import store_pseudonymized
+
+    policy = str(options.get("pseudonymization_policy") or settings.pseudonymization.default_policy)
+    return store_pseudonymized(
+        store, job.id, transcript, policy_name=policy, settings=settings, recording=recording
     )
 
 

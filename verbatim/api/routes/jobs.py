@@ -7,10 +7,18 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Query, Response, UploadFile, status
 
-from verbatim.api import services
+from verbatim.api import pseudonymized, services
 from verbatim.api.deps import CurrentUser, DispatcherDep, RequestIdDep, SessionDep, SettingsDep, StoreDep
 from verbatim.api.revisions import job_filters
-from verbatim.api.schemas import CustodyManifest, JobCreate, JobCreated, JobList, JobPublic
+from verbatim.api.schemas import (
+    CustodyManifest,
+    JobCreate,
+    JobCreated,
+    JobList,
+    JobPublic,
+    JobShareCreate,
+    JobSharePublic,
+)
 from verbatim.ops import audit
 
 __all__ = ["router"]
@@ -18,6 +26,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 ExportFormat = Literal["json", "txt", "srt", "vtt", "docx"]
+TranscriptView = Literal["original", "pseudonymized"]
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobCreated)
@@ -94,15 +103,30 @@ def get_transcript(
     session: SessionDep,
     store: StoreDep,
     request_id: RequestIdDep,
+    settings: SettingsDep,
     format: ExportFormat = "json",
+    view: TranscriptView = "original",
+    subtitles: Literal["original", "translation"] = "original",
 ) -> Response:
-    """The transcript in one export format; 409 while the job has not succeeded."""
-    detail = f"format={format}"
-    job = services.visible_job(
+    """The transcript in one export format; 409 while the job has not succeeded.
+
+    ``view=pseudonymized`` gives the pseudonymised copy (the only view of a unit the job was shared with).
+    ``subtitles=translation``: SRT/VTT of the translation (a job submitted with ``translate_to``).
+    """
+    detail = f"format={format} view={view}"
+    access = pseudonymized.accessible_job(
         session, user=user, job_id=job_id, action="export", request_id=request_id, detail=detail
     )
+    job = access.job
+    if view == "original":
+        pseudonymized.refuse_original(
+            session, user=user, access=access, action="export", request_id=request_id, detail=detail
+        )
     try:
-        rendered = services.render_transcript(store, job, format)
+        if view == "pseudonymized":
+            rendered = pseudonymized.render_pseudonymized_view(store, job, format, settings)
+        else:
+            rendered = services.render_transcript(store, job, format, subtitles=subtitles)
     except Exception as e:
         audit.record(
             session, user=user, action="export", outcome="error", request_id=request_id, job_id=job.id,
@@ -156,3 +180,78 @@ def delete_job(
         detail=f"objects={removed}",
     )  # fmt: skip
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{job_id}/shares", status_code=status.HTTP_201_CREATED, response_model=JobSharePublic)
+def share_job(
+    job_id: str,
+    body: JobShareCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    request_id: RequestIdDep,
+) -> JobSharePublic:
+    """Share the job read-only with another unit: its readers get the pseudonymised copies only."""
+    detail = f"share unit={body.unit}"
+    job = services.visible_job(
+        session, user=user, job_id=job_id, action="write", request_id=request_id, detail=detail
+    )
+    share = pseudonymized.share_job(session, user=user, job=job, unit=body.unit, request_id=request_id)
+    return JobSharePublic.model_validate(share)
+
+
+@router.get("/{job_id}/pseudonymization-map")
+def get_pseudonymization_map(
+    job_id: str,
+    user: CurrentUser,
+    session: SessionDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    request_id: RequestIdDep,
+) -> dict[str, object]:
+    """The correspondence table (alias -> originals), decrypted, for entitled roles of the owning unit."""
+    detail = "pseudonymization map"
+    access = pseudonymized.accessible_job(
+        session, user=user, job_id=job_id, action="read", request_id=request_id, detail=detail
+    )
+    pseudonymized.check_entitled(session, user=user, access=access, request_id=request_id)
+    try:
+        table = pseudonymized.pseudonymization_table(store, access.job, settings)
+    except Exception as e:
+        audit.record(
+            session, user=user, action="read", outcome="error", request_id=request_id, job_id=job_id,
+            detail=f"{detail}; {type(e).__name__}",
+        )  # fmt: skip
+        raise
+    audit.record(
+        session, user=user, action="read", outcome="ok", request_id=request_id, job_id=job_id, detail=detail
+    )
+    return table
+
+
+@router.get(
+    "/{job_id}/audio/pseudonymized", response_class=Response, responses={200: {"content": {"audio/wav": {}}}}
+)
+def get_released_audio(
+    job_id: str,
+    user: CurrentUser,
+    session: SessionDep,
+    store: StoreDep,
+    request_id: RequestIdDep,
+) -> Response:
+    """The released recording: every replaced word covered by a 1 kHz tone (owning unit and shared units).
+
+    The original recording (``GET /v1/jobs/{id}/audio``) stays with the owning unit.
+    """
+    detail = "audio view=pseudonymized"
+    access = pseudonymized.accessible_job(
+        session, user=user, job_id=job_id, action="export", request_id=request_id, detail=detail
+    )
+    content = pseudonymized.released_audio(store, access.job)
+    audit.record(
+        session, user=user, action="export", outcome="ok", request_id=request_id, job_id=job_id, detail=detail
+    )
+    return Response(
+        content,
+        media_type="audio/wav",
+        headers={"Content-Disposition": f'attachment; filename="{job_id}.pseudonymized.wav"'},
+    )

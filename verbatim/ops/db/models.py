@@ -208,6 +208,19 @@ class Artifact(Base):
         return f"Artifact(job_id={self.job_id!r}, kind={self.kind!r}, sha256={self.sha256!r})"
 
 
+class JobShare(Base):
+    """Read access of another unit to a job's pseudonymised copy (never to its original)."""
+
+    __tablename__ = "job_shares"
+    __table_args__ = (UniqueConstraint("job_id", "unit"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    unit: Mapped[str] = mapped_column(String(64), index=True)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 RETENTION_KINDS = ("recording", "transcript")
 """What a retention period applies to: the recording (original, derived audio), or all of the job's data."""
 

@@ -85,4 +85,10 @@ def render(transcript: Transcript, fmt: str, *, options: ExportOptions = _DEFAUL
     renderer = _RENDERERS.get(fmt.lower()) if isinstance(fmt, str) else None
     if renderer is None:
         raise InvalidOptionError(f"unknown export format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    if options.subtitles not in ("original", "translation"):
+        raise InvalidOptionError(f"unknown subtitles {options.subtitles!r}: choose original or translation")
+    if options.subtitles == "translation" and fmt.lower() in ("srt", "vtt"):
+        from verbatim.pipeline.export._translation import translation_view
+
+        transcript = translation_view(transcript)
     return renderer(transcript, options)

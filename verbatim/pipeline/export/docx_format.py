@@ -2,7 +2,8 @@
 
 Title, a header table identifying the case and the recording (file name, SHA-256, duration, language, date,
 models), a warning that the text is an automatic transcript to be checked against the recording, then the
-speaker turns. Words recognised with low confidence are underlined in grey for the reviewer. python-docx is
+speaker turns (with their translation beside them, in a two-column table, when the transcript has one).
+Words recognised with low confidence are underlined in grey for the reviewer. python-docx is
 imported here only, when a DOCX is asked for.
 """
 
@@ -14,6 +15,7 @@ import re
 from typing import TYPE_CHECKING
 
 from verbatim.pipeline.export._common import Turn, clock, display_name, speaker_turns
+from verbatim.pipeline.export._translation import translation_language, turn_translation
 from verbatim.pipeline.export.options import ExportOptions
 from verbatim.pipeline.types import Transcript
 
@@ -107,6 +109,12 @@ def _header_table(document: Document, transcript: Transcript, options: ExportOpt
         ("Durée", clock(transcript.duration)),
         ("Langue", language),
     ]
+    spoken = sorted({s.language for s in transcript.segments if s.language})
+    if len(spoken) > 1:
+        rows.append(("Langues parlées", ", ".join(spoken)))
+    target = translation_language(transcript)
+    if target:
+        rows.append(("Traduction", f"vers {target} (à côté de chaque intervention)"))
     if speakers:
         rows.append(("Locuteurs", ", ".join(speakers)))
     rows.append(("Date de transcription", date.strftime("%d/%m/%Y")))
@@ -154,7 +162,19 @@ def _turn(document: Document, transcript: Transcript, turn: Turn, options: Expor
     stamp = head.add_run(f"[{clock(turn.start)}]")
     stamp.font.color.rgb = grey
 
-    body = document.add_paragraph()
+    translation = turn_translation(turn) if options.bilingual else None
+    if translation is None:
+        body = document.add_paragraph()
+    else:
+        # Original and translation side by side: one row, two columns, the translation's language stated.
+        table = document.add_table(rows=1, cols=2)
+        table.style = "Table Grid"
+        body = table.rows[0].cells[0].paragraphs[0]
+        right = table.rows[0].cells[1].paragraphs[0]
+        language = next((s.translation.language for s in turn.segments if s.translation), "")
+        tag = right.add_run(f"[{language}] ")
+        tag.font.color.rgb = grey
+        right.add_run(_clean(translation))
     for text, low in _pieces(turn, options.low_confidence):
         run = body.add_run(_clean(text))
         if low:

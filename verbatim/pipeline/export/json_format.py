@@ -3,7 +3,9 @@
 Times are rounded to the millisecond and probabilities to 4 decimals, so a transcript that already has that
 precision survives ``transcript_from_dict(transcript_to_dict(t)) == t``. Beyond the schema's required keys a
 segment carries its decoder scores (``avg_logprob``, ``no_speech_prob``, ``compression_ratio``) and a word
-carries ``speaker`` only where it differs from its segment's, so the round trip is exact.
+carries ``speaker`` only where it differs from its segment's, so the round trip is exact. A segment also
+carries ``language_probability`` (per-segment language identification, ``null`` when not measured) and
+``translation``: ``{"language", "text", "model"}`` or ``null``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 from verbatim.errors import InvalidOptionError
 from verbatim.pipeline.export.options import ExportOptions
-from verbatim.pipeline.types import Segment, Transcript, Word
+from verbatim.pipeline.types import Segment, SegmentTranslation, Transcript, Word
 
 __all__ = [
     "SCHEMA",
@@ -67,12 +69,26 @@ def _segment_to_dict(segment: Segment) -> dict[str, Any]:
         "end": _time(segment.end),
         "speaker": segment.speaker,
         "language": segment.language,
+        "language_probability": _score(segment.language_probability),
         "text": segment.text,
         "words": [_word_to_dict(w, segment.speaker) for w in segment.words],
     }
     for key in _SCORES:
         doc[key] = _score(getattr(segment, key))
+    doc["translation"] = _translation_to_dict(segment.translation)
     return doc
+
+
+def _translation_to_dict(translation: SegmentTranslation | None) -> dict[str, str] | None:
+    if translation is None:
+        return None
+    return {"language": translation.language, "text": translation.text, "model": translation.model}
+
+
+def _translation_from_dict(doc: Any) -> SegmentTranslation | None:
+    if doc is None:
+        return None
+    return SegmentTranslation(language=str(doc["language"]), text=str(doc["text"]), model=str(doc["model"]))
 
 
 def _word_to_dict(word: Word, segment_speaker: str | None) -> dict[str, Any]:
@@ -145,6 +161,8 @@ def _segment_from_dict(doc: dict[str, Any]) -> Segment:
         avg_logprob=_optional_float(doc.get("avg_logprob")),
         no_speech_prob=_optional_float(doc.get("no_speech_prob")),
         compression_ratio=_optional_float(doc.get("compression_ratio")),
+        translation=_translation_from_dict(doc.get("translation")),
+        language_probability=_optional_float(doc.get("language_probability")),
     )
 
 

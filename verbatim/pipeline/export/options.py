@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Literal
 
 __all__ = ["ExportOptions"]
 
@@ -23,6 +24,9 @@ class ExportOptions:
             cue.
         low_confidence: words below this probability are shown underlined in grey for review (DOCX); 0 turns
             it off.
+        subtitles: ``original`` or ``translation``: which text SRT and VTT show (the translation needs a
+            transcript made with a translation).
+        bilingual: TXT and DOCX show each turn's translation beside the original, when there is one.
     """
 
     title: str = "Transcription d'audition"
@@ -32,3 +36,5 @@ class ExportOptions:
     max_line_chars: int = 42
     max_cue_duration: float = 6.0
     low_confidence: float = 0.5
+    subtitles: Literal["original", "translation"] = "original"
+    bilingual: bool = True

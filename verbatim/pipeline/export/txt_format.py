@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from verbatim.pipeline.export._common import clock, display_name, speaker_turns
+from verbatim.pipeline.export._translation import turn_translation
 from verbatim.pipeline.export.options import ExportOptions
 from verbatim.pipeline.types import Transcript
 
@@ -14,11 +15,12 @@ def render_txt(transcript: Transcript, options: ExportOptions) -> bytes:
 
     Consecutive segments of the same speaker make one paragraph, stamped with the time of its first segment
     and labelled with the speaker's display name (French typography: a space before the colon). Segments
-    without a speaker get no label.
+    without a speaker get no label. A translated turn is followed by its translation on the next line,
+    indented under the text and tagged with its language (``[en] ...``), unless ``options.bilingual`` is off.
 
     Args:
         transcript: the transcript to render.
-        options: unused; present so every format has the same signature.
+        options: ``bilingual``: show translations.
 
     Returns:
         UTF-8 text; empty for a transcript without speech.
@@ -27,5 +29,10 @@ def render_txt(transcript: Transcript, options: ExportOptions) -> bytes:
     for turn in speaker_turns(transcript):
         name = display_name(transcript, turn.speaker)
         label = f"{name} : " if name else ""
-        paragraphs.append(f"[{clock(turn.start)}] {label}{turn.text}")
+        paragraph = f"[{clock(turn.start)}] {label}{turn.text}"
+        translation = turn_translation(turn) if options.bilingual else None
+        if translation is not None:
+            language = next(s.translation.language for s in turn.segments if s.translation is not None)
+            paragraph += f"\n{' ' * 11}[{language}] {translation}"
+        paragraphs.append(paragraph)
     return "\n\n".join(paragraphs).encode("utf-8") + (b"\n" if paragraphs else b"")

@@ -1,0 +1,144 @@
+"""Pseudonymised copies through the API: artefacts in the custody manifest, the pseudonymised view,
+shares with another unit (pseudonymised copies only), the correspondence table for entitled roles only;
+all audited."""
+
+from __future__ import annotations
+
+import io
+import json
+import wave
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from tests.api.conftest import Service
+from tests.conftest import DATA
+from verbatim.ops.accounts import create_user
+from verbatim.ops.db import AuditEntry
+
+pytestmark = pytest.mark.models
+
+FRENCH = DATA / "picovoice_test_fr.wav"
+
+
+@pytest.fixture(scope="module")
+def pseudo_job(service: Service) -> dict[str, Any]:
+    created = service.upload(path=FRENCH, language="fr", diarize="false", pseudonymize="true")
+    body = service.wait(created["id"], timeout=300)
+    assert body["status"] == "succeeded", body
+    assert body["options"]["pseudonymize"] is True
+    return body
+
+
+def test_unknown_policy_is_refused_at_upload(service: Service) -> None:
+    with FRENCH.open("rb") as fh:
+        r = service.client.post(
+            "/v1/jobs", headers=service.investigator.headers, files={"file": ("a.wav", fh)},
+            data={"pseudonymize": "true", "pseudonymization_policy": "nope"},
+        )  # fmt: skip
+    assert r.status_code == 422 and "pseudonymization_policy" in r.json()["error"]
+
+
+def test_artefacts_are_in_the_custody_manifest(service: Service, pseudo_job: dict[str, Any]) -> None:
+    r = service.client.get(
+        f"/v1/jobs/{pseudo_job['id']}/custody?verify=true", headers=service.investigator.headers
+    )
+    assert r.status_code == 200
+    kinds = {a["kind"]: a for a in r.json()["artifacts"]}
+    assert {"transcript", "transcript_pseudonymized", "pseudonymization_map", "audio_pseudonymized"} <= set(
+        kinds
+    )
+    assert all(a["verified"] is True and len(a["sha256"]) == 64 for a in kinds.values())
+
+
+def test_pseudonymized_view_in_every_format(service: Service, pseudo_job: dict[str, Any]) -> None:
+    base = f"/v1/jobs/{pseudo_job['id']}/transcript"
+    r = service.client.get(f"{base}?view=pseudonymized", headers=service.investigator.headers)
+    assert r.status_code == 200
+    document = r.json()
+    assert document["pseudonymization"]["policy"] == "hearing"
+    assert document["audio"]["filename"] == ""
+    original = service.client.get(base, headers=service.investigator.headers).json()
+    assert "pseudonymization" not in original
+    assert len(document["segments"]) == len(original["segments"])
+    for fmt in ("txt", "srt", "vtt", "docx"):
+        r = service.client.get(
+            f"{base}?view=pseudonymized&format={fmt}", headers=service.investigator.headers
+        )
+        assert r.status_code == 200 and r.content
+
+
+def test_shared_unit_reads_only_pseudonymised_copies(service: Service, pseudo_job: dict[str, Any]) -> None:
+    job = pseudo_job["id"]
+    outsider = service.outsider.headers
+    # Before the share: nothing at all.
+    assert (
+        service.client.get(f"/v1/jobs/{job}/transcript?view=pseudonymized", headers=outsider).status_code
+        == 404
+    )
+    # Only the owning unit shares.
+    assert (
+        service.client.post(f"/v1/jobs/{job}/shares", json={"unit": "court-b"}, headers=outsider).status_code
+        == 404
+    )
+    r = service.client.post(
+        f"/v1/jobs/{job}/shares", json={"unit": "court-b"}, headers=service.investigator.headers
+    )
+    assert r.status_code == 201 and r.json()["unit"] == "court-b"
+    r = service.client.post(
+        f"/v1/jobs/{job}/shares", json={"unit": "brigade-a"}, headers=service.investigator.headers
+    )
+    assert r.status_code == 422
+    # After: the pseudonymised transcript and recording, never the originals nor the table.
+    r = service.client.get(f"/v1/jobs/{job}/transcript?view=pseudonymized", headers=outsider)
+    assert r.status_code == 200 and "pseudonymization" in r.json()
+    assert service.client.get(f"/v1/jobs/{job}/transcript", headers=outsider).status_code == 403
+    assert service.client.get(f"/v1/jobs/{job}/transcript?format=txt", headers=outsider).status_code == 403
+    # The original recording stays with the owning unit (its route answers as for any other unit's job).
+    assert service.client.get(f"/v1/jobs/{job}/audio", headers=outsider).status_code in (403, 404)
+    r = service.client.get(f"/v1/jobs/{job}/audio/pseudonymized", headers=outsider)
+    assert r.status_code == 200
+    with wave.open(io.BytesIO(r.content)) as handle:
+        assert handle.getframerate() == 16000
+    assert service.client.get(f"/v1/jobs/{job}/pseudonymization-map", headers=outsider).status_code == 403
+    with service.state.sessions() as session:
+        refused = session.scalars(
+            select(AuditEntry).where(AuditEntry.job_id == job, AuditEntry.outcome == "denied")
+        ).all()
+        shares = session.scalars(
+            select(AuditEntry).where(AuditEntry.job_id == job, AuditEntry.detail == "share unit=court-b")
+        ).all()
+    assert len(refused) >= 3 and shares
+
+
+def test_correspondence_table_for_entitled_roles_of_the_owning_unit(
+    service: Service, pseudo_job: dict[str, Any]
+) -> None:
+    job = pseudo_job["id"]
+    r = service.client.get(f"/v1/jobs/{job}/pseudonymization-map", headers=service.colleague.headers)
+    assert r.status_code == 200
+    table = r.json()
+    assert table["policy"] == "hearing" and "entries" in table and "intervals" in table
+    with service.state.sessions() as session:
+        _, token = create_user(session, name="diplo-a", role="diplomat", unit="brigade-a")
+    diplomat = {"Authorization": f"Bearer {token}"}
+    assert service.client.get(f"/v1/jobs/{job}/pseudonymization-map", headers=diplomat).status_code == 403
+    # The table is stored encrypted: its object holds no original text.
+    stored = service.state.store.get_bytes(f"jobs/{job}/pseudonymization-map.enc.json")
+    envelope = json.loads(stored)
+    assert envelope["alg"] == "AES-256-GCM" and "entries" not in envelope
+
+
+def test_on_demand_pseudonymised_view_of_a_job_without_copy(
+    service: Service, done_job: dict[str, Any]
+) -> None:
+    r = service.client.get(
+        f"/v1/jobs/{done_job['id']}/transcript?view=pseudonymized&format=json",
+        headers=service.investigator.headers,
+    )
+    assert r.status_code == 200 and r.json()["pseudonymization"]["policy"] == "hearing"
+    r = service.client.get(
+        f"/v1/jobs/{done_job['id']}/pseudonymization-map", headers=service.investigator.headers
+    )
+    assert r.status_code == 404

@@ -1,0 +1,94 @@
+"""Per-segment language identification: smoothing (pure logic), and the real Whisper model on committed clips
+(a mixed English + French recording: each part gets its language and is transcribed in it)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.conftest import DATA
+from verbatim.pipeline.langid import LanguageGuess, LanguageIdOptions, smooth_languages
+
+
+def _g(language: str, probability: float, **others: float) -> LanguageGuess:
+    return LanguageGuess(language, probability, ((language, probability), *others.items()))
+
+
+def test_short_or_unsure_segments_take_their_neighbours_language() -> None:
+    guesses = [_g("fr", 0.95), _g("en", 0.9), _g("fr", 0.3, en=0.25), _g("fr", 0.9)]
+    durations = [4.0, 0.6, 3.0, 5.0]  # the English one is too short to trust, the third too unsure
+    assert smooth_languages(guesses, durations, fallback="fr") == ["fr", "fr", "fr", "fr"]
+
+
+def test_an_isolated_unsure_flip_joins_its_neighbours_but_a_long_confident_one_stays() -> None:
+    unsure = [_g("fr", 0.9), _g("es", 0.6, fr=0.3), _g("fr", 0.9)]
+    assert smooth_languages(unsure, [3.0, 3.0, 3.0], fallback="fr") == ["fr", "fr", "fr"]
+    confident = [_g("fr", 0.9), _g("ar", 0.97), _g("fr", 0.9)]
+    assert smooth_languages(confident, [3.0, 4.0, 3.0], fallback="fr") == ["fr", "ar", "fr"]
+
+
+def test_a_switch_of_language_is_kept_and_an_unsure_segment_at_the_border_follows_its_own_scores() -> None:
+    guesses = [_g("en", 0.99), _g("en", 0.98), _g("de", 0.45, en=0.40), _g("de", 0.99), _g("de", 0.97)]
+    out = smooth_languages(guesses, [5.0, 5.0, 2.0, 5.0, 5.0], fallback="en")
+    assert out == ["en", "en", "de", "de", "de"]
+    leaning = [_g("en", 0.99), _g("de", 0.45, en=0.46), _g("de", 0.99)]
+    assert smooth_languages(leaning, [5.0, 2.0, 5.0], fallback="en")[1] == "en"
+
+
+def test_nothing_trusted_gives_the_fallback() -> None:
+    out = smooth_languages(
+        [_g("ja", 0.2), _g("ko", 0.3)], [0.5, 3.0], fallback="fr", options=LanguageIdOptions()
+    )
+    assert out == ["fr", "fr"]
+
+
+def _clip(name: str) -> np.ndarray:
+    from verbatim.pipeline.decode import decode
+
+    return decode(DATA / name).samples
+
+
+@pytest.fixture(scope="module")
+def mixed_recording(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """English then French (two committed Apache-2.0 clips), one second of silence between them."""
+    from tests.conftest import write_audio
+
+    english, french = _clip("picovoice_test_en.wav"), _clip("picovoice_test_fr.wav")
+    silence = np.zeros(16000, dtype=np.float32)
+    samples = np.concatenate([english, silence, french]).astype(np.float32)
+    path = write_audio(tmp_path_factory.mktemp("mixed") / "en-fr.wav", samples)
+    return path, english.size / 16000 + 0.5
+
+
+@pytest.mark.models
+def test_each_part_of_a_mixed_recording_gets_its_language_and_is_transcribed_in_it(
+    asr, mixed_recording
+) -> None:  # type: ignore[no-untyped-def]
+    from verbatim.pipeline.asr import AsrOptions
+    from verbatim.pipeline.runner import PipelineOptions, TranscriptionPipeline
+
+    path, border = mixed_recording
+    pipeline = TranscriptionPipeline(asr)
+    transcript = pipeline.run(path, PipelineOptions(asr=AsrOptions(language=None), diarize=False))
+    english = [s for s in transcript.segments if s.end <= border]
+    french = [s for s in transcript.segments if s.start >= border]
+    assert english and french
+    assert all(s.language == "en" for s in english)
+    assert all(s.language == "fr" for s in french)
+    assert all(s.language_probability is not None and 0.0 <= s.language_probability <= 1.0 for s in french)
+    french_text = " ".join(s.text for s in french).lower()
+    assert "consulat" in french_text and "conseiller" in french_text  # French words, not an English rendering
+    assert "quilter" in " ".join(s.text for s in english).lower()
+    assert [s.id for s in transcript.segments] == list(range(len(transcript.segments)))
+
+
+@pytest.mark.models
+def test_a_forced_language_skips_identification(asr) -> None:  # type: ignore[no-untyped-def]
+    from verbatim.pipeline.asr import AsrOptions
+    from verbatim.pipeline.runner import PipelineOptions, TranscriptionPipeline
+
+    transcript = TranscriptionPipeline(asr).run(
+        DATA / "picovoice_test_fr.wav", PipelineOptions(asr=AsrOptions(language="fr"), diarize=False)
+    )
+    assert transcript.segments and all(s.language == "fr" for s in transcript.segments)
+    assert all(s.language_probability is None for s in transcript.segments)

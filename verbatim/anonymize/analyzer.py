@@ -1,0 +1,78 @@
+"""The analyzer: runs the recognizers of a language over a text and resolves what they found.
+
+Order: every recognizer -> overlaps merged -> names, places and organisations found again across the whole
+text -> professionals marked -> overlaps merged again. The result is a list of non-overlapping
+:class:`~verbatim.anonymize.spans.Span` in text order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Final
+
+from verbatim.anonymize.names import mark_professionals, propagate
+from verbatim.anonymize.recognizers import AnalysisContext, Recognizer, create_recognizer
+from verbatim.anonymize.spans import Span, merge_spans
+
+__all__ = ["DEFAULT_RECOGNIZERS", "Analyzer", "default_analyzer"]
+
+RULES: Final = (
+    "phone", "email", "nir", "iban", "plate", "case_number", "date", "age", "address",
+)  # fmt: skip
+NAMES: Final = ("title", "context_name", "first_name", "spelled", "known")
+DEFAULT_RECOGNIZERS: Final = (*RULES, *NAMES, "spacy")
+"""Recognizers of the default analyzer, by registered name."""
+
+
+class Analyzer:
+    """Finds identifying spans in texts with a fixed set of recognizers.
+
+    Args:
+        recognizers: the recognizers to run (each only on the languages it declares).
+        propagate_names: find names, places and organisations again across the text.
+        min_score: spans below this score are dropped.
+
+    Raises:
+        ValueError: no recognizer at all (a misconfigured analyzer would find nothing and say nothing).
+    """
+
+    def __init__(
+        self, recognizers: Sequence[Recognizer], *, propagate_names: bool = True, min_score: float = 0.5
+    ) -> None:
+        if not recognizers:
+            raise ValueError("Misconfigured analyzer: no recognizer given")
+        self.recognizers = tuple(recognizers)
+        self.propagate_names = propagate_names
+        self.min_score = min_score
+
+    def analyze(self, text: str, *, language: str = "fr", known: dict[str, str] | None = None) -> list[Span]:
+        """Identifying spans of ``text``.
+
+        Args:
+            text: the text (a transcript's segments joined by newlines, a document...).
+            language: ISO 639-1 code; recognizers that do not declare it are skipped.
+            known: folded mention -> category (``PER/professional`` for a professional) of entities found in
+                a related text (the French source of a translation), found again here.
+
+        Returns:
+            Non-overlapping spans in text order, professionals marked.
+        """
+        if not text.strip():
+            return []
+        context = AnalysisContext(text, language, dict(known or {}))
+        found: list[Span] = []
+        for recognizer in self.recognizers:
+            if language in recognizer.languages or "*" in recognizer.languages:
+                found.extend(recognizer.analyze(context))
+        spans = merge_spans(s for s in found if s.score >= self.min_score)
+        if self.propagate_names:
+            spans = merge_spans(propagate(spans, text))
+        return mark_professionals(spans, text)
+
+
+@lru_cache(maxsize=8)
+def default_analyzer(*, ner: bool = True, propagate_names: bool = True) -> Analyzer:
+    """The analyzer with every built-in recognizer (spaCy's NER model loads on first use)."""
+    names = DEFAULT_RECOGNIZERS if ner else tuple(n for n in DEFAULT_RECOGNIZERS if n != "spacy")
+    return Analyzer([create_recognizer(n) for n in names], propagate_names=propagate_names)

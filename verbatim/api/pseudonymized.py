@@ -1,0 +1,198 @@
+"""Pseudonymised views of a job and the access rules around them.
+
+- The owning unit (and admins) read everything: originals, pseudonymised copies.
+- A unit the job was shared with (``POST /v1/jobs/{id}/shares``, by the owning unit) reads only the
+  pseudonymised transcript and recording; an original answers 403.
+- The correspondence table is readable only by the owning unit's entitled roles (:data:`ENTITLED_ROLES`).
+
+Every decision is audited (who, unit, action, job, outcome), never with a name or transcript text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from verbatim.api.errors import JobNotFoundError, JobNotReadyError, PermissionDeniedError
+from verbatim.api.revisions import REVISION_KIND, load_current
+from verbatim.api.services import Rendered
+from verbatim.errors import InvalidOptionError
+from verbatim.ops import audit
+from verbatim.ops.db import Job, JobShare, User
+from verbatim.ops.settings import Settings
+from verbatim.ops.storage import ObjectNotFoundError, ObjectStore
+from verbatim.pipeline.export import FORMATS, MEDIA_TYPES
+from verbatim.workers.pseudonymized import AUDIO_KIND, MAP_KIND, PSEUDONYMIZED_KIND
+
+__all__ = [
+    "ENTITLED_ROLES",
+    "Access",
+    "accessible_job",
+    "check_entitled",
+    "pseudonymization_table",
+    "refuse_original",
+    "released_audio",
+    "render_pseudonymized_view",
+    "share_job",
+]
+
+ENTITLED_ROLES: Final = ("investigator", "clerk", "admin")
+"""Roles that may read the correspondence table of their own unit's jobs."""
+
+
+@dataclass(frozen=True)
+class Access:
+    """A job a user may reach, and whether only through a share (pseudonymised copies only)."""
+
+    job: Job
+    shared: bool
+
+
+def accessible_job(
+    session: Session, *, user: User, job_id: str, action: str, request_id: str, detail: str = ""
+) -> Access:
+    """The job if the user's unit owns it, an admin asks, or it was shared with the user's unit.
+
+    Raises:
+        JobNotFoundError: none of these (answered 404, audited as not_found or denied).
+    """
+    job = session.get(Job, job_id)
+    if job is not None and (user.is_admin or job.unit == user.unit):
+        return Access(job, shared=False)
+    if job is not None:
+        share = session.scalar(select(JobShare).where(JobShare.job_id == job.id, JobShare.unit == user.unit))
+        if share is not None:
+            return Access(job, shared=True)
+    audit.record(
+        session, user=user, action=action, request_id=request_id, job_id=job_id,
+        outcome="not_found" if job is None else "denied", detail=detail,
+    )  # fmt: skip
+    raise JobNotFoundError(f"No job {job_id} (or not one of your unit's).")
+
+
+def refuse_original(
+    session: Session, *, user: User, access: Access, action: str, request_id: str, detail: str
+) -> None:
+    """A reader through a share asking for an original: audited and refused (403).
+
+    Raises:
+        PermissionDeniedError: always when ``access.shared``.
+    """
+    if not access.shared:
+        return
+    audit.record(
+        session, user=user, action=action, outcome="denied", request_id=request_id, job_id=access.job.id,
+        detail=f"{detail}; shared unit reads pseudonymised copies only",
+    )  # fmt: skip
+    raise PermissionDeniedError(
+        "This job was shared with your unit as a pseudonymised copy only: add view=pseudonymized."
+    )
+
+
+def share_job(session: Session, *, user: User, job: Job, unit: str, request_id: str) -> JobShare:
+    """Share a job (read-only, pseudonymised copies) with another unit; idempotent; audited.
+
+    Raises:
+        InvalidOptionError: sharing with the owning unit itself.
+    """
+    unit = unit.strip()
+    if unit == job.unit:
+        raise InvalidOptionError("unit: the job already belongs to this unit")
+    existing = session.scalar(select(JobShare).where(JobShare.job_id == job.id, JobShare.unit == unit))
+    if existing is None:
+        existing = JobShare(job_id=job.id, unit=unit, created_by=user.id)
+        session.add(existing)
+        try:
+            session.commit()
+        except IntegrityError:  # a concurrent identical share
+            session.rollback()
+            existing = session.scalars(
+                select(JobShare).where(JobShare.job_id == job.id, JobShare.unit == unit)
+            ).one()
+    audit.record(
+        session, user=user, action="write", outcome="ok", request_id=request_id, job_id=job.id,
+        detail=f"share unit={unit}",
+    )  # fmt: skip
+    session.refresh(existing)
+    return existing
+
+
+def _artifact_key(job: Job, kind: str) -> str | None:
+    return next((a.object_key for a in job.artifacts if a.kind == kind), None)
+
+
+def render_pseudonymized_view(store: ObjectStore, job: Job, fmt: str, settings: Settings) -> Rendered:
+    """The pseudonymised transcript in an export format: the stored copy, or one made now from the original
+    with the job's policy (then the same aliases as a stored copy would have: they depend on the text only).
+    """
+    from verbatim.anonymize.export import COPY_SUFFIX, render_pseudonymized
+    from verbatim.pipeline.export import ExportOptions, render, transcript_from_json
+
+    fmt = fmt.lower()
+    if fmt not in FORMATS:
+        raise InvalidOptionError(f"format: choose one of {', '.join(FORMATS)}")
+    key = _artifact_key(job, PSEUDONYMIZED_KIND)
+    name = f"{job.id}.pseudonymized.{fmt}"
+    # The stored copy was made from the worker's transcript: once a clerk corrected it (a revision exists),
+    # the copy is made again from the current revision, so corrections reach the pseudonymised readers too.
+    corrected = _artifact_key(job, REVISION_KIND) is not None
+    if key is not None and not corrected:
+        if job.status != "succeeded":
+            raise JobNotReadyError(f"The job is {job.status}; try again when it succeeded.")
+        data = store.get_bytes(key)
+        if fmt == "json":
+            return Rendered(data, MEDIA_TYPES[fmt], name)
+        options = ExportOptions(title=ExportOptions().title + COPY_SUFFIX)
+        return Rendered(render(transcript_from_json(data), fmt, options=options), MEDIA_TYPES[fmt], name)
+    from verbatim.anonymize import get_policy, pseudonymize_transcript
+
+    original = transcript_from_json(load_current(store, job))
+    policy = get_policy(
+        str((job.options or {}).get("pseudonymization_policy") or settings.pseudonymization.default_policy)
+    )
+    copy, mapping = pseudonymize_transcript(original, policy)
+    return Rendered(render_pseudonymized(copy, fmt, mapping), MEDIA_TYPES[fmt], name)
+
+
+def pseudonymization_table(store: ObjectStore, job: Job, settings: Settings) -> dict[str, object]:
+    """The decrypted correspondence table of a job (caller checks the reader's entitlement).
+
+    Raises:
+        ObjectNotFoundError: no pseudonymised copy was made for this job.
+    """
+    from verbatim.anonymize.crypto import decrypt_document, resolve_key
+
+    key = _artifact_key(job, MAP_KIND)
+    if key is None:
+        raise ObjectNotFoundError(
+            "This job has no correspondence table: upload with pseudonymize=true for a pseudonymised copy."
+        )
+    return decrypt_document(resolve_key(settings), store.get_bytes(key))
+
+
+def released_audio(store: ObjectStore, job: Job) -> bytes:
+    """The released recording (replaced words covered by a tone).
+
+    Raises:
+        ObjectNotFoundError: no pseudonymised copy was made for this job.
+    """
+    key = _artifact_key(job, AUDIO_KIND)
+    if key is None:
+        raise ObjectNotFoundError(
+            "This job has no released recording: upload with pseudonymize=true to make a pseudonymised copy."
+        )
+    return store.get_bytes(key)
+
+
+def check_entitled(session: Session, *, user: User, access: Access, request_id: str) -> None:
+    """Only entitled roles of the owning unit read a correspondence table (audited refusal, 403)."""
+    if access.shared or user.role not in ENTITLED_ROLES:
+        audit.record(
+            session, user=user, action="read", outcome="denied", request_id=request_id, job_id=access.job.id,
+            detail="pseudonymization map: not entitled",
+        )  # fmt: skip
+        raise PermissionDeniedError("Your role or unit is not entitled to this job's correspondence table.")

@@ -1,0 +1,91 @@
+"""The pseudonymised artefacts of a job: its copy, its encrypted table and its released recording.
+
+Each is stored as its own object with its SHA-256 (in the custody manifest with the transcript's). Logs carry
+sizes and counts per category, never a name or an original text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from verbatim.ops.db import ArtifactRecord
+from verbatim.ops.storage.base import ObjectStore
+
+if TYPE_CHECKING:
+    from verbatim.ops.settings import Settings
+    from verbatim.pipeline.types import Transcript
+
+__all__ = [
+    "AUDIO_KIND",
+    "MAP_KIND",
+    "PSEUDONYMIZED_KIND",
+    "pseudonymized_key",
+    "store_pseudonymized",
+]
+
+PSEUDONYMIZED_KIND: Final = "transcript_pseudonymized"
+MAP_KIND: Final = "pseudonymization_map"
+AUDIO_KIND: Final = "audio_pseudonymized"
+_NAMES: Final = {
+    PSEUDONYMIZED_KIND: ("transcript.pseudonymized.json", "application/json"),
+    MAP_KIND: ("pseudonymization-map.enc.json", "application/json"),
+    AUDIO_KIND: ("audio.pseudonymized.wav", "audio/wav"),
+}
+
+log = logging.getLogger("verbatim.worker")
+
+
+def pseudonymized_key(job_id: str, kind: str) -> str:
+    """Object key of one of a job's pseudonymised artefacts."""
+    return f"jobs/{job_id}/{_NAMES[kind][0]}"
+
+
+def _put(store: ObjectStore, job_id: str, kind: str, data: bytes) -> ArtifactRecord:
+    key = pseudonymized_key(job_id, kind)
+    stored = store.put_bytes(key, data, content_type=_NAMES[kind][1], overwrite=True)
+    digest = stored.sha256 or hashlib.sha256(data).hexdigest()
+    return ArtifactRecord(kind=kind, object_key=key, sha256=digest, size=stored.size)
+
+
+def store_pseudonymized(
+    store: ObjectStore,
+    job_id: str,
+    transcript: Transcript,
+    *,
+    policy_name: str,
+    settings: Settings,
+    recording: Path | None,
+) -> list[ArtifactRecord]:
+    """Pseudonymise a finished transcript and store the copy, the encrypted table and the released audio.
+
+    Args:
+        store: the object store.
+        job_id: the job (also binds the table's encryption).
+        transcript: the original transcript.
+        policy_name: a built-in policy name.
+        settings: for the pseudonymisation key.
+        recording: the original recording on local disk, for the released copy (None: no audio copy).
+    """
+    from verbatim.anonymize import get_policy, pseudonymize_transcript
+    from verbatim.anonymize.audio import release_recording
+    from verbatim.anonymize.crypto import resolve_key
+    from verbatim.anonymize.export import render_pseudonymized
+
+    key = resolve_key(settings)
+    copy, mapping = pseudonymize_transcript(transcript, get_policy(policy_name), key=key)
+    records = [
+        _put(store, job_id, PSEUDONYMIZED_KIND, render_pseudonymized(copy, "json", mapping)),
+        _put(store, job_id, MAP_KIND, mapping.encrypt(key, context=job_id)),
+    ]
+    if recording is not None and recording.is_file():
+        records.append(_put(store, job_id, AUDIO_KIND, release_recording(recording, mapping.intervals)))
+    log.info(
+        "job pseudonymised job=%s policy=%s replaced=%s",
+        job_id,
+        policy_name,
+        dict(sorted(mapping.counts.items())),
+    )
+    return records
