@@ -18,6 +18,16 @@ from verbatim.ops.settings import Settings, StorageSettings, WorkerSettings
 UNPREFIXED_KEYS = ("asr", "cpu", "_kombu.binding.asr", "_kombu.binding.cpu", "_kombu.binding_permanent.asr")
 
 
+class RecordingDispatcher:
+    """A dispatcher that only remembers what it was handed: for tests that stop at the HTTP edge."""
+
+    def __init__(self) -> None:
+        self.submitted: list[str] = []
+
+    def submit(self, job_id: str) -> None:
+        self.submitted.append(job_id)
+
+
 def start_celery_worker(env: dict[str, str], log: Path, name: str) -> subprocess.Popen[bytes]:
     """A Celery worker process on the ``asr`` queue, as ``verbatim worker`` runs it."""
     with log.open("wb") as out:  # the child holds its own descriptor

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import socket
 import struct
-import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -19,12 +18,12 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
-import uvicorn
 from sqlalchemy import func, select
 
 from tests.api.conftest import JFK, Service, make_settings
 from verbatim.api import create_app
 from verbatim.api.deps import ServiceState
+from verbatim.api.serving import ApiThread
 from verbatim.ops.accounts import create_user
 from verbatim.ops.db import Job
 from verbatim.pipeline.decode import decode
@@ -209,47 +208,33 @@ def test_the_worker_still_works_after_the_corpus(service: Service) -> None:
     _no_stray_objects(service.state)
 
 
-class _Server:
-    def __init__(self, home: Path) -> None:
-        self.app = create_app(make_settings(home, max_upload_bytes=1_000_000))
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.server = uvicorn.Server(
-            uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="error")
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            assert time.monotonic() < deadline and self.thread.is_alive(), "server did not start"
-            time.sleep(0.05)
-
-    def raw(self, request: bytes, *, half_close: bool = False) -> bytes:
-        with socket.create_connection(("127.0.0.1", self.port), timeout=20) as conn:
-            conn.sendall(request)
-            if half_close:
-                conn.shutdown(socket.SHUT_WR)
-            chunks = []
-            try:
-                while data := conn.recv(65536):
-                    chunks.append(data)
-            except (TimeoutError, ConnectionResetError):
-                pass
-        return b"".join(chunks)
+def _raw(server: ApiThread, request: bytes, *, half_close: bool = False) -> bytes:
+    """Send ``request`` as it is over one connection; return what came back until the server closed."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as conn:
+        conn.sendall(request)
+        if half_close:
+            conn.shutdown(socket.SHUT_WR)
+        chunks = []
+        try:
+            while data := conn.recv(65536):
+                chunks.append(data)
+        except (TimeoutError, ConnectionResetError):
+            pass
+    return b"".join(chunks)
 
 
 @pytest.fixture(scope="module")
-def raw_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[_Server, str]]:
-    server = _Server(tmp_path_factory.mktemp("raw-home"))
+def raw_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ApiThread, str]]:
+    server = ApiThread(
+        create_app(make_settings(tmp_path_factory.mktemp("raw-home"), max_upload_bytes=1_000_000))
+    )
     try:
         state: ServiceState = server.app.state.verbatim
         with state.sessions() as session:
             _, token = create_user(session, name="inv", role="investigator", unit="b")
         yield server, token
     finally:
-        server.server.should_exit = True
-        server.thread.join(timeout=30)
+        server.stop()
 
 
 def _multipart(payload: bytes) -> tuple[bytes, str]:
@@ -263,7 +248,7 @@ def _multipart(payload: bytes) -> tuple[bytes, str]:
 
 
 @pytest.mark.parametrize("lie", ["shorter", "longer"])
-def test_a_content_length_that_lies_stores_nothing(raw_server: tuple[_Server, str], lie: str) -> None:
+def test_a_content_length_that_lies_stores_nothing(raw_server: tuple[ApiThread, str], lie: str) -> None:
     server, token = raw_server
     body, content_type = _multipart(JFK.read_bytes())
     declared = len(body) // 2 if lie == "shorter" else len(body) + 100_000
@@ -271,7 +256,7 @@ def test_a_content_length_that_lies_stores_nothing(raw_server: tuple[_Server, st
         f"POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
         f"Content-Type: {content_type}\r\nContent-Length: {declared}\r\nConnection: close\r\n\r\n"
     ).encode()
-    answer = server.raw(head + body, half_close=True)
+    answer = _raw(server, head + body, half_close=True)
     status = int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1") else None
     # shorter: the body stops mid-file (no closing boundary) -> a 4xx; longer: the client goes away before
     # the announced end -> nothing to answer. Neither leaves a job or an object.

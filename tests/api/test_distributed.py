@@ -12,8 +12,6 @@ import hashlib
 import io
 import json
 import re
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,12 +24,12 @@ import docx
 import httpx
 import pytest
 import redis
-import uvicorn
 
 from tests.conftest import REPO
 from tests.ops.conftest import MotoServer
 from tests.services import api_settings, delete_keys, start_celery_worker, stop, worker_env
 from verbatim.api import create_app
+from verbatim.api.serving import ApiThread
 from verbatim.ops.accounts import create_user
 from verbatim.ops.db import make_engine, session_factory, upgrade
 from verbatim.ops.db.testing import temporary_postgres_schema
@@ -46,37 +44,15 @@ JFK = REPO / "tests" / "data" / "jfk.flac"
 JOB_TIMEOUT_S = 180.0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class ApiServer:
-    """The app under uvicorn in a thread of this process, on a free loopback port."""
+class ApiServer(ApiThread):
+    """The app of ``settings`` (its dispatcher the one ``make_dispatcher`` picks) served on loopback."""
 
     def __init__(self, settings: Settings) -> None:
-        self.app = create_app(settings, poll_interval_s=0.1)
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="verbatim-api", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 60
-        while not self._server.started:
-            if not self._thread.is_alive():
-                raise RuntimeError("the API server stopped during start-up")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("the API server did not start in 60 s")
-            time.sleep(0.05)
+        super().__init__(create_app(settings, poll_interval_s=0.1))
 
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=30)
-        assert not self._thread.is_alive(), "the API server did not stop"
+    def stop(self, timeout: float = 30.0) -> None:
+        super().stop(timeout)
+        assert not self.alive, "the API server did not stop"
 
 
 @dataclass

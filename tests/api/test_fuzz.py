@@ -6,56 +6,29 @@ an admin's token on every request so that every route is reached past authentica
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, settings
 
 from tests.api.conftest import make_settings
+from tests.services import RecordingDispatcher
 from verbatim.api import create_app
 from verbatim.api.deps import ServiceState
+from verbatim.api.serving import ApiThread
 from verbatim.ops.accounts import create_user
 from verbatim.ops.settings import Settings
 
 
-class _Recorder:
-    def __init__(self) -> None:
-        self.submitted: list[str] = []
-
-    def submit(self, job_id: str) -> None:
-        self.submitted.append(job_id)
-
-
-class _Server:
-    def __init__(self, home: Path) -> None:
-        self.app = create_app(make_settings(home, max_upload_bytes=2_000_000), dispatcher=_Recorder())
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="error")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            assert time.monotonic() < deadline and self.thread.is_alive(), "server did not start"
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-
-
 @pytest.fixture(scope="module")
-def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[_Server, str]]:
-    server = _Server(tmp_path_factory.mktemp("fuzz-home"))
+def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ApiThread, str]]:
+    home = tmp_path_factory.mktemp("fuzz-home")
+    server = ApiThread(
+        create_app(make_settings(home, max_upload_bytes=2_000_000), dispatcher=RecordingDispatcher())
+    )
     try:
         state: ServiceState = server.app.state.verbatim
         with state.sessions() as session:
@@ -78,11 +51,9 @@ schema = schemathesis.openapi.from_dict(
     derandomize=True,  # the same requests on every run: a failure reproduces
     suppress_health_check=list(HealthCheck),
 )
-def test_no_generated_request_gets_a_server_error(case: Any, fuzz_server: tuple[_Server, str]) -> None:
+def test_no_generated_request_gets_a_server_error(case: Any, fuzz_server: tuple[ApiThread, str]) -> None:
     server, token = fuzz_server
-    response = case.call(
-        base_url=f"http://127.0.0.1:{server.port}", headers={"Authorization": f"Bearer {token}"}
-    )
+    response = case.call(base_url=server.base_url, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code < 500, (
         f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:300]}"
     )

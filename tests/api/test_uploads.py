@@ -10,25 +10,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from tests.api.conftest import JFK, Actor, make_settings
+from tests.services import RecordingDispatcher
 from verbatim.api import create_app
 from verbatim.api.deps import ServiceState
 from verbatim.ops.accounts import create_user
 from verbatim.ops.db import AuditEntry, Job
 
 
-class Recorder:
-    """A dispatcher that only remembers: these tests never get as far as a worker."""
-
-    def __init__(self) -> None:
-        self.submitted: list[str] = []
-
-    def submit(self, job_id: str) -> None:
-        self.submitted.append(job_id)
-
-
 @pytest.fixture
-def small(tmp_path: Path) -> Iterator[tuple[TestClient, ServiceState, Actor, Recorder]]:
-    recorder = Recorder()
+def small(tmp_path: Path) -> Iterator[tuple[TestClient, ServiceState, Actor, RecordingDispatcher]]:
+    recorder = RecordingDispatcher()
     app = create_app(make_settings(tmp_path / "home", max_upload_bytes=100_000), dispatcher=recorder)
     with TestClient(app) as client:
         state: ServiceState = app.state.verbatim
@@ -42,7 +33,7 @@ def _post(client: TestClient, actor: Actor, name: str, data: bytes, **options: s
     return r.status_code, r.json().get("error", "") if r.status_code >= 400 else ""
 
 
-def _nothing_stored(state: ServiceState, recorder: Recorder) -> None:
+def _nothing_stored(state: ServiceState, recorder: RecordingDispatcher) -> None:
     assert state.store.list("jobs/") == []
     with state.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Job)) == 0
@@ -52,7 +43,7 @@ def _nothing_stored(state: ServiceState, recorder: Recorder) -> None:
 
 
 def test_too_large_is_413_and_nothing_is_stored(
-    small: tuple[TestClient, ServiceState, Actor, Recorder],
+    small: tuple[TestClient, ServiceState, Actor, RecordingDispatcher],
 ) -> None:
     client, state, actor, recorder = small
     assert JFK.stat().st_size > 100_000
@@ -70,7 +61,7 @@ def test_too_large_is_413_and_nothing_is_stored(
     ],
 )
 def test_not_audio_is_415(
-    small: tuple[TestClient, ServiceState, Actor, Recorder], name: str, data: bytes
+    small: tuple[TestClient, ServiceState, Actor, RecordingDispatcher], name: str, data: bytes
 ) -> None:
     client, state, actor, recorder = small
     status, error = _post(client, actor, name, data)
@@ -91,7 +82,7 @@ def test_not_audio_is_415(
     ],
 )
 def test_bad_option_is_422_naming_it(
-    small: tuple[TestClient, ServiceState, Actor, Recorder], options: dict[str, str], named: str
+    small: tuple[TestClient, ServiceState, Actor, RecordingDispatcher], options: dict[str, str], named: str
 ) -> None:
     client, state, actor, recorder = small
     status, error = _post(client, actor, "a.flac", JFK.read_bytes()[:50_000], **options)
@@ -99,14 +90,14 @@ def test_bad_option_is_422_naming_it(
     _nothing_stored(state, recorder)
 
 
-def test_missing_file_is_422(small: tuple[TestClient, ServiceState, Actor, Recorder]) -> None:
+def test_missing_file_is_422(small: tuple[TestClient, ServiceState, Actor, RecordingDispatcher]) -> None:
     client, _, actor, _ = small
     r = client.post("/v1/jobs", headers=actor.headers, data={"language": "fr"})
     assert r.status_code == 422 and "file" in r.json()["error"]
 
 
 def test_accepted_upload_is_stored_unmodified_and_dispatched(
-    small: tuple[TestClient, ServiceState, Actor, Recorder], tmp_path: Path
+    small: tuple[TestClient, ServiceState, Actor, RecordingDispatcher], tmp_path: Path
 ) -> None:
     from tests.conftest import tone, write_audio
 
@@ -120,7 +111,7 @@ def test_accepted_upload_is_stored_unmodified_and_dispatched(
 
 
 def test_a_declared_length_over_the_limit_is_refused_before_the_body_is_read(
-    small: tuple[TestClient, ServiceState, Actor, Recorder],
+    small: tuple[TestClient, ServiceState, Actor, RecordingDispatcher],
 ) -> None:
     client, state, actor, recorder = small
     body = JFK.read_bytes() * 7  # about 1.5 MB: over the 100 kB limit plus the 1 MiB multipart allowance
@@ -141,7 +132,7 @@ def _multipart_chunks(payload: bytes, boundary: str = "verbatimtestboundary") ->
 
 
 def test_a_body_without_declared_length_is_cut_off_at_the_limit(
-    small: tuple[TestClient, ServiceState, Actor, Recorder],
+    small: tuple[TestClient, ServiceState, Actor, RecordingDispatcher],
 ) -> None:
     client, state, actor, recorder = small
     body = JFK.read_bytes() * 7  # about 1.5 MB, sent chunked: no Content-Length to refuse up front
@@ -157,7 +148,7 @@ def test_a_body_without_declared_length_is_cut_off_at_the_limit(
 
 
 def test_a_chunked_body_under_the_limit_is_accepted(
-    small: tuple[TestClient, ServiceState, Actor, Recorder], tmp_path: Path
+    small: tuple[TestClient, ServiceState, Actor, RecordingDispatcher], tmp_path: Path
 ) -> None:
     from tests.conftest import tone, write_audio
 

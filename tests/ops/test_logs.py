@@ -13,18 +13,11 @@ from fastapi.testclient import TestClient
 
 from tests.api.conftest import Actor, make_settings
 from tests.conftest import tone, write_audio
+from tests.services import RecordingDispatcher
 from verbatim.api import create_app
 from verbatim.api.deps import ServiceState
 from verbatim.ops.accounts import create_user
 from verbatim.ops.logs import configure_logging
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.submitted: list[str] = []
-
-    def submit(self, job_id: str) -> None:
-        self.submitted.append(job_id)
 
 
 @pytest.fixture
@@ -44,7 +37,7 @@ def records(stream: io.StringIO) -> list[dict[str, object]]:
 def test_requests_are_logged_as_json_with_route_templates_and_no_personal_data(
     json_log: io.StringIO, tmp_path: Path
 ) -> None:
-    app = create_app(make_settings(tmp_path / "home"), dispatcher=Recorder())
+    app = create_app(make_settings(tmp_path / "home"), dispatcher=RecordingDispatcher())
     clip = write_audio(tmp_path / "x.wav", tone(0.5)).read_bytes()
     with TestClient(app) as client:
         state: ServiceState = app.state.verbatim

@@ -127,14 +127,11 @@ def test_bad_policies_are_refused(engine: Engine, kind: str, days: int) -> None:
 
 def test_legal_hold_through_the_api_blocks_deletion(tmp_path: Path) -> None:
     from tests.api.conftest import Actor, make_settings
+    from tests.services import RecordingDispatcher
     from verbatim.api import create_app
     from verbatim.api.deps import ServiceState
 
-    class Recorder:
-        def submit(self, job_id: str) -> None:
-            pass
-
-    app = create_app(make_settings(tmp_path / "home"), dispatcher=Recorder())
+    app = create_app(make_settings(tmp_path / "home"), dispatcher=RecordingDispatcher())
     with TestClient(app) as client:
         state: ServiceState = app.state.verbatim
         with state.sessions() as session:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -31,6 +31,23 @@ def _log(message: str) -> None:
 def _fail(message: str) -> NoReturn:
     typer.echo(f"verbatim bench: error: {message}", err=True)
     raise typer.Exit(1)
+
+
+def _emit(
+    suite: str, tables: list[str], figures: dict[str, Any], started: float, json_out: Path | None
+) -> None:
+    """Write a suite's figures as JSON (``schema``, ``created``, ``wall_s`` first) and print its tables."""
+    wall = time.perf_counter() - started
+    out = json_out or default_json_path(suite)
+    document = {
+        "schema": f"verbatim.bench.{suite}/1",
+        "created": datetime.now().isoformat(timespec="seconds"),
+        "wall_s": wall,
+        **figures,
+    }
+    write_json(out, document)
+    typer.echo("\n\n".join(tables))
+    typer.echo(f"\nwall time {wall:.0f} s; figures written to {out}")
 
 
 @bench_app.callback()
@@ -97,17 +114,7 @@ def core(
             tables, figures, suite = core_report.tables, core_report.data, "core"
     except BenchError as e:
         _fail(str(e))
-    wall = time.perf_counter() - started
-    out = json_out or default_json_path(suite)
-    figures = {
-        "schema": f"verbatim.bench.{suite}/1",
-        "created": datetime.now().isoformat(timespec="seconds"),
-        "wall_s": wall,
-        **figures,
-    }
-    write_json(out, figures)
-    typer.echo("\n\n".join(tables))
-    typer.echo(f"\nwall time {wall:.0f} s; figures written to {out}")
+    _emit(suite, tables, figures, started, json_out)
 
 
 @bench_app.command("service")
@@ -154,19 +161,7 @@ def service(
         )
     except BenchError as e:
         _fail(str(e))
-    wall = time.perf_counter() - started
-    out = json_out or default_json_path("service")
-    write_json(
-        out,
-        {
-            "schema": "verbatim.bench.service/1",
-            "created": datetime.now().isoformat(timespec="seconds"),
-            "wall_s": wall,
-            **report.data,
-        },
-    )
-    typer.echo("\n\n".join(report.tables))
-    typer.echo(f"\nwall time {wall:.0f} s; figures written to {out}")
+    _emit("service", report.tables, report.data, started, json_out)
 
 
 @bench_app.command("load")
@@ -200,19 +195,7 @@ def load(
             )
     except BenchError as e:
         _fail(str(e))
-    wall = time.perf_counter() - started
-    out = json_out or default_json_path("load")
-    write_json(
-        out,
-        {
-            "schema": "verbatim.bench.load/1",
-            "created": datetime.now().isoformat(timespec="seconds"),
-            "wall_s": wall,
-            **report.data,
-        },
-    )
-    typer.echo("\n\n".join(report.tables))
-    typer.echo(f"\nwall time {wall:.0f} s; figures written to {out}")
+    _emit("load", report.tables, report.data, started, json_out)
     if report.data["server_errors"] or report.data["jobs_lost"]:
         _fail(f"{report.data['server_errors']} server errors, {report.data['jobs_lost']} jobs lost")
 
@@ -246,19 +229,7 @@ def anonymize(
         )
     except BenchError as e:
         _fail(str(e))
-    wall = time.perf_counter() - started
-    out = json_out or default_json_path("anonymize")
-    write_json(
-        out,
-        {
-            "schema": "verbatim.bench.anonymize/1",
-            "created": datetime.now().isoformat(timespec="seconds"),
-            "wall_s": wall,
-            **report.data,
-        },
-    )
-    typer.echo("\n\n".join(report.tables))
-    typer.echo(f"\nwall time {wall:.0f} s; figures written to {out}")
+    _emit("anonymize", report.tables, report.data, started, json_out)
 
 
 @bench_app.command("translate")
@@ -283,16 +254,4 @@ def translate(
         report = run_translate(resolve_data_dir(data), limit=limit, beam_size=beam_size, log=_log)
     except BenchError as e:
         _fail(str(e))
-    wall = time.perf_counter() - started
-    out = json_out or default_json_path("translate")
-    write_json(
-        out,
-        {
-            "schema": "verbatim.bench.translate/1",
-            "created": datetime.now().isoformat(timespec="seconds"),
-            "wall_s": wall,
-            **report.data,
-        },
-    )
-    typer.echo("\n\n".join(report.tables))
-    typer.echo(f"\nwall time {wall:.0f} s; figures written to {out}")
+    _emit("translate", report.tables, report.data, started, json_out)

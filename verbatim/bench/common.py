@@ -322,3 +322,14 @@ def resolve_data_dir(explicit: Path | None, *, cwd: Path | None = None) -> Path:
         + ", ".join(str(p) for p in tried)
         + ". Give --data DIR or set VERBATIM_BENCH_DATA."
     )
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Terminate a child process, killing it if it has not stopped within ``timeout`` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -14,7 +14,6 @@ import asyncio
 import io
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from verbatim.bench.common import BenchError, fmt, format_table
+from verbatim.api.serving import free_port
+from verbatim.bench.common import BenchError, fmt, format_table, stop_process
 from verbatim.bench.service import percentile
 
 __all__ = ["LoadReport", "run_load"]
@@ -66,13 +66,6 @@ def _clip() -> bytes:
     buffer = io.BytesIO()
     sf.write(buffer, samples, 16000, format="WAV", subtype="PCM_16")
     return buffer.getvalue()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def _client(
@@ -214,7 +207,7 @@ def run_load(
         env["VERBATIM_DATABASE_URL"] = database_url
     else:
         env.pop("VERBATIM_DATABASE_URL", None)
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     server_log = workdir / "api.log"
     process = _serve(env, port, server_log)
@@ -259,12 +252,7 @@ def run_load(
             else:
                 states[status] += 1
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
     all_latencies = [v for values in stats.latencies.values() for v in values]
     total = sum(stats.statuses.values())

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from verbatim.bench.common import BenchError, format_table, ratio, repo_root
+from verbatim.api.serving import ApiThread
+from verbatim.bench.common import BenchError, format_table, ratio, repo_root, stop_process
 
 if TYPE_CHECKING:
     import httpx
@@ -206,39 +206,16 @@ def build_recording(path: Path, seconds: float, *, data_dir: Path | None = None)
 # --- the deployment -----------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class _ApiServer:
-    """The app under uvicorn in a thread of this process, on a free loopback port."""
+class _ApiServer(ApiThread):
+    """The app of ``settings`` served in a thread; start-up failures become :class:`BenchError`."""
 
     def __init__(self, settings: Settings) -> None:
-        import uvicorn
-
         from verbatim.api import create_app
 
-        self.port = _free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port, log_level="warning")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="bench-api", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 60
-        while not self._server.started:
-            if not self._thread.is_alive():
-                raise BenchError("the API server stopped during start-up")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise BenchError("the API server did not start in 60 s")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=60)
+        try:
+            super().__init__(create_app(settings))
+        except RuntimeError as e:
+            raise BenchError(str(e)) from e
 
 
 @dataclass
@@ -290,16 +267,6 @@ def _start_worker(env: dict[str, str], log: Path, name: str) -> subprocess.Popen
             ],
             env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _wait_ready(logs: list[Path], processes: list[subprocess.Popen[bytes]], timeout: float = 120) -> None:
@@ -465,7 +432,7 @@ def _phase(
         if api is not None:
             api.stop()
         for p in procs:
-            _stop(p)
+            stop_process(p)
 
 
 # --- the benchmark ------------------------------------------------------------------------------------------
