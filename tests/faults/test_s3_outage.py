@@ -147,12 +147,20 @@ def test_a_job_completes_through_a_30_s_outage_shorter_than_the_retry_deadline(o
 
 
 @pytest.mark.models
-def test_a_job_fails_clearly_when_storage_stays_down(outage: Outage) -> None:
+def test_a_job_fails_clearly_when_storage_stays_down(outage: Outage, tmp_path: Path) -> None:
+    import numpy as np
+
+    from tests.conftest import write_audio
+    from verbatim.pipeline.decode import decode
+
     settings = outage.settings(deadline=3.0)
     store = make_store(settings)
     assert isinstance(store, S3ObjectStore)
     owner = make_owner(outage.sessions)
-    job_id = upload_job(outage.sessions, store, owner, JFK.read_bytes())
+    # About 44 s of speech: the storage goes down while it is transcribed, well before the transcript is
+    # written (with the 11 s clip alone, a fast machine could finish before the switch: seen in CI).
+    clip = write_audio(tmp_path / "long.flac", np.tile(decode(JFK).samples, 4))
+    job_id = upload_job(outage.sessions, store, owner, clip.read_bytes())
     result: list[str] = []
     options = ProcessOptions(heartbeat_interval=1.0, progress_interval=0.2)
 
