@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import openai
 import pytest
-import uvicorn
 
 from tests.api.conftest import JFK, make_settings
 from verbatim.api import create_app
 from verbatim.api.deps import ServiceState
+from verbatim.api.serving import ApiThread
 from verbatim.ops.accounts import create_user
 
 PHRASE = "ask not what your country can do for you"
@@ -22,23 +19,13 @@ PHRASE = "ask not what your country can do for you"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, ServiceState]]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     app = create_app(make_settings(tmp_path_factory.mktemp("openai-home")), poll_interval_s=0.05)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
+    server = ApiThread(app)
     state: ServiceState = app.state.verbatim
     with state.sessions() as session:
         _, token = create_user(session, name="consul", role="diplomat", unit="consulate-x")
-    yield f"http://127.0.0.1:{port}/v1", token, state
-    server.should_exit = True
-    thread.join(timeout=30)
+    yield f"{server.base_url}/v1", token, state
+    server.stop(timeout=30)
 
 
 @pytest.fixture

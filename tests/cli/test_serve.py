@@ -11,7 +11,6 @@ import hashlib
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,18 +23,12 @@ import httpx
 import pytest
 
 from tests.conftest import DATA, REPO
+from verbatim.api.serving import free_port
 
 pytestmark = pytest.mark.models
 
 JFK = DATA / "jfk.flac"
 JOB_TIMEOUT_S = 180.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def embedded_env(home: Path) -> dict[str, str]:

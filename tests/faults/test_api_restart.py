@@ -23,6 +23,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.workers.helpers import JFK
+from verbatim.api.serving import free_port
 from verbatim.ops.accounts import create_user
 from verbatim.ops.db import Job, make_engine, session_factory, upgrade
 from verbatim.ops.storage import LocalObjectStore
@@ -36,9 +37,7 @@ class Server:
     """``verbatim serve`` on a free loopback port, embedded mode, on ``home``."""
 
     def __init__(self, home: Path, log: Path) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         self.home = home
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None

@@ -5,7 +5,6 @@ it, PostgreSQL and an S3 server. The running job completes exactly once and late
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -20,6 +19,7 @@ from tests.conftest import write_audio
 from tests.ops.conftest import MotoServer
 from tests.services import api_settings, start_celery_worker, stop, worker_env
 from tests.workers.helpers import JFK, check_transcript, load, make_owner, upload_job
+from verbatim.api.serving import free_port
 from verbatim.ops.db import make_engine, session_factory, upgrade
 from verbatim.ops.db.testing import temporary_postgres_schema
 from verbatim.ops.storage import make_store
@@ -34,9 +34,7 @@ class RedisServer:
     """``redis-server`` on a free loopback port, persisting to an append-only file in ``folder``."""
 
     def __init__(self, folder: Path) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         self.folder = folder
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._process: subprocess.Popen[bytes] | None = None

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from verbatim.api.serving import free_port
 from verbatim.ops.db import session_factory
 from verbatim.ops.db.testing import DEFAULT_POSTGRES_URL, migrated_engine
 from verbatim.ops.storage import LocalObjectStore, ObjectStore, RetryPolicy, S3ObjectStore
@@ -45,9 +46,7 @@ class MotoServer:
     """
 
     def __init__(self) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         self.endpoint = f"127.0.0.1:{self.port}"
         env = {**os.environ, "MOTO_PORT": str(self.port)}
         self._process = subprocess.Popen(

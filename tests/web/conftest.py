@@ -8,9 +8,6 @@ Screenshots go to ``$VERBATIM_TEST_ARTIFACTS`` (default ``tests/.artifacts/``, g
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +19,7 @@ from tests.api.conftest import make_settings
 from tests.conftest import REPO
 from verbatim.api import create_app
 from verbatim.api.deps import ServiceState
+from verbatim.api.serving import ApiThread
 from verbatim.ops.accounts import create_user
 
 CHROMIUM = Path(os.environ.get("VERBATIM_CHROMIUM", "/usr/bin/chromium"))
@@ -33,13 +31,6 @@ def artifacts_dir() -> Path:
     return folder
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @dataclass
 class Server:
     base_url: str
@@ -49,20 +40,9 @@ class Server:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    import uvicorn
-
     home = tmp_path_factory.mktemp("web-home")
     app = create_app(make_settings(home))
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, name="uvicorn-web-tests", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not uv.started:
-        assert thread.is_alive(), "the server stopped while starting"
-        assert time.monotonic() < deadline, "the server did not start in 60 s"
-        time.sleep(0.05)
+    api = ApiThread(app)
     state: ServiceState = app.state.verbatim
     tokens: dict[str, str] = {}
     with state.sessions() as session:
@@ -72,10 +52,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         ):
             tokens[name] = create_user(session, name=name, role=role, unit=unit)[1]
     try:
-        yield Server(f"http://127.0.0.1:{port}", state, tokens)
+        yield Server(api.base_url, state, tokens)
     finally:
-        uv.should_exit = True
-        thread.join(timeout=30)
+        api.stop(timeout=30)
 
 
 @pytest.fixture(scope="session")
