@@ -66,6 +66,27 @@ def test_words_that_do_not_line_up_with_the_text_are_rejoined() -> None:
     assert revised["segments"][0]["text"] == "Bonjour, tu suis Jean."
 
 
+def test_a_correction_marks_a_real_translation_outdated_and_updates_a_copied_one() -> None:
+    doc = _doc()
+    english = {"language": "en", "text": "Hello, I am Jean.", "model": "opus-mt-fr-en"}
+    doc["segments"][0]["translation"] = english
+    # An English answer in a French hearing translated into English: its "translation" is its text.
+    doc["segments"][1].update(text="Yes.", language="en")
+    doc["segments"][1]["translation"] = {"language": "en", "text": "Yes.", "model": "original"}
+    doc["segments"][1]["words"] = [{"start": 2.0, "end": 2.5, "text": "Yes.", "probability": 0.9}]
+    revised = apply_edits(doc, [_word(0, 3, "Jeanne."), _word(1, 0, "No.")])
+    # Made from the words before the correction: kept as it was, and said to be older than it.
+    assert revised["segments"][0]["translation"] == {
+        "language": "en", "text": "Hello, I am Jean.", "model": "opus-mt-fr-en", "outdated": True,
+    }  # fmt: skip
+    # Already in the target language (a copy of the text): follows the correction.
+    assert revised["segments"][1]["translation"] == {"language": "en", "text": "No.", "model": "original"}
+    assert "outdated" not in doc["segments"][0]["translation"], "the original is never modified"
+    # A speaker's new name changes no translation.
+    renamed = apply_edits(doc, [_speaker("S1", "Juge")])
+    assert "outdated" not in renamed["segments"][0]["translation"]
+
+
 def test_no_edit_gives_the_document_unchanged() -> None:
     assert apply_edits(_doc(), []) == _doc()
 

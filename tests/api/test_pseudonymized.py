@@ -112,6 +112,116 @@ def test_shared_unit_reads_only_pseudonymised_copies(service: Service, pseudo_jo
     assert len(refused) >= 3 and shares
 
 
+def test_a_shared_unit_finds_follows_and_hears_the_job(service: Service, pseudo_job: dict[str, Any]) -> None:
+    """The receiving unit can find what was shared with it, follow it and hear the released recording, and
+    learns nothing the pseudonymised copy hides (not even the file name, which often names a party)."""
+    job = pseudo_job["id"]
+    outsider = service.outsider.headers
+    r = service.client.post(
+        f"/v1/jobs/{job}/shares", json={"unit": "court-b"}, headers=service.investigator.headers
+    )
+    assert r.status_code == 201
+    # Listed under scope=shared, never among the unit's own jobs.
+    own = service.client.get("/v1/jobs", headers=outsider).json()["jobs"]
+    assert job not in {j["id"] for j in own}
+    shared = service.client.get("/v1/jobs?scope=shared", headers=outsider).json()["jobs"]
+    (listed,) = [j for j in shared if j["id"] == job]
+    assert (listed["access"], listed["filename"], listed["unit"]) == ("shared", None, "brigade-a")
+    # The owning unit's view of the same job keeps its name; nothing is shared with the owning unit.
+    mine = service.client.get(f"/v1/jobs/{job}", headers=service.investigator.headers).json()
+    assert mine["access"] == "unit" and mine["filename"]
+    assert (
+        service.client.get("/v1/jobs?scope=shared", headers=service.investigator.headers).json()["jobs"] == []
+    )
+    # A search reads original text: refused over shared jobs, with the reason.
+    r = service.client.get("/v1/jobs?scope=shared&q=bonjour", headers=outsider)
+    assert r.status_code == 422 and "q:" in r.json()["error"]
+    # Its state and custody manifest (hashes, models, times: no content).
+    r = service.client.get(f"/v1/jobs/{job}", headers=outsider)
+    assert r.status_code == 200
+    assert (r.json()["status"], r.json()["access"], r.json()["filename"]) == ("succeeded", "shared", None)
+    manifest = service.client.get(f"/v1/jobs/{job}/custody?verify=true", headers=outsider).json()
+    assert manifest["original"]["sha256"] == pseudo_job["audio_sha256"]
+    # The history of corrections holds original words: not for a shared unit.
+    assert service.client.get(f"/v1/jobs/{job}/edits", headers=outsider).status_code == 404
+    # The audio ticket of a shared unit opens the released recording, in ranges, never the original.
+    ticket = service.client.post(f"/v1/jobs/{job}/audio-ticket", headers=outsider).json()
+    assert ticket["pseudonymized"] is True and "/audio/pseudonymized?ticket=" in ticket["url"]
+    r = service.client.get(ticket["url"], headers={"Range": "bytes=0-43"})
+    assert r.status_code == 206 and r.content[:4] == b"RIFF" and len(r.content) == 44
+    whole = service.client.get(f"/v1/jobs/{job}/audio/pseudonymized", headers=outsider)
+    assert r.headers["content-range"] == f"bytes 0-43/{len(whole.content)}"
+    original_url = ticket["url"].replace("/audio/pseudonymized?", "/audio?")
+    assert service.client.get(original_url).status_code == 404
+    # The owning unit's ticket still opens the original.
+    mine_ticket = service.client.post(f"/v1/jobs/{job}/audio-ticket", headers=service.investigator.headers)
+    assert mine_ticket.json()["pseudonymized"] is False
+    assert "/audio?ticket=" in mine_ticket.json()["url"]
+    # A unit it was not shared with still learns nothing.
+    with service.state.sessions() as session:
+        _, token = create_user(session, name="consul-z", role="diplomat", unit="consulate-z")
+    third = {"Authorization": f"Bearer {token}"}
+    assert service.client.get(f"/v1/jobs/{job}", headers=third).status_code == 404
+    assert service.client.get(f"/v1/jobs/{job}/custody", headers=third).status_code == 404
+    assert service.client.post(f"/v1/jobs/{job}/audio-ticket", headers=third).status_code == 404
+    assert service.client.get("/v1/jobs?scope=shared", headers=third).json()["jobs"] == []
+
+
+def test_a_shared_job_without_released_recording_says_so(service: Service) -> None:
+    job = service.upload(language="en", diarize="false")["id"]
+    assert service.wait(job)["status"] == "succeeded"
+    r = service.client.post(
+        f"/v1/jobs/{job}/shares", json={"unit": "court-b"}, headers=service.investigator.headers
+    )
+    assert r.status_code == 201
+    r = service.client.post(f"/v1/jobs/{job}/audio-ticket", headers=service.outsider.headers)
+    assert r.status_code == 404 and "pseudonymize=true" in r.json()["error"]
+
+
+def test_the_owning_unit_lists_and_revokes_shares_and_access_ends_at_once(service: Service) -> None:
+    job = service.upload(language="en", diarize="false", pseudonymize="true")["id"]
+    assert service.wait(job)["status"] == "succeeded"
+    owner, outsider = service.investigator.headers, service.outsider.headers
+    assert service.client.get(f"/v1/jobs/{job}/shares", headers=owner).json() == {"shares": []}
+    for unit in ("court-b", "consulate-y"):
+        assert (
+            service.client.post(f"/v1/jobs/{job}/shares", json={"unit": unit}, headers=owner).status_code
+            == 201
+        )
+    listed = service.client.get(f"/v1/jobs/{job}/shares", headers=owner).json()["shares"]
+    assert [s["unit"] for s in listed] == ["court-b", "consulate-y"]
+    # The receiving unit neither sees nor changes the list of shares.
+    assert service.client.get(f"/v1/jobs/{job}/shares", headers=outsider).status_code == 404
+    assert service.client.delete(f"/v1/jobs/{job}/shares/court-b", headers=outsider).status_code == 404
+    # It holds an audio link when the share is revoked: the link stops working with the share.
+    ticket = service.client.post(f"/v1/jobs/{job}/audio-ticket", headers=outsider).json()["url"]
+    assert service.client.get(ticket, headers={"Range": "bytes=0-15"}).status_code == 206
+    assert service.client.delete(f"/v1/jobs/{job}/shares/court-b", headers=owner).status_code == 204
+    assert service.client.get(ticket, headers={"Range": "bytes=0-15"}).status_code == 404
+    assert service.client.get(f"/v1/jobs/{job}", headers=outsider).status_code == 404
+    assert (
+        service.client.get(f"/v1/jobs/{job}/transcript?view=pseudonymized", headers=outsider).status_code
+        == 404
+    )
+    assert job not in {
+        j["id"] for j in service.client.get("/v1/jobs?scope=shared", headers=outsider).json()["jobs"]
+    }
+    listed = service.client.get(f"/v1/jobs/{job}/shares", headers=owner).json()["shares"]
+    assert [s["unit"] for s in listed] == ["consulate-y"]
+    # Revoking what is not shared says so.
+    r = service.client.delete(f"/v1/jobs/{job}/shares/court-b", headers=owner)
+    assert r.status_code == 404 and "not shared with unit court-b" in r.json()["error"]
+    with service.state.sessions() as session:
+        details = [
+            (e.detail, e.outcome)
+            for e in session.scalars(
+                select(AuditEntry).where(AuditEntry.job_id == job).order_by(AuditEntry.id)
+            )
+            if "share" in e.detail
+        ]
+    assert ("unshare unit=court-b", "ok") in details and ("unshare unit=court-b", "not_found") in details
+
+
 def test_correspondence_table_for_entitled_roles_of_the_owning_unit(
     service: Service, pseudo_job: dict[str, Any]
 ) -> None:

@@ -22,7 +22,8 @@ def _reset(sock: socket.socket) -> None:
 
 class TcpProxy:
     """Forward ``127.0.0.1:<port>`` to ``target``; :meth:`down` cuts every connection and refuses new ones
-    (each is reset at once) until :meth:`up`."""
+    (each is reset at once) until :meth:`up`; :meth:`hang` keeps accepting and reading but never answers (a
+    server stuck, or a network that drops packets), until :meth:`up`."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self._target = (target_host, target_port)
@@ -32,8 +33,10 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
         self._available = True
+        self._hanging = False
         self._closed = False
         self.refused = 0  # connections refused while down
+        self.hung = 0  # connections accepted and never answered while hanging
         self._thread = threading.Thread(target=self._accept, name="tcp-proxy", daemon=True)
         self._thread.start()
 
@@ -45,10 +48,16 @@ class TcpProxy:
         for sock in live:
             _reset(sock)
 
+    def hang(self) -> None:
+        """Accept and read everything, answer nothing: live connections stop forwarding too."""
+        with self._lock:
+            self._hanging = True
+
     def up(self) -> None:
         """Forward again."""
         with self._lock:
             self._available = True
+            self._hanging = False
 
     def close(self) -> None:
         self._closed = True
@@ -63,10 +72,16 @@ class TcpProxy:
             except OSError:
                 return
             with self._lock:
-                available = self._available
+                available, hanging = self._available, self._hanging
             if not available:
                 self.refused += 1
                 _reset(client)
+                continue
+            if hanging:
+                self.hung += 1
+                with self._lock:
+                    self._open.add(client)
+                threading.Thread(target=self._swallow, args=(client,), daemon=True).start()
                 continue
             try:
                 server = socket.create_connection(self._target, timeout=5)
@@ -79,10 +94,20 @@ class TcpProxy:
             for a, b in ((client, server), (server, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
+    def _swallow(self, client: socket.socket) -> None:
+        try:
+            while client.recv(65536):
+                pass
+        except OSError:
+            pass
+
     def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
-                sink.sendall(data)
+                with self._lock:
+                    hanging = self._hanging
+                if not hanging:  # while hanging, what arrives is dropped: nobody ever answers
+                    sink.sendall(data)
         except OSError:
             pass
         finally:

@@ -89,8 +89,8 @@ def test_a_broker_restart_during_a_job_leaves_it_to_complete_once(
 ) -> None:
     from verbatim.pipeline.decode import decode
 
-    # About 22 s of speech, so that the job is still running when the broker restarts.
-    long_clip = write_audio(tmp_path / "long.flac", np.tile(decode(JFK).samples, 2))
+    # About 44 s of speech, so that the job is still running when the broker restarts, even on a fast machine.
+    long_clip = write_audio(tmp_path / "long.flac", np.tile(decode(JFK).samples, 4))
     s3 = MotoServer()
     worker: subprocess.Popen[bytes] | None = None
     try:

@@ -11,16 +11,19 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
+from tests.conftest import write_audio
 from tests.ops.conftest import POSTGRES_URL
 from tests.workers.helpers import JFK, check_transcript, load, make_owner, upload_job
 from verbatim.ops.db import make_engine, session_factory, upgrade
 from verbatim.ops.db.testing import temporary_postgres_schema
 from verbatim.ops.settings import get_settings
 from verbatim.ops.storage import LocalObjectStore
+from verbatim.pipeline.decode import decode
 from verbatim.workers.process import ProcessOptions, process_job
 
 pytestmark = [pytest.mark.services, pytest.mark.models]
@@ -43,7 +46,10 @@ def test_a_job_completes_when_the_database_drops_its_connections(tmp_path: Path)
             sessions = session_factory(test_engine)
             store = LocalObjectStore(tmp_path / "objects")
             owner = make_owner(sessions)
-            job_id = upload_job(sessions, store, owner, JFK.read_bytes())
+            # About 44 s of speech, so that the job runs long enough for several rounds of faults even on a
+            # fast machine (with the 11 s clip alone, CI once finished after two rounds).
+            clip = write_audio(tmp_path / "long.flac", np.tile(decode(JFK).samples, 4))
+            job_id = upload_job(sessions, store, owner, clip.read_bytes())
             result: list[str] = []
 
             def run() -> None:
@@ -68,11 +74,11 @@ def test_a_job_completes_when_the_database_drops_its_connections(tmp_path: Path)
             with admin.connect() as connection:
                 while worker.is_alive():
                     job, _ = load(sessions, job_id)
-                    if job.status == "running" and 0.0 < job.progress < 0.9:
+                    if job.status == "running" and job.progress < 0.95:
                         terminated += connection.execute(terminate, {"name": name}).scalar_one()
                         rounds += 1
                     assert time.monotonic() < deadline, "the job is stuck"
-                    time.sleep(0.3)
+                    time.sleep(0.2)
             worker.join()
             job, artifacts = load(sessions, job_id)
             assert result == ["succeeded"], job.error

@@ -41,8 +41,11 @@ class Outage:
     sessions: sessionmaker[Session]
     base: Settings
 
-    def settings(self, deadline: float) -> Settings:
-        storage = self.base.storage.model_copy(update={"retry_deadline_s": deadline})
+    def settings(self, deadline: float, read_timeout: float | None = None) -> Settings:
+        update: dict[str, float] = {"retry_deadline_s": deadline}
+        if read_timeout is not None:
+            update["read_timeout_s"] = read_timeout
+        storage = self.base.storage.model_copy(update=update)
         return self.base.model_copy(update={"storage": storage})
 
     def everything(self, store: S3ObjectStore) -> list[str]:
@@ -115,6 +118,24 @@ def test_store_operations_fail_clearly_after_the_retry_deadline(outage: Outage) 
     outage.proxy.up()
     assert store.list("a/") == ["a/one"]  # the failed upload left nothing, not even a temporary object
     assert outage.everything(store) == ["a/one"]
+
+
+def test_a_server_that_never_answers_fails_within_the_deadline_plus_one_read_timeout(outage: Outage) -> None:
+    """A hung server (connections accepted, never answered) is not waited on forever: each try is bounded by
+    the read timeout (``VERBATIM_STORAGE__READ_TIMEOUT_S``), the tries by the retry deadline."""
+    store = make_store(outage.settings(deadline=2.0, read_timeout=1.0))
+    store.put_bytes("a/one", b"first")
+    outage.proxy.hang()
+    started = time.monotonic()
+    with pytest.raises(StorageUnavailableError, match=r"ReadTimeoutError.*check that it is running"):
+        store.get_bytes("a/one")
+    elapsed = time.monotonic() - started
+    assert 1.0 <= elapsed < 2.0 + 1.0 + 2.0, elapsed  # waited a read timeout at least, then gave up
+    with pytest.raises(StorageUnavailableError):
+        store.put_bytes("a/two", b"second")
+    outage.proxy.up()
+    assert store.get_bytes("a/one") == b"first"  # back to normal, nothing lost
+    assert outage.everything(store) == ["a/one"]  # the upload that hung left nothing behind
 
 
 @pytest.mark.models

@@ -60,6 +60,27 @@ def test_txt_puts_each_translation_under_its_original() -> None:
     assert "[fr]" not in monolingual
 
 
+def test_a_translation_older_than_a_correction_is_said_so_in_json_txt_and_docx() -> None:
+    import docx
+
+    transcript = _bilingual()
+    first = transcript.segments[0]
+    assert first.translation is not None
+    outdated = first.with_(translation=SegmentTranslation("fr", "Bonjour, monsieur", "nllb-200-600M", True))
+    revised = transcript.with_(segments=(outdated, *transcript.segments[1:]))
+    assert transcript_to_dict(revised)["segments"][0]["translation"]["outdated"] is True
+    assert "outdated" not in transcript_to_dict(transcript)["segments"][0]["translation"]
+    assert transcript_from_json(render(revised, "json")) == revised
+    text = render(revised, "txt").decode().strip().split("\n\n")
+    assert text[0].splitlines()[1].strip() == (
+        "[fr, traduction antérieure à une correction de l'original] Bonjour, monsieur"
+    )
+    assert text[2].splitlines()[1].strip() == "[fr] Oui."  # the other turns are unchanged
+    document = docx.Document(io.BytesIO(render(revised, "docx")))
+    cells = [row.cells[1].text for table in document.tables[1:] for row in table.rows]
+    assert "[fr, traduction antérieure à une correction de l'original] Bonjour, monsieur" in cells
+
+
 def test_subtitles_of_the_translation_keep_speakers_and_times() -> None:
     transcript = _bilingual()
     original = render(transcript, "srt").decode()

@@ -17,6 +17,9 @@ pytestmark = [pytest.mark.models]
 
 # Two read utterances, one speaker per channel (MIT, tests/data/ATTRIBUTION.md): split, it gives S1 and S2.
 CLIP = DATA / "stereo_diarization.wav"
+# A read French sentence (Apache-2.0, tests/data/ATTRIBUTION.md): "Sous le consulat il devient ...".
+FRENCH = DATA / "picovoice_test_fr.wav"
+NAME = "Julie"
 NEW_NAME = "Enquêteur"
 CORRECTION = "Zanzibar"
 
@@ -125,15 +128,14 @@ def flow(server: Server, browser: Any, tmp_path_factory: pytest.TempPathFactory)
         info.value.save_as(path)
         out[fmt] = path
 
-    # The pseudonymised view: shown read-only when the server offers it, else the page says so and stays
-    # on the original (never an original labelled as pseudonymised).
+    # The pseudonymised view, read-only.
     page.get_by_label("Version").select_option("pseudonymized")
     page.wait_for_function(
         "() => document.getElementById('view').value === 'original'"
         " || !document.getElementById('mode-note').hidden"
     )
     out["pseudo_view"] = page.eval_on_selector("#view", "e => e.value")
-    out["pseudo_notice"] = page.locator("#notice").inner_text()
+    out["pseudo_read_only"] = page.get_by_role("button", name="Enregistrer les noms").is_disabled()
 
     # Search over the unit's transcripts from the list.
     page.goto("/web/")
@@ -186,11 +188,10 @@ def test_the_custody_manifest_lists_original_and_revision(flow: dict[str, Any]) 
     assert {"transcript", "transcript_revision"} <= set(flow["custody_kinds"])
 
 
-def test_the_pseudonymised_view_is_never_faked(flow: dict[str, Any]) -> None:
-    if flow["pseudo_view"] == "original":
-        assert "n'est pas disponible" in flow["pseudo_notice"]
-    else:
-        assert flow["pseudo_view"] == "pseudonymized"
+def test_the_owner_can_switch_to_the_pseudonymised_view(flow: dict[str, Any]) -> None:
+    # Made on demand from the corrected revision (the job was not submitted with pseudonymize=true).
+    assert flow["pseudo_view"] == "pseudonymized"
+    assert flow["pseudo_read_only"]
 
 
 def test_search_finds_the_corrected_word(flow: dict[str, Any]) -> None:
@@ -222,48 +223,117 @@ def test_another_units_user_sees_nothing_of_the_job(
     watched.check()
 
 
-def test_translation_side_by_side_and_the_pseudonymised_view_read_only(
-    flow: dict[str, Any], server: Server, new_page: Any
-) -> None:
-    """The translation and pseudonymisation stages are other features: their documents (the shared contract:
-    ``segments[].translation``, top-level ``pseudonymization``) are made here from the real transcript by
-    intercepting the API's answer, to check how the page shows them."""
-    import json
+@pytest.fixture(scope="module")
+def shared_job(server: Server) -> dict[str, Any]:
+    """A French hearing transcribed, translated into English (Whisper's translate task) and pseudonymised by
+    the real pipeline; the investigator then corrects "il" into a first name (the pseudonymised view is made
+    from the corrected revision) and shares the job with the court's unit. Done through the API: the page's
+    own upload and correction are the flow above."""
+    import time
 
+    import httpx
+
+    headers = {"Authorization": f"Bearer {server.tokens['enqueteur-a']}"}
+    with httpx.Client(base_url=server.base_url, headers=headers, timeout=60) as client:
+        with FRENCH.open("rb") as fh:
+            r = client.post(
+                "/v1/jobs", files={"file": ("audition de Julie.wav", fh, "audio/wav")},
+                data={"language": "fr", "diarize": "false", "translate_to": "en", "pseudonymize": "true"},
+            )  # fmt: skip
+        assert r.status_code == 202, r.text
+        job_id = r.json()["id"]
+        deadline = time.monotonic() + 300
+        while (job := client.get(f"/v1/jobs/{job_id}").json())["status"] not in ("succeeded", "failed"):
+            assert time.monotonic() < deadline, job
+            time.sleep(0.5)
+        assert job["status"] == "succeeded", job
+        doc = client.get(f"/v1/jobs/{job_id}/transcript").json()
+        words = [w["text"].strip() for w in doc["segments"][0]["words"]]
+        index = words.index("il")
+        edit = {"segment_id": 0, "word_index": index, "before": words[index], "after": NAME}
+        assert client.post(f"/v1/jobs/{job_id}/edits", json={"edits": [edit]}).status_code == 200
+    return {"id": job_id, "translation": doc["segments"][0]["translation"]["text"]}
+
+
+def _share_with_court(server: Server, job_id: str) -> None:
+    """The share (idempotent), so that the shared unit's test does not depend on the owner's running first."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {server.tokens['enqueteur-a']}"}
+    r = httpx.post(f"{server.base_url}/v1/jobs/{job_id}/shares", json={"unit": "court-b"}, headers=headers)
+    assert r.status_code == 201, r.text
+
+
+def test_translation_side_by_side_and_sharing_from_the_page(
+    shared_job: dict[str, Any], server: Server, new_page: Any
+) -> None:
     watched: Watched = new_page()
     page = watched.page
-
-    def translated(route: Any) -> None:
-        response = route.fetch()
-        doc = response.json()
-        pseudo = "view=pseudonymized" in route.request.url
-        for segment in doc["segments"]:
-            segment["translation"] = {
-                "language": "fr",
-                "text": f"Traduction {segment['id']}",
-                "model": "test",
-            }
-            if pseudo:
-                for word in segment["words"]:
-                    word["text"] = "[PERSONNE_1]" if word["text"] == CORRECTION else word["text"]
-        if pseudo:
-            doc["pseudonymization"] = {"policy": "test", "entities": 1}
-        route.fulfill(response=response, body=json.dumps(doc), content_type="application/json")
-
-    page.route("**/transcript?format=json*", translated)
     sign_in(watched, server.tokens["enqueteur-a"])
-    page.goto(f"/web/jobs/{flow['job_id']}")
+    page.goto(f"/web/jobs/{shared_job['id']}")
     page.wait_for_selector("body[data-ready=true]")
-    assert page.locator(".turn .seg.two .tr").first.inner_text() == "Traduction 0"
-    assert page.locator(".seg.heads .orig").inner_text() == "Original (en)"
-    assert page.locator(".seg.heads .tr").inner_text() == "Traduction (fr)"
+    assert page.locator(".seg.heads .orig").inner_text() == "Original (fr)"
+    assert page.locator(".seg.heads .tr").inner_text() == "Traduction (en)"
+    translation = page.locator(".turn .seg.two .tr").first
+    english = translation.inner_text()
+    assert english.startswith(shared_job["translation"]) and "under" in english.lower()
+    assert NAME in page.locator(".turn .seg.two .orig").first.inner_text()  # the owner reads the original
+    # The translation was made before "il" was corrected: kept, and said to be older than the correction.
+    assert "outdated" in (translation.get_attribute("class") or "")
+    assert "antérieure à une correction" in translation.locator(".note").inner_text()
     watched.shot("08-translation-side-by-side")
 
-    page.get_by_label("Version").select_option("pseudonymized")
-    page.wait_for_selector("#mode-note:not([hidden])")
-    assert page.locator(".w", has_text="[PERSONNE_1]").count() == 1
+    # Share the pseudonymised copy with two units from the page, then take one share back.
+    assert page.locator("#share-list").inner_text() == "Partagée avec aucune autre unité."
+    for unit in ("court-b", "consulat-x"):
+        page.get_by_label("Unité destinataire").fill(unit)
+        page.get_by_role("button", name="Partager", exact=True).click()
+        page.wait_for_selector(f'#share-list li[data-unit="{unit}"]')
+    page.get_by_role("button", name="Retirer le partage avec consulat-x").click()
+    page.wait_for_selector('#share-list li[data-unit="consulat-x"]', state="detached")
+    assert page.eval_on_selector_all("#share-list li", "ls => ls.map(l => l.dataset.unit)") == ["court-b"]
+    assert "Partage avec consulat-x retiré." in page.locator("#notice").inner_text()
+    page.locator("#sharing").scroll_into_view_if_needed()
+    watched.shot("09-sharing")
+    watched.check()
+
+
+def test_a_shared_unit_finds_the_job_and_reads_only_its_pseudonymised_copy(
+    shared_job: dict[str, Any], server: Server, new_page: Any
+) -> None:
+    _share_with_court(server, shared_job["id"])
+    watched: Watched = new_page()
+    page = watched.page
+    sign_in(watched, server.tokens["greffier-b"])
+    # Not among the unit's own transcripts: in its own table, without the file name (it names a party).
+    page.wait_for_selector("#shared:not([hidden])")
+    assert page.locator(f'#job-table tr[data-job="{shared_job["id"]}"]').count() == 0
+    row = page.locator(f'#shared-table tr[data-job="{shared_job["id"]}"]')
+    assert "Julie" not in row.inner_text() and "brigade-a" in row.inner_text()
+    watched.shot("10-shared-with-my-unit")
+    row.get_by_role("link").click()
+    page.wait_for_selector("body[data-ready=true]")
+    text = page.locator("#transcript").inner_text()
+    assert NAME not in text and "consulat" in text.lower()  # the name replaced, the rest kept
+    assert page.eval_on_selector("#view", "e => e.value") == "pseudonymized"
+    assert page.eval_on_selector("#view option[value=original]", "e => e.disabled")
+    assert "limité à la version pseudonymisée" in page.locator("#notice").inner_text()
+    # Read-only, no history of the original words, and the recording heard is the released one.
     page.locator(".w").first.dblclick()
     assert page.locator(".word-input").count() == 0, "the pseudonymised view cannot be corrected"
-    assert page.get_by_role("button", name="Enregistrer les noms").is_disabled()
-    watched.shot("09-pseudonymised-view")
+    assert page.locator("#transcript.read-only").count() == 1 and page.locator("#mode-note").is_visible()
+    assert page.locator("#history-title").is_hidden()
+    assert page.eval_on_selector("#audio", "e => e.dataset.released") == "true"
+    assert "/audio/pseudonymized?ticket=" in page.eval_on_selector("#audio", "e => e.src")
+    page.locator(".w").nth(2).click()
+    page.wait_for_function("() => document.getElementById('audio').currentTime > 0.3", timeout=15_000)
+    # Its export is the pseudonymised copy.
+    page.get_by_label("Format").select_option("txt")
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Télécharger").click()
+    exported = Path(info.value.path()).read_text(encoding="utf-8")
+    assert NAME not in exported and "consulat" in exported.lower()
+    assert info.value.suggested_filename.endswith(".pseudonymized.txt")
+    assert page.locator("#sharing").is_hidden()  # sharing further is the owning unit's decision
+    watched.shot("11-shared-pseudonymised-view")
     watched.check()

@@ -22,7 +22,7 @@ from verbatim.api.revisions import REVISION_KIND, load_current
 from verbatim.api.services import Rendered
 from verbatim.errors import InvalidOptionError
 from verbatim.ops import audit
-from verbatim.ops.db import Job, JobShare, User
+from verbatim.ops.db import Artifact, Job, JobShare, User
 from verbatim.ops.settings import Settings
 from verbatim.ops.storage import ObjectNotFoundError, ObjectStore
 from verbatim.pipeline.export import FORMATS, MEDIA_TYPES
@@ -33,10 +33,12 @@ __all__ = [
     "Access",
     "accessible_job",
     "check_entitled",
+    "list_shares",
     "pseudonymization_table",
     "refuse_original",
-    "released_audio",
+    "released_audio_artifact",
     "render_pseudonymized_view",
+    "revoke_share",
     "share_job",
 ]
 
@@ -121,6 +123,32 @@ def share_job(session: Session, *, user: User, job: Job, unit: str, request_id: 
     return existing
 
 
+def list_shares(session: Session, job: Job) -> list[JobShare]:
+    """The units a job is shared with, oldest share first."""
+    return list(session.scalars(select(JobShare).where(JobShare.job_id == job.id).order_by(JobShare.id)))
+
+
+def revoke_share(session: Session, *, user: User, job: Job, unit: str, request_id: str) -> None:
+    """End a unit's access to a job's pseudonymised copies (at once: every later request is refused); audited.
+
+    Raises:
+        JobNotFoundError: the job is not shared with that unit (404).
+    """
+    share = session.scalar(select(JobShare).where(JobShare.job_id == job.id, JobShare.unit == unit))
+    detail = f"unshare unit={unit}"
+    if share is None:
+        audit.record(
+            session, user=user, action="write", outcome="not_found", request_id=request_id, job_id=job.id,
+            detail=detail,
+        )  # fmt: skip
+        raise JobNotFoundError(f"Job {job.id} is not shared with unit {unit}.")
+    session.delete(share)
+    session.commit()
+    audit.record(
+        session, user=user, action="write", outcome="ok", request_id=request_id, job_id=job.id, detail=detail
+    )
+
+
 def _artifact_key(job: Job, kind: str) -> str | None:
     return next((a.object_key for a in job.artifacts if a.kind == kind), None)
 
@@ -174,18 +202,18 @@ def pseudonymization_table(store: ObjectStore, job: Job, settings: Settings) -> 
     return decrypt_document(resolve_key(settings), store.get_bytes(key))
 
 
-def released_audio(store: ObjectStore, job: Job) -> bytes:
-    """The released recording (replaced words covered by a tone).
+def released_audio_artifact(job: Job) -> Artifact:
+    """The artefact of the released recording (replaced words covered by a tone).
 
     Raises:
         ObjectNotFoundError: no pseudonymised copy was made for this job.
     """
-    key = _artifact_key(job, AUDIO_KIND)
-    if key is None:
+    artifact = next((a for a in job.artifacts if a.kind == AUDIO_KIND), None)
+    if artifact is None:
         raise ObjectNotFoundError(
             "This job has no released recording: upload with pseudonymize=true to make a pseudonymised copy."
         )
-    return store.get_bytes(key)
+    return artifact
 
 
 def check_entitled(session: Session, *, user: User, access: Access, request_id: str) -> None:

@@ -144,6 +144,7 @@ def _apply_one(doc: dict[str, Any], edit: TranscriptEdit, segments: Mapping[int,
             segment["text"] = text[:start] + word["text"].strip() + text[end:]
         else:
             segment["text"] = " ".join(str(w["text"]).strip() for w in words)
+        _follow_translation(segment)
     elif edit.kind == "speaker" and edit.speaker is not None:
         speakers: list[dict[str, Any]] = doc.setdefault("speakers", [])
         for entry in speakers:
@@ -152,6 +153,19 @@ def _apply_one(doc: dict[str, Any], edit: TranscriptEdit, segments: Mapping[int,
                 break
         else:
             speakers.append({"id": edit.speaker, "name": edit.after})
+
+
+def _follow_translation(segment: dict[str, Any]) -> None:
+    """A corrected segment's translation: a copy of the text (segment already in the target language)
+    follows the correction; a real translation was made from the words before it, and is marked
+    ``outdated`` (kept, never silently passed off as the translation of the corrected text)."""
+    translation = segment.get("translation")
+    if not isinstance(translation, dict):
+        return
+    if translation.get("model") == "original":
+        translation["text"] = segment["text"]
+    else:
+        translation["outdated"] = True
 
 
 def apply_edits(original: Mapping[str, Any], edits: Iterable[TranscriptEdit]) -> dict[str, Any]:

@@ -66,6 +66,10 @@ class JobSharePublic(BaseModel):
     created_at: datetime
 
 
+class JobShareList(BaseModel):
+    shares: list[JobSharePublic]
+
+
 class JobCreated(BaseModel):
     id: str
     status: JobStatus
@@ -90,6 +94,10 @@ class JobPublic(BaseModel):
     options: dict[str, Any]
     legal_hold: bool = False
     original_purged_at: datetime | None = None
+    access: Literal["unit", "shared"] = Field(
+        default="unit",
+        description="`shared`: another unit shared this job with yours (its pseudonymised copies only).",
+    )
 
 
 class LegalHoldUpdate(BaseModel):

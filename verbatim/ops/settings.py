@@ -92,6 +92,16 @@ class StorageSettings(BaseModel):
         "while the server is unreachable or answers 5xx; then it fails (a job fails with a storage error). "
         "Raise it on workers to ride out server restarts longer than that.",
     )
+    connect_timeout_s: float = Field(
+        default=5.0, gt=0, description="S3: seconds to wait for a connection to the server (per try)."
+    )
+    read_timeout_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="S3: seconds to wait for the server between two reads (per try). A server that accepts "
+        "connections and never answers costs at most this per try; keep it above the time your server takes "
+        "to answer a large server-side copy.",
+    )
 
 
 class WorkerSettings(BaseModel):

@@ -65,11 +65,14 @@ class SegmentTranslation:
         text: the translated text.
         model: id of what produced it: a text model's name, ``<asr model>:translate`` for Whisper's speech
             translation, or ``original`` when the segment was already in that language (text copied).
+        outdated: the segment's original text was corrected after this translation was made (a clerk's
+            correction of the transcript): the translation may no longer match it.
     """
 
     language: str
     text: str
     model: str
+    outdated: bool = False
 
 
 @dataclass(frozen=True)

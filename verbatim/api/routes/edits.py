@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
-from verbatim.api import media, revisions
+from verbatim.api import media, pseudonymized, revisions
 from verbatim.api.deps import CurrentUser, RequestIdDep, SessionDep, StoreDep, get_current_user
 from verbatim.api.errors import JobNotFoundError, NotAuthenticatedError
 from verbatim.api.schemas_web import (
@@ -129,17 +129,92 @@ def name_speakers(
 def audio_ticket(
     job_id: str, request: Request, user: CurrentUser, session: SessionDep, request_id: RequestIdDep
 ) -> AudioTicket:
-    """A URL of the recording valid for a few minutes, for an ``<audio src>`` (which sends no header)."""
-    job = visible_job(
+    """A URL of the recording valid for a few minutes, for an ``<audio src>`` (which sends no header).
+
+    The owning unit gets the original recording; a unit the job was shared with gets the released one
+    (replaced words covered by a tone), the only recording it may hear.
+    """
+    access = pseudonymized.accessible_job(
         session, user=user, job_id=job_id, action="read", request_id=request_id, detail="audio ticket"
     )
+    job = access.job
+    if access.shared:
+        pseudonymized.released_audio_artifact(job)  # 404 with the reason when there is none to hear
     ticket, expires_at = media.issue_ticket(session, job=job, user=user)
     audit.record(
         session, user=user, action="read", outcome="ok", request_id=request_id, job_id=job.id,
-        detail="audio ticket",
+        detail=f"audio ticket view={'pseudonymized' if access.shared else 'original'}",
     )  # fmt: skip
-    url = request.url_for("get_audio", job_id=job.id).include_query_params(ticket=ticket)
-    return AudioTicket(url=f"{url.path}?{url.query}", expires_at=expires_at)
+    route = "get_released_audio" if access.shared else "get_audio"
+    url = request.url_for(route, job_id=job.id).include_query_params(ticket=ticket)
+    return AudioTicket(url=f"{url.path}?{url.query}", expires_at=expires_at, pseudonymized=access.shared)
+
+
+def _listener(
+    request: Request,
+    session: SessionDep,
+    request_id: str,
+    credentials: HTTPAuthorizationCredentials | None,
+    ticket: str | None,
+    job_id: str,
+) -> User:
+    """Who asks for a recording: the bearer of a token, or of an audio ticket for this job."""
+    if ticket is not None and credentials is None:
+        try:
+            return media.redeem_ticket(session, ticket=ticket, job_id=job_id)
+        except NotAuthenticatedError:
+            audit.record(
+                session, user=None, action="login", outcome="denied", request_id=request_id,
+                detail=f"invalid audio ticket; GET {request.url.path.replace(job_id, '{job_id}')}",
+            )  # fmt: skip
+            raise
+    return get_current_user(request, session, request_id, credentials)
+
+
+def _recording(
+    session: SessionDep,
+    store: StoreDep,
+    *,
+    user: User,
+    job: Job,
+    key: str,
+    size: int,
+    range_: str | None,
+    request_id: str,
+    action: str,
+    detail: str,
+    filename: str | None = None,
+) -> Response:
+    """A stored recording with HTTP ranges (206), streamed from the store, never held whole; audited."""
+    try:
+        byte_range = media.parse_range(range_, size)
+    except media.RangeNotSatisfiableError:
+        audit.record(
+            session, user=user, action=action, outcome="error", request_id=request_id, job_id=job.id,
+            detail=f"{detail}; not satisfiable",
+        )  # fmt: skip
+        return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+    with store.open(key) as stream:
+        kind = media.media_type(stream.read(16))
+    audit.record(
+        session, user=user, action=action, outcome="ok", request_id=request_id, job_id=job.id, detail=detail
+    )
+    headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, no-store"}
+    if filename is not None:
+        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    if byte_range is None:
+        headers["Content-Length"] = str(size)
+        return StreamingResponse(
+            media.stream_range(store, key, media.ByteRange(0, size - 1)), media_type=kind, headers=headers
+        )
+    headers["Content-Range"] = f"bytes {byte_range.start}-{byte_range.end}/{size}"
+    headers["Content-Length"] = str(byte_range.length)
+    return StreamingResponse(
+        media.stream_range(store, key, byte_range),
+        status_code=status.HTTP_206_PARTIAL_CONTENT,
+        media_type=kind,
+        headers=headers,
+    )
 
 
 @router.get(
@@ -157,51 +232,54 @@ def get_audio(
     ticket: str | None = None,
     range_: Annotated[str | None, Header(alias="range")] = None,
 ) -> Response:
-    """The original recording, byte for byte, with HTTP ranges (206); a bearer token or an audio ticket."""
-    if ticket is not None and credentials is None:
-        try:
-            user = media.redeem_ticket(session, ticket=ticket, job_id=job_id)
-        except NotAuthenticatedError:
-            audit.record(
-                session, user=None, action="login", outcome="denied", request_id=request_id,
-                detail="invalid audio ticket; GET /v1/jobs/{job_id}/audio",
-            )  # fmt: skip
-            raise
-    else:
-        user = get_current_user(request, session, request_id, credentials)
+    """The original recording, byte for byte, with HTTP ranges (206); a bearer token or an audio ticket.
+
+    Owning unit only: a unit the job was shared with hears the released recording
+    (``/v1/jobs/{id}/audio/pseudonymized``).
+    """
+    user = _listener(request, session, request_id, credentials, ticket, job_id)
     detail = f"audio range={(range_ or 'all')[:40]}"
     job = visible_job(session, user=user, job_id=job_id, action="read", request_id=request_id, detail=detail)
     if job.object_key is None or job.audio_size is None:
         raise JobNotFoundError(f"Job {job.id} has no recording.")
-    size = job.audio_size
-    try:
-        byte_range = media.parse_range(range_, size)
-    except media.RangeNotSatisfiableError:
-        audit.record(
-            session, user=user, action="read", outcome="error", request_id=request_id, job_id=job.id,
-            detail=f"{detail}; not satisfiable",
-        )  # fmt: skip
-        return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
-    with store.open(job.object_key) as stream:
-        kind = media.media_type(stream.read(16))
-    audit.record(
-        session, user=user, action="read", outcome="ok", request_id=request_id, job_id=job.id, detail=detail
+    return _recording(
+        session, store, user=user, job=job, key=job.object_key, size=job.audio_size, range_=range_,
+        request_id=request_id, action="read", detail=detail,
+    )  # fmt: skip
+
+
+@router.get(
+    "/{job_id}/audio/pseudonymized",
+    response_class=Response,
+    responses={200: {"content": {"audio/wav": {}}}, 206: {"description": "The range asked for."}},
+)
+def get_released_audio(
+    job_id: str,
+    request: Request,
+    session: SessionDep,
+    store: StoreDep,
+    request_id: RequestIdDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ticket: str | None = None,
+    range_: Annotated[str | None, Header(alias="range")] = None,
+) -> Response:
+    """The released recording: every replaced word covered by a 1 kHz tone (owning unit and shared units),
+    with HTTP ranges; a bearer token or an audio ticket.
+
+    It exists for a job submitted with ``pseudonymize=true`` (404 otherwise, with the reason). The original
+    recording (``GET /v1/jobs/{id}/audio``) stays with the owning unit.
+    """
+    user = _listener(request, session, request_id, credentials, ticket, job_id)
+    detail = f"audio view=pseudonymized range={(range_ or 'all')[:40]}"
+    access = pseudonymized.accessible_job(
+        session, user=user, job_id=job_id, action="export", request_id=request_id, detail=detail
     )
-    headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, no-store"}
-    if byte_range is None:
-        whole = media.ByteRange(0, size - 1)
-        headers["Content-Length"] = str(size)
-        return StreamingResponse(
-            media.stream_range(store, job.object_key, whole), media_type=kind, headers=headers
-        )
-    headers["Content-Range"] = f"bytes {byte_range.start}-{byte_range.end}/{size}"
-    headers["Content-Length"] = str(byte_range.length)
-    return StreamingResponse(
-        media.stream_range(store, job.object_key, byte_range),
-        status_code=status.HTTP_206_PARTIAL_CONTENT,
-        media_type=kind,
-        headers=headers,
-    )
+    artifact = pseudonymized.released_audio_artifact(access.job)
+    return _recording(
+        session, store, user=user, job=access.job, key=artifact.object_key, size=artifact.size,
+        range_=range_, request_id=request_id, action="export", detail=detail,
+        filename=f"{job_id}.pseudonymized.wav",
+    )  # fmt: skip
 
 
 account_router = APIRouter(prefix="/v1", tags=["account"])

@@ -17,9 +17,12 @@ from verbatim.api.schemas import (
     JobList,
     JobPublic,
     JobShareCreate,
+    JobShareList,
     JobSharePublic,
 )
+from verbatim.errors import InvalidOptionError
 from verbatim.ops import audit
+from verbatim.ops.db import Job
 
 __all__ = ["router"]
 
@@ -70,12 +73,34 @@ def list_jobs(
     language: Annotated[str | None, Query(max_length=16)] = None,
     since: Annotated[date | None, Query(description="Created on or after this day (UTC).")] = None,
     until: Annotated[date | None, Query(description="Created on or before this day (UTC).")] = None,
+    scope: Annotated[
+        Literal["unit", "shared"],
+        Query(
+            description="`unit`: your unit's jobs (every unit's for an admin); `shared`: jobs other units "
+            "shared with yours (pseudonymised copies only)."
+        ),
+    ] = "unit",
 ) -> JobList:
-    """The jobs of your unit (of every unit for an admin), newest first.
+    """The jobs of your unit (of every unit for an admin), newest first; ``scope=shared``: the jobs other
+    units shared with yours.
 
     ``q`` searches the transcripts' current text (corrections and speaker names included), ignoring case
-    and accents; ``language``, ``since`` and ``until`` filter further.
+    and accents; ``language``, ``since`` and ``until`` filter further. A search covers your unit's
+    transcripts only (it reads the original text): with ``scope=shared`` it is refused (422).
     """
+    if scope == "shared":
+        if q is not None and q.strip():
+            raise InvalidOptionError(
+                "q: search covers your unit's transcripts only; shared jobs are listed without it"
+            )
+        filters, note = job_filters(
+            session, store, user=user, q=None, language=language, since=since, until=until
+        )
+        shared = services.list_shared_jobs(
+            session, user=user, status=status_, limit=limit, offset=offset, request_id=request_id,
+            filters=filters, note=note,
+        )  # fmt: skip
+        return JobList(jobs=[shared_job_public(j) for j in shared], limit=limit, offset=offset)
     filters, note = job_filters(session, store, user=user, q=q, language=language, since=since, until=until)
     jobs = services.list_jobs(
         session, user=user, status=status_, limit=limit, offset=offset, request_id=request_id,
@@ -84,12 +109,24 @@ def list_jobs(
     return JobList(jobs=[JobPublic.model_validate(j) for j in jobs], limit=limit, offset=offset)
 
 
+def shared_job_public(job: Job) -> JobPublic:
+    """A job as a unit it was shared with sees it: no file name (it often names a party)."""
+    public = JobPublic.model_validate(job)
+    return public.model_copy(update={"filename": None, "access": "shared"})
+
+
 @router.get("/{job_id}", response_model=JobPublic)
 def get_job(job_id: str, user: CurrentUser, session: SessionDep, request_id: RequestIdDep) -> JobPublic:
-    """A job's state: ``status`` (queued, running, succeeded, failed), ``progress`` (0 to 1), ``error``."""
-    job = services.visible_job(session, user=user, job_id=job_id, action="read", request_id=request_id)
+    """A job's state: ``status`` (queued, running, succeeded, failed), ``progress`` (0 to 1), ``error``.
+
+    A unit the job was shared with sees it too (``access`` is ``shared``), without its file name.
+    """
+    access = pseudonymized.accessible_job(
+        session, user=user, job_id=job_id, action="read", request_id=request_id
+    )
+    job = access.job
     audit.record(session, user=user, action="read", outcome="ok", request_id=request_id, job_id=job.id)
-    return JobPublic.model_validate(job)
+    return shared_job_public(job) if access.shared else JobPublic.model_validate(job)
 
 
 @router.get(
@@ -152,11 +189,14 @@ def get_custody(
     request_id: RequestIdDep,
     verify: bool = False,
 ) -> CustodyManifest:
-    """The chain-of-custody manifest; ``verify=true`` hashes the stored objects again."""
+    """The chain-of-custody manifest; ``verify=true`` hashes the stored objects again.
+
+    Units the job was shared with read it too: it holds hashes, model identities and times, no content.
+    """
     detail = f"custody verify={verify}"
-    job = services.visible_job(
+    job = pseudonymized.accessible_job(
         session, user=user, job_id=job_id, action="read", request_id=request_id, detail=detail
-    )
+    ).job
     manifest = services.custody_manifest(store, job, verify=verify)
     audit.record(
         session, user=user, action="read", outcome="ok", request_id=request_id, job_id=job.id, detail=detail
@@ -199,6 +239,35 @@ def share_job(
     return JobSharePublic.model_validate(share)
 
 
+@router.get("/{job_id}/shares", response_model=JobShareList)
+def list_job_shares(
+    job_id: str, user: CurrentUser, session: SessionDep, request_id: RequestIdDep
+) -> JobShareList:
+    """The units the job is shared with (owning unit and admins)."""
+    detail = "shares"
+    job = services.visible_job(
+        session, user=user, job_id=job_id, action="read", request_id=request_id, detail=detail
+    )
+    shares = [JobSharePublic.model_validate(s) for s in pseudonymized.list_shares(session, job)]
+    audit.record(
+        session, user=user, action="read", outcome="ok", request_id=request_id, job_id=job.id, detail=detail
+    )
+    return JobShareList(shares=shares)
+
+
+@router.delete("/{job_id}/shares/{unit}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+def revoke_job_share(
+    job_id: str, unit: str, user: CurrentUser, session: SessionDep, request_id: RequestIdDep
+) -> Response:
+    """Stop sharing the job with a unit: its readers lose access at once (owning unit and admins)."""
+    detail = f"unshare unit={unit[:64]}"
+    job = services.visible_job(
+        session, user=user, job_id=job_id, action="write", request_id=request_id, detail=detail
+    )
+    pseudonymized.revoke_share(session, user=user, job=job, unit=unit, request_id=request_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 @router.get("/{job_id}/pseudonymization-map")
 def get_pseudonymization_map(
     job_id: str,
@@ -226,32 +295,3 @@ def get_pseudonymization_map(
         session, user=user, action="read", outcome="ok", request_id=request_id, job_id=job_id, detail=detail
     )
     return table
-
-
-@router.get(
-    "/{job_id}/audio/pseudonymized", response_class=Response, responses={200: {"content": {"audio/wav": {}}}}
-)
-def get_released_audio(
-    job_id: str,
-    user: CurrentUser,
-    session: SessionDep,
-    store: StoreDep,
-    request_id: RequestIdDep,
-) -> Response:
-    """The released recording: every replaced word covered by a 1 kHz tone (owning unit and shared units).
-
-    The original recording (``GET /v1/jobs/{id}/audio``) stays with the owning unit.
-    """
-    detail = "audio view=pseudonymized"
-    access = pseudonymized.accessible_job(
-        session, user=user, job_id=job_id, action="export", request_id=request_id, detail=detail
-    )
-    content = pseudonymized.released_audio(store, access.job)
-    audit.record(
-        session, user=user, action="export", outcome="ok", request_id=request_id, job_id=job_id, detail=detail
-    )
-    return Response(
-        content,
-        media_type="audio/wav",
-        headers={"Content-Disposition": f'attachment; filename="{job_id}.pseudonymized.wav"'},
-    )

@@ -85,5 +85,7 @@ def _plain_store(settings: Settings) -> ObjectStore:
             secure=storage.s3_secure,
             region=storage.s3_region,
             retry=retry_policy(storage.retry_deadline_s),
+            connect_timeout=storage.connect_timeout_s,
+            read_timeout=storage.read_timeout_s,
         )
     return LocalObjectStore(settings.resolved_local_root())

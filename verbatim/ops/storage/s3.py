@@ -61,7 +61,8 @@ class RetryPolicy:
         initial_delay: Seconds before the second try; doubled after each failure.
         max_delay: Longest wait between two tries.
         deadline: No new try starts once this many seconds have passed since the first (each try is
-            further bounded by the connect timeout): an operation fails within ``deadline + connect_timeout``.
+            further bounded by the connect and read timeouts): an operation fails within ``deadline`` plus
+            one try (a server that accepts connections and never answers: one read timeout).
     """
 
     attempts: int = 5

@@ -7,7 +7,17 @@ from verbatim.errors import InvalidOptionError
 from verbatim.pipeline.export._common import Turn, normalize_space
 from verbatim.pipeline.types import Transcript
 
-__all__ = ["has_translation", "translation_language", "translation_view", "turn_translation"]
+__all__ = [
+    "OUTDATED_NOTE",
+    "has_translation",
+    "translation_language",
+    "translation_tag",
+    "translation_view",
+    "turn_translation",
+]
+
+OUTDATED_NOTE = "traduction antérieure à une correction de l'original"
+"""Said beside a translation made before its original text was corrected (bilingual TXT and DOCX)."""
 
 
 def has_translation(transcript: Transcript) -> bool:
@@ -26,6 +36,17 @@ def turn_translation(turn: Turn) -> str | None:
     if not texts:
         return None
     return normalize_space(" ".join(texts))
+
+
+def translation_tag(turn: Turn) -> str:
+    """The tag before a turn's translation: its language (``[en]``), and :data:`OUTDATED_NOTE` when some of
+    its segments were corrected after they were translated.
+    """
+    translations = [s.translation for s in turn.segments if s.translation is not None]
+    language = translations[0].language if translations else ""
+    if any(t.outdated for t in translations):
+        return f"[{language}, {OUTDATED_NOTE}]"
+    return f"[{language}]"
 
 
 def translation_view(transcript: Transcript) -> Transcript:

@@ -15,7 +15,7 @@ import re
 from typing import TYPE_CHECKING
 
 from verbatim.pipeline.export._common import Turn, clock, display_name, speaker_turns
-from verbatim.pipeline.export._translation import translation_language, turn_translation
+from verbatim.pipeline.export._translation import translation_language, translation_tag, turn_translation
 from verbatim.pipeline.export.options import ExportOptions
 from verbatim.pipeline.types import Transcript
 
@@ -171,8 +171,7 @@ def _turn(document: Document, transcript: Transcript, turn: Turn, options: Expor
         table.style = "Table Grid"
         body = table.rows[0].cells[0].paragraphs[0]
         right = table.rows[0].cells[1].paragraphs[0]
-        language = next((s.translation.language for s in turn.segments if s.translation), "")
-        tag = right.add_run(f"[{language}] ")
+        tag = right.add_run(f"{translation_tag(turn)} ")
         tag.font.color.rgb = grey
         right.add_run(_clean(translation))
     for text, low in _pieces(turn, options.low_confidence):

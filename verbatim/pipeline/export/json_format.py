@@ -5,7 +5,8 @@ precision survives ``transcript_from_dict(transcript_to_dict(t)) == t``. Beyond 
 segment carries its decoder scores (``avg_logprob``, ``no_speech_prob``, ``compression_ratio``) and a word
 carries ``speaker`` only where it differs from its segment's, so the round trip is exact. A segment also
 carries ``language_probability`` (per-segment language identification, ``null`` when not measured) and
-``translation``: ``{"language", "text", "model"}`` or ``null``.
+``translation``: ``{"language", "text", "model"}`` or ``null``; ``"outdated": true`` is added when the
+segment's text was corrected after it was translated.
 """
 
 from __future__ import annotations
@@ -79,16 +80,28 @@ def _segment_to_dict(segment: Segment) -> dict[str, Any]:
     return doc
 
 
-def _translation_to_dict(translation: SegmentTranslation | None) -> dict[str, str] | None:
+def _translation_to_dict(translation: SegmentTranslation | None) -> dict[str, Any] | None:
     if translation is None:
         return None
-    return {"language": translation.language, "text": translation.text, "model": translation.model}
+    doc: dict[str, Any] = {
+        "language": translation.language,
+        "text": translation.text,
+        "model": translation.model,
+    }
+    if translation.outdated:
+        doc["outdated"] = True
+    return doc
 
 
 def _translation_from_dict(doc: Any) -> SegmentTranslation | None:
     if doc is None:
         return None
-    return SegmentTranslation(language=str(doc["language"]), text=str(doc["text"]), model=str(doc["model"]))
+    return SegmentTranslation(
+        language=str(doc["language"]),
+        text=str(doc["text"]),
+        model=str(doc["model"]),
+        outdated=bool(doc.get("outdated", False)),
+    )
 
 
 def _word_to_dict(word: Word, segment_speaker: str | None) -> dict[str, Any]:

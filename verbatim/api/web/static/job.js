@@ -77,7 +77,21 @@ async function fetchDoc(view) {
   }
 }
 
+function pseudonymizedOnly() {
+  state.pseudoOnly = true;
+  state.view = "pseudonymized";
+  const select = document.getElementById("view");
+  select.value = "pseudonymized";
+  select.querySelector('option[value="original"]').disabled = true;
+  notify(t("pseudo_only"), "info");
+}
+
 async function loadDoc() {
+  if (state.pseudoOnly) {
+    const doc = await fetchDoc("pseudonymized");
+    if (doc) return doc;
+    throw new Error(t("view_unavailable"));
+  }
   if (state.view === "pseudonymized") {
     const doc = await fetchDoc("pseudonymized");
     if (doc) return doc;
@@ -92,12 +106,7 @@ async function loadDoc() {
     if (e instanceof ApiError && e.status === 403) {
       const doc = await fetchDoc("pseudonymized");
       if (doc) {
-        state.pseudoOnly = true;
-        state.view = "pseudonymized";
-        const select = document.getElementById("view");
-        select.value = "pseudonymized";
-        select.querySelector('option[value="original"]').disabled = true;
-        notify(t("pseudo_only"), "info");
+        pseudonymizedOnly();
         return doc;
       }
     }
@@ -149,7 +158,13 @@ function segmentBlock(seg, translated) {
   const original = el("p", { class: "orig", lang: seg.language || state.doc.language }, ...words);
   if (!translated) return el("div", { class: "seg", dataset: { s: String(seg.id) } }, original);
   const tr = seg.translation;
-  const translation = el("p", { class: "tr", lang: tr ? tr.language : null, text: tr ? tr.text : "" });
+  // A translation made before a correction of its original is kept, and said to be so.
+  const outdated = Boolean(tr && tr.outdated);
+  const translation = el(
+    "p",
+    { class: outdated ? "tr outdated" : "tr", lang: tr ? tr.language : null, text: tr ? tr.text : "" },
+    outdated ? el("span", { class: "note", lang: document.documentElement.lang, text: ` (${t("tr_outdated")})` }) : null,
+  );
   return el("div", { class: "seg two", dataset: { s: String(seg.id) } }, original, translation);
 }
 
@@ -234,8 +249,20 @@ function renderSpeakers(names) {
 
 async function attachAudio() {
   const at = audio.currentTime || 0;
-  const ticket = await api(`/v1/jobs/${encodeURIComponent(jobId)}/audio-ticket`, { method: "POST" });
+  let ticket;
+  try {
+    ticket = await api(`/v1/jobs/${encodeURIComponent(jobId)}/audio-ticket`, { method: "POST" });
+  } catch (e) {
+    // A shared copy made without a released recording: the transcript is readable, nothing to hear.
+    if (e instanceof ApiError && e.status === 404 && state.pseudoOnly) {
+      audio.hidden = true;
+      notify(t("audio_unavailable"), "info");
+      return;
+    }
+    throw e;
+  }
   state.ticketAt = Date.now();
+  audio.dataset.released = ticket.pseudonymized ? "true" : "false";
   audio.src = ticket.url;
   if (at) audio.currentTime = at;
 }
@@ -403,6 +430,63 @@ async function loadHistory() {
   target.replaceChildren(el("ol", { id: "history-table", class: "history" }, ...items));
 }
 
+// --- sharing (owning unit) ---------------------------------------------------------------------------
+
+const sharesUrl = () => `/v1/jobs/${encodeURIComponent(jobId)}/shares`;
+
+async function loadShares() {
+  const body = await api(sharesUrl());
+  const list = document.getElementById("share-list");
+  if (!body.shares.length) {
+    list.replaceChildren(el("li", { class: "muted", text: t("share_none") }));
+    return;
+  }
+  list.replaceChildren(
+    ...body.shares.map((share) =>
+      el(
+        "li",
+        { dataset: { unit: share.unit } },
+        el("span", { text: t("shared_with", { unit: share.unit, date: dateTime(share.created_at) }) }),
+        " ",
+        el("button", {
+          type: "button",
+          class: "secondary small",
+          "aria-label": t("share_revoke_label", { unit: share.unit }),
+          text: t("share_revoke"),
+          onclick: () => revokeShare(share.unit),
+        }),
+      ),
+    ),
+  );
+}
+
+async function shareWith(event) {
+  event.preventDefault();
+  const field = document.getElementById("share-unit");
+  const unit = field.value.trim();
+  if (!unit) return;
+  try {
+    await api(sharesUrl(), { method: "POST", json: { unit } });
+  } catch (e) {
+    notify(t("error", { error: e.message }), "error");
+    return;
+  }
+  field.value = "";
+  notify(t("shared_done", { unit }), "info");
+  await loadShares();
+}
+
+async function revokeShare(unit) {
+  try {
+    await api(`${sharesUrl()}/${encodeURIComponent(unit)}`, { method: "DELETE" });
+  } catch (e) {
+    notify(t("error", { error: e.message }), "error");
+    return;
+  }
+  notify(t("share_revoked", { unit }), "info");
+  await loadShares();
+}
+
 // --- custody and exports -----------------------------------------------------------------------------
 
 function hashCell(value, verified) {
@@ -544,6 +628,7 @@ function bindEvents() {
     if (Date.now() - state.ticketAt > 60000) attachAudio().catch(() => {});
   });
   document.getElementById("speakers-form").addEventListener("submit", saveSpeakers);
+  document.getElementById("share-form").addEventListener("submit", shareWith);
   document.getElementById("export").addEventListener("click", exportTranscript);
   document.getElementById("verify").addEventListener("click", () =>
     loadCustody(true).catch((e) => notify(t("error", { error: e.message }), "error")),
@@ -573,12 +658,21 @@ async function main() {
     return;
   }
   if (!job) return;
+  // Shared with this unit by another one: the pseudonymised copy and the released recording only.
+  if (job.access === "shared") pseudonymizedOnly();
   document.getElementById("pending").hidden = true;
   document.getElementById("workspace").hidden = false;
   await refresh();
   // The history holds the original words: not shown to someone who may only see the pseudonymised copy.
   document.getElementById("history-title").closest("section").hidden = state.pseudoOnly;
-  await Promise.all([attachAudio(), state.pseudoOnly ? null : loadHistory(), loadCustody(false)]);
+  // Sharing is the owning unit's decision: not shown to a unit that reads a shared copy.
+  document.getElementById("sharing").hidden = state.pseudoOnly;
+  await Promise.all([
+    attachAudio(),
+    state.pseudoOnly ? null : loadHistory(),
+    state.pseudoOnly ? null : loadShares(),
+    loadCustody(false),
+  ]);
   document.body.dataset.ready = "true";
 }
 

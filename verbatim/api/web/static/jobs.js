@@ -42,12 +42,19 @@ function query() {
 }
 
 function row(job) {
-  const name = job.filename || job.id.slice(0, 8);
+  const shared = job.access === "shared";
+  // A shared copy comes without its file name (it often names a party): its id and the owning unit instead.
+  const name = shared ? t("shared_name", { id: job.id.slice(0, 8) }) : job.filename || job.id.slice(0, 8);
   const pct = Math.round((job.progress || 0) * 100);
   return el(
     "tr",
     { dataset: { job: job.id, status: job.status } },
-    el("td", {}, el("a", { href: `/web/jobs/${job.id}`, text: name })),
+    el(
+      "td",
+      {},
+      el("a", { href: `/web/jobs/${job.id}`, text: name }),
+      shared ? el("span", { class: "muted", text: ` · ${t("shared_by", { unit: job.unit })}` }) : null,
+    ),
     el("td", {}, el("span", { class: `badge ${job.status}`, text: statusText(job.status) })),
     el(
       "td",
@@ -77,9 +84,24 @@ async function load() {
   document.getElementById("count").textContent = body.jobs.length
     ? t("jobs_count", { n: body.jobs.length })
     : t(filtered ? "no_match" : "no_jobs");
-  if (body.jobs.some((j) => j.status === "queued" || j.status === "running")) {
+  const shared = await loadShared();
+  if ([...body.jobs, ...shared].some((j) => j.status === "queued" || j.status === "running")) {
     timer = setTimeout(load, REFRESH_MS);
   }
+}
+
+/** The jobs other units shared with this one (pseudonymised copies): their own table, shown when any. */
+async function loadShared() {
+  let body;
+  try {
+    body = await api("/v1/jobs?scope=shared&limit=200");
+  } catch (e) {
+    notify(t("error", { error: e.message }), "error");
+    return [];
+  }
+  document.querySelector("#shared-table tbody").replaceChildren(...body.jobs.map(row));
+  document.getElementById("shared").hidden = body.jobs.length === 0;
+  return body.jobs;
 }
 
 function showJobs() {
