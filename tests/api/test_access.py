@@ -139,3 +139,19 @@ def test_the_audit_log_holds_no_file_name_or_transcript_text(
         text = " ".join(str(v) for v in (entry.detail, entry.action, entry.outcome, entry.request_id)).lower()
         assert "secret-name" not in text and ".flac" not in text
         assert not any(word in text for word in SECRET_WORDS), entry.detail
+
+
+@pytest.mark.parametrize("path", ["/v1/audit?after_id=", "/v1/jobs?offset="])
+def test_integers_too_large_for_the_database_are_refused_clearly(service: Service, path: str) -> None:
+    """Found by the schema fuzzer: an id past 64 bits used to reach SQLite and fail there (500)."""
+    r = service.client.get(f"{path}{2**63}", headers=service.admin.headers)
+    assert r.status_code == 422, r.text
+    # The largest the database holds is a valid (empty) page.
+    assert service.client.get(f"{path}{2**63 - 1}", headers=service.admin.headers).status_code == 200
+
+
+def test_a_word_index_too_large_for_the_database_is_refused(service: Service) -> None:
+    edit = {"segment_id": 2**63, "word_index": 0, "before": "a", "after": "b"}
+    headers = service.investigator.headers
+    r = service.client.post("/v1/jobs/nope/edits", json={"edits": [edit]}, headers=headers)
+    assert r.status_code == 422, r.text

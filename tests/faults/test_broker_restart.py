@@ -1,9 +1,12 @@
-"""The broker restarted during a run: a Redis server of this test's own (never the shared one), with its
-append-only file so that queued and unacknowledged messages survive the restart, a Celery worker process on
-it, PostgreSQL and an S3 server. The running job completes exactly once and later jobs still run."""
+"""The broker restarted during a run, on both brokers a deployment may choose: a Redis server or a RabbitMQ
+node of this test's own (never the shared ones), persisting their messages (Redis's append-only file,
+RabbitMQ's durable queues and persistent messages) so that queued and unacknowledged messages survive the
+restart; a Celery worker process on it, PostgreSQL and an S3 server. The running job completes exactly once
+and later jobs still run."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -14,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import redis
+from kombu import Connection
 
 from tests.conftest import write_audio
 from tests.ops.conftest import MotoServer
@@ -73,20 +77,88 @@ class RedisServer:
                 self._process.wait()
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[RedisServer]:
-    folder = tmp_path / "redis"
+class RabbitNode:
+    """A RabbitMQ node of its own (name, AMQP and distribution ports, data folder under ``folder``), so that
+    restarting it touches no other test's broker; ``stop`` is a SIGTERM (a clean shutdown, as a service
+    restart does), ``start`` boots it again on its data: durable queues and persistent messages are back."""
+
+    def __init__(self, folder: Path) -> None:
+        self.port = free_port()
+        self.folder = folder
+        self.name = f"vbfaults-{uuid.uuid4().hex[:8]}@localhost"
+        self.url = f"amqp://guest:guest@127.0.0.1:{self.port}//"
+        self._env = {
+            **os.environ,
+            "HOME": str(folder),  # its own Erlang cookie
+            "RABBITMQ_NODENAME": self.name,
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(free_port()),
+            "RABBITMQ_MNESIA_BASE": str(folder / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(folder / "log"),
+            "RABBITMQ_PID_FILE": str(folder / "node.pid"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(folder / "enabled_plugins"),
+            "RABBITMQ_CONFIG_FILE": str(folder / "none"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(folder / "advanced.config"),
+        }
+        self._process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        assert self._process is None or self._process.poll() is not None
+        with (self.folder / "node.out").open("ab") as out:
+            # The server script itself: the packaged wrapper would switch to the rabbitmq user.
+            self._process = subprocess.Popen(
+                [str(RABBITMQ_SERVER)], env=self._env, stdout=out, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with Connection(self.url, connect_timeout=1) as connection:
+                    connection.connect()
+                    return
+            except Exception:  # not listening, or still booting
+                pass
+            assert self._process.poll() is None, (self.folder / "node.out").read_text(errors="replace")[
+                -3000:
+            ]
+            assert time.monotonic() < deadline, "the RabbitMQ node did not start"
+            time.sleep(0.3)
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+    def waiting(self, queue: str) -> int:
+        """Messages ready in ``queue`` (those a stopped worker held unacknowledged are back to ready)."""
+        with Connection(self.url, connect_timeout=5) as connection:
+            _, count, _ = connection.channel().queue_declare(queue, passive=True)
+            return int(count)
+
+
+RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+Broker = RedisServer | RabbitNode
+
+
+@pytest.fixture(params=["redis", "rabbitmq"])
+def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Broker]:
+    folder = tmp_path / request.param
     folder.mkdir()
-    server = RedisServer(folder)
+    if request.param == "rabbitmq" and not RABBITMQ_SERVER.exists():
+        pytest.fail(f"no RabbitMQ server at {RABBITMQ_SERVER}: install Debian's rabbitmq-server (CI has it)")
+    server: Broker = RedisServer(folder) if request.param == "redis" else RabbitNode(folder)
     try:
         yield server
     finally:
         server.stop()
 
 
-def test_a_broker_restart_during_a_job_leaves_it_to_complete_once(
-    broker: RedisServer, tmp_path: Path
-) -> None:
+def test_a_broker_restart_during_a_job_leaves_it_to_complete_once(broker: Broker, tmp_path: Path) -> None:
     from verbatim.pipeline.decode import decode
 
     # About 44 s of speech, so that the job is still running when the broker restarts, even on a fast machine.
@@ -148,12 +220,16 @@ def test_a_broker_restart_during_a_job_leaves_it_to_complete_once(
                 time.sleep(max(0.0, 10 - (time.monotonic() - restarted)))
                 assert worker.poll() is None, "the worker exited"
                 # Every message acknowledged, none waiting: nothing left to run again later.
-                client = redis.Redis(port=broker.port)
-                keys = sorted(k.decode() for k in client.scan_iter(match="vbfaults:*"))
-                assert "vbfaults:_kombu.binding.asr" in keys, keys  # the prefixed names below are right
-                assert client.hlen("vbfaults:unacked") == 0, keys
-                assert client.llen("vbfaults:asr") == 0, keys
-                client.close()
+                if isinstance(broker, RedisServer):
+                    client = redis.Redis(port=broker.port)
+                    keys = sorted(k.decode() for k in client.scan_iter(match="vbfaults:*"))
+                    assert "vbfaults:_kombu.binding.asr" in keys, keys  # the prefixed names below are right
+                    assert client.hlen("vbfaults:unacked") == 0, keys
+                    assert client.llen("vbfaults:asr") == 0, keys
+                    client.close()
+                else:
+                    stop(worker)  # what it held unacknowledged would now be ready again: there must be none
+                    assert broker.waiting("asr") == 0
 
                 for job_id in (first, second):
                     job, artifacts = load(sessions, job_id)

@@ -298,6 +298,55 @@ def test_s3_creates_its_bucket_and_records_the_hash(moto_server: MotoServer) -> 
 
 
 @pytest.mark.services
+def test_s3_removes_what_crashed_uploads_left_behind(moto_server: MotoServer) -> None:
+    """A process killed between writing the temporary object and copying it to its key, or in the middle of
+    a multipart upload, leaves them under ``.partial/``; a start-up removes them once they are old enough."""
+    store = moto_server.store()
+    store.put_bytes("jobs/a/original", b"kept")
+    client = store._client
+    client.put_object(store.bucket, ".partial/crashed", io.BytesIO(b"half"), 4)
+
+    def leftovers() -> tuple[list[str], list[str]]:
+        objects = [
+            o.object_name or "" for o in client.list_objects(store.bucket, prefix=".partial/", recursive=True)
+        ]
+        uploads = [u.upload_id or "" for u in client._list_multipart_uploads(store.bucket).uploads]
+        return objects, uploads
+
+    assert store.remove_stale_temporaries() == 0  # younger than an hour: maybe an upload in progress
+    assert leftovers() == ([".partial/crashed"], [])
+    # (moto dates every multipart upload 2010-11-10, so its age is checked with real servers only.)
+    upload_id = client._create_multipart_upload(store.bucket, ".partial/cut-short", {})
+    assert leftovers() == ([".partial/crashed"], [upload_id])
+    assert store.remove_stale_temporaries(older_than=0) == 2
+    assert leftovers() == ([], [])
+    assert store.list() == ["jobs/a/original"] and store.get_bytes("jobs/a/original") == b"kept"
+
+
+@pytest.mark.services
+def test_an_unreachable_store_does_not_stop_the_api_from_starting(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The start-up clean-up of crashed uploads is best effort: storage down, the API still starts (and
+    answers /healthz), and says why nothing was cleaned."""
+    from fastapi.testclient import TestClient
+
+    from tests.api.conftest import make_settings
+    from verbatim.api import create_app
+    from verbatim.api.serving import free_port
+
+    store = S3ObjectStore(
+        endpoint=f"127.0.0.1:{free_port()}", access_key="testing", secret_key="testing", bucket="nowhere",
+        secure=False, region="us-east-1", retry=RetryPolicy(attempts=2, initial_delay=0.05, deadline=0.5),
+    )  # fmt: skip
+    with caplog.at_level("WARNING"), TestClient(create_app(make_settings(tmp_path), store=store)) as client:
+        assert client.get("/healthz").status_code in (200, 503)
+    assert "could not remove abandoned temporary uploads from the object store (StorageUnavailableError)" in (
+        caplog.text
+    )
+
+
+@pytest.mark.services
 def test_s3_unreachable_fails_after_bounded_retries(caplog: pytest.LogCaptureFixture) -> None:
     server = MotoServer()
     try:

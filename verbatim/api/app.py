@@ -45,6 +45,27 @@ def _make_store(settings: Settings) -> ObjectStore:
     return storage.LocalObjectStore(settings.resolved_local_root())
 
 
+def _remove_stale_temporaries(store: ObjectStore) -> None:
+    """Free what uploads cut short by a crash left behind (partial files, temporary S3 objects and multipart
+    uploads): never objects, but they hold space. A store that cannot be reached now does not stop the
+    service from starting (the next start tries again)."""
+    from verbatim.ops.storage import StorageError
+
+    inner = getattr(store, "inner", store)  # the encrypted store keeps its ciphertext in another store
+    remove: Callable[[], int] | None = getattr(inner, "remove_stale_temporaries", None)
+    if remove is None:
+        return
+    try:
+        removed = remove()
+    except StorageError as e:
+        log.warning(
+            "could not remove abandoned temporary uploads from the object store (%s)", type(e).__name__
+        )
+        return
+    if removed:
+        log.info("removed %d abandoned temporary uploads from the object store", removed)
+
+
 def _make_dispatcher(settings: Settings) -> Dispatcher:
     from verbatim.workers.dispatch import make_dispatcher  # type: ignore[import-not-found,unused-ignore]
 
@@ -79,14 +100,8 @@ def create_app(
         resolved = settings or get_settings()
         url = resolved.resolved_database_url()
         await run_in_threadpool(upgrade, url)
-        if resolved.storage.backend == "local":
-            # Partial files of uploads cut by a crash of this service are no objects; free their space.
-            from verbatim.ops.storage import LocalObjectStore
-
-            local = LocalObjectStore(resolved.resolved_local_root())
-            removed = await run_in_threadpool(local.remove_stale_temporaries)
-            if removed:
-                log.info("removed %d abandoned temporary files from the object store", removed)
+        chosen_store = store or _make_store(resolved)
+        await run_in_threadpool(_remove_stale_temporaries, chosen_store)
         engine = make_engine(url)
         owned = dispatcher is None
         active = _make_dispatcher(resolved) if dispatcher is None else dispatcher
@@ -94,7 +109,7 @@ def create_app(
             settings=resolved,
             engine=engine,
             sessions=session_factory(engine),
-            store=store or _make_store(resolved),
+            store=chosen_store,
             dispatcher=active,
             wait_timeout_s=wait_timeout_s,
             poll_interval_s=poll_interval_s,

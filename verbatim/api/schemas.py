@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "MAX_SQL_INT",
     "ArtifactPublic",
     "AuditEntryPublic",
     "AuditPage",
@@ -31,6 +32,10 @@ __all__ = [
 ]
 
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
+
+MAX_SQL_INT = 2**63 - 1
+"""The largest integer a query parameter may carry into SQL (a signed 64-bit column, SQLite's and
+PostgreSQL's ``BIGINT``): larger ones are refused with a 422 instead of failing in the database driver."""
 
 
 class JobCreate(BaseModel):

@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from verbatim.api.schemas import MAX_SQL_INT
+
 __all__ = [
     "AudioTicket",
     "EditList",
@@ -22,8 +24,8 @@ __all__ = [
 class WordEditCreate(BaseModel):
     """One word to correct, named by its segment id and its index among the segment's words."""
 
-    segment_id: int = Field(ge=0)
-    word_index: int = Field(ge=0)
+    segment_id: int = Field(ge=0, le=MAX_SQL_INT)
+    word_index: int = Field(ge=0, le=MAX_SQL_INT)
     before: str = Field(
         max_length=400, description="The word as you saw it (refused with 409 if it changed)."
     )

@@ -11,6 +11,7 @@ from verbatim.api import pseudonymized, services
 from verbatim.api.deps import CurrentUser, DispatcherDep, RequestIdDep, SessionDep, SettingsDep, StoreDep
 from verbatim.api.revisions import job_filters
 from verbatim.api.schemas import (
+    MAX_SQL_INT,
     CustodyManifest,
     JobCreate,
     JobCreated,
@@ -68,7 +69,7 @@ def list_jobs(
         Literal["queued", "running", "succeeded", "failed"] | None, Query(alias="status")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_SQL_INT)] = 0,
     q: Annotated[str | None, Query(max_length=200, description="Words the transcript contains.")] = None,
     language: Annotated[str | None, Query(max_length=16)] = None,
     since: Annotated[date | None, Query(description="Created on or after this day (UTC).")] = None,

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from verbatim.api.deps import CurrentUser, RequestIdDep, SessionDep, SessionFactoryDep, StateDep
 from verbatim.api.errors import PermissionDeniedError, ServiceUnavailableError
 from verbatim.api.metrics import render_metrics
-from verbatim.api.schemas import AuditEntryPublic, AuditPage, HealthPublic
+from verbatim.api.schemas import MAX_SQL_INT, AuditEntryPublic, AuditPage, HealthPublic
 from verbatim.ops import audit
 
 __all__ = ["router"]
@@ -46,7 +46,7 @@ def get_audit(
     user: CurrentUser,
     session: SessionDep,
     request_id: RequestIdDep,
-    after_id: Annotated[int | None, Query(ge=0)] = None,
+    after_id: Annotated[int | None, Query(ge=0, le=MAX_SQL_INT)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     job_id: str | None = None,
     unit: str | None = None,

@@ -22,6 +22,7 @@ from verbatim.errors import VerbatimError
 __all__ = [
     "CHUNK_SIZE",
     "DEFAULT_CONTENT_TYPE",
+    "STALE_TEMPORARY_S",
     "BaseObjectStore",
     "InvalidKeyError",
     "ObjectExistsError",
@@ -40,6 +41,10 @@ CHUNK_SIZE = 1024 * 1024
 """Bytes read from a stream at a time."""
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+STALE_TEMPORARY_S = 3600.0
+"""A store's temporary file or object not written for this long belongs to a write that a crash cut short
+(``remove_stale_temporaries`` of the local and S3 stores)."""
 
 MAX_KEY_LENGTH = 1024  # S3's limit
 MAX_SEGMENT_LENGTH = 255  # a file name on common file systems

@@ -13,6 +13,7 @@ from typing import BinaryIO
 
 from verbatim.ops.storage.base import (
     DEFAULT_CONTENT_TYPE,
+    STALE_TEMPORARY_S,
     BaseObjectStore,
     InvalidKeyError,
     ObjectExistsError,
@@ -31,9 +32,6 @@ _DIR_MODE = 0o700
 # recent kernels); elsewhere `stat` answers sha256=None and callers rely on the hash recorded at intake.
 _SHA256_XATTR = "user.verbatim.sha256"
 _TMP_PREFIX = ".tmp-"
-STALE_TEMPORARY_S = 3600.0
-"""A temporary file not written for this long belongs to a write that was cut short (see
-:meth:`LocalObjectStore.remove_stale_temporaries`)."""
 
 
 class LocalObjectStore(BaseObjectStore):

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 import certifi
@@ -24,6 +25,7 @@ from urllib3.util import Retry, Timeout
 
 from verbatim.ops.storage.base import (
     DEFAULT_CONTENT_TYPE,
+    STALE_TEMPORARY_S,
     BaseObjectStore,
     InvalidKeyError,
     ObjectExistsError,
@@ -308,8 +310,8 @@ class S3ObjectStore(BaseObjectStore):
             self._client.remove_object(self.bucket, tmp)
         except Exception as e:  # a leftover temporary object must not hide the outcome
             log.warning(
-                "could not remove a temporary upload under %s in bucket %s (%s); an S3 lifecycle rule on "
-                "that prefix removes such leftovers",
+                "could not remove a temporary upload under %s in bucket %s (%s); the API removes such "
+                "leftovers when it starts (once an hour old), as would an S3 lifecycle rule on that prefix",
                 _TMP_PREFIX,
                 self.bucket,
                 type(e).__name__,
@@ -388,6 +390,55 @@ class S3ObjectStore(BaseObjectStore):
 
         self._call("delete", None, remove)
         return len(keys)
+
+    def remove_stale_temporaries(self, older_than: float = STALE_TEMPORARY_S) -> int:
+        """Delete what uploads cut short by a crash left under the temporary prefix (objects written but never
+        copied to their key, and multipart uploads never completed); return how many. They are never objects
+        of the store, but the bucket bills and keeps them (a lifecycle rule on the prefix does the same job).
+
+        Args:
+            older_than: seconds since the temporary object or upload was started; an upload in progress is
+                younger than its time limit, so only abandoned ones are this old.
+        """
+        self.ensure_bucket()
+        cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
+
+        def stale_objects() -> list[str]:
+            return [
+                o.object_name
+                for o in self._client.list_objects(self.bucket, prefix=_TMP_PREFIX, recursive=True)
+                if o.object_name and o.last_modified is not None and o.last_modified <= cutoff
+            ]
+
+        def stale_uploads() -> list[tuple[str, str]]:
+            found: list[tuple[str, str]] = []
+            key_marker: str | None = None
+            upload_marker: str | None = None
+            while True:
+                page = self._client._list_multipart_uploads(
+                    self.bucket, prefix=_TMP_PREFIX, key_marker=key_marker, upload_id_marker=upload_marker
+                )
+                for upload in page.uploads:
+                    started = upload.initiated_time
+                    if upload.object_name and upload.upload_id and started is not None and started <= cutoff:
+                        found.append((upload.object_name, upload.upload_id))
+                if not page.is_truncated:
+                    return found
+                key_marker, upload_marker = page.next_key_marker, page.next_upload_id_marker
+
+        removed = 0
+        for key in self._retrying("list", stale_objects):
+            self._retrying("delete", lambda key=key: self._client.remove_object(self.bucket, key))  # type: ignore[misc]
+            removed += 1
+        for key, upload_id in self._retrying("list", stale_uploads):
+            self._retrying(
+                "abort",
+                lambda key=key, upload_id=upload_id: self._client._abort_multipart_upload(  # type: ignore[misc]
+                    self.bucket, key, upload_id
+                ),
+            )
+            removed += 1
+        return removed
 
 
 class _HashingReader:
