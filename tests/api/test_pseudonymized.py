@@ -4,11 +4,13 @@ all audited."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import wave
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -220,6 +222,54 @@ def test_the_owning_unit_lists_and_revokes_shares_and_access_ends_at_once(servic
             if "share" in e.detail
         ]
     assert ("unshare unit=court-b", "ok") in details and ("unshare unit=court-b", "not_found") in details
+
+
+def test_a_name_revealed_by_a_correction_reaches_the_table_and_the_released_recording(
+    service: Service,
+) -> None:
+    """The recognizer cannot know that "il" was a misheard "Julie"; once the clerk corrects it, the copy, the
+    correspondence table and the tone over the released recording cover her too, and the custody manifest
+    gives the hashes of what is served."""
+    from tests.anonymize.test_audio import tone_level
+
+    job = service.upload(path=FRENCH, language="fr", diarize="false", pseudonymize="true")["id"]
+    assert service.wait(job, timeout=300)["status"] == "succeeded"
+    owner = service.investigator.headers
+    doc = service.client.get(f"/v1/jobs/{job}/transcript", headers=owner).json()
+    words = doc["segments"][0]["words"]
+    index = [w["text"].strip() for w in words].index("il")
+    word = words[index]
+    before = service.client.get(f"/v1/jobs/{job}/audio/pseudonymized", headers=owner).content
+    assert tone_level(_samples(before), word["start"], word["end"]) < 0.5  # "il" is no name: heard as spoken
+    before_map = service.client.get(f"/v1/jobs/{job}/pseudonymization-map", headers=owner).json()
+    assert "Julie" not in json.dumps(before_map)
+
+    edit = {"segment_id": 0, "word_index": index, "before": word["text"], "after": "Julie"}
+    assert (
+        service.client.post(f"/v1/jobs/{job}/edits", json={"edits": [edit]}, headers=owner).status_code == 200
+    )
+
+    after = service.client.get(f"/v1/jobs/{job}/audio/pseudonymized", headers=owner)
+    assert after.status_code == 200 and after.content != before
+    assert tone_level(_samples(after.content), word["start"] + 0.01, word["end"] - 0.01) > 0.9
+    table = service.client.get(f"/v1/jobs/{job}/pseudonymization-map", headers=owner).json()
+    assert "Julie" in json.dumps(table, ensure_ascii=False)
+    copy = service.client.get(f"/v1/jobs/{job}/transcript?view=pseudonymized&format=txt", headers=owner).text
+    assert "Julie" not in copy and "consulat" in copy.lower()
+    # The manifest names what is now served, and verifies.
+    manifest = service.client.get(f"/v1/jobs/{job}/custody?verify=true", headers=owner).json()
+    kinds = {a["kind"]: a for a in manifest["artifacts"]}
+    assert kinds["audio_pseudonymized"]["sha256"] == hashlib.sha256(after.content).hexdigest()
+    assert all(a["verified"] is True for a in manifest["artifacts"])
+    # Made once: a later read serves the same bytes.
+    again = service.client.get(f"/v1/jobs/{job}/audio/pseudonymized", headers=owner).content
+    assert again == after.content
+
+
+def _samples(wav: bytes) -> np.ndarray:
+    with wave.open(io.BytesIO(wav)) as handle:
+        frames = handle.readframes(handle.getnframes())
+    return np.frombuffer(frames, dtype="<i2").astype(np.float32) / 32768.0
 
 
 def test_correspondence_table_for_entitled_roles_of_the_owning_unit(

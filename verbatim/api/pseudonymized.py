@@ -10,7 +10,10 @@ Every decision is audited (who, unit, action, job, outcome), never with a name o
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 from sqlalchemy import select
@@ -18,11 +21,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from verbatim.api.errors import JobNotFoundError, JobNotReadyError, PermissionDeniedError
-from verbatim.api.revisions import REVISION_KIND, load_current
+from verbatim.api.revisions import REVISION_KIND, load_current, lock_job_row
 from verbatim.api.services import Rendered
 from verbatim.errors import InvalidOptionError
 from verbatim.ops import audit
-from verbatim.ops.db import Artifact, Job, JobShare, User
+from verbatim.ops.db import Artifact, Job, JobShare, User, utcnow
 from verbatim.ops.settings import Settings
 from verbatim.ops.storage import ObjectNotFoundError, ObjectStore
 from verbatim.pipeline.export import FORMATS, MEDIA_TYPES
@@ -35,6 +38,7 @@ __all__ = [
     "check_entitled",
     "list_shares",
     "pseudonymization_table",
+    "refresh_after_corrections",
     "refuse_original",
     "released_audio_artifact",
     "render_pseudonymized_view",
@@ -153,6 +157,59 @@ def _artifact_key(job: Job, kind: str) -> str | None:
     return next((a.object_key for a in job.artifacts if a.kind == kind), None)
 
 
+def _artifact(job: Job, kind: str) -> Artifact | None:
+    return next((a for a in job.artifacts if a.kind == kind), None)
+
+
+def _stale(job: Job) -> bool:
+    """Whether the stored pseudonymised artefacts predate the transcript's latest correction."""
+    copy, revision = _artifact(job, PSEUDONYMIZED_KIND), _artifact(job, REVISION_KIND)
+    return copy is not None and revision is not None and copy.created_at < revision.created_at
+
+
+def refresh_after_corrections(session: Session, store: ObjectStore, job: Job, settings: Settings) -> bool:
+    """Make the stored pseudonymised copy, its correspondence table and the released recording again from the
+    corrected transcript when a correction came after them; return whether they were made again.
+
+    A correction can reveal a name the recognition missed (a misheard surname corrected by the clerk): the
+    copy, the table and the tone over the released recording must then cover it too. This runs when one of
+    them is read (a correction stays quick; most corrections are never followed by a release), under the
+    job's correction lock, so that concurrent readers make them once and the custody hashes match the
+    objects. Each artefact keeps its key; its hash, size and time are updated.
+    """
+    if not _stale(job):
+        return False
+    from verbatim.workers.pseudonymized import store_pseudonymized
+
+    lock_job_row(session, job)  # re-reads the artefacts: another reader may have made them meanwhile
+    if not _stale(job):
+        session.commit()
+        return False
+    from verbatim.pipeline.export import transcript_from_json
+
+    transcript = transcript_from_json(load_current(store, job))
+    policy = str(
+        (job.options or {}).get("pseudonymization_policy") or settings.pseudonymization.default_policy
+    )
+    with tempfile.TemporaryDirectory(prefix="verbatim-release-") as tmp:
+        recording: Path | None = None
+        if _artifact(job, AUDIO_KIND) is not None and job.object_key and job.original_purged_at is None:
+            recording = Path(tmp) / "original"
+            with store.open(job.object_key) as source, recording.open("wb") as sink:
+                shutil.copyfileobj(source, sink, 1024 * 1024)
+        records = store_pseudonymized(
+            store, job.id, transcript, policy_name=policy, settings=settings, recording=recording
+        )
+    now = utcnow()
+    for record in records:
+        artifact = _artifact(job, record.kind)
+        if artifact is None:
+            continue  # only what existed is made again (a purged recording is not brought back)
+        artifact.sha256, artifact.size, artifact.created_at = record.sha256, record.size, now
+    session.commit()
+    return True
+
+
 def render_pseudonymized_view(store: ObjectStore, job: Job, fmt: str, settings: Settings) -> Rendered:
     """The pseudonymised transcript in an export format: the stored copy, or one made now from the original
     with the job's policy (then the same aliases as a stored copy would have: they depend on the text only).
@@ -165,10 +222,9 @@ def render_pseudonymized_view(store: ObjectStore, job: Job, fmt: str, settings: 
         raise InvalidOptionError(f"format: choose one of {', '.join(FORMATS)}")
     key = _artifact_key(job, PSEUDONYMIZED_KIND)
     name = f"{job.id}.pseudonymized.{fmt}"
-    # The stored copy was made from the worker's transcript: once a clerk corrected it (a revision exists),
-    # the copy is made again from the current revision, so corrections reach the pseudonymised readers too.
-    corrected = _artifact_key(job, REVISION_KIND) is not None
-    if key is not None and not corrected:
+    # A stored copy older than the latest correction (see refresh_after_corrections) is not served: the copy
+    # is made now from the current revision, so corrections reach the pseudonymised readers too.
+    if key is not None and not _stale(job):
         if job.status != "succeeded":
             raise JobNotReadyError(f"The job is {job.status}; try again when it succeeded.")
         data = store.get_bytes(key)

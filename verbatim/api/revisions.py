@@ -41,6 +41,7 @@ __all__ = [
     "fold",
     "job_filters",
     "load_current",
+    "lock_job_row",
     "rename_speakers",
     "search_filter",
 ]
@@ -249,7 +250,7 @@ def _rebuild(session: Session, store: ObjectStore, job: Job, new: Sequence[Trans
     return digest
 
 
-def _lock(session: Session, job: Job) -> None:
+def lock_job_row(session: Session, job: Job) -> None:
     """Serialise corrections of one job until the caller commits or rolls back.
 
     A no-op UPDATE of the job's row: PostgreSQL locks that row, SQLite takes its one write lock; both are
@@ -281,7 +282,7 @@ def edit_words(
     """
     if not edits:
         raise InvalidOptionError("edits: give at least one correction")
-    _lock(session, job)
+    lock_job_row(session, job)
     current = json.loads(load_current(store, job))
     segments = _segments_by_id(current)
     rows: list[TranscriptEdit] = []
@@ -315,7 +316,7 @@ def rename_speakers(
     """
     if not names:
         raise InvalidOptionError("names: give at least one speaker id and its name")
-    _lock(session, job)
+    lock_job_row(session, job)
     current = json.loads(load_current(store, job))
     known = _speaker_ids(current)
     shown = {str(s["id"]): str(s.get("name") or s["id"]) for s in current.get("speakers", [])}

@@ -11,7 +11,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
 from verbatim.api import media, pseudonymized, revisions
-from verbatim.api.deps import CurrentUser, RequestIdDep, SessionDep, StoreDep, get_current_user
+from verbatim.api.deps import (
+    CurrentUser,
+    RequestIdDep,
+    SessionDep,
+    SettingsDep,
+    StoreDep,
+    get_current_user,
+)
 from verbatim.api.errors import JobNotFoundError, NotAuthenticatedError
 from verbatim.api.schemas_web import (
     AudioTicket,
@@ -258,6 +265,7 @@ def get_released_audio(
     request: Request,
     session: SessionDep,
     store: StoreDep,
+    settings: SettingsDep,
     request_id: RequestIdDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ticket: str | None = None,
@@ -274,6 +282,11 @@ def get_released_audio(
     access = pseudonymized.accessible_job(
         session, user=user, job_id=job_id, action="export", request_id=request_id, detail=detail
     )
+    pseudonymized.released_audio_artifact(access.job)  # 404 with the reason when there is none
+    # Only a first request (no range, or from byte 0) makes it again after a correction: a player's later
+    # ranges must keep reading the bytes it started with.
+    if range_ is None or range_.strip().startswith("bytes=0-"):
+        pseudonymized.refresh_after_corrections(session, store, access.job, settings)
     artifact = pseudonymized.released_audio_artifact(access.job)
     return _recording(
         session, store, user=user, job=access.job, key=artifact.object_key, size=artifact.size,

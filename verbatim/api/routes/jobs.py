@@ -162,6 +162,7 @@ def get_transcript(
         )
     try:
         if view == "pseudonymized":
+            pseudonymized.refresh_after_corrections(session, store, job, settings)
             rendered = pseudonymized.render_pseudonymized_view(store, job, format, settings)
         else:
             rendered = services.render_transcript(store, job, format, subtitles=subtitles)
@@ -285,6 +286,7 @@ def get_pseudonymization_map(
     )
     pseudonymized.check_entitled(session, user=user, access=access, request_id=request_id)
     try:
+        pseudonymized.refresh_after_corrections(session, store, access.job, settings)
         table = pseudonymized.pseudonymization_table(store, access.job, settings)
     except Exception as e:
         audit.record(
