@@ -13,9 +13,15 @@ import threading
 
 
 def _reset(sock: socket.socket) -> None:
-    """Close with a TCP reset (SO_LINGER 0), as a crashed or unreachable peer looks to the client."""
+    """Close with a TCP reset (SO_LINGER 0), as a crashed or unreachable peer looks to the client.
+
+    ``shutdown`` first: closing a socket that another thread is blocked reading (a pipe thread) neither wakes
+    that thread nor ends the connection (the kernel keeps it open for the pending read), and the client would
+    wait on it for its whole read timeout."""
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
     with contextlib.suppress(OSError):
         sock.close()
 
@@ -90,7 +96,13 @@ class TcpProxy:
                 _reset(client)
                 continue
             with self._lock:
-                self._open.update((client, server))
+                gone = not self._available  # went down while this connection was being made
+                if not gone:
+                    self._open.update((client, server))
+            if gone:
+                _reset(client)
+                _reset(server)
+                continue
             for a, b in ((client, server), (server, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 

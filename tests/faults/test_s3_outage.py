@@ -9,6 +9,8 @@ a message that says what happened and what to do, and leaves no transcript, arte
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import time
 import uuid
@@ -217,3 +219,106 @@ def test_a_job_fails_clearly_when_storage_stays_down(outage: Outage, tmp_path: P
     assert artifacts == []
     # Nothing half-written: the original only, no transcript, no temporary object, no pending upload.
     assert outage.everything(store) == [f"jobs/{job_id}/original"]
+
+
+def _split_job(outage: Outage, tmp_path: Path, *, deadline: float) -> tuple[Settings, S3ObjectStore, str]:
+    """A 33 s recording cut into parts of at most 12 s (three parts, each stored as audio then result)."""
+    from tests.workers.test_chunked import _long_recording
+    from verbatim.workers.config import WorkerSettings
+
+    settings = outage.settings(deadline=deadline)
+    settings = settings.model_copy(update={"worker": WorkerSettings(split_seconds=12.0)})
+    store = make_store(settings)
+    assert isinstance(store, S3ObjectStore)
+    owner = make_owner(outage.sessions)
+    job_id = upload_job(
+        outage.sessions, store, owner, _long_recording(tmp_path / "long.wav"), options={"language": "en"}
+    )
+    return settings, store, job_id
+
+
+def _when_a_part_is_stored(outage: Outage, store: S3ObjectStore, job_id: str) -> None:
+    """Wait until the first part's result is stored: the job is half-way through its parts."""
+    deadline = time.monotonic() + 180
+    while not [k for k in store.list(f"jobs/{job_id}/chunks/") if k.endswith(".json")]:
+        job, _ = load(outage.sessions, job_id)
+        assert job.status in ("queued", "running"), f"finished before the outage: {job.status} {job.error}"
+        assert time.monotonic() < deadline, "no part was ever stored"
+        time.sleep(0.05)
+
+
+@pytest.mark.models
+def test_a_split_job_rides_out_a_short_outage_between_its_parts(outage: Outage, tmp_path: Path) -> None:
+    settings, store, job_id = _split_job(outage, tmp_path, deadline=20.0)
+    result: list[str] = []
+
+    def run() -> None:
+        result.append(
+            process_job(job_id, settings=settings, sessions=outage.sessions, store=store, worker_id="w1")
+        )
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    try:
+        _when_a_part_is_stored(outage, store, job_id)
+        outage.proxy.down()
+        # Down until the job has tried the store and been refused, then 2 s more: the outage hits it.
+        hit = time.monotonic() + 120
+        while outage.proxy.refused == 0 and time.monotonic() < hit and worker.is_alive():
+            time.sleep(0.05)
+        time.sleep(2.0)
+        outage.proxy.up()
+        worker.join(timeout=240)
+        assert not worker.is_alive(), "the job is stuck"
+    finally:
+        outage.proxy.up()
+    job, artifacts = load(outage.sessions, job_id)
+    assert result == ["succeeded"], job.error
+    assert (job.status, job.attempts, job.error) == ("succeeded", 1, None)
+    assert outage.proxy.refused > 0  # the outage did hit it
+    # One transcript, every part's audio and result once, each as stored; no lease, nothing temporary.
+    kinds = sorted(a.kind for a in artifacts)
+    parts = len([k for k in kinds if k.startswith("chunk-audio-")])
+    assert parts >= 3 and kinds.count("transcript") == 1
+    assert len([k for k in kinds if k.startswith("chunk-transcript-")]) == parts
+    for artifact in artifacts:
+        assert hashlib.sha256(store.get_bytes(artifact.object_key)).hexdigest() == artifact.sha256
+    leftovers = [
+        k for k in outage.everything(store) if k.endswith(".lease") or k.startswith((".", "upload:"))
+    ]
+    assert leftovers == []
+    text = " ".join(
+        s["text"] for s in json.loads(store.get_bytes(f"jobs/{job_id}/transcript.json"))["segments"]
+    )
+    assert "fellow Americans" in text and "Quilter" in text
+
+
+@pytest.mark.models
+def test_a_split_job_fails_clearly_when_storage_stays_down(outage: Outage, tmp_path: Path) -> None:
+    settings, store, job_id = _split_job(outage, tmp_path, deadline=3.0)
+    result: list[str] = []
+
+    def run() -> None:
+        result.append(
+            process_job(job_id, settings=settings, sessions=outage.sessions, store=store, worker_id="w1")
+        )
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    try:
+        _when_a_part_is_stored(outage, store, job_id)
+        outage.proxy.down()
+        worker.join(timeout=180)
+        assert not worker.is_alive(), "the job is stuck"
+    finally:
+        outage.proxy.up()
+    job, artifacts = load(outage.sessions, job_id)
+    assert result == ["failed"]
+    assert job.status == "failed" and job.error is not None
+    assert job.error.startswith("The object store was unavailable, so the job could not be completed"), (
+        job.error
+    )
+    assert artifacts == []  # no transcript recorded, no part listed as evidence of a job that failed
+    everything = outage.everything(store)
+    assert f"jobs/{job_id}/transcript.json" not in everything
+    assert not [k for k in everything if k.startswith((".", "upload:"))]  # nothing half-written

@@ -135,6 +135,8 @@ class S3ObjectStore(BaseObjectStore):
         self._region = region
         self._bucket_ready = False
         self._bucket_lock = threading.Lock()
+        self._orphans: set[str] = set()  # temporary objects left by uploads cut short by an outage
+        self._orphans_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"S3ObjectStore(endpoint={self.endpoint!r}, bucket={self.bucket!r})"
@@ -284,6 +286,7 @@ class S3ObjectStore(BaseObjectStore):
             self._call("copy", key, lambda: self._copy(tmp, key, size, digest, content_type))
         finally:
             self._remove_quietly(tmp)
+        self._remove_orphans()  # the server answers again: what an outage left behind can go now
         return StoredObject(key, size, digest)
 
     def _copy(self, source: str, key: str, size: int, digest: str, content_type: str) -> None:
@@ -306,9 +309,12 @@ class S3ObjectStore(BaseObjectStore):
 
     def _remove_quietly(self, tmp: str) -> None:
         # One try only: when the server is gone, waiting here would only delay the error the caller gets.
+        # A temporary object that could not be removed is removed by the next upload that succeeds.
         try:
             self._client.remove_object(self.bucket, tmp)
         except Exception as e:  # a leftover temporary object must not hide the outcome
+            with self._orphans_lock:
+                self._orphans.add(tmp)
             log.warning(
                 "could not remove a temporary upload under %s in bucket %s (%s); the API removes such "
                 "leftovers when it starts (once an hour old), as would an S3 lifecycle rule on that prefix",
@@ -316,6 +322,17 @@ class S3ObjectStore(BaseObjectStore):
                 self.bucket,
                 type(e).__name__,
             )
+
+    def _remove_orphans(self) -> None:
+        """Remove the temporary objects uploads could not remove during an outage (one try each)."""
+        with self._orphans_lock:
+            orphans, self._orphans = self._orphans, set()
+        for tmp in orphans:
+            try:
+                self._client.remove_object(self.bucket, tmp)
+            except Exception:  # still unreachable: kept for the next upload (or the start-up clean-up)
+                with self._orphans_lock:
+                    self._orphans.add(tmp)
 
     # -- reading ---------------------------------------------------------------------------------------------
 
