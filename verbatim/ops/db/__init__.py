@@ -42,7 +42,7 @@ from verbatim.ops.db.models import (
     new_job_id,
     utcnow,
 )
-from verbatim.ops.db.web import EDIT_KINDS, MediaTicket, TranscriptEdit, TranscriptSearch
+from verbatim.ops.db.web import EDIT_KINDS, TRIGRAM_INDEX, MediaTicket, TranscriptEdit, TranscriptSearch
 
 __all__ = [
     "AUDIT_OUTCOMES",
@@ -52,6 +52,7 @@ __all__ = [
     "JOB_STATUSES",
     "RETENTION_KINDS",
     "ROLES",
+    "TRIGRAM_INDEX",
     "Artifact",
     "ArtifactRecord",
     "AuditEntry",

@@ -16,7 +16,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from verbatim.ops.db.models import Base, BigIntId, UTCDateTime, utcnow
 
-__all__ = ["EDIT_KINDS", "MediaTicket", "TranscriptEdit", "TranscriptSearch"]
+__all__ = ["EDIT_KINDS", "TRIGRAM_INDEX", "MediaTicket", "TranscriptEdit", "TranscriptSearch"]
+
+TRIGRAM_INDEX: Final = "ix_transcript_search_text_trgm"
+"""PostgreSQL only, and only where the database lets the migration install ``pg_trgm``: a trigram index that
+serves the search's ``LIKE '%words%'`` without reading every transcript (migration 0005). Not declared on the
+model, since SQLite has no such index."""
 
 EDIT_KINDS: Final = ("word", "speaker")
 
