@@ -41,12 +41,12 @@ def start_celery_worker(env: dict[str, str], log: Path, name: str) -> subprocess
         )  # fmt: skip
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Terminate a child process, killing it if it does not stop within 20 s."""
+def stop(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    """Terminate a child process (SIGTERM), killing it if it does not stop within ``timeout`` seconds."""
     if process.poll() is None:
         process.terminate()
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

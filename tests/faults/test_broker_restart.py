@@ -7,7 +7,6 @@ and later jobs still run."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 import uuid
@@ -68,13 +67,8 @@ class RedisServer:
 
     def stop(self) -> None:
         """SIGTERM: Redis writes its append-only file out and exits."""
-        if self._process is not None and self._process.poll() is None:
-            self._process.send_signal(signal.SIGTERM)
-            try:
-                self._process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        if self._process is not None:
+            stop(self._process)
 
 
 class RabbitNode:
@@ -126,13 +120,8 @@ class RabbitNode:
             time.sleep(0.3)
 
     def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.send_signal(signal.SIGTERM)
-            try:
-                self._process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        if self._process is not None:
+            stop(self._process, timeout=60)
 
     def waiting(self, queue: str) -> int:
         """Messages ready in ``queue`` (those a stopped worker held unacknowledged are back to ready)."""

@@ -14,7 +14,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,41 +184,49 @@ def test_a_job_fails_clearly_when_storage_stays_down(outage: Outage, tmp_path: P
     # written (with the 11 s clip alone, a fast machine could finish before the switch: seen in CI).
     clip = write_audio(tmp_path / "long.flac", np.tile(decode(JFK).samples, 4))
     job_id = upload_job(outage.sessions, store, owner, clip.read_bytes())
-    result: list[str] = []
     options = ProcessOptions(heartbeat_interval=1.0, progress_interval=0.2)
+    worker, result = _start_job(outage, settings, store, job_id, options)
 
-    def run() -> None:
-        status = process_job(
-            job_id, settings=settings, sessions=outage.sessions, store=store, worker_id="w1", options=options
-        )
-        result.append(status)
-
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    try:
+    def transcribing() -> None:  # the recording was fetched, the transcript not written yet
         deadline = time.monotonic() + 120
-        while True:  # transcribing: the recording was fetched, the transcript not written yet
+        while True:
             job, _ = load(outage.sessions, job_id)
             if job.status != "queued" and (job.status != "running" or job.progress > 0.0):
                 break
             assert time.monotonic() < deadline, "the job never started transcribing"
             time.sleep(0.05)
         assert job.status == "running", f"finished before the outage: {job.status} {job.error}"
+
+    everything = _down_for_good_once(outage, worker, transcribing, store, job_id, result)
+    # Nothing half-written: the original only, no transcript, no temporary object, no pending upload.
+    assert everything == [f"jobs/{job_id}/original"]
+
+
+def _down_for_good_once(
+    outage: Outage,
+    worker: threading.Thread,
+    when: Callable[[], None],
+    store: S3ObjectStore,
+    job_id: str,
+    result: list[str],
+) -> list[str]:
+    """Once ``when`` returns, take storage down until the job ends; check it failed clearly and recorded
+    nothing; return what the bucket holds (storage back up)."""
+    try:
+        when()
         outage.proxy.down()
-        worker.join(timeout=120)
+        worker.join(timeout=180)
         assert not worker.is_alive(), "the job is stuck"
     finally:
         outage.proxy.up()
     job, artifacts = load(outage.sessions, job_id)
     assert result == ["failed"]
-    assert job.status == "failed" and job.finished_at is not None
-    assert job.error is not None
+    assert job.status == "failed" and job.finished_at is not None and job.error is not None
     assert job.error.startswith("The object store was unavailable, so the job could not be completed")
     assert "submit the recording again once storage is back" in job.error
     assert "internal error" not in job.error
-    assert artifacts == []
-    # Nothing half-written: the original only, no transcript, no temporary object, no pending upload.
-    assert outage.everything(store) == [f"jobs/{job_id}/original"]
+    assert artifacts == []  # no transcript recorded, no part listed as evidence of a job that failed
+    return outage.everything(store)
 
 
 def _split_job(outage: Outage, tmp_path: Path, *, deadline: float) -> tuple[Settings, S3ObjectStore, str]:
@@ -237,6 +245,27 @@ def _split_job(outage: Outage, tmp_path: Path, *, deadline: float) -> tuple[Sett
     return settings, store, job_id
 
 
+def _start_job(
+    outage: Outage,
+    settings: Settings,
+    store: S3ObjectStore,
+    job_id: str,
+    options: ProcessOptions | None = None,
+) -> tuple[threading.Thread, list[str]]:
+    """Run the job in a thread, as a worker would; the list receives its final status."""
+    result: list[str] = []
+
+    def run() -> None:
+        status = process_job(
+            job_id, settings=settings, sessions=outage.sessions, store=store, worker_id="w1", options=options
+        )
+        result.append(status)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    return worker, result
+
+
 def _when_a_part_is_stored(outage: Outage, store: S3ObjectStore, job_id: str) -> None:
     """Wait until the first part's result is stored: the job is half-way through its parts."""
     deadline = time.monotonic() + 180
@@ -250,15 +279,7 @@ def _when_a_part_is_stored(outage: Outage, store: S3ObjectStore, job_id: str) ->
 @pytest.mark.models
 def test_a_split_job_rides_out_a_short_outage_between_its_parts(outage: Outage, tmp_path: Path) -> None:
     settings, store, job_id = _split_job(outage, tmp_path, deadline=20.0)
-    result: list[str] = []
-
-    def run() -> None:
-        result.append(
-            process_job(job_id, settings=settings, sessions=outage.sessions, store=store, worker_id="w1")
-        )
-
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
+    worker, result = _start_job(outage, settings, store, job_id)
     try:
         _when_a_part_is_stored(outage, store, job_id)
         outage.proxy.down()
@@ -296,29 +317,9 @@ def test_a_split_job_rides_out_a_short_outage_between_its_parts(outage: Outage, 
 @pytest.mark.models
 def test_a_split_job_fails_clearly_when_storage_stays_down(outage: Outage, tmp_path: Path) -> None:
     settings, store, job_id = _split_job(outage, tmp_path, deadline=3.0)
-    result: list[str] = []
-
-    def run() -> None:
-        result.append(
-            process_job(job_id, settings=settings, sessions=outage.sessions, store=store, worker_id="w1")
-        )
-
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    try:
-        _when_a_part_is_stored(outage, store, job_id)
-        outage.proxy.down()
-        worker.join(timeout=180)
-        assert not worker.is_alive(), "the job is stuck"
-    finally:
-        outage.proxy.up()
-    job, artifacts = load(outage.sessions, job_id)
-    assert result == ["failed"]
-    assert job.status == "failed" and job.error is not None
-    assert job.error.startswith("The object store was unavailable, so the job could not be completed"), (
-        job.error
+    worker, result = _start_job(outage, settings, store, job_id)
+    everything = _down_for_good_once(
+        outage, worker, lambda: _when_a_part_is_stored(outage, store, job_id), store, job_id, result
     )
-    assert artifacts == []  # no transcript recorded, no part listed as evidence of a job that failed
-    everything = outage.everything(store)
     assert f"jobs/{job_id}/transcript.json" not in everything
     assert not [k for k in everything if k.startswith((".", "upload:"))]  # nothing half-written

@@ -235,55 +235,28 @@ def list_jobs(
     request_id: str,
     filters: Sequence[ColumnElement[bool]] = (),
     note: str = "",
+    scope: str = "unit",
 ) -> list[Job]:
-    """The user's unit's jobs (every unit's for an admin), newest first; audited as one read.
+    """A page of jobs, newest first; audited as one read.
 
-    ``filters`` are further conditions on ``Job`` (language, dates, a text search); ``note`` says which in
-    the audit entry (never the searched text itself).
+    ``scope``: ``unit``, the user's unit's jobs (every unit's for an admin); ``shared``, the jobs other units
+    shared with the user's unit. ``filters`` are further conditions on ``Job`` (language, dates, a text
+    search); ``note`` says which in the audit entry (never the searched text itself).
     """
     statement = select(Job).order_by(Job.created_at.desc(), Job.id).limit(limit).offset(offset)
-    if not user.is_admin:
+    if scope == "shared":
+        statement = statement.join(JobShare, JobShare.job_id == Job.id).where(JobShare.unit == user.unit)
+    elif not user.is_admin:
         statement = statement.where(Job.unit == user.unit)
     if status is not None:
         statement = statement.where(Job.status == status)
     for condition in filters:
         statement = statement.where(condition)
     jobs = list(session.scalars(statement))
+    shared = " scope=shared" if scope == "shared" else ""
     audit.record(
         session, user=user, action="read", outcome="ok", request_id=request_id,
-        detail=f"list count={len(jobs)}{note}",
-    )  # fmt: skip
-    return jobs
-
-
-def list_shared_jobs(
-    session: Session,
-    *,
-    user: User,
-    status: str | None,
-    limit: int,
-    offset: int,
-    request_id: str,
-    filters: Sequence[ColumnElement[bool]] = (),
-    note: str = "",
-) -> list[Job]:
-    """The jobs other units shared with the user's unit, newest first; audited as one read."""
-    statement = (
-        select(Job)
-        .join(JobShare, JobShare.job_id == Job.id)
-        .where(JobShare.unit == user.unit)
-        .order_by(Job.created_at.desc(), Job.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    if status is not None:
-        statement = statement.where(Job.status == status)
-    for condition in filters:
-        statement = statement.where(condition)
-    jobs = list(session.scalars(statement))
-    audit.record(
-        session, user=user, action="read", outcome="ok", request_id=request_id,
-        detail=f"list scope=shared count={len(jobs)}{note}",
+        detail=f"list{shared} count={len(jobs)}{note}",
     )  # fmt: skip
     return jobs
 

@@ -89,24 +89,17 @@ def list_jobs(
     and accents; ``language``, ``since`` and ``until`` filter further. A search covers your unit's
     transcripts only (it reads the original text): with ``scope=shared`` it is refused (422).
     """
-    if scope == "shared":
-        if q is not None and q.strip():
-            raise InvalidOptionError(
-                "q: search covers your unit's transcripts only; shared jobs are listed without it"
-            )
-        filters, note = job_filters(
-            session, store, user=user, q=None, language=language, since=since, until=until
+    if scope == "shared" and q is not None and q.strip():
+        raise InvalidOptionError(
+            "q: search covers your unit's transcripts only; shared jobs are listed without it"
         )
-        shared = services.list_shared_jobs(
-            session, user=user, status=status_, limit=limit, offset=offset, request_id=request_id,
-            filters=filters, note=note,
-        )  # fmt: skip
-        return JobList(jobs=[shared_job_public(j) for j in shared], limit=limit, offset=offset)
     filters, note = job_filters(session, store, user=user, q=q, language=language, since=since, until=until)
     jobs = services.list_jobs(
         session, user=user, status=status_, limit=limit, offset=offset, request_id=request_id,
-        filters=filters, note=note,
+        filters=filters, note=note, scope=scope,
     )  # fmt: skip
+    if scope == "shared":
+        return JobList(jobs=[shared_job_public(j) for j in jobs], limit=limit, offset=offset)
     return JobList(jobs=[JobPublic.model_validate(j) for j in jobs], limit=limit, offset=offset)
 
 
