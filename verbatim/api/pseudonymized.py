@@ -173,38 +173,43 @@ def refresh_after_corrections(session: Session, store: ObjectStore, job: Job, se
 
     A correction can reveal a name the recognition missed (a misheard surname corrected by the clerk): the
     copy, the table and the tone over the released recording must then cover it too. This runs when one of
-    them is read (a correction stays quick; most corrections are never followed by a release), under the
-    job's correction lock, so that concurrent readers make them once and the custody hashes match the
-    objects. Each artefact keeps its key; its hash, size and time are updated.
+    them is read (a correction stays quick; most corrections are never followed by a release). The slow part
+    (pseudonymising, decoding and toning the recording) runs without any lock; the objects and their custody
+    rows are then replaced under the job's correction lock, only if no other reader did it meanwhile and no
+    correction came since, so that the custody hashes always match the objects.
     """
     if not _stale(job):
         return False
-    from verbatim.workers.pseudonymized import store_pseudonymized
-
-    lock_job_row(session, job)  # re-reads the artefacts: another reader may have made them meanwhile
-    if not _stale(job):
-        session.commit()
-        return False
     from verbatim.pipeline.export import transcript_from_json
+    from verbatim.workers.pseudonymized import make_pseudonymized, put_pseudonymized
 
+    revision = _artifact(job, REVISION_KIND)
+    seen = revision.sha256 if revision is not None else None
     transcript = transcript_from_json(load_current(store, job))
-    policy = str(
-        (job.options or {}).get("pseudonymization_policy") or settings.pseudonymization.default_policy
-    )
+    options = job.options or {}
+    policy = str(options.get("pseudonymization_policy") or settings.pseudonymization.default_policy)
+    source = job.object_key if _artifact(job, AUDIO_KIND) and job.original_purged_at is None else None
+    job_id = job.id
+    session.rollback()  # no transaction (nor SQLite lock) held during the slow part
     with tempfile.TemporaryDirectory(prefix="verbatim-release-") as tmp:
         recording: Path | None = None
-        if _artifact(job, AUDIO_KIND) is not None and job.object_key and job.original_purged_at is None:
+        if source is not None:
             recording = Path(tmp) / "original"
-            with store.open(job.object_key) as source, recording.open("wb") as sink:
-                shutil.copyfileobj(source, sink, 1024 * 1024)
-        records = store_pseudonymized(
-            store, job.id, transcript, policy_name=policy, settings=settings, recording=recording
+            with store.open(source) as stream, recording.open("wb") as sink:
+                shutil.copyfileobj(stream, sink, 1024 * 1024)
+        made = make_pseudonymized(
+            job_id, transcript, policy_name=policy, settings=settings, recording=recording
         )
+    lock_job_row(session, job)  # re-reads the artefacts
+    revision = _artifact(job, REVISION_KIND)
+    if not _stale(job) or revision is None or revision.sha256 != seen:
+        session.commit()  # done by another reader, or corrected again meanwhile (the next read makes it)
+        return False
+    made = {kind: data for kind, data in made.items() if _artifact(job, kind) is not None}
     now = utcnow()
-    for record in records:
+    for record in put_pseudonymized(store, job.id, made):
         artifact = _artifact(job, record.kind)
-        if artifact is None:
-            continue  # only what existed is made again (a purged recording is not brought back)
+        assert artifact is not None
         artifact.sha256, artifact.size, artifact.created_at = record.sha256, record.size, now
     session.commit()
     return True

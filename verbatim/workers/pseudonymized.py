@@ -22,7 +22,9 @@ __all__ = [
     "AUDIO_KIND",
     "MAP_KIND",
     "PSEUDONYMIZED_KIND",
+    "make_pseudonymized",
     "pseudonymized_key",
+    "put_pseudonymized",
     "store_pseudonymized",
 ]
 
@@ -50,21 +52,19 @@ def _put(store: ObjectStore, job_id: str, kind: str, data: bytes) -> ArtifactRec
     return ArtifactRecord(kind=kind, object_key=key, sha256=digest, size=stored.size)
 
 
-def store_pseudonymized(
-    store: ObjectStore,
+def make_pseudonymized(
     job_id: str,
     transcript: Transcript,
     *,
     policy_name: str,
     settings: Settings,
     recording: Path | None,
-) -> list[ArtifactRecord]:
-    """Pseudonymise a finished transcript and store the copy, the encrypted table and the released audio.
+) -> dict[str, bytes]:
+    """Pseudonymise a transcript: the copy, the encrypted table and the released audio, by artefact kind.
 
     Args:
-        store: the object store.
         job_id: the job (also binds the table's encryption).
-        transcript: the original transcript.
+        transcript: the transcript (the worker's, or a corrected revision).
         policy_name: a built-in policy name.
         settings: for the pseudonymisation key.
         recording: the original recording on local disk, for the released copy (None: no audio copy).
@@ -76,16 +76,38 @@ def store_pseudonymized(
 
     key = resolve_key(settings)
     copy, mapping = pseudonymize_transcript(transcript, get_policy(policy_name), key=key)
-    records = [
-        _put(store, job_id, PSEUDONYMIZED_KIND, render_pseudonymized(copy, "json", mapping)),
-        _put(store, job_id, MAP_KIND, mapping.encrypt(key, context=job_id)),
-    ]
+    made = {
+        PSEUDONYMIZED_KIND: render_pseudonymized(copy, "json", mapping),
+        MAP_KIND: mapping.encrypt(key, context=job_id),
+    }
     if recording is not None and recording.is_file():
-        records.append(_put(store, job_id, AUDIO_KIND, release_recording(recording, mapping.intervals)))
+        made[AUDIO_KIND] = release_recording(recording, mapping.intervals)
     log.info(
         "job pseudonymised job=%s policy=%s replaced=%s",
         job_id,
         policy_name,
         dict(sorted(mapping.counts.items())),
     )
-    return records
+    return made
+
+
+def put_pseudonymized(store: ObjectStore, job_id: str, made: dict[str, bytes]) -> list[ArtifactRecord]:
+    """Store what :func:`make_pseudonymized` made, each under its kind's key (replacing an older one)."""
+    return [_put(store, job_id, kind, data) for kind, data in made.items()]
+
+
+def store_pseudonymized(
+    store: ObjectStore,
+    job_id: str,
+    transcript: Transcript,
+    *,
+    policy_name: str,
+    settings: Settings,
+    recording: Path | None,
+) -> list[ArtifactRecord]:
+    """Pseudonymise a finished transcript and store the copy, the encrypted table and the released audio
+    (arguments as :func:`make_pseudonymized`)."""
+    made = make_pseudonymized(
+        job_id, transcript, policy_name=policy_name, settings=settings, recording=recording
+    )
+    return put_pseudonymized(store, job_id, made)
