@@ -41,17 +41,6 @@ def start_celery_worker(env: dict[str, str], log: Path, name: str) -> subprocess
         )  # fmt: skip
 
 
-def stop(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    """Terminate a child process (SIGTERM), killing it if it does not stop within ``timeout`` seconds."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def delete_keys(client: redis.Redis, prefix: str) -> None:
     """Remove what a run left in the broker: its prefixed keys, and any unprefixed queue (each test file
     uses a database number of its own, so those can only come from a publish that ignored the prefix)."""

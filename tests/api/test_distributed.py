@@ -27,9 +27,10 @@ import redis
 
 from tests.conftest import REPO
 from tests.ops.conftest import MotoServer
-from tests.services import api_settings, delete_keys, start_celery_worker, stop, worker_env
+from tests.services import api_settings, delete_keys, start_celery_worker, worker_env
 from verbatim.api import create_app
 from verbatim.api.serving import ApiThread
+from verbatim.bench.common import stop_process
 from verbatim.ops.accounts import create_user
 from verbatim.ops.db import make_engine, session_factory, upgrade
 from verbatim.ops.db.testing import temporary_postgres_schema
@@ -121,7 +122,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
                 finally:
                     api.stop()
             finally:
-                stop(worker)
+                stop_process(worker)
                 delete_keys(broker, prefix)
                 broker.close()
     finally:

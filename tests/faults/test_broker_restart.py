@@ -20,9 +20,10 @@ from kombu import Connection
 
 from tests.conftest import write_audio
 from tests.ops.conftest import MotoServer
-from tests.services import api_settings, start_celery_worker, stop, worker_env
+from tests.services import api_settings, start_celery_worker, worker_env
 from tests.workers.helpers import JFK, check_transcript, load, make_owner, upload_job
 from verbatim.api.serving import free_port
+from verbatim.bench.common import stop_process
 from verbatim.ops.db import make_engine, session_factory, upgrade
 from verbatim.ops.db.testing import temporary_postgres_schema
 from verbatim.ops.storage import make_store
@@ -68,7 +69,7 @@ class RedisServer:
     def stop(self) -> None:
         """SIGTERM: Redis writes its append-only file out and exits."""
         if self._process is not None:
-            stop(self._process)
+            stop_process(self._process)
 
 
 class RabbitNode:
@@ -121,7 +122,7 @@ class RabbitNode:
 
     def stop(self) -> None:
         if self._process is not None:
-            stop(self._process, timeout=60)
+            stop_process(self._process, timeout=60)
 
     def waiting(self, queue: str) -> int:
         """Messages ready in ``queue`` (those a stopped worker held unacknowledged are back to ready)."""
@@ -219,7 +220,8 @@ def test_a_broker_restart_during_a_job_leaves_it_to_complete_once(broker: Broker
                     assert client.llen("vbfaults:asr") == 0, keys
                     client.close()
                 else:
-                    stop(worker)  # what it held unacknowledged would now be ready again: there must be none
+                    # What it held unacknowledged would now be ready again: there must be none.
+                    stop_process(worker)
                     assert broker.waiting("asr") == 0
 
                 for job_id in (first, second):
@@ -236,7 +238,7 @@ def test_a_broker_restart_during_a_job_leaves_it_to_complete_once(broker: Broker
                 assert log.count(f"job started job={second}") == 1
             finally:
                 if worker is not None:
-                    stop(worker)
+                    stop_process(worker)
                 engine.dispose()
     finally:
         s3.stop()

@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import write_audio
 from tests.ops.conftest import MotoServer
-from tests.services import api_settings, start_celery_worker, stop, worker_env
+from tests.services import api_settings, start_celery_worker, worker_env
 from tests.workers.helpers import JFK, check_transcript, load, make_owner, upload_job
+from verbatim.bench.common import stop_process
 from verbatim.ops.db import Job, make_engine, session_factory, upgrade
 from verbatim.ops.db.testing import temporary_postgres_schema
 from verbatim.ops.settings import Settings
@@ -132,7 +133,7 @@ def test_a_job_submitted_through_celery_runs_in_a_worker_process(cluster: Cluste
         job = cluster.wait(job_id, "job.status in ('succeeded', 'failed')")
         elapsed = time.monotonic() - started
     finally:
-        stop(worker)
+        stop_process(worker)
     assert job.status == "succeeded", job.error
     assert (job.attempts, job.progress) == (1, 1.0)
     check_transcript(cluster.store, job_id, load(cluster.sessions, job_id)[1])
@@ -165,9 +166,9 @@ def test_a_worker_killed_during_a_job_leaves_it_to_complete_once(cluster: Cluste
         # Let any duplicate delivery reach the new worker: it must change nothing.
         time.sleep(8)
     finally:
-        stop(first)
+        stop_process(first)
         if second is not None:
-            stop(second)
+            stop_process(second)
     job, artifacts = load(cluster.sessions, job_id)
     assert job.status == "succeeded", job.error
     assert job.attempts == 2

@@ -21,9 +21,10 @@ import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.ops.conftest import MotoServer
-from tests.services import api_settings, delete_keys, start_celery_worker, stop, worker_env
+from tests.services import api_settings, delete_keys, start_celery_worker, worker_env
 from tests.workers.helpers import load, make_owner, upload_job
 from tests.workers.test_chunked import _long_recording, _speakers_by_passage
+from verbatim.bench.common import stop_process
 from verbatim.ops.db import Job, make_engine, session_factory, upgrade
 from verbatim.ops.db.testing import temporary_postgres_schema
 from verbatim.ops.settings import Settings
@@ -130,7 +131,7 @@ def test_a_long_recording_is_split_across_two_celery_workers(cluster: Cluster, t
         elapsed = time.monotonic() - started
     finally:
         for worker in workers:
-            stop(worker)
+            stop_process(worker)
     assert job.status == "succeeded", f"{job.error}\n{cluster.log_text()}"
     assert job.duration == pytest.approx(32.9, abs=0.5)
 

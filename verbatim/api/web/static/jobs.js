@@ -116,6 +116,8 @@ function showJobs() {
   load();
 }
 
+// The shared jobs' table has the columns of the unit's: one header, copied before the page is translated.
+document.getElementById("shared-table").prepend(document.querySelector("#job-table thead").cloneNode(true));
 initPage();
 if (token()) showJobs();
 else showSignIn();
