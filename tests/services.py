@@ -27,6 +27,9 @@ class RecordingDispatcher:
     def submit(self, job_id: str) -> None:
         self.submitted.append(job_id)
 
+    def close(self) -> None:
+        """Nothing to release."""
+
 
 def start_celery_worker(env: dict[str, str], log: Path, name: str) -> subprocess.Popen[bytes]:
     """A Celery worker process on the ``asr`` queue, as ``verbatim worker`` runs it."""

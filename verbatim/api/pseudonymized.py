@@ -21,15 +21,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from verbatim.api.errors import JobNotFoundError, JobNotReadyError, PermissionDeniedError
-from verbatim.api.revisions import REVISION_KIND, load_current, lock_job_row
 from verbatim.api.services import Rendered
 from verbatim.errors import InvalidOptionError
+from verbatim.jobs.documents import load_current, lock_job_row
+from verbatim.jobs.layout import ArtifactKind
+from verbatim.jobs.request import TranscriptionRequest
 from verbatim.ops import audit
 from verbatim.ops.db import Artifact, Job, JobShare, User, utcnow
 from verbatim.ops.settings import Settings
 from verbatim.ops.storage import ObjectNotFoundError, ObjectStore
 from verbatim.pipeline.export import FORMATS, MEDIA_TYPES
-from verbatim.workers.pseudonymized import AUDIO_KIND, MAP_KIND, PSEUDONYMIZED_KIND
 
 __all__ = [
     "ENTITLED_ROLES",
@@ -163,7 +164,7 @@ def _artifact(job: Job, kind: str) -> Artifact | None:
 
 def _stale(job: Job) -> bool:
     """Whether the stored pseudonymised artefacts predate the transcript's latest correction."""
-    copy, revision = _artifact(job, PSEUDONYMIZED_KIND), _artifact(job, REVISION_KIND)
+    copy, revision = _artifact(job, ArtifactKind.PSEUDONYMIZED), _artifact(job, ArtifactKind.REVISION)
     return copy is not None and revision is not None and copy.created_at < revision.created_at
 
 
@@ -180,15 +181,18 @@ def refresh_after_corrections(session: Session, store: ObjectStore, job: Job, se
     """
     if not _stale(job):
         return False
+    from verbatim.jobs.pseudonymized import make_pseudonymized, put_pseudonymized
     from verbatim.pipeline.export import transcript_from_json
-    from verbatim.workers.pseudonymized import make_pseudonymized, put_pseudonymized
 
-    revision = _artifact(job, REVISION_KIND)
+    revision = _artifact(job, ArtifactKind.REVISION)
     seen = revision.sha256 if revision is not None else None
     transcript = transcript_from_json(load_current(store, job))
-    options = job.options or {}
-    policy = str(options.get("pseudonymization_policy") or settings.pseudonymization.default_policy)
-    source = job.object_key if _artifact(job, AUDIO_KIND) and job.original_purged_at is None else None
+    policy = TranscriptionRequest.from_stored(job.options).policy()
+    source = (
+        job.object_key
+        if _artifact(job, ArtifactKind.AUDIO_PSEUDONYMIZED) and job.original_purged_at is None
+        else None
+    )
     job_id = job.id
     session.rollback()  # no transaction (nor SQLite lock) held during the slow part
     with tempfile.TemporaryDirectory(prefix="verbatim-release-") as tmp:
@@ -197,11 +201,9 @@ def refresh_after_corrections(session: Session, store: ObjectStore, job: Job, se
             recording = Path(tmp) / "original"
             with store.open(source) as stream, recording.open("wb") as sink:
                 shutil.copyfileobj(stream, sink, 1024 * 1024)
-        made = make_pseudonymized(
-            job_id, transcript, policy_name=policy, settings=settings, recording=recording
-        )
+        made = make_pseudonymized(job_id, transcript, policy=policy, settings=settings, recording=recording)
     lock_job_row(session, job)  # re-reads the artefacts
-    revision = _artifact(job, REVISION_KIND)
+    revision = _artifact(job, ArtifactKind.REVISION)
     if not _stale(job) or revision is None or revision.sha256 != seen:
         session.commit()  # done by another reader, or corrected again meanwhile (the next read makes it)
         return False
@@ -225,7 +227,7 @@ def render_pseudonymized_view(store: ObjectStore, job: Job, fmt: str, settings: 
     fmt = fmt.lower()
     if fmt not in FORMATS:
         raise InvalidOptionError(f"format: choose one of {', '.join(FORMATS)}")
-    key = _artifact_key(job, PSEUDONYMIZED_KIND)
+    key = _artifact_key(job, ArtifactKind.PSEUDONYMIZED)
     name = f"{job.id}.pseudonymized.{fmt}"
     # A stored copy older than the latest correction (see refresh_after_corrections) is not served: the copy
     # is made now from the current revision, so corrections reach the pseudonymised readers too.
@@ -237,12 +239,10 @@ def render_pseudonymized_view(store: ObjectStore, job: Job, fmt: str, settings: 
             return Rendered(data, MEDIA_TYPES[fmt], name)
         options = ExportOptions(title=ExportOptions().title + COPY_SUFFIX)
         return Rendered(render(transcript_from_json(data), fmt, options=options), MEDIA_TYPES[fmt], name)
-    from verbatim.anonymize import get_policy, pseudonymize_transcript
+    from verbatim.anonymize import pseudonymize_transcript
 
     original = transcript_from_json(load_current(store, job))
-    policy = get_policy(
-        str((job.options or {}).get("pseudonymization_policy") or settings.pseudonymization.default_policy)
-    )
+    policy = TranscriptionRequest.from_stored(job.options).policy()
     copy, mapping = pseudonymize_transcript(original, policy)
     return Rendered(render_pseudonymized(copy, fmt, mapping), MEDIA_TYPES[fmt], name)
 
@@ -255,7 +255,7 @@ def pseudonymization_table(store: ObjectStore, job: Job, settings: Settings) -> 
     """
     from verbatim.anonymize.crypto import decrypt_document, resolve_key
 
-    key = _artifact_key(job, MAP_KIND)
+    key = _artifact_key(job, ArtifactKind.PSEUDONYMIZATION_MAP)
     if key is None:
         raise ObjectNotFoundError(
             "This job has no correspondence table: upload with pseudonymize=true for a pseudonymised copy."
@@ -269,7 +269,7 @@ def released_audio_artifact(job: Job) -> Artifact:
     Raises:
         ObjectNotFoundError: no pseudonymised copy was made for this job.
     """
-    artifact = next((a for a in job.artifacts if a.kind == AUDIO_KIND), None)
+    artifact = next((a for a in job.artifacts if a.kind == ArtifactKind.AUDIO_PSEUDONYMIZED), None)
     if artifact is None:
         raise ObjectNotFoundError(
             "This job has no released recording: upload with pseudonymize=true to make a pseudonymised copy."

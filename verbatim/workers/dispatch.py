@@ -1,7 +1,9 @@
 """Handing jobs to workers: an in-process thread (embedded) or Celery (distributed).
 
-The API creates a job row, stores the original, then calls :meth:`Dispatcher.submit` with the job id; the
-state lives in the database, so a dispatcher carries nothing but ids.
+The API creates a job row, stores the original, then calls ``submit`` on the
+:class:`~verbatim.jobs.service.Dispatcher` it was given with the job id; the state lives in the database, so
+a dispatcher carries nothing but ids. :func:`make_dispatcher` makes the one the settings choose, on the
+service's own sessions and store.
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ import queue
 import socket
 import threading
 import uuid
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from verbatim.ops.db import Job, make_engine, session_factory, utcnow
+from verbatim.jobs.service import Dispatcher, Service, open_service
+from verbatim.ops.db import Job, utcnow
 from verbatim.ops.storage.base import ObjectStore
 from verbatim.workers.process import HOLDER_ALIVE, ProcessOptions, process_job
+from verbatim.workers.queues import TASK_NAME
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -29,21 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["CeleryDispatcher", "Dispatcher", "InProcessDispatcher", "make_dispatcher", "pending_job_ids"]
 
 log = logging.getLogger("verbatim.worker")
-
-TASK_NAME = "verbatim.process_job"
-
-
-@runtime_checkable
-class Dispatcher(Protocol):
-    """Something that gets a queued job run."""
-
-    def submit(self, job_id: str) -> None:
-        """Have the job run (soon); returns at once."""
-        ...
-
-    def close(self) -> None:
-        """Release what the dispatcher holds (threads, connections)."""
-        ...
 
 
 def pending_job_ids(sessions: sessionmaker[Session], options: ProcessOptions) -> list[str]:
@@ -90,14 +79,11 @@ class InProcessDispatcher:
         recover: bool = True,
     ) -> None:
         self._settings = settings
-        self._engine = None
-        if sessions is None:
-            self._engine = make_engine(settings.resolved_database_url())
-            sessions = session_factory(self._engine)
-        if store is None:
-            from verbatim.ops.storage import make_store
-
-            store = make_store(settings)
+        self._owned: Service | None = None
+        if sessions is None or store is None:
+            self._owned = open_service(settings, store=store)
+            sessions = sessions or self._owned.sessions
+            store = self._owned.store
         self._sessions = sessions
         self._store = store
         self._options = options or ProcessOptions()
@@ -143,8 +129,8 @@ class InProcessDispatcher:
             self._drain()
         self._queue.put(None)
         self._thread.join()
-        if self._engine is not None:
-            self._engine.dispose()
+        if self._owned is not None:
+            self._owned.close()
 
     def _drain(self) -> None:
         while True:
@@ -215,8 +201,10 @@ class CeleryDispatcher:
         """Nothing to release: the app's connection pool is shared."""
 
 
-def make_dispatcher(settings: Settings) -> Dispatcher:
-    """Celery when ``settings.broker_url`` is set, else the in-process worker."""
+def make_dispatcher(service: Service) -> Dispatcher:
+    """Celery when the settings name a broker, else the in-process worker on the service's sessions and
+    store (one engine and one store for the API and its worker)."""
+    settings = service.settings
     if settings.broker_url:
         from verbatim.workers.celery_app import make_celery
 
@@ -225,5 +213,9 @@ def make_dispatcher(settings: Settings) -> Dispatcher:
 
     worker = settings.worker
     return InProcessDispatcher(
-        settings, options=process_options(worker), retry_delay=worker.retry_countdown_s
+        settings,
+        sessions=service.sessions,
+        store=service.store,
+        options=process_options(worker),
+        retry_delay=worker.retry_countdown_s,
     )

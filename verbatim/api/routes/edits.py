@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
-from verbatim.api import media, pseudonymized, revisions
+from verbatim.api import media, pseudonymized
 from verbatim.api.deps import (
     CurrentUser,
     RequestIdDep,
@@ -31,6 +31,7 @@ from verbatim.api.schemas_web import (
     WordEditsCreate,
 )
 from verbatim.api.services import visible_job
+from verbatim.jobs import documents
 from verbatim.ops import audit
 from verbatim.ops.db import Job, TranscriptEdit, User
 
@@ -42,7 +43,7 @@ _bearer = HTTPBearer(auto_error=False, description="A token from `verbatim users
 
 
 def _revision_hash(job: Job) -> str | None:
-    return next((a.sha256 for a in job.artifacts if a.kind == revisions.REVISION_KIND), None)
+    return next((a.sha256 for a in job.artifacts if a.kind == documents.REVISION_KIND), None)
 
 
 def _history(session: SessionDep, job: Job) -> list[EditPublic]:
@@ -91,9 +92,9 @@ def correct_words(
     where = ",".join(f"{e.segment_id}:{e.word_index}" for e in body.edits[:10])
     detail = f"edit words={len(body.edits)} at={where}"
     job = visible_job(session, user=user, job_id=job_id, action="write", request_id=request_id, detail=detail)
-    edits = [revisions.WordEdit(e.segment_id, e.word_index, e.before, e.after) for e in body.edits]
+    edits = [documents.WordEdit(e.segment_id, e.word_index, e.before, e.after) for e in body.edits]
     try:
-        rows = revisions.edit_words(session, store, job=job, user=user, edits=edits)
+        rows = documents.edit_words(session, store, job=job, user=user, edits=edits)
     except Exception as e:
         _audited_write(session, user=user, job=job, request_id=request_id, detail=detail, error=e)
         raise
@@ -117,8 +118,8 @@ def name_speakers(
     detail = f"rename speakers={len(body.names)}"
     job = visible_job(session, user=user, job_id=job_id, action="write", request_id=request_id, detail=detail)
     try:
-        rows = revisions.rename_speakers(session, store, job=job, user=user, names=body.names)
-        current = json.loads(revisions.load_current(store, job))
+        rows = documents.rename_speakers(session, store, job=job, user=user, names=body.names)
+        current = json.loads(documents.load_current(store, job))
     except Exception as e:
         _audited_write(session, user=user, job=job, request_id=request_id, detail=detail, error=e)
         raise

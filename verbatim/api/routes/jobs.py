@@ -9,7 +9,6 @@ from fastapi import APIRouter, Form, Query, Response, UploadFile, status
 
 from verbatim.api import pseudonymized, services
 from verbatim.api.deps import CurrentUser, DispatcherDep, RequestIdDep, SessionDep, SettingsDep, StoreDep
-from verbatim.api.revisions import job_filters
 from verbatim.api.schemas import (
     MAX_SQL_INT,
     CustodyManifest,
@@ -22,6 +21,7 @@ from verbatim.api.schemas import (
     JobSharePublic,
 )
 from verbatim.errors import InvalidOptionError
+from verbatim.jobs.search import job_filters
 from verbatim.ops import audit
 from verbatim.ops.db import Job
 
@@ -54,7 +54,7 @@ def create_job(
     )
     job = services.submit_job(
         session, user=user, intake=intake, store=store, dispatcher=dispatcher,
-        max_bytes=settings.max_upload_bytes, request_id=request_id,
+        settings=settings, request_id=request_id,
     )  # fmt: skip
     return JobCreated(id=job.id, status=job.status)  # type: ignore[arg-type]
 
