@@ -21,7 +21,7 @@ from verbatim.api.errors import JobNotFoundError, ServiceUnavailableError, WaitT
 from verbatim.api.schemas import ArtifactPublic, CustodyManifest, OriginalPublic
 from verbatim.digest import sha256_stream
 from verbatim.errors import AudioDecodeError, InvalidOptionError, LegalHoldError
-from verbatim.jobs.documents import load_current, load_original
+from verbatim.jobs.documents import Rendered, load_current, load_original
 from verbatim.jobs.layout import job_prefix, original_key
 from verbatim.jobs.request import parse_request
 from verbatim.jobs.service import Dispatcher
@@ -255,13 +255,6 @@ def load_transcript(store: ObjectStore, job: Job) -> bytes:
     """The stored transcript JSON of a succeeded job, byte for byte (see
     :func:`verbatim.jobs.documents.load_original`)."""
     return load_original(store, job)
-
-
-@dataclass(frozen=True)
-class Rendered:
-    content: bytes
-    media_type: str
-    filename: str
 
 
 def render_transcript(store: ObjectStore, job: Job, fmt: str, *, subtitles: str = "original") -> Rendered:

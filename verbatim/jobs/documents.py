@@ -33,6 +33,7 @@ __all__ = [
     "MAX_WORD_CHARS",
     "REVISION_KIND",
     "EditConflictError",
+    "Rendered",
     "WordEdit",
     "apply_edits",
     "edit_words",
@@ -50,6 +51,15 @@ MAX_WORD_CHARS: Final = 200
 MAX_NAME_CHARS: Final = 64
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LEADING_SPACE = re.compile(r"^\s*")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A document rendered for download."""
+
+    content: bytes
+    media_type: str
+    filename: str
 
 
 class EditConflictError(JobNotReadyError):

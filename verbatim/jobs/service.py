@@ -38,6 +38,11 @@ class Dispatcher(Protocol):
         """Have the job run (soon); returns at once. Raises when the job cannot be handed over."""
         ...
 
+    def refresh(self, job_id: str) -> None:
+        """Have the job's pseudonymised artefacts made again from its current revision (soon), when a
+        correction made them stale (:func:`verbatim.jobs.pseudonymized.refresh_job`); returns at once."""
+        ...
+
     def close(self) -> None:
         """Release what the dispatcher holds (threads, connections); idempotent."""
         ...

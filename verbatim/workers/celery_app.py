@@ -22,12 +22,20 @@ from verbatim.ops.settings import Settings, get_settings
 from verbatim.workers.chunked import process_chunk
 from verbatim.workers.config import WorkerSettings, get_worker_settings, process_options
 from verbatim.workers.process import HOLDER_ALIVE, ProcessOptions, process_job
-from verbatim.workers.queues import ASR_QUEUE, CHUNK_TASK_NAME, CPU_QUEUE, TASK_NAME
+from verbatim.workers.queues import ASR_QUEUE, CHUNK_TASK_NAME, CPU_QUEUE, REFRESH_TASK_NAME, TASK_NAME
 
 if TYPE_CHECKING:
     from verbatim.ops.storage.base import ObjectStore
 
-__all__ = ["ASR_QUEUE", "CHUNK_TASK_NAME", "CPU_QUEUE", "TASK_NAME", "app", "make_celery"]
+__all__ = [
+    "ASR_QUEUE",
+    "CHUNK_TASK_NAME",
+    "CPU_QUEUE",
+    "REFRESH_TASK_NAME",
+    "TASK_NAME",
+    "app",
+    "make_celery",
+]
 
 
 @setup_logging.connect  # type: ignore[untyped-decorator,unused-ignore]
@@ -68,7 +76,11 @@ def make_celery(settings: Settings, worker: WorkerSettings | None = None) -> Cel
         broker_connection_retry_on_startup=True,
         task_default_queue=ASR_QUEUE,
         task_queues=(Queue(ASR_QUEUE), Queue(CPU_QUEUE)),  # type: ignore[no-untyped-call]
-        task_routes={TASK_NAME: {"queue": ASR_QUEUE}, CHUNK_TASK_NAME: {"queue": ASR_QUEUE}},
+        task_routes={
+            TASK_NAME: {"queue": ASR_QUEUE},
+            CHUNK_TASK_NAME: {"queue": ASR_QUEUE},
+            REFRESH_TASK_NAME: {"queue": ASR_QUEUE},
+        },
         task_serializer="json",
         accept_content=["json"],
         worker_hijack_root_logger=False,
@@ -117,6 +129,15 @@ def make_celery(settings: Settings, worker: WorkerSettings | None = None) -> Cel
             lease_interval=options.heartbeat_interval,
             stale_after=options.stale_after.total_seconds(),
         )
+
+    @celery.task(  # type: ignore[untyped-decorator]
+        name=REFRESH_TASK_NAME, acks_late=True, reject_on_worker_lost=True
+    )
+    def refresh_task(job_id: str) -> str:
+        from verbatim.jobs.pseudonymized import refresh_job
+
+        settings_, sessions, store, _ = _resources()
+        return refresh_job(job_id, sessions=sessions, store=store, settings=settings_)
 
     return celery
 

@@ -23,7 +23,7 @@ from verbatim.jobs.service import Dispatcher, Service, open_service
 from verbatim.ops.db import Job, utcnow
 from verbatim.ops.storage.base import ObjectStore
 from verbatim.workers.process import HOLDER_ALIVE, ProcessOptions, process_job
-from verbatim.workers.queues import TASK_NAME
+from verbatim.workers.queues import REFRESH_TASK_NAME, TASK_NAME
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 __all__ = ["CeleryDispatcher", "Dispatcher", "InProcessDispatcher", "make_dispatcher", "pending_job_ids"]
 
 log = logging.getLogger("verbatim.worker")
+
+_PROCESS = "process"
+_REFRESH = "refresh"
 
 
 def pending_job_ids(sessions: sessionmaker[Session], options: ProcessOptions) -> list[str]:
@@ -88,7 +91,7 @@ class InProcessDispatcher:
         self._store = store
         self._options = options or ProcessOptions()
         self._retry_delay = retry_delay
-        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue()
         self._timers: set[threading.Timer] = set()
         self._lock = threading.Lock()
         self._closed = False
@@ -104,10 +107,17 @@ class InProcessDispatcher:
 
     def submit(self, job_id: str) -> None:
         """Queue the job for the background thread."""
+        self._put(_PROCESS, job_id)
+
+    def refresh(self, job_id: str) -> None:
+        """Queue the making again of the job's pseudonymised artefacts for the background thread."""
+        self._put(_REFRESH, job_id)
+
+    def _put(self, task: str, job_id: str) -> None:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the in-process dispatcher is closed")
-        self._queue.put(job_id)
+        self._queue.put((task, job_id))
 
     def join(self) -> None:
         """Wait until every submitted job has been handled (retries scheduled for later excepted)."""
@@ -142,13 +152,25 @@ class InProcessDispatcher:
 
     def _loop(self) -> None:
         while True:
-            job_id = self._queue.get()
+            item = self._queue.get()
             try:
-                if job_id is None:
+                if item is None:
                     return
-                self._handle(job_id)
+                task, job_id = item
+                if task == _REFRESH:
+                    self._refresh(job_id)
+                else:
+                    self._handle(job_id)
             finally:
                 self._queue.task_done()
+
+    def _refresh(self, job_id: str) -> None:
+        from verbatim.jobs.pseudonymized import refresh_job
+
+        try:
+            refresh_job(job_id, sessions=self._sessions, store=self._store, settings=self._settings)
+        except Exception:  # the next read that finds the copy stale asks again
+            log.exception("pseudonymised copies not made again job=%s", job_id)
 
     def _handle(self, job_id: str) -> None:
         worker_id = f"{self._prefix}:{uuid.uuid4().hex[:12]}"
@@ -172,7 +194,7 @@ class InProcessDispatcher:
                 self._timers.discard(timer)
                 if self._closed:
                     return
-            self._queue.put(job_id)
+            self._queue.put((_PROCESS, job_id))
 
         timer = threading.Timer(self._retry_delay, fire)
         timer.daemon = True
@@ -196,6 +218,11 @@ class CeleryDispatcher:
     def submit(self, job_id: str) -> None:
         """Publish the task; raises when the broker is unreachable (the caller fails or keeps the job)."""
         self._app.send_task(TASK_NAME, args=[job_id])
+
+    def refresh(self, job_id: str) -> None:
+        """Publish ``verbatim.refresh_pseudonymized(job_id)`` (to the ``asr`` queue, which every deployment
+        consumes); raises when the broker is unreachable."""
+        self._app.send_task(REFRESH_TASK_NAME, args=[job_id])
 
     def close(self) -> None:
         """Nothing to release: the app's connection pool is shared."""
