@@ -23,9 +23,11 @@ from verbatim.api.revisions import load_current
 from verbatim.api.schemas import ArtifactPublic, CustodyManifest, OriginalPublic
 from verbatim.digest import sha256_stream
 from verbatim.errors import AudioDecodeError, InvalidOptionError, LegalHoldError
+from verbatim.models.identity import public_identities
 from verbatim.ops import audit
 from verbatim.ops.db import Artifact, Job, JobShare, User, create_job, fail_job, new_job_id, utcnow
 from verbatim.ops.storage import ObjectNotFoundError, ObjectStore, ObjectTooLargeError
+from verbatim.pipeline.decode_guard import DecodeLimits, probe_isolated
 from verbatim.pipeline.export import FORMATS, MEDIA_TYPES, ExportOptions, render, transcript_from_json
 from verbatim.pipeline.request import parse_request
 from verbatim.pipeline.types import Transcript
@@ -64,33 +66,18 @@ def _transcript_key(job_id: str) -> str:
     return f"jobs/{job_id}/transcript.json"
 
 
-def probe_audio(stream: BinaryIO) -> int:
-    """Number of audio channels of a recording read from ``stream`` (only its header is read).
+def probe_audio(stream: BinaryIO, *, limits: DecodeLimits | None = None, split: bool = False) -> int:
+    """Number of audio channels of a recording read from ``stream``, checked in a limited child process
+    (a file that crashes FFmpeg fails this upload, never the server).
 
     Returns:
         The channel count of the first audio stream.
 
     Raises:
-        AudioDecodeError: not a container FFmpeg reads, or one without an audio stream.
+        AudioLimitError: out of bounds: sample rate, channels (``split``), duration (answered 422).
+        AudioDecodeError: not a container FFmpeg reads, one without an audio stream, or nothing decodes.
     """
-    import av
-
-    start = stream.tell()
-    try:
-        with av.open(stream, mode="r", metadata_errors="ignore") as container:
-            if not container.streams.audio:
-                raise AudioDecodeError("The file has no audio stream: upload an audio or video recording.")
-            audio = container.streams.audio[0]
-            # a header alone (or a stream that decodes to nothing) is refused now, not as a failed job later
-            for _frame in container.decode(audio):
-                break
-            else:
-                raise AudioDecodeError("The file's audio stream holds no sound: upload a complete recording.")
-            return int(audio.codec_context.channels or 1)
-    except av.error.FFmpegError as e:
-        raise AudioDecodeError("The file is not audio or video that FFmpeg can read.") from e
-    finally:
-        stream.seek(start)
+    return probe_isolated(stream, limits=limits or DecodeLimits(), split=split).channels
 
 
 MAX_FILENAME_CHARS = 255
@@ -136,6 +123,7 @@ def submit_job(
     dispatcher: Dispatcher,
     max_bytes: int,
     request_id: str,
+    limits: DecodeLimits | None = None,
 ) -> Job:
     """Validate, store, record and dispatch one upload; audit the outcome.
 
@@ -146,7 +134,8 @@ def submit_job(
     Raises:
         InvalidOptionError: a bad option (its name in the message).
         ObjectTooLargeError: more than ``max_bytes``.
-        AudioDecodeError: not audio or video.
+        AudioLimitError: out of ``limits`` (sample rate, channels, duration).
+        AudioDecodeError: not audio or video, or the decoder crashed on it.
         ServiceUnavailableError: the job could not be handed to the workers (it is marked failed).
     """
     job_id = new_job_id()
@@ -154,7 +143,7 @@ def submit_job(
         request = parse_request(intake.options)
         if intake.size is not None and intake.size > max_bytes:
             raise ObjectTooLargeError(f"the upload is larger than the {max_bytes} bytes allowed")
-        probe_audio(intake.stream)
+        probe_audio(intake.stream, limits=limits, split=request.channels == "split")
         key = original_key(job_id)
         stored = store.put_stream(
             key,
@@ -300,7 +289,12 @@ def render_transcript(store: ObjectStore, job: Job, fmt: str, *, subtitles: str 
     # The current revision: the original with its corrections and speaker names (the original when none).
     data = load_current(store, job)
     options = ExportOptions(subtitles="translation" if subtitles == "translation" else "original")
-    content = data if fmt == "json" else render(transcript_from_json(data), fmt, options=options)
+    if fmt == "json":
+        content = data
+    else:
+        transcript = transcript_from_json(data)
+        transcript = transcript.with_(models=public_identities(transcript.models))  # older jobs kept paths
+        content = render(transcript, fmt, options=options)
     # The download is named after the job, not the uploader's file name (which may name a person).
     return Rendered(content, MEDIA_TYPES[fmt], f"{job.id}.{fmt}")
 
@@ -355,7 +349,7 @@ def custody_manifest(store: ObjectStore, job: Job, *, verify: bool) -> CustodyMa
         status=job.status,  # type: ignore[arg-type]
         original=original,
         artifacts=artifacts,
-        models=job.models,
+        models=public_identities(job.models),  # no server path of a model file
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,

@@ -24,6 +24,7 @@ from verbatim.api.schemas import (
 from verbatim.errors import InvalidOptionError
 from verbatim.ops import audit
 from verbatim.ops.db import Job
+from verbatim.pipeline.decode import decode_limits
 
 __all__ = ["router"]
 
@@ -54,7 +55,7 @@ def create_job(
     )
     job = services.submit_job(
         session, user=user, intake=intake, store=store, dispatcher=dispatcher,
-        max_bytes=settings.max_upload_bytes, request_id=request_id,
+        max_bytes=settings.max_upload_bytes, request_id=request_id, limits=decode_limits(settings),
     )  # fmt: skip
     return JobCreated(id=job.id, status=job.status)  # type: ignore[arg-type]
 

@@ -24,6 +24,7 @@ from verbatim.api.schemas import (
 )
 from verbatim.ops import audit
 from verbatim.ops.db import Job, User
+from verbatim.pipeline.decode import decode_limits
 from verbatim.pipeline.export import MEDIA_TYPES, render
 from verbatim.pipeline.types import Transcript
 
@@ -90,6 +91,7 @@ async def _transcribe(
             return services.submit_job(
                 session, user=user, intake=intake, store=state.store, dispatcher=state.dispatcher,
                 max_bytes=state.settings.max_upload_bytes, request_id=request_id,
+                limits=decode_limits(state.settings),
             )  # fmt: skip
 
     job = await run_in_threadpool(submit)
