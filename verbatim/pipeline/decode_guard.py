@@ -19,6 +19,7 @@ A damaged file is decoded as far as it goes (evidence is kept), and said: the re
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import resource
@@ -509,6 +510,10 @@ def _child_main() -> int:
         report = {"ok": False, "kind": "empty", "message": str(e)}
     except AudioDecodeError as e:
         report = {"ok": False, "kind": "decode", "message": str(e)}
+    except OSError as e:
+        if e.errno != errno.EFBIG:  # RLIMIT_FSIZE: Python ignores SIGXFSZ, the write fails instead
+            raise
+        report = {"ok": False, "kind": "limit", "message": "The recording decodes to more audio than allowed"}
     except MemoryError:
         name = Path(str(spec.get("path"))).name if spec["op"] == "decode" else "The upload"
         report = {

@@ -349,6 +349,7 @@ def process_job(
                     language=transcript.language,
                     duration=transcript.duration,
                     models=transcript.models,
+                    warnings=[w.to_dict() for w in transcript.warnings],
                 )
 
         # A connection lost at this point would fail a job whose transcript is stored: record it again.
