@@ -228,6 +228,20 @@ class Settings(BaseSettings):
     min_sample_rate: int = Field(
         default=8000, ge=1, description="Least sample rate accepted (Hz): below it a tiny file claims hours."
     )
+    api_docs: Literal["off", "token", "open"] = Field(
+        default="off",
+        description="The API documentation: off (404), token (/openapi.json with a bearer token, no pages) "
+        "or open (/docs, /redoc and /openapi.json without a token).",
+    )
+    auth_max_failures: int = Field(
+        default=10,
+        ge=1,
+        description="Failed authentications allowed per client address, and per token prefix, in "
+        "auth_window_s; past it, 429 with Retry-After for auth_window_s.",
+    )
+    auth_window_s: float = Field(
+        default=60.0, gt=0, description="Window of auth_max_failures, and length of a block (seconds)."
+    )
     max_json_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="Largest body of a JSON request (uploads excepted)."
     )

@@ -33,6 +33,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         be used from any thread (the API answers from a thread pool).
     """
     parsed = make_url(url)
+    # An error's message must not carry the statement's parameters (a user's name, unit, a searched word).
+    kwargs.setdefault("hide_parameters", True)
     # As many connections as the API's thread pool (40) can ask for at once: with SQLAlchemy's default
     # (5 + 10 overflow) requests queued for a connection and failed after 30 s under load (`bench load`).
     in_memory = parsed.get_backend_name() == "sqlite" and (parsed.database or ":memory:") == ":memory:"
