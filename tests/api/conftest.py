@@ -74,7 +74,12 @@ class Service:
 
 
 def make_settings(home: Path, **overrides: Any) -> Settings:
-    """Settings of an isolated embedded service, sharing the test session's installed models."""
+    """Settings of an isolated embedded service, sharing the test session's installed models.
+
+    Many tests send wrong tokens on purpose: the failed-authentication limit is raised unless a test sets
+    it (tests/api/test_security.py tests the limit itself).
+    """
+    overrides.setdefault("auth_max_failures", 10_000)
     return Settings(home=home, models_dir=get_settings().models_dir, **overrides)
 
 
