@@ -480,8 +480,10 @@ def models_add(
 def _session() -> Session:
     """A database session on the migrated database of the settings."""
     from verbatim.ops.db import make_engine, session_factory, upgrade
+    from verbatim.ops.private import secure_home
     from verbatim.ops.settings import get_settings
 
+    secure_home(get_settings().home)
     engine = make_engine(get_settings().resolved_database_url())
     upgrade(engine)
     return session_factory(engine)()

@@ -24,6 +24,7 @@ from verbatim.api.routes import edits, jobs, openai_compat, retention, service
 from verbatim.api.security import SecurityGate
 from verbatim.api.web import install_web
 from verbatim.ops.db import make_engine, session_factory, upgrade
+from verbatim.ops.private import secure_home
 from verbatim.ops.settings import Settings, get_settings
 from verbatim.ops.storage import ObjectStore
 
@@ -101,6 +102,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resolved = settings or get_settings()
+        await run_in_threadpool(secure_home, resolved.home)  # 0700: database, objects, keys live there
         url = resolved.resolved_database_url()
         await run_in_threadpool(upgrade, url)
         chosen_store = store or _make_store(resolved)

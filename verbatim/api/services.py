@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Final
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from verbatim.api.deps import Dispatcher
@@ -306,6 +306,11 @@ def delete_job(session: Session, *, store: ObjectStore, job: Job) -> int:
     removed = store.delete_prefix(f"jobs/{job.id}/")
     session.delete(job)
     session.commit()
+    if session.get_bind().dialect.name == "sqlite":
+        # secure_delete zeroes the freed pages of the database file; the deleted rows' text also sits in the
+        # write-ahead log until a checkpoint: copy it back and empty the log now.
+        session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        session.commit()
     return removed
 
 
