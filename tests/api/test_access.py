@@ -156,5 +156,5 @@ def test_integers_too_large_for_the_database_are_refused_clearly(service: Servic
 def test_a_word_index_too_large_for_the_database_is_refused(service: Service) -> None:
     edit = {"segment_id": 2**63, "word_index": 0, "before": "a", "after": "b"}
     headers = service.investigator.headers
-    r = service.client.post("/v1/jobs/nope/edits", json={"edits": [edit]}, headers=headers)
+    r = service.client.post(f"/v1/jobs/{uuid.uuid4()}/edits", json={"edits": [edit]}, headers=headers)
     assert r.status_code == 422, r.text

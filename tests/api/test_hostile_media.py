@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import struct
+import sys
 import wave
 from pathlib import Path
 from typing import Any
@@ -181,3 +182,33 @@ def test_no_server_path_in_what_users_read(service: Service) -> None:
     for text in (manifest, transcript, header):
         assert '"path"' not in text and models_dir not in text and "site-packages" not in text
     assert "sha256" in manifest
+
+
+def test_a_decoder_crash_fails_that_job_once_and_nothing_else(
+    service: Service, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The worker's decoding child dies as a crashing FFmpeg would (SIGSEGV); the intake check runs for real.
+    from verbatim.pipeline import decode_guard
+
+    fake = tmp_path / "segfaulting-python"
+    fake.write_text(f"#!{sys.executable}\nimport os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n")
+    fake.chmod(0o755)
+    real = decode_guard._run_child
+
+    def crashing(spec: dict[str, Any], name: str, **kwargs: Any) -> dict[str, Any]:
+        if spec["op"] != "decode":
+            return real(spec, name, **kwargs)
+        with monkeypatch.context() as patch:
+            patch.setattr(decode_guard.sys, "executable", str(fake))
+            return real(spec, name, **kwargs)
+
+    monkeypatch.setattr(decode_guard, "_run_child", crashing)
+    r = _post(service, "crash.flac", JFK.read_bytes(), language="en", diarize="false")
+    assert r.status_code == 202, r.text
+    body = service.wait(r.json()["id"])
+    assert body["status"] == "failed" and "crashed" in body["error"] and "SIGSEGV" in body["error"], body
+    with service.state.sessions() as session:
+        job = session.get(Job, body["id"])
+        assert job is not None and job.attempts == 1  # failed with its reason, not retaken
+    monkeypatch.undo()
+    _healthy(service)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import time
 import uuid
@@ -43,6 +44,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from verbatim.ops import audit
 from verbatim.ops.accounts import TOKEN_PREFIX, authenticate
 from verbatim.ops.settings import Settings
+
+access_log = logging.getLogger("verbatim.access")
 
 __all__ = [
     "DOCS_CSP",
@@ -63,6 +66,12 @@ _DOCS_PAGES: Final = ("/docs", "/redoc", "/docs/oauth2-redirect")
 _DOCS_ASSETS: Final = "/docs-assets"
 _OPENAPI: Final = "/openapi.json"
 _STATIC: Final = ("/web/static/", "/docs-assets/")
+_KNOWN_PATHS: Final = frozenset(
+    {
+        "/v1/jobs", "/v1/audit", "/v1/me", "/v1/audio/transcriptions", "/v1/audio/translations",
+        "/metrics", "/healthz", _OPENAPI, *_DOCS_PAGES,
+    }
+)  # fmt: skip
 _TICKET_ROUTES: Final = re.compile(r"^/v1/jobs/[^/]+/audio(?:/pseudonymized)?$")
 _MAX_KEYS: Final = 100_000
 """Keys the limiter holds before it forgets finished bursts."""
@@ -212,25 +221,24 @@ class SecurityGate:
         state["client_request_id"] = client_request_id(_header(scope, b"x-request-id"))
         send = self._with_headers(send, path, request_id)
 
+        started = time.perf_counter()
         docs_path = path in _DOCS_PAGES or path == _DOCS_ASSETS or path.startswith(_DOCS_ASSETS + "/")
-        if docs_path and self.docs != "open":
-            await _answer(send, 404, "Not Found")
+        refusal: tuple[int, str, dict[str, str]] | None = None
+        if (docs_path and self.docs != "open") or (path == _OPENAPI and self.docs == "off"):
+            refusal = (404, "Not Found", {})
+        elif self._needs_token(scope, path):
+            refusal = await self._authenticate(scope, request_id)
+        if refusal is None:
+            match = _JOB_PATH.match(path)
+            if match is not None and not JOB_ID.fullmatch(match.group(1)):
+                # before any query or audit write: an id that no job can have is simply not found
+                refusal = (404, "No such job.", {})
+        if refusal is None:
+            await self.app(scope, receive, send)
             return
-        if path == _OPENAPI and self.docs == "off":
-            await _answer(send, 404, "Not Found")
-            return
-        if self._needs_token(scope, path):
-            refused = await self._authenticate(scope, request_id)
-            if refused is not None:
-                status, message, headers = refused
-                await _answer(send, status, message, headers)
-                return
-        match = _JOB_PATH.match(path)
-        if match is not None and not JOB_ID.fullmatch(match.group(1)):
-            # before any query or audit write: an id that no job can have is simply not found
-            await _answer(send, 404, "No such job.")
-            return
-        await self.app(scope, receive, send)
+        status, message, headers = refusal
+        await _answer(send, status, message, headers)
+        _access_log(scope, status, started)
 
     def _needs_token(self, scope: Scope, path: str) -> bool:
         if path == _OPENAPI:
@@ -260,7 +268,7 @@ class SecurityGate:
                 {"Retry-After": str(seconds)},
             )
         state = scope["app"].state.verbatim
-        where = f"{scope['method']} {_route_shape(scope['path'])}"
+        where = f"{scope['method']} {_route_template(scope['path'])}"
 
         def check() -> bool:
             with state.sessions() as session:
@@ -315,10 +323,36 @@ class SecurityGate:
         return wrapped
 
 
-def _route_shape(path: str) -> str:
-    """The path with ids replaced (an audit detail never holds what a client typed at length)."""
-    shape = _JOB_PATH.sub(lambda m: m.group(0).replace(m.group(1), "{job_id}"), path)
-    return shape[:80]
+def _route_template(path: str) -> str:
+    """The template of the route a refused request aimed at (``/v1/jobs/{job_id}``), never what a client
+    typed: ids become their parameter's name, and an unknown path is ``unmatched``."""
+    match = _JOB_PATH.match(path)
+    if match is not None:
+        template = path[: match.start(1)] + "{job_id}" + path[match.end(1) :]
+        head, sep, _unit = template.partition("/shares/")
+        return head + sep + "{unit}" if sep and _unit else template if len(template) <= 80 else "unmatched"
+    return path if path in _KNOWN_PATHS else "unmatched"
+
+
+def _access_log(scope: Scope, status: int, started: float) -> None:
+    """The access-log line of a request answered here (the app's own middleware logs the others)."""
+    state = scope.get("state", {})
+    route = _route_template(scope["path"])
+    access_log.info(
+        "%s %s %d",
+        scope["method"],
+        route,
+        status,
+        extra={
+            "request_id": state.get("request_id"),
+            "method": scope["method"],
+            "route": route,
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            "user_id": state.get("user_id"),
+            "client_request_id": state.get("client_request_id"),
+        },
+    )
 
 
 async def _answer(send: Send, status: int, message: str, headers: dict[str, str] | None = None) -> None:
