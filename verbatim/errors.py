@@ -8,6 +8,7 @@ __all__ = [
     "AudioLimitError",
     "EmptyAudioError",
     "InvalidOptionError",
+    "JobNotReadyError",
     "LegalHoldError",
     "ModelIntegrityError",
     "ModelNotFoundError",
@@ -46,6 +47,11 @@ class InvalidOptionError(VerbatimError):
 
 class TranslationUnavailableError(InvalidOptionError):
     """A translation was asked for a language pair that no installed model covers."""
+
+
+class JobNotReadyError(VerbatimError):
+    """The job has no transcript (yet): still queued or running, or failed; or an artefact of it is being
+    made again."""
 
 
 class LegalHoldError(VerbatimError):

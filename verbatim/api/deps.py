@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated, Protocol
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from verbatim.api.errors import NotAuthenticatedError
+from verbatim.jobs.service import Dispatcher
 from verbatim.ops import audit
 from verbatim.ops.accounts import authenticate
 from verbatim.ops.db import User
@@ -36,12 +37,6 @@ __all__ = [
     "StoreDep",
     "new_request_id",
 ]
-
-
-class Dispatcher(Protocol):
-    """Hands a queued job to the workers (in-process thread or Celery); see ``verbatim.workers.dispatch``."""
-
-    def submit(self, job_id: str) -> None: ...
 
 
 @dataclass

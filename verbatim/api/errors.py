@@ -19,6 +19,7 @@ from verbatim.errors import (
     AudioDecodeError,
     AudioLimitError,
     InvalidOptionError,
+    JobNotReadyError,
     LegalHoldError,
     ModelIntegrityError,
     ModelNotFoundError,
@@ -50,10 +51,6 @@ class PermissionDeniedError(VerbatimError):
 
 class JobNotFoundError(VerbatimError):
     """No such job, or one of another unit: both answer the same, so a job's existence does not leak."""
-
-
-class JobNotReadyError(VerbatimError):
-    """The job has no transcript (yet): still queued or running, or failed."""
 
 
 class ServiceUnavailableError(VerbatimError):
