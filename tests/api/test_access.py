@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.api.conftest import JFK, SECRET_WORDS, Actor, Service
-from verbatim.ops.db import AuditEntry, create_job
+from tests.api.conftest import JFK, SECRET_WORDS, Actor, Service, stored_job
+from verbatim.ops.db import AuditEntry
 
 WRONG = {"Authorization": "Bearer vbt_" + "x" * 43}
 
@@ -34,15 +34,7 @@ OTHER_ROUTES = [
 
 def _disposable_job(service: Service, owner: Actor) -> str:
     """A job to delete: a row and a stored original, nothing dispatched."""
-    job_id = str(uuid.uuid4())
-    key = f"jobs/{job_id}/original"
-    stored = service.state.store.put_bytes(key, JFK.read_bytes())
-    with service.state.sessions() as session:
-        create_job(
-            session, owner=owner.user, options={}, filename="secret-name.flac", audio_sha256=stored.sha256,
-            audio_size=stored.size, object_key=key, job_id=job_id,
-        )  # fmt: skip
-    return job_id
+    return stored_job(service, owner, filename="secret-name.flac")
 
 
 def _call(service: Service, method: str, path: str, headers: dict[str, str]) -> Any:

@@ -5,29 +5,20 @@ Jobs here are rows with a stored original, never dispatched: no model is loaded.
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from tests.api.conftest import JFK, Actor, Service
+from tests.api.conftest import Actor, Service, stored_job
 from tests.conftest import REPO
 from verbatim.ops.accounts import create_user
-from verbatim.ops.db import AuditEntry, Job, create_job
+from verbatim.ops.db import AuditEntry, Job
 from verbatim.ops.roles import ROLE_TABLE, allowed, markdown_table
 
 
 def _job(service: Service, owner: Actor) -> str:
-    job_id = str(uuid.uuid4())
-    key = f"jobs/{job_id}/original"
-    stored = service.state.store.put_bytes(key, JFK.read_bytes())
-    with service.state.sessions() as session:
-        create_job(
-            session, owner=owner.user, options={}, filename="x.flac", audio_sha256=stored.sha256,
-            audio_size=stored.size, object_key=key, job_id=job_id,
-        )  # fmt: skip
-    return job_id
+    return stored_job(service, owner)
 
 
 @pytest.fixture(scope="module")
