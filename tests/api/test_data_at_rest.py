@@ -11,10 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import JFK, make_settings
-from verbatim.api import create_app
 from verbatim.api.deps import ServiceState
 from verbatim.ops.accounts import create_user
 from verbatim.ops.db import make_engine
+from verbatim.server import create_app
 
 pytestmark = pytest.mark.models
 

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import make_settings
-from verbatim.api import create_app
+from verbatim.server import create_app
 
 
 @pytest.fixture(scope="module")

@@ -22,11 +22,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from tests.api.conftest import JFK, Service, make_settings
-from verbatim.api import create_app
 from verbatim.api.deps import ServiceState
 from verbatim.ops.accounts import create_user
 from verbatim.ops.db import AuditEntry, Job
 from verbatim.pipeline.decode import decode
+from verbatim.server import create_app
 
 pytestmark = pytest.mark.models
 

@@ -17,7 +17,6 @@ import httpx
 import pytest
 from sqlalchemy import func, select, text
 
-from verbatim.api import create_app
 from verbatim.api.deps import ServiceState
 from verbatim.api.security import FailedAuthLimiter
 from verbatim.api.serving import ApiThread
@@ -25,6 +24,7 @@ from verbatim.ops.accounts import create_user
 from verbatim.ops.db import AuditEntry, make_engine
 from verbatim.ops.db.testing import temporary_postgres_schema
 from verbatim.ops.settings import Settings, get_settings
+from verbatim.server import create_app
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.services)]
 
