@@ -5,6 +5,7 @@ from __future__ import annotations
 
 __all__ = [
     "AudioDecodeError",
+    "AudioLimitError",
     "EmptyAudioError",
     "InvalidOptionError",
     "JobNotReadyError",
@@ -22,6 +23,10 @@ class VerbatimError(Exception):
 
 class AudioDecodeError(VerbatimError):
     """The input could not be read as audio (missing, corrupt, not audio, no audio stream)."""
+
+
+class AudioLimitError(AudioDecodeError):
+    """The recording is readable but out of the accepted bounds (sample rate, channels, duration)."""
 
 
 class EmptyAudioError(AudioDecodeError):

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from verbatim.errors import (
     AudioDecodeError,
+    AudioLimitError,
     InvalidOptionError,
     JobNotReadyError,
     LegalHoldError,
@@ -69,6 +70,7 @@ _STATUSES: Final[tuple[tuple[type[BaseException], int], ...]] = (
     (JobNotReadyError, 409),
     (LegalHoldError, 409),
     (ObjectTooLargeError, 413),
+    (AudioLimitError, 422),  # readable, but out of the accepted bounds (sample rate, channels, duration)
     (AudioDecodeError, 415),
     (InvalidOptionError, 422),
     (WaitTimeoutError, 504),

@@ -90,6 +90,11 @@ class JobPublic(BaseModel):
     options: dict[str, Any]
     legal_hold: bool = False
     original_purged_at: datetime | None = None
+    warnings: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="What was wrong with the recording though it decoded (`truncated`: the audio ends "
+        "before what its header declares; `corrupt`: damaged data skipped).",
+    )
     access: Literal["unit", "shared"] = Field(
         default="unit",
         description="`shared`: another unit shared this job with yours (its pseudonymised copies only).",

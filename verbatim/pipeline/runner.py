@@ -108,11 +108,12 @@ class TranscriptionPipeline:
         if options.channels not in ("mix", "split"):
             raise InvalidOptionError(f"Unknown channel mode '{options.channels}': use mix or split.")
         if options.channels == "split":
-            return self._run_split(decode_channels(path), options, hook)
+            channels = decode_channels(path)
+            return self._run_split(channels, options, hook).with_(warnings=channels[0].warnings)
         hook("decode", completed=0, total=1)
         audio = decode(path)
         hook("decode", completed=1, total=1)
-        return self.run_audio(audio, options, hook)
+        return self.run_audio(audio, options, hook).with_(warnings=audio.warnings)
 
     def run_audio(self, audio: Audio, options: PipelineOptions, hook: ProgressHook = null_hook) -> Transcript:
         """Transcribe decoded audio (mixed to one track)."""

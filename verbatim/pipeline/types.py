@@ -14,6 +14,7 @@ import numpy.typing as npt
 __all__ = [
     "SAMPLE_RATE",
     "Audio",
+    "DecodeWarning",
     "Diarization",
     "Segment",
     "SegmentTranslation",
@@ -27,6 +28,34 @@ SAMPLE_RATE = 16_000
 
 
 @dataclass(frozen=True)
+class DecodeWarning:
+    """Something wrong with a recording that still decoded: said in the transcript, never silent.
+
+    Attributes:
+        code: ``truncated`` (the audio ends well before what the header declares) or ``corrupt``
+            (undecodable data was skipped).
+        message: a sentence for the reader of the transcript.
+        decoded_duration: seconds of audio decoded.
+        declared_duration: seconds the file's header declares (``None`` when it declares nothing).
+    """
+
+    code: str
+    message: str
+    decoded_duration: float | None = None
+    declared_duration: float | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON form (keys without a value left out)."""
+        values = {
+            "code": self.code,
+            "message": self.message,
+            "decoded_duration": self.decoded_duration,
+            "declared_duration": self.declared_duration,
+        }
+        return {k: v for k, v in values.items() if v is not None}
+
+
+@dataclass(frozen=True)
 class Audio:
     """Decoded audio, ready for the models.
 
@@ -35,12 +64,14 @@ class Audio:
         sha256: SHA-256 of the original file's bytes (not of the decoded samples), for chain of custody.
         filename: the original file's name (no directory), for display only.
         channel: index of the source channel when decoded per channel, else ``None`` (all channels mixed).
+        warnings: what was wrong with the file though it decoded (truncated, corrupt data skipped).
     """
 
     samples: npt.NDArray[np.float32]
     sha256: str
     filename: str
     channel: int | None = None
+    warnings: tuple[DecodeWarning, ...] = ()
 
     @property
     def duration(self) -> float:
@@ -129,6 +160,7 @@ class Transcript:
         models: identities of the models that produced it (name -> description incl. hash).
         speakers: speaker id -> display name (names can be set later by a clerk).
         language_probability: confidence of the language detection (1.0 when forced).
+        warnings: damage of the recording that decoding found (see :class:`DecodeWarning`).
     """
 
     language: str
@@ -139,6 +171,7 @@ class Transcript:
     models: dict[str, dict[str, str]] = field(default_factory=dict)
     speakers: dict[str, str] = field(default_factory=dict)
     language_probability: float = 1.0
+    warnings: tuple[DecodeWarning, ...] = ()
 
     @property
     def text(self) -> str:

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from verbatim.errors import AudioDecodeError, VerbatimError
 from verbatim.jobs.layout import ArtifactKind, content_type, key_of, original_key
 from verbatim.jobs.request import TranscriptionRequest
+from verbatim.models.identity import public_identities
 from verbatim.ops.db import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_STALE_AFTER,
@@ -330,6 +331,7 @@ def process_job(
                     language=transcript.language,
                     duration=transcript.duration,
                     models=transcript.models,
+                    warnings=[w.to_dict() for w in transcript.warnings],
                 )
 
         # A connection lost at this point would fail a job whose transcript is stored: record it again.
@@ -444,15 +446,18 @@ def _run(
                 stale_after=options.stale_after.total_seconds(),
                 lease_interval=options.heartbeat_interval,
                 submit=submit_chunk,
-            ).with_(audio_sha256=audio.sha256)
+            ).with_(audio_sha256=audio.sha256, warnings=audio.warnings)
             # Parts are transcribed (and their languages found) apart; the translation runs on the whole.
             transcript = pipeline.translate(transcript, audio, pipeline_options, hook)
         else:
-            transcript = pipeline.run_audio(audio, pipeline_options, hook)
+            transcript = pipeline.run_audio(audio, pipeline_options, hook).with_(warnings=audio.warnings)
     else:
         transcript = pipeline.run(local, pipeline_options, hook)
     return transcript.with_(
-        filename=job.filename or "", audio_sha256=stored.sha256 or transcript.audio_sha256
+        filename=job.filename or "",
+        audio_sha256=stored.sha256 or transcript.audio_sha256,
+        # users and shared units read these: no server path of a model file
+        models=public_identities(transcript.models),
     )
 
 

@@ -11,7 +11,7 @@ the caller then drops its work.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -188,6 +188,7 @@ def finish_job(
     language: str | None = None,
     duration: float | None = None,
     models: Mapping[str, Any] | None = None,
+    warnings: Sequence[Mapping[str, Any]] = (),
 ) -> bool:
     """Mark a job succeeded, with its artefacts, in one transaction: running → succeeded.
 
@@ -203,6 +204,7 @@ def finish_job(
         language: the detected language.
         duration: the recording's duration in seconds.
         models: model identities and hashes, for the custody manifest.
+        warnings: what decoding found wrong with the recording (shown with the job's status).
 
     Returns:
         ``True`` when the job is now succeeded by this call.
@@ -214,6 +216,8 @@ def finish_job(
         values["duration"] = duration
     if models is not None:
         values["models"] = dict(models)
+    if warnings:
+        values["warnings"] = [dict(w) for w in warnings]
     statement = (
         update(Job)
         .where(_held_by(job_id, worker_id, attempt))

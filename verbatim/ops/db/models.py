@@ -162,6 +162,8 @@ class Job(Base):
     language: Mapped[str | None] = mapped_column(String(16))
     object_key: Mapped[str | None] = mapped_column(String(512))
     models: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # damage decoding found in the recording (truncated...): [{"code", "message", ...}] (migration 0006)
+    warnings: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -109,6 +109,8 @@ def _header_table(document: Document, transcript: Transcript, options: ExportOpt
         ("Durée", clock(transcript.duration)),
         ("Langue", language),
     ]
+    if transcript.warnings:  # a damaged recording is said where a reader looks first
+        rows.append(("Avertissement", [w.message for w in transcript.warnings]))
     spoken = sorted({s.language for s in transcript.segments if s.language})
     if len(spoken) > 1:
         rows.append(("Langues parlées", ", ".join(spoken)))

@@ -17,7 +17,7 @@ from typing import Any
 
 from verbatim.errors import InvalidOptionError
 from verbatim.pipeline.export.options import ExportOptions
-from verbatim.pipeline.types import Segment, SegmentTranslation, Transcript, Word
+from verbatim.pipeline.types import DecodeWarning, Segment, SegmentTranslation, Transcript, Word
 
 __all__ = [
     "SCHEMA",
@@ -62,6 +62,7 @@ def transcript_to_dict(transcript: Transcript) -> dict[str, Any]:
         "models": {name: dict(info) for name, info in transcript.models.items()},
         "speakers": [{"id": sid, "name": name} for sid, name in transcript.speakers.items()],
         "segments": [_segment_to_dict(s) for s in transcript.segments],
+        **({"warnings": [w.to_dict() for w in transcript.warnings]} if transcript.warnings else {}),
     }
 
 
@@ -145,6 +146,7 @@ def transcript_from_dict(doc: dict[str, Any]) -> Transcript:
             models={str(k): {str(a): str(b) for a, b in v.items()} for k, v in doc.get("models", {}).items()},
             speakers={str(s["id"]): str(s["name"]) for s in doc.get("speakers", [])},
             language_probability=1.0 if probability is None else float(probability),
+            warnings=tuple(_warning_from_dict(w) for w in doc.get("warnings", [])),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise InvalidOptionError(f"malformed transcript document: {type(e).__name__}: {e}") from e
@@ -152,6 +154,15 @@ def transcript_from_dict(doc: dict[str, Any]) -> Transcript:
 
 def _optional_float(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def _warning_from_dict(doc: dict[str, Any]) -> DecodeWarning:
+    return DecodeWarning(
+        code=str(doc["code"]),
+        message=str(doc["message"]),
+        decoded_duration=_optional_float(doc.get("decoded_duration")),
+        declared_duration=_optional_float(doc.get("declared_duration")),
+    )
 
 
 def _segment_from_dict(doc: dict[str, Any]) -> Segment:

@@ -54,6 +54,11 @@ function showMeta(job) {
     `${t("created")} ${dateTime(job.created_at)}`,
   ];
   document.getElementById("job-meta").textContent = parts.filter(Boolean).join(" · ");
+  // A damaged recording (truncated...) is said above the transcript, as in the DOCX header.
+  const warnings = document.getElementById("job-warnings");
+  const messages = (job.warnings || []).map((w) => w.message).filter(Boolean);
+  warnings.textContent = messages.join(" ");
+  warnings.hidden = messages.length === 0;
 }
 
 function transcriptUrl(format, view) {
