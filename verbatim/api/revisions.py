@@ -58,6 +58,8 @@ INDEX_BUDGET_S: Final = 2.0
 _ORIGINAL_KINDS: Final = ("transcript", "transcript_json")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LEADING_SPACE = re.compile(r"^\s*")
+_ATTACHING = ("'", "’", "-")
+"""A corrected word starting with one of these continues the previous word (French elision, hyphenation)."""
 
 
 class EditConflictError(JobNotReadyError):
@@ -139,12 +141,18 @@ def _apply_one(doc: dict[str, Any], edit: TranscriptEdit, segments: Mapping[int,
         spans = _word_spans(str(segment["text"]), [str(w["text"]) for w in words])
         lead = _LEADING_SPACE.match(str(word["text"]))
         word["text"] = (lead.group() if lead else "") + edit.after
+        if edit.after[:1] in _ATTACHING:
+            # "'accord", "-Unis": the corrected word continues the previous one, as Whisper would have
+            # marked it; otherwise the word keeps how it joined (an old document's words all stand apart)
+            word["join"] = ""
         if spans is not None:
             start, end = spans[edit.word_index]
             text = str(segment["text"])
             segment["text"] = text[:start] + word["text"].strip() + text[end:]
         else:
-            segment["text"] = " ".join(str(w["text"]).strip() for w in words)
+            segment["text"] = "".join(
+                (str(w.get("join", " ")) if n else "") + str(w["text"]).strip() for n, w in enumerate(words)
+            ).strip()
         _follow_translation(segment)
     elif edit.kind == "speaker" and edit.speaker is not None:
         speakers: list[dict[str, Any]] = doc.setdefault("speakers", [])

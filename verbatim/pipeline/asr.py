@@ -19,12 +19,19 @@ import numpy as np
 
 from verbatim.errors import InvalidOptionError
 from verbatim.pipeline.progress import ProgressHook, null_hook
-from verbatim.pipeline.types import SAMPLE_RATE, Audio, Segment, Transcript, Word
+from verbatim.pipeline.types import SAMPLE_RATE, Audio, Segment, Transcript, Word, join_words
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
-__all__ = ["SUPPORTED_LANGUAGES", "AsrOptions", "WhisperASR", "drop_repetitions", "normalize_language"]
+__all__ = [
+    "SUPPORTED_LANGUAGES",
+    "AsrOptions",
+    "WhisperASR",
+    "cpu_instruction_set",
+    "drop_repetitions",
+    "normalize_language",
+]
 
 Task = Literal["transcribe", "translate"]
 
@@ -77,6 +84,9 @@ class AsrOptions:
         word_timestamps: per-word times and probabilities (needed for speakers, subtitles, review marks).
         temperatures: fallback temperatures when a decode looks degenerate (compression, low log-prob).
         initial_prompt: optional text to bias spelling (names, vocabulary of a case).
+        languages: the languages the recording may hold (ISO 639-1), e.g. ``("fr", "ar")``: with the
+            language detected, detection (of the recording and of each passage) chooses among these only.
+            Empty: any language with real support in the recording (see :mod:`verbatim.pipeline.langid`).
         normalize_gain: raise very quiet recordings to a usable level before the VAD sees them.
         block_seconds: length of the blocks a long recording is decoded in (bounds memory, see
             :meth:`WhisperASR.transcribe`).
@@ -93,6 +103,7 @@ class AsrOptions:
     word_timestamps: bool = True
     temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
     initial_prompt: str | None = None
+    languages: tuple[str, ...] = ()
     normalize_gain: bool = True
     block_seconds: float = 300.0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -104,7 +115,13 @@ class AsrOptions:
             raise InvalidOptionError("beam_size must be at least 1.")
         if self.batch_size < 0:
             raise InvalidOptionError("batch_size must be 0 (sequential) or more.")
-        return AsrOptions(**{**self.__dict__, "language": normalize_language(self.language)})
+        languages = tuple(dict.fromkeys(normalize_language(code) or "" for code in self.languages))
+        if "" in languages:
+            raise InvalidOptionError("languages: give ISO 639-1 codes such as fr,ar,en (not 'auto').")
+        language = normalize_language(self.language)
+        if language is None and len(languages) == 1:
+            language = languages[0]  # one expected language: nothing to detect
+        return AsrOptions(**{**self.__dict__, "language": language, "languages": languages})
 
 
 # Phrases Whisper produces on silence or music, learnt from subtitle credits in its training data. A segment
@@ -238,6 +255,42 @@ def block_bounds(samples: np.ndarray, block_seconds: float) -> list[tuple[int, i
     return bounds
 
 
+def cpu_instruction_set(cpuinfo: str | None = None) -> str:
+    """The widest x86 instruction set CTranslate2 dispatches to on this CPU (``AVX512``, ``AVX2``, ``AVX``,
+    ``GENERIC``), or the machine's architecture elsewhere; ``CT2_FORCE_CPU_ISA`` overrides it as it does
+    CTranslate2's own choice.
+
+    Args:
+        cpuinfo: the text of ``/proc/cpuinfo`` (read when ``None``).
+    """
+    import os
+    import platform
+
+    forced = os.environ.get("CT2_FORCE_CPU_ISA")
+    if forced:
+        return forced.upper()
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return platform.machine() or "unknown"
+    flags: set[str] = set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags = set(line.partition(":")[2].split())
+            break
+    if not flags:
+        return platform.machine() or "unknown"
+    # CTranslate2 uses its AVX-512 kernels when the CPU has AVX512F, AVX512CD, AVX512BW, AVX512DQ and AVX512VL
+    if {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"} <= flags:
+        return "AVX512"
+    if {"avx2", "fma"} <= flags:
+        return "AVX2"
+    if "avx" in flags:
+        return "AVX"
+    return "GENERIC"
+
+
 class WhisperASR:
     """A loaded faster-whisper model.
 
@@ -257,13 +310,18 @@ class WhisperASR:
         device: str = "auto",
         compute_type: str = "auto",
         cpu_threads: int = 0,
+        seed: int = 0,
     ) -> None:
+        import ctranslate2
+        import faster_whisper
         from faster_whisper import WhisperModel
+
+        # The temperature fallback samples; CTranslate2 draws from a per-thread generator seeded from this
+        # the first time it is used, so a process decodes the same recording the same way every time.
+        ctranslate2.set_random_seed(seed)
 
         resolved_device = device
         if device == "auto":
-            import ctranslate2
-
             resolved_device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
         if compute_type == "auto":
             compute_type = "float16" if resolved_device == "cuda" else "int8"
@@ -276,7 +334,16 @@ class WhisperASR:
             cpu_threads=cpu_threads,
             local_files_only=True,
         )
-        self._identity = {**identity, "device": resolved_device, "compute_type": compute_type}
+        self._identity = {
+            **identity,
+            "device": resolved_device,
+            "compute_type": compute_type,
+            # what else decides the words: int8 kernels round differently per instruction set
+            "ctranslate2": ctranslate2.__version__,
+            "faster_whisper": faster_whisper.__version__,
+            "cpu_isa": cpu_instruction_set() if resolved_device == "cpu" else "cuda",
+            "seed": str(seed),
+        }
         self._batched: Any = None
 
     def identity(self) -> dict[str, str]:
@@ -320,6 +387,8 @@ class WhisperASR:
             offset = first / SAMPLE_RATE
             if is_silent(block):
                 continue  # no 100 ms louder than -60 dBFS: the VAD would spend minutes to find nothing
+            if language is None and options.languages:
+                language = self._likeliest(block, options)
             generator, info = self._decode(block, options, language)
             found = self._collect(generator, offset, duration, hook)
             if language is None and found:
@@ -340,6 +409,20 @@ class WhisperASR:
             models={"asr": self.identity()},
             language_probability=probability,
         )
+
+    def _likeliest(self, samples: np.ndarray, options: AsrOptions) -> str:
+        """The most probable of ``options.languages`` on the speech of ``samples``."""
+        _, _, ranked = self.model.detect_language(
+            samples,
+            vad_filter=options.vad,
+            vad_parameters=dict(
+                threshold=options.vad_threshold,
+                min_silence_duration_ms=options.min_silence_ms,
+                speech_pad_ms=options.speech_pad_ms,
+            ),
+        )
+        probability = dict(ranked)
+        return max(options.languages, key=lambda code: probability.get(code, 0.0))
 
     def _decode(self, samples: np.ndarray, options: AsrOptions, language: str | None) -> tuple[Any, Any]:
         common: dict[str, Any] = dict(
@@ -378,6 +461,9 @@ class WhisperASR:
                     end=round(offset + float(max(w.end, w.start)), 3),
                     text=w.word.strip(),
                     probability=round(float(w.probability), 4),
+                    # Whisper starts a new word with a space; a token without one continues the previous
+                    # word ("d" + "'accord", "États" + "-Unis") and must never be shown apart from it.
+                    join=" " if w.word[:1].isspace() else "",
                 )
                 for w in (raw.words or ())
                 if w.word.strip()
@@ -387,7 +473,7 @@ class WhisperASR:
                 cleaned = drop_repetitions(words)
                 if cleaned is not words:
                     words = cleaned
-                    text = " ".join(w.text for w in words)
+                    text = join_words(words)
             else:
                 text = _drop_text_repetitions(text)
             if is_credit_hallucination(text):
