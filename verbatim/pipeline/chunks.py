@@ -22,7 +22,7 @@ from verbatim.errors import InvalidOptionError
 from verbatim.pipeline.assign import assign_speakers
 from verbatim.pipeline.diarize import MODEL_NAME
 from verbatim.pipeline.progress import ProgressHook, null_hook
-from verbatim.pipeline.types import SAMPLE_RATE, Audio, Diarization, Segment, SpeakerTurn, Transcript, Word
+from verbatim.pipeline.types import SAMPLE_RATE, Audio, Diarization, Segment, SpeakerTurn, Transcript
 
 if TYPE_CHECKING:
     from verbatim.pipeline.runner import PipelineOptions, TranscriptionPipeline

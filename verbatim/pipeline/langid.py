@@ -327,7 +327,10 @@ def identify_languages(
         others = [s for s in kept if s not in inside] + out
         before = max((s.end for s in others if s.end <= lo), default=0.0)
         after = min((s.start for s in others if s.start >= hi), default=audio.duration)
-        lo, hi = max(0.0, before, lo - options.pad_seconds), min(audio.duration, after, hi + options.pad_seconds)
+        lo, hi = (
+            max(0.0, before, lo - options.pad_seconds),
+            min(audio.duration, after, hi + options.pad_seconds),
+        )
         redecoded = _redecode(asr, audio, lo, hi, replace(asr_options, language=run.language))
         if redecoded:
             kept = [s for s in kept if s not in inside]

@@ -17,7 +17,7 @@ from verbatim.pipeline.asr import AsrOptions
 from verbatim.pipeline.assign import assign_speakers
 from verbatim.pipeline.decode import decode, decode_channels
 from verbatim.pipeline.progress import ProgressHook, null_hook
-from verbatim.pipeline.types import SAMPLE_RATE, Audio, Segment, Transcript, Word
+from verbatim.pipeline.types import SAMPLE_RATE, Audio, Segment, Transcript
 
 if TYPE_CHECKING:
     from verbatim.pipeline.asr import WhisperASR

@@ -3,9 +3,9 @@
 Times are rounded to the millisecond and probabilities to 4 decimals, so a transcript that already has that
 precision survives ``transcript_from_dict(transcript_to_dict(t)) == t``. Beyond the schema's required keys a
 segment carries its decoder scores (``avg_logprob``, ``no_speech_prob``, ``compression_ratio``) and a word
-carries ``speaker`` only where it differs from its segment's, so the round trip is exact, and ``join``: ``" "``
-when it starts a new word, ``""`` when it continues the previous one ("d" + "'accord"); a document without
-``join`` (written before it existed) reads as every word standing apart. A segment also
+carries ``speaker`` only where it differs from its segment's, so the round trip is exact, and ``join``:
+``" "`` when it starts a new word, ``""`` when it continues the previous one ("d" + "'accord"); a document
+without ``join`` (written before it existed) reads as every word standing apart. A segment also
 carries ``language_probability`` (per-segment language identification, ``null`` when not measured) and
 ``translation``: ``{"language", "text", "model"}`` or ``null``; ``"outdated": true`` is added when the
 segment's text was corrected after it was translated.
