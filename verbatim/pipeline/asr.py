@@ -438,15 +438,17 @@ class WhisperASR:
                 min_silence_duration_ms=options.min_silence_ms,
                 speech_pad_ms=options.speech_pad_ms,
             ),
-            **options.extra,
         )
         if options.batch_size > 0 and options.vad:
-            return self._pipeline().transcribe(samples, batch_size=options.batch_size, **common)  # type: ignore[no-any-return]
-        return self.model.transcribe(  # type: ignore[no-any-return]
-            samples,
+            return self._pipeline().transcribe(  # type: ignore[no-any-return]
+                samples, batch_size=options.batch_size, **{**common, **options.extra}
+            )
+        sequential: dict[str, Any] = dict(
             condition_on_previous_text=False,  # a wrong segment must not poison the next (loops)
             hallucination_silence_threshold=2.0 if options.word_timestamps else None,
-            **common,
+        )
+        return self.model.transcribe(  # type: ignore[no-any-return]
+            samples, **{**common, **sequential, **options.extra}
         )
 
     def _collect(

@@ -74,7 +74,7 @@ class LanguageIdOptions:
     keep_probability: float = 0.8
     batch_size: int = 8
     pad_seconds: float = 0.2
-    support_seconds: float = 5.0
+    support_seconds: float = 3.0
     support_probability: float = 0.8
 
 
