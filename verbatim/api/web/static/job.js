@@ -37,7 +37,7 @@ async function loadJob() {
       return null;
     }
     document.getElementById("pending-label").textContent = t("job_progress", {
-      status: statusText(job.status),
+      status: statusText(job.status, job.stage),
       pct,
     });
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));

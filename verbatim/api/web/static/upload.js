@@ -94,7 +94,7 @@ async function follow(jobId) {
     }
     const pct = Math.round((job.progress || 0) * 100);
     bar.value = pct;
-    label.textContent = t("job_progress", { status: statusText(job.status), pct });
+    label.textContent = t("job_progress", { status: statusText(job.status, job.stage), pct });
     document.getElementById("follow").dataset.status = job.status;
     if (job.status === "succeeded") {
       const link = document.getElementById("open-job");
