@@ -140,15 +140,24 @@ def _apply_one(doc: dict[str, Any], edit: TranscriptEdit, segments: Mapping[int,
         word = words[edit.word_index]
         spans = _word_spans(str(segment["text"]), [str(w["text"]) for w in words])
         lead = _LEADING_SPACE.match(str(word["text"]))
+        attached_before = str(word["text"]).strip()[:1] in _ATTACHING
         word["text"] = (lead.group() if lead else "") + edit.after
+        join: str | None = None  # otherwise the word keeps how it joined, and the text its own spacing
         if edit.after[:1] in _ATTACHING:
             # "'accord", "-Unis": the corrected word continues the previous one, as Whisper would have
-            # marked it; otherwise the word keeps how it joined (an old document's words all stand apart)
-            word["join"] = ""
+            # marked it
+            join = ""
+        elif attached_before:
+            join = " "  # "'accord" corrected into "accord": a word of its own now
+        if join is not None:
+            word["join"] = join
         if spans is not None:
             start, end = spans[edit.word_index]
             text = str(segment["text"])
-            segment["text"] = text[:start] + word["text"].strip() + text[end:]
+            head = text[:start]
+            if join is not None and edit.word_index > 0 and head.strip():
+                head = head.rstrip() + join
+            segment["text"] = head + word["text"].strip() + text[end:]
         else:
             segment["text"] = "".join(
                 (str(w.get("join", " ")) if n else "") + str(w["text"]).strip() for n, w in enumerate(words)
