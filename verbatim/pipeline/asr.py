@@ -349,6 +349,18 @@ class WhisperASR:
     def identity(self) -> dict[str, str]:
         return dict(self._identity)
 
+    def _decided_by(self, options: AsrOptions) -> dict[str, str]:
+        """The model's identity and the options that change the words: the transcript records them (the
+        prompt is the case's vocabulary: part of the record, never logged)."""
+        info = self.identity()
+        info["beam_size"] = str(options.beam_size)
+        info["temperatures"] = ",".join(f"{t:g}" for t in options.temperatures)
+        if options.initial_prompt:
+            info["prompt"] = options.initial_prompt
+        if options.languages:
+            info["languages"] = ",".join(options.languages)
+        return info
+
     def _pipeline(self) -> Any:
         if self._batched is None:
             from faster_whisper import BatchedInferencePipeline
@@ -406,7 +418,7 @@ class WhisperASR:
             segments=tuple(seg.with_(id=i, language=language) for i, seg in enumerate(segments)),
             audio_sha256=audio.sha256,
             filename=audio.filename,
-            models={"asr": self.identity()},
+            models={"asr": self._decided_by(options)},
             language_probability=probability,
         )
 
