@@ -424,10 +424,12 @@ class WhisperASR:
 
     def _likeliest(self, samples: np.ndarray, options: AsrOptions) -> str:
         """The most probable of ``options.languages`` on the speech of ``samples``."""
+        from faster_whisper.vad import VadOptions
+
         _, _, ranked = self.model.detect_language(
             samples,
             vad_filter=options.vad,
-            vad_parameters=dict(
+            vad_parameters=VadOptions(
                 threshold=options.vad_threshold,
                 min_silence_duration_ms=options.min_silence_ms,
                 speech_pad_ms=options.speech_pad_ms,
