@@ -45,10 +45,15 @@ def sample() -> Audio:
 
 @pytest.fixture(scope="module")
 def runs(asr, sample: Audio) -> tuple[Transcript, Transcript]:  # type: ignore[no-untyped-def]
-    """The sample twice with the CLI's defaults (language detected; diarisation aside: it moves no word)."""
+    """The sample twice with the CLI's defaults (language detected; diarisation aside: it moves no word),
+    another recording decoded in between (what a worker decoded before must not change the words)."""
+    from tests.conftest import DATA
+
     pipeline = TranscriptionPipeline(asr)
     options = PipelineOptions(diarize=False)
-    return pipeline.run_audio(sample, options), pipeline.run_audio(sample, options)
+    first = pipeline.run_audio(sample, options)
+    pipeline.run_audio(decode(DATA / "jfk.flac"), options)
+    return first, pipeline.run_audio(sample, options)
 
 
 def test_the_sample_is_french_throughout_and_no_stretch_is_transcribed_twice(
