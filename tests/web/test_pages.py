@@ -224,31 +224,38 @@ def test_another_units_user_sees_nothing_of_the_job(
     watched.check()
 
 
+def _transcribed(client: Any, filename: str, options: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """Upload the French clip through the API with ``options``; wait for success; (job id, transcript)."""
+    import time
+
+    with FRENCH.open("rb") as fh:
+        r = client.post("/v1/jobs", files={"file": (filename, fh, "audio/wav")}, data=options)
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    deadline = time.monotonic() + 300
+    while (job := client.get(f"/v1/jobs/{job_id}").json())["status"] not in ("succeeded", "failed"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.5)
+    assert job["status"] == "succeeded", job
+    return job_id, client.get(f"/v1/jobs/{job_id}/transcript").json()
+
+
 @pytest.fixture(scope="module")
 def shared_job(server: Server) -> dict[str, Any]:
     """A French hearing transcribed, translated into English (Whisper's translate task) and pseudonymised by
     the real pipeline; the investigator then corrects "il" into a first name (the pseudonymised view is made
     from the corrected revision) and shares the job with the court's unit. Done through the API: the page's
     own upload and correction are the flow above."""
-    import time
 
     import httpx
 
     headers = {"Authorization": f"Bearer {server.tokens['enqueteur-a']}"}
     with httpx.Client(base_url=server.base_url, headers=headers, timeout=60) as client:
-        with FRENCH.open("rb") as fh:
-            r = client.post(
-                "/v1/jobs", files={"file": ("audition de Julie.wav", fh, "audio/wav")},
-                data={"language": "fr", "diarize": "false", "translate_to": "en", "pseudonymize": "true"},
-            )  # fmt: skip
-        assert r.status_code == 202, r.text
-        job_id = r.json()["id"]
-        deadline = time.monotonic() + 300
-        while (job := client.get(f"/v1/jobs/{job_id}").json())["status"] not in ("succeeded", "failed"):
-            assert time.monotonic() < deadline, job
-            time.sleep(0.5)
-        assert job["status"] == "succeeded", job
-        doc = client.get(f"/v1/jobs/{job_id}/transcript").json()
+        job_id, doc = _transcribed(
+            client,
+            "audition de Julie.wav",
+            {"language": "fr", "diarize": "false", "translate_to": "en", "pseudonymize": "true"},
+        )
         words = [w["text"].strip() for w in doc["segments"][0]["words"]]
         index = words.index("il")
         edit = {"segment_id": 0, "word_index": index, "before": words[index], "after": NAME}
@@ -344,26 +351,13 @@ def test_french_words_stay_whole_on_the_page_and_in_every_export(server: Server,
     """Words corrected into "d" + "'accord" and "États" + "-Unis" (tokens as Whisper gives them: the second
     continues the first) show whole on the page and in SRT, VTT, DOCX and TXT. Corrected through the API, so
     that the check does not depend on words the model may hesitate on."""
-    import time
 
     import docx
     import httpx
 
     headers = {"Authorization": f"Bearer {server.tokens['enqueteur-a']}"}
     with httpx.Client(base_url=server.base_url, headers=headers, timeout=60) as client:
-        with FRENCH.open("rb") as fh:
-            r = client.post(
-                "/v1/jobs", files={"file": ("audition.wav", fh, "audio/wav")},
-                data={"language": "fr", "diarize": "false"},
-            )  # fmt: skip
-        assert r.status_code == 202, r.text
-        job_id = r.json()["id"]
-        deadline = time.monotonic() + 300
-        while (job := client.get(f"/v1/jobs/{job_id}").json())["status"] not in ("succeeded", "failed"):
-            assert time.monotonic() < deadline, job
-            time.sleep(0.5)
-        assert job["status"] == "succeeded", job
-        doc = client.get(f"/v1/jobs/{job_id}/transcript").json()
+        job_id, doc = _transcribed(client, "audition.wav", {"language": "fr", "diarize": "false"})
         segment = next(s for s in doc["segments"] if len(s["words"]) >= 4)
         words = [w["text"].strip() for w in segment["words"]]
         edits = [
