@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Final
 
 from verbatim.anonymize.normalize import fold
-from verbatim.anonymize.recognizers import AnalysisContext, register_recognizer
+from verbatim.anonymize.recognizers import AnalysisContext
 from verbatim.anonymize.spans import Span
 
 __all__ = [
@@ -465,11 +465,11 @@ def propagate(spans: list[Span], text: str) -> list[Span]:
     return spans + extra
 
 
-for _recognizer in (
+NAME_RECOGNIZERS: Final = (
     TitleRecognizer,
     ContextNameRecognizer,
     FirstNameRecognizer,
     SpelledNameRecognizer,
     KnownMentionRecognizer,
-):
-    register_recognizer(_recognizer.name, _recognizer)
+)
+"""The name recognizers, registered by :func:`verbatim.anonymize.registry.builtin_registry`."""
