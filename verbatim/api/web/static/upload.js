@@ -40,6 +40,8 @@ function options() {
   if (value("opt-speakers")) data.set("num_speakers", value("opt-speakers"));
   if (value("opt-channels") !== "mix") data.set("channels", value("opt-channels"));
   if (value("opt-translate")) data.set("translate_to", value("opt-translate"));
+  if (value("opt-languages")) data.set("languages", value("opt-languages"));
+  if (value("opt-prompt")) data.set("prompt", value("opt-prompt"));
   if (document.getElementById("opt-pseudo").checked) data.set("pseudonymize", "true");
   return data;
 }
