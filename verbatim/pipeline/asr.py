@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -69,6 +69,10 @@ class AsrOptions:
         vad: skip non-speech with Silero VAD (shipped in faster-whisper): no text is produced on silence.
         vad_threshold: speech probability above which a frame is speech.
         min_silence_ms: silence length that splits speech chunks.
+        recover_threshold: a looser speech probability: stretches above it that the first pass left out
+            are decoded on their own (see :meth:`WhisperASR._recover`); ``None`` turns this off. 0.35
+            keeps 60 s of silence, hum and white noise (up to -26 dBFS, phone-band too) at zero words, where
+            0.25 does not.
         speech_pad_ms: margin kept around each speech chunk so word starts are not clipped.
         word_timestamps: per-word times and probabilities (needed for speakers, subtitles, review marks).
         temperatures: decoding temperatures, the later ones a fallback when a decode looks degenerate
@@ -99,6 +103,7 @@ class AsrOptions:
     temperatures: tuple[float, ...] = (0.0,)
     initial_prompt: str | None = None
     languages: tuple[str, ...] = ()
+    recover_threshold: float | None = 0.35
     normalize_gain: bool = True
     block_seconds: float = 300.0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -403,6 +408,8 @@ class WhisperASR:
                 # identification is a stage of its own)
                 language, probability = info.language, float(info.language_probability)
             segments.extend(found)
+            if options.vad and options.recover_threshold is not None:
+                segments.extend(self._recover(block, found, offset, duration, options, language))
         hook("transcribe", completed=duration, total=duration)
         if language is None:  # no speech anywhere: nothing was detected
             language, probability = "und", 0.0
@@ -416,6 +423,45 @@ class WhisperASR:
             models={"asr": self._decided_by(options)},
             language_probability=probability,
         )
+
+    def _recover(
+        self,
+        block: np.ndarray,
+        found: list[Segment],
+        offset: float,
+        duration: float,
+        options: AsrOptions,
+        language: str | None,
+    ) -> list[Segment]:
+        """Speech the VAD's threshold left out, decoded on its own.
+
+        Silero's speech probability drops on band-limited audio (a phone line, a cheap recorder): at the usual
+        threshold whole sentences of a phone call were never decoded. Stretches that a looser threshold
+        (``options.recover_threshold``) calls speech, at least ``_RECOVER_MIN_S`` long and outside every
+        segment already found, are decoded alone without the VAD; Whisper's own no-speech test and the
+        hallucination filters still apply, so noise gives nothing.
+        """
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        loose = get_speech_timestamps(
+            block,
+            VadOptions(
+                threshold=float(options.recover_threshold or options.vad_threshold),
+                min_silence_duration_ms=options.min_silence_ms,
+                speech_pad_ms=options.speech_pad_ms,
+            ),
+        )
+        taken = sorted((s.start - offset, s.end - offset) for s in found)
+        out: list[Segment] = []
+        for region in loose:
+            for lo, hi in _uncovered(region["start"] / SAMPLE_RATE, region["end"] / SAMPLE_RATE, taken):
+                if hi - lo < _RECOVER_MIN_S:
+                    continue
+                part = block[int(lo * SAMPLE_RATE) : int(hi * SAMPLE_RATE)]
+                generator, _ = self._decode(part, replace(options, vad=False), language)
+                recovered = self._collect(generator, offset + lo, duration, null_hook)
+                out.extend(s for s in recovered if s.words or s.text)
+        return out
 
     def _likeliest(self, samples: np.ndarray, options: AsrOptions) -> str:
         """The most probable of ``options.languages`` on the speech of ``samples``."""
@@ -504,6 +550,26 @@ class WhisperASR:
                 )
             )
         return out
+
+
+_RECOVER_MIN_S = 1.0
+"""Shortest stretch of speech left out by the VAD worth decoding again (shorter: a breath, a click)."""
+
+
+def _uncovered(start: float, end: float, taken: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Parts of ``[start, end]`` outside every ``taken`` span (sorted by start; each widened by 0.3 s)."""
+    out: list[tuple[float, float]] = []
+    cursor = start
+    for lo, hi in taken:
+        lo, hi = lo - 0.3, hi + 0.3
+        if hi <= cursor or lo >= end:
+            continue
+        if lo > cursor:
+            out.append((cursor, min(lo, end)))
+        cursor = max(cursor, hi)
+    if cursor < end:
+        out.append((cursor, end))
+    return out
 
 
 def _drop_text_repetitions(text: str) -> str:
