@@ -147,6 +147,14 @@ def transcribe(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    vocabulary: Annotated[
+        Path | None,
+        typer.Option(
+            "--vocabulary",
+            help="A text file of the case's terms (names, places...), one a line ('#' starts a comment): "
+            "given to the recogniser with --prompt, recorded with the transcript.",
+        ),
+    ] = None,
     *,
     request_options: dict[str, object],
 ) -> None:
@@ -177,6 +185,8 @@ def transcribe(
     missing = [str(p) for p in audio if not p.exists()]
     if missing:
         _fail(f"no such file: {', '.join(missing)}", EXIT_USAGE)
+    if vocabulary is not None:
+        request_options = {**request_options, "vocabulary": _vocabulary(vocabulary)}
     try:
         request = _request(request_options)
         pseudonymizer = _pseudonymizer(request) if request.pseudonymize else None
@@ -230,6 +240,16 @@ def transcribe(
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
     if failures:
         raise typer.Exit(EXIT_ERROR)
+
+
+def _vocabulary(path: Path) -> list[str]:
+    """The terms of a vocabulary file: one a line, blank lines and ``#`` comments skipped."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        _fail(f"cannot read the vocabulary file {path}: {e}", EXIT_USAGE)
+    terms = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+    return [t for t in terms if t]
 
 
 def _request(options: dict[str, object]) -> TranscriptionRequest:
@@ -341,13 +361,16 @@ def _run_one(
         return pipeline.run(path, options)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from verbatim.pipeline.progress import stage_of
+
+    # one bar per stage (decode, transcribe, languages, diarise, translate, pseudonymise), named as it runs
     labels = {
         "decode": "décodage",
         "transcribe": "transcription",
-        "diarize": "locuteurs",
-        "language": "langues",
-        "relanguage": "langues (retranscription)",
+        "languages": "langues",
+        "diarise": "locuteurs",
         "translate": "traduction",
+        "pseudonymise": "pseudonymisation",
     }
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -359,9 +382,12 @@ def _run_one(
         tasks: dict[str, object] = {}
 
         def hook(step: str, *, completed: float, total: float) -> None:
-            if step not in tasks:
-                tasks[step] = progress.add_task(f"{path.name} · {labels.get(step, step)}", total=total or 1)
-            progress.update(tasks[step], completed=completed, total=total or 1)  # type: ignore[arg-type]
+            stage = stage_of(step) or step
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(
+                    f"{path.name} · {labels.get(stage, stage)}", total=total or 1
+                )
+            progress.update(tasks[stage], completed=completed, total=total or 1)  # type: ignore[arg-type]
 
         return pipeline.run(path, options, hook)
 

@@ -265,9 +265,15 @@ def test_options_of_other_features_are_tolerated_by_the_upload(service: Service)
             "/v1/jobs",
             headers=service.investigator.headers,
             files={"file": (STEREO.name, fh)},
-            data={"language": "en", "diarize": "false", "translate_to": "fr", "pseudonymize": "true"},
-        )
+            data={
+                "language": "en", "diarize": "false", "translate_to": "fr", "pseudonymize": "true",
+                "languages": "en, fr", "prompt": "Maître Dupont, Mashhad.",
+            },
+        )  # fmt: skip
     assert r.status_code == 202, r.text
+    job = service.client.get(f"/v1/jobs/{r.json()['id']}", headers=service.investigator.headers).json()
+    assert job["options"]["languages"] == ["en", "fr"]
+    assert job["options"]["prompt"] == "Maître Dupont, Mashhad."
 
 
 # --- the recording ---------------------------------------------------------------------------------------

@@ -77,6 +77,11 @@ class JobPublic(BaseModel):
     id: str
     status: JobStatus
     progress: float
+    stage: str | None = Field(
+        default=None,
+        description="The stage at work while the job runs: decode, transcribe, languages, diarise, "
+        "translate or pseudonymise; for a failed job, the stage it failed in; null when queued or succeeded.",
+    )
     error: str | None
     created_at: datetime
     started_at: datetime | None

@@ -153,6 +153,7 @@ class Job(Base):
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="queued", server_default="queued", index=True)
     progress: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    stage: Mapped[str | None] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
     options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     filename: Mapped[str | None] = mapped_column(String(512))
