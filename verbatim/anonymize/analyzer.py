@@ -1,16 +1,19 @@
 """The analyzer: runs the recognizers of a language over a text and resolves what they found.
 
-Order: every recognizer -> overlaps merged -> names, places and organisations found again across the whole
-text -> professionals marked -> overlaps merged again. The result is a list of non-overlapping
+Order: the detection text (:mod:`~verbatim.anonymize.layout`: NFC, invisible characters removed, speaker
+labels blanked) -> every recognizer -> overlaps merged -> names, places and organisations found again across the whole
+text -> professionals marked -> offsets mapped back onto the original. The result is a list of non-overlapping
 :class:`~verbatim.anonymize.spans.Span` in text order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import lru_cache
 from typing import Final
 
+from verbatim.anonymize.layout import detection_text
 from verbatim.anonymize.names import mark_professionals, propagate
 from verbatim.anonymize.recognizers import AnalysisContext, Recognizer, create_recognizer
 from verbatim.anonymize.spans import Span, merge_spans
@@ -20,8 +23,8 @@ __all__ = ["DEFAULT_RECOGNIZERS", "Analyzer", "default_analyzer"]
 RULES: Final = (
     "phone", "email", "nir", "iban", "plate", "case_number", "date", "age", "address",
 )  # fmt: skip
-NAMES: Final = ("title", "context_name", "first_name", "spelled", "known")
-DEFAULT_RECOGNIZERS: Final = (*RULES, *NAMES, "spacy")
+NAMES: Final = ("title", "context_name", "first_name", "lower_name", "spelled", "known")
+DEFAULT_RECOGNIZERS: Final = (*RULES, *NAMES, "spacy", "spacy_en")
 """Recognizers of the default analyzer, by registered name."""
 
 
@@ -60,19 +63,28 @@ class Analyzer:
         """
         if not text.strip():
             return []
-        context = AnalysisContext(text, language, dict(known or {}))
+        # Recognizers see the detection text (NFC, no invisible characters, speaker labels blanked).
+        detection = detection_text(text)
+        context = AnalysisContext(detection.text, language, dict(known or {}))
         found: list[Span] = []
         for recognizer in self.recognizers:
             if language in recognizer.languages or "*" in recognizer.languages:
                 found.extend(recognizer.analyze(context))
         spans = merge_spans(s for s in found if s.score >= self.min_score)
         if self.propagate_names:
-            spans = merge_spans(propagate(spans, text))
-        return mark_professionals(spans, text)
+            spans = merge_spans(propagate(spans, detection.text))
+        spans = mark_professionals(spans, detection.text)
+        if detection.identity:
+            return spans
+        out = []
+        for span in spans:
+            start, end = detection.original_span(span.start, span.end)
+            out.append(replace(span, start=start, end=end, text=text[start:end]))
+        return out
 
 
 @lru_cache(maxsize=8)
 def default_analyzer(*, ner: bool = True, propagate_names: bool = True) -> Analyzer:
-    """The analyzer with every built-in recognizer (spaCy's NER model loads on first use)."""
-    names = DEFAULT_RECOGNIZERS if ner else tuple(n for n in DEFAULT_RECOGNIZERS if n != "spacy")
+    """The analyzer with every built-in recognizer (spaCy's NER models load on first use of a language)."""
+    names = DEFAULT_RECOGNIZERS if ner else tuple(n for n in DEFAULT_RECOGNIZERS if not n.startswith("spacy"))
     return Analyzer([create_recognizer(n) for n in names], propagate_names=propagate_names)

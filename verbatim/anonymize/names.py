@@ -4,7 +4,6 @@
 - a context that announces a name ("je m'appelle Julie", "mon beau-père Kévin", "my name is..."),
 - a first name from a list of first names (French and other languages, from the MIT-licensed Faker data),
 - a name spelled out letter by letter ("M-A-R-T-I-N", "M, A, R, T, I, N"),
-- names already found elsewhere in the same document (or in the French text a translation comes from),
 - professionals: a judge, a clerk, a lawyer or an investigator named in their role stays recognisable as
   such, so that a policy may keep their name.
 """
@@ -24,7 +23,6 @@ from verbatim.anonymize.spans import Span
 __all__ = [
     "ContextNameRecognizer",
     "FirstNameRecognizer",
-    "KnownMentionRecognizer",
     "SpelledNameRecognizer",
     "TitleRecognizer",
     "first_names",
@@ -111,7 +109,8 @@ _SENTENCE_END = re.compile(r"(?<![A-Z])(?<!\b[A-Z]\s)[.!?]\s|[;\n]")
 _PARTY_BEFORE = re.compile(
     r"(?:requérante?s?|requerante?s?|plaignante?s?|victimes?|témoins?|temoins?|prévenue?s?|accusée?s?|"
     r"mise?\s+en\s+(?:cause|examen)|partie\s+civile|mineure?s?|enfants?|défendeur|défenderesse|demandeur|"
-    r"demanderesse|intéressée?|applicants?|witness|victim|defendant|claimant|minor|child)"
+    r"demanderesse|intéressée?|applicants?|witness|victim|defendant|claimant|minor|child|famille|"
+    r"époux|epoux|consorts|family)"
     r"[\s,:]*(?:(?:monsieur|madame|mademoiselle|m\.|mme|mlle|m|mr|mrs|ms)\s*\.?\s*)?$",
     re.IGNORECASE,
 )
@@ -244,11 +243,15 @@ class FirstNameRecognizer:
         return spans
 
 
+_UPPER = "A-ZÀ-ÖØ-Ý"
+_LOWER = "a-zà-öø-ÿ"
 _SPELLED = re.compile(
-    r"(?<![\w\-])(?:[A-Z](?:\s*-\s*|\s*,\s*|\s+|\s*\.\s+)){2,}[A-Z](?![\w])"
-    r"|(?<![\w\-])(?:[a-z](?:-|,\s*)){3,}[a-z](?![\w])"
+    rf"(?<![\w\-])(?:[{_UPPER}](?:\s*-\s*|\s*,\s*|\s+|\s*\.\s*)){{2,}}[{_UPPER}](?![\w])"
+    rf"|(?<![\w\-])(?:[{_LOWER}](?:-|,\s*)){{2,}}[{_LOWER}](?![\w])"
 )
-_SPELLED_CONTEXT = ("écrit", "ecrit", "épel", "epel", "lettre", "spell", "s'écrit", "nom", "prénom")
+_SPELLED_CONTEXT = (
+    "ecrit", "epel", "lettre", "spell", "nom", "prenom", "appel", "name", "orthograph",
+)  # fmt: skip
 
 
 class SpelledNameRecognizer:
@@ -261,28 +264,26 @@ class SpelledNameRecognizer:
         text = context.text
         spans = []
         for m in _SPELLED.finditer(text):
-            letters = re.sub(r"[^A-Za-z]", "", m.group())
+            letters = fold("".join(c for c in m.group() if c.isalpha()))
             if len(letters) < 3:
                 continue
+            # Lower-case letters joined by hyphens are a name only in context or when they spell one.
+            lower = m.group()[0].islower()
             before = fold(text[max(0, m.start() - 60) : m.start()])
             in_context = any(w in before for w in _SPELLED_CONTEXT)
             # "D E C I D E": letters spaced for a heading; hyphens and commas are how a name is spelled.
             marked = bool(re.search(r"[-,]", m.group()))
-            score = 0.9 if in_context or (marked and len(letters) >= 4) else 0.6 if marked else 0.4
-            spans.append(Span(m.start(), m.end(), "PER", score, m.group(), self.name, key=letters.lower()))
+            a_name = letters in first_names() or letters in surnames()
+            if letters in context.known:
+                score = 0.95  # a name the document or the case already knows, spelled out
+            elif in_context or (marked and (a_name or len(letters) >= 4) and not lower):
+                score = 0.9
+            elif marked and (a_name or not lower):
+                score = 0.6
+            else:
+                score = 0.4
+            spans.append(Span(m.start(), m.end(), "PER", score, m.group(), self.name, key=letters))
         return spans
-
-
-class KnownMentionRecognizer:
-    """Mentions already found elsewhere: the names of a transcript found again in its translation."""
-
-    name = "known"
-    languages = _ALL
-
-    def analyze(self, context: AnalysisContext) -> list[Span]:
-        if not context.known:
-            return []
-        return _find_mentions(context.text, context.known, score=0.85, source=self.name)
 
 
 def _find_mentions(text: str, known: dict[str, str], *, score: float, source: str) -> list[Span]:
@@ -351,7 +352,7 @@ def mark_professionals(spans: list[Span], text: str) -> list[Span]:
     out: list[Span] = []
     parties: set[int] = set()
     for span in spans:
-        if span.category == "PER" and not span.professional and span.source != "spelled":
+        if span.category == "PER" and not span.professional and span.source not in ("spelled", "hide"):
             before = text[max(0, span.start - 60) : span.start]
             sentence_before = _SENTENCE_END.split(before)[-1]
             after = text[span.end : span.end + 40]
@@ -453,6 +454,8 @@ def propagate(spans: list[Span], text: str) -> list[Span]:
     """
     known: dict[str, str] = {}
     for span in spans:
+        if span.category == "PER" and span.key and len(span.key) >= 3 and span.key.isalpha():
+            known.setdefault(span.key, "PER")  # "L-É-A" spelled: "Léa" said elsewhere is her too
         if span.category == "PER" and span.source != "spelled":
             for token in name_tokens(span.text):
                 if len(token) >= 3 and token not in _AMBIGUOUS_FIRST_NAMES:
@@ -470,6 +473,5 @@ for _recognizer in (
     ContextNameRecognizer,
     FirstNameRecognizer,
     SpelledNameRecognizer,
-    KnownMentionRecognizer,
 ):
     register_recognizer(_recognizer.name, _recognizer)

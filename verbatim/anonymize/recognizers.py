@@ -83,7 +83,7 @@ def register_recognizer(name: str, factory: RecognizerFactory) -> None:
 def available_recognizers() -> tuple[str, ...]:
     """Names of the registered recognizers."""
     # Importing the modules registers the built-in recognizers.
-    from verbatim.anonymize import names, ner, rules  # noqa: F401
+    from verbatim.anonymize import names, ner, people, rules  # noqa: F401
 
     return tuple(_REGISTRY)
 

@@ -278,7 +278,9 @@ class PlateRecognizer:
 
 # --- case and procedure numbers -------------------------------------------------------------------
 
-_CASE_NUMBER = r"(\d[\dA-Z]*(?:\s?[/\-.]\s?[\dA-Z]+)*)"
+# Parts joined by "/" or "-" (spaces around allowed, never a line break) or by a dot with no space: a case
+# number never runs into the next sentence ("Dossier 2026/123. Le témoin...").
+_CASE_NUMBER = r"((?-i:\d[\dA-Z]*(?:[ \t]?[/\-][ \t]?[\dA-Z]+|\.[\dA-Z]*\d[\dA-Z]*)*))"
 _CASE_LABELLED = re.compile(
     r"\b(?:PV|P\.V\.|procès-verbal|proces-verbal|R\.?G\.?|parquet|procédure|procedure|dossier|affaire|"
     r"requêtes?|requetes?|pourvoi|ordonnance|jugement|arrêt|arret|plainte|instruction|main courante|"
