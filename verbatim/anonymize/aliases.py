@@ -81,7 +81,7 @@ def _letters(n: int) -> str:
 
 def _spelled_like(template: str, word: str) -> str:
     """``word`` spelled with the separators of ``template`` ("M, A, R" -> "D, U, R, A, N, D")."""
-    separator = re.search(r"[A-Za-z]([^A-Za-z]+)[A-Za-z]", template)
+    separator = re.search(r"[^\W\d_]([\W_]+)[^\W\d_]", template)
     sep = separator.group(1) if separator else "-"
     letters = [c for c in fold(word).upper() if c.isalpha()]
     return sep.join(letters)

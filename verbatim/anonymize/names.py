@@ -16,6 +16,7 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Final
 
+from verbatim.anonymize.lexicon import common_word
 from verbatim.anonymize.normalize import fold
 from verbatim.anonymize.recognizers import AnalysisContext, register_recognizer
 from verbatim.anonymize.spans import Span
@@ -81,6 +82,8 @@ _NOT_NAMES: Final = frozenset(
         "parce", "actuel", "actuelle",
     }
 )  # fmt: skip
+
+_NOT_NAMES_FOLDED: Final = frozenset(fold(w) for w in _NOT_NAMES)
 
 _PROFESSIONAL_BEFORE = re.compile(
     r"(?:ma[iî]tre|\bme|juges?|président(?:e)?|vice-président(?:e)?|greffi[eè]re?s?|enqu[eê]t(?:eur|rice)s?|"
@@ -156,7 +159,11 @@ class ContextNameRecognizer:
         spans = []
         for m in _CONTEXT.finditer(context.text):
             found = m.group(1)
-            if fold(found) in _NOT_NAMES or fold(found.split()[0]) in _NOT_NAMES:
+            if fold(found) in _NOT_NAMES_FOLDED or fold(found.split()[0]) in _NOT_NAMES_FOLDED:
+                continue
+            # "son fils cadet", "son fils était": a lower-case word after a relative is a name only when it
+            # is no French word.
+            if found.islower() and context.language == "fr" and common_word(found):
                 continue
             spans.append(Span(m.start(1), m.end(1), "PER", 0.9, found, self.name))
         return spans
@@ -214,12 +221,14 @@ def surnames() -> frozenset[str]:
     return frozenset(fold(v) for v in provider.last_names)
 
 
+_AFTER_ARTICLE = re.compile(r"(?i:\b(?:la|le|les|l['’]|du|des|au|aux))\s*$")
 _CAP_WORD = re.compile(r"(?<![\w'’\-])[A-ZÀ-ÖØ-Ý][a-zà-öø-ÿ]+(?:-[A-ZÀ-ÖØ-Ý][a-zà-öø-ÿ]+)?(?![\w'’])")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;«»\"\n]\s*|\s[-–—]\s*)$")
 
 
 class FirstNameRecognizer:
-    """A capitalised first name from the list, not at the start of a sentence ("hier, Julie est venue")."""
+    """A capitalised first name from the list ("hier, Julie est venue"); at a sentence start, only when it is
+    no common French word."""
 
     name = "first_name"
     languages = _ALL
@@ -231,7 +240,14 @@ class FirstNameRecognizer:
         for m in _CAP_WORD.finditer(text):
             if fold(m.group()) not in names:
                 continue
-            if _SENTENCE_START.search(text[max(0, m.start() - 3) : m.start()]):
+            # At a sentence start a capital says nothing: a first name then only when it is no French word
+            # ("Julie est venue" yes, "Olivier" the tree no).
+            if _SENTENCE_START.search(text[max(0, m.start() - 3) : m.start()]) and (
+                context.language != "fr" or common_word(m.group())
+            ):
+                continue
+            # "le ministère de la Santé": a common word with a capital after an article is no first name.
+            if _AFTER_ARTICLE.search(text[max(0, m.start() - 8) : m.start()]) and common_word(m.group()):
                 continue
             end = m.end()
             # "Julie Martin": the capitalised word after a first name is its surname.

