@@ -72,8 +72,8 @@ class Analyzer:
                 found.extend(recognizer.analyze(context))
         spans = merge_spans(s for s in found if s.score >= self.min_score)
         if self.propagate_names:
-            spans = merge_spans(propagate(spans, detection.text))
-        spans = mark_professionals(spans, detection.text)
+            spans = merge_spans(propagate(spans, detection.text, lower_case=language == "fr"))
+        spans = _outside_labels(mark_professionals(spans, detection.text), detection.labels)
         if detection.identity:
             return spans
         out = []
@@ -88,3 +88,33 @@ def default_analyzer(*, ner: bool = True, propagate_names: bool = True) -> Analy
     """The analyzer with every built-in recognizer (spaCy's NER models load on first use of a language)."""
     names = DEFAULT_RECOGNIZERS if ner else tuple(n for n in DEFAULT_RECOGNIZERS if not n.startswith("spacy"))
     return Analyzer([create_recognizer(n) for n in names], propagate_names=propagate_names)
+
+
+def _outside_labels(spans: list[Span], labels: Sequence[tuple[int, int]]) -> list[Span]:
+    """Spans cut to what lies outside the speaker labels, without whitespace at their ends."""
+    out: list[Span] = []
+    for span in spans:
+        pieces = [(span.start, span.end)]
+        for l_start, l_end in labels:
+            if l_start >= span.end or l_end <= span.start:
+                continue
+            next_pieces = []
+            for start, end in pieces:
+                if start < l_start:
+                    next_pieces.append((start, min(end, l_start)))
+                if end > l_end:
+                    next_pieces.append((max(start, l_end), end))
+            pieces = next_pieces
+        for start, end in pieces:
+            text = span.text[start - span.start : end - span.start]
+            lead = len(text) - len(text.lstrip())
+            trail = len(text) - len(text.rstrip())
+            if not any(c.isalnum() for c in text):
+                continue
+            if (start, end) == (span.start, span.end) and not lead and not trail:
+                out.append(span)
+            else:
+                out.append(
+                    replace(span, start=start + lead, end=end - trail, text=text[lead : len(text) - trail])
+                )
+    return out

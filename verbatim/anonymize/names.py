@@ -83,10 +83,20 @@ _NOT_NAMES: Final = frozenset(
     }
 )  # fmt: skip
 
+
+
+@lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
+    """French and English stop words (spaCy's lists, imported on first use: importing spaCy is slow)."""
+    words: set[str] = set()
+    for language in ("fr", "en"):
+        words.update(fold(w) for w in importlib.import_module(f"spacy.lang.{language}.stop_words").STOP_WORDS)
+    return frozenset(words)
+
 _NOT_NAMES_FOLDED: Final = frozenset(fold(w) for w in _NOT_NAMES)
 
 _PROFESSIONAL_BEFORE = re.compile(
-    r"(?:ma[iî]tre|\bme|juges?|président(?:e)?|vice-président(?:e)?|greffi[eè]re?s?|enqu[eê]t(?:eur|rice)s?|"
+    r"(?:ma[iî]tre|(?-i:\bMe)|juges?|président(?:e)?|vice-président(?:e)?|greffi[eè]re?s?|enqu[eê]t(?:eur|rice)s?|"
     r"brigadier(?:-chef)?|capitaine|lieutenant|commandant|adjudant(?:-chef)?|gendarme|major|"
     r"gardien de la paix|officier(?: de police judiciaire)?|opj|apj|commissaire|procureure?|substitut|"
     r"avocate?s?|conseill(?:er|ère)|"
@@ -262,8 +272,9 @@ class FirstNameRecognizer:
 _UPPER = "A-ZÀ-ÖØ-Ý"
 _LOWER = "a-zà-öø-ÿ"
 _SPELLED = re.compile(
-    rf"(?<![\w\-])(?:[{_UPPER}](?:\s*-\s*|\s*,\s*|\s+|\s*\.\s*)){{2,}}[{_UPPER}](?![\w])"
-    rf"|(?<![\w\-])(?:[{_LOWER}](?:-|,\s*)){{2,}}[{_LOWER}](?![\w])"
+    # Letters on one line only ([ \t], never \s): the next line's label is no letter of the name.
+    rf"(?<![\w\-])(?:[{_UPPER}](?:[ \t]*-[ \t]*|[ \t]*,[ \t]*|[ \t]+|[ \t]*\.[ \t]*)){{2,}}[{_UPPER}](?![\w])"
+    rf"|(?<![\w\-])(?:[{_LOWER}](?:-|,[ \t]*)){{2,}}[{_LOWER}](?![\w])"
 )
 _SPELLED_CONTEXT = (
     "ecrit", "epel", "lettre", "spell", "nom", "prenom", "appel", "name", "orthograph",
@@ -302,16 +313,22 @@ class SpelledNameRecognizer:
         return spans
 
 
-def _find_mentions(text: str, known: dict[str, str], *, score: float, source: str) -> list[Span]:
-    """Capitalised occurrences of known mentions (folded text -> category), longest first."""
+def _find_mentions(
+    text: str, known: dict[str, str], *, score: float, source: str, lower_case: bool = False
+) -> list[Span]:
+    """Capitalised occurrences of known mentions (folded text -> category), longest first; with
+    ``lower_case``, a person's word of 4 letters or more in lower case too ("Augustin" then "augustin")."""
     spans: list[Span] = []
     taken: list[tuple[int, int]] = []
     for mention in sorted(known, key=len, reverse=True):
         if len(mention) < 2:
             continue
         pattern = re.compile(rf"(?<![\w'’\-]){re.escape(mention)}(?![\w'’])", re.IGNORECASE)
+        person_word = lower_case and known[mention] == "PER" and len(mention) >= 4 and " " not in mention
         for m in pattern.finditer(_fold_keep_length(text)):
-            if not text[m.start()].isupper():
+            # A name of this very document in lower case is hidden even when it is also a word ("benoit",
+            # "claire"): hiding a word is a lesser harm than leaving a person's name.
+            if not text[m.start()].isupper() and not (person_word and mention not in _stop_words()):
                 continue
             if any(m.start() < e and s < m.end() for s, e in taken):
                 continue
@@ -462,23 +479,28 @@ def _mark_enumerations(spans: list[Span], text: str, parties: set[int]) -> list[
     return out
 
 
-def propagate(spans: list[Span], text: str) -> list[Span]:
+def propagate(spans: list[Span], text: str, *, lower_case: bool = False) -> list[Span]:
     """Find again, everywhere in the text, the names, places and organisations found once.
 
-    "Julie Martin" found by the NER model makes every later capitalised "Julie" and "Martin" a person;
-    a place or organisation of four letters or more is found again by its exact (folded) text.
+    "Julie Martin" found by the NER model makes every later capitalised "Julie" and "Martin" a person
+    (and, with ``lower_case``, for a transcript that lost its capitals, "julie" too); a place or
+    organisation of four letters or more is found again by its exact (folded) text.
     """
     known: dict[str, str] = {}
     for span in spans:
         if span.category == "PER" and span.key and len(span.key) >= 3 and span.key.isalpha():
             known.setdefault(span.key, "PER")  # "L-É-A" spelled: "Léa" said elsewhere is her too
         if span.category == "PER" and span.source != "spelled":
-            for token in name_tokens(span.text):
-                if len(token) >= 3 and token not in _AMBIGUOUS_FIRST_NAMES:
+            tokens = name_tokens(span.text)
+            # A first name that is also a word ("Claire", "Aimé") is found again only when it was seen
+            # in a full name or announced as a name, not from one word the NER model took for a name.
+            sure = len(tokens) >= 2 or span.source not in ("spacy", "first_name", "propagation")
+            for token in tokens:
+                if len(token) >= 3 and (sure or token not in _AMBIGUOUS_FIRST_NAMES):
                     known.setdefault(token, "PER")
         elif span.category in ("LOC", "ORG") and len(span.text) >= 4 and span.score >= 0.6:
             known.setdefault(fold(span.text), span.category)
-    found = _find_mentions(text, known, score=0.8, source="propagation")
+    found = _find_mentions(text, known, score=0.8, source="propagation", lower_case=lower_case)
     covered = [(s.start, s.end) for s in spans]
     extra = [f for f in found if not any(f.start < e and s < f.end for s, e in covered)]
     return spans + extra

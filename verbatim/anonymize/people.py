@@ -111,7 +111,7 @@ class KnownMentionRecognizer:
                 taken.append((m.start(), m.end()))
                 spans.append(
                     Span(
-                        m.start(), m.end(), category, 1.0 if hide else 0.85 if capital else 0.7,
+                        m.start(), m.end(), category, 1.0 if hide else 0.9 if capital else 0.8,
                         text[m.start() : m.end()], "hide" if hide else self.name,
                         professional=flag == "professional",
                     )

@@ -24,6 +24,7 @@ from typing import Any, Final
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
+from verbatim.anonymize.layout import refuse_invisible
 from verbatim.api.errors import JobNotReadyError
 from verbatim.errors import InvalidOptionError
 from verbatim.ops.db import Artifact, Job, TranscriptEdit, TranscriptSearch, User, utcnow
@@ -82,7 +83,9 @@ def fold(text: str) -> str:
 
 
 def _clean(text: str, *, what: str, limit: int) -> str:
-    text = " ".join(text.split())
+    # Zero-width and text-direction characters are refused: they hide a name from detection or make the
+    # record read differently from what it holds.
+    text = " ".join(refuse_invisible(text, what=what).split())
     if not text:
         raise InvalidOptionError(f"{what}: give a non-empty text")
     if len(text) > limit or _CONTROL.search(text):
