@@ -224,9 +224,7 @@ def _hide_list(names: list[str] | None, files: list[Path] | None) -> list[str]:
         _fail(str(e), EXIT_USAGE)
 
 
-def _pseudonymizer(
-    policy_name: str, hide: list[str]
-) -> Callable[[Transcript, str, ExportOptions], bytes]:
+def _pseudonymizer(policy_name: str, hide: list[str]) -> Callable[[Transcript, str, ExportOptions], bytes]:
     """Checks the policy now (before any model loads); returns what renders a pseudonymised copy."""
     from verbatim.anonymize import load_policy
 
@@ -275,8 +273,8 @@ def pseudonymize(
     mapping: Annotated[
         Path | None,
         typer.Option(
-            help="Also write the correspondence table here, encrypted with the key (settings); with --reveal, "
-            "the table to read."
+            help="Also write the correspondence table here, encrypted with the key (settings); "
+            "with --reveal, the table to read."
         ),
     ] = None,
     hide: Annotated[

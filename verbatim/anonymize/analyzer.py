@@ -1,9 +1,9 @@
 """The analyzer: runs the recognizers of a language over a text and resolves what they found.
 
 Order: the detection text (:mod:`~verbatim.anonymize.layout`: NFC, invisible characters removed, speaker
-labels blanked) -> every recognizer -> overlaps merged -> names, places and organisations found again across the whole
-text -> professionals marked -> offsets mapped back onto the original. The result is a list of non-overlapping
-:class:`~verbatim.anonymize.spans.Span` in text order.
+labels blanked) -> every recognizer -> overlaps merged -> names, places and organisations found again across
+the whole text -> professionals marked -> spans cut out of labels -> offsets mapped back onto the original.
+The result is a list of non-overlapping :class:`~verbatim.anonymize.spans.Span` in text order.
 """
 
 from __future__ import annotations

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field, replace
 from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final
 
 from verbatim.anonymize.aliases import LABELS, AliasRegistry
 from verbatim.anonymize.crypto import encrypt_document, encrypt_token, key_fingerprint
 from verbatim.anonymize.layout import is_structure_label
 from verbatim.anonymize.names import name_tokens
-from verbatim.anonymize.people import hide_known
 from verbatim.anonymize.normalize import fold
+from verbatim.anonymize.people import hide_known
 from verbatim.anonymize.policy import Policy
 from verbatim.anonymize.spans import Span
 from verbatim.errors import InvalidOptionError

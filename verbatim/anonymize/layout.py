@@ -86,9 +86,7 @@ _QUALIFIER = (
     r"(?:\s+(?:de\s+la\s+défense|de\s+la\s+partie\s+civile|du\s+mineur|de\s+la\s+mineure|de\s+l['’]enfant|"
     r"adjoint(?:e)?|principal(?:e)?|en\s+chef|\d{1,2}|[A-Z]\b))?"
 )
-_ARTICLE = (
-    r"(?:(?:l['’]|le\s+|la\s+|les\s+|the\s+)|(?:m\.|mme|madame|monsieur)\s+(?:le\s+|la\s+|l['’])?)?"
-)
+_ARTICLE = r"(?:(?:l['’]|le\s+|la\s+|les\s+|the\s+)|(?:m\.|mme|madame|monsieur)\s+(?:le\s+|la\s+|l['’])?)?"
 _SPEAKER_ID = (
     r"SPEAKER[_ ]?\d{1,3}|S\d{1,3}|L\d{1,2}|[QRD]|Locut(?:eur|rice)\s*\d{1,3}|Intervenant(?:e)?\s*\d{1,3}|"
     r"Speaker\s*\d{1,3}|Orateur\s*\d{1,3}|Personne\s*\d{1,3}|Voix\s*\d{1,3}"

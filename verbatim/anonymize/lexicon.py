@@ -53,7 +53,7 @@ def french_lexicon() -> Lexicon:
 
 def common_word(word: str) -> bool:
     """Whether ``word`` (any case, accents or not) is a common French word, hence no name on its own."""
-    from spacy.strings import hash_string
+    from spacy.strings import hash_string  # type: ignore[attr-defined]  # Cython, no stub
 
     lexicon = french_lexicon()
     lower = word.lower()

@@ -84,7 +84,6 @@ _NOT_NAMES: Final = frozenset(
 )  # fmt: skip
 
 
-
 @lru_cache(maxsize=1)
 def _stop_words() -> frozenset[str]:
     """French and English stop words (spaCy's lists, imported on first use: importing spaCy is slow)."""
@@ -92,6 +91,7 @@ def _stop_words() -> frozenset[str]:
     for language in ("fr", "en"):
         words.update(fold(w) for w in importlib.import_module(f"spacy.lang.{language}.stop_words").STOP_WORDS)
     return frozenset(words)
+
 
 _NOT_NAMES_FOLDED: Final = frozenset(fold(w) for w in _NOT_NAMES)
 

@@ -38,7 +38,7 @@ _NOT_ENTITIES: Final = frozenset(
         "loi", "décret", "vu", "considérant", "ok", "voilà", "alors", "bon", "oui", "non", "euh", "bah",
         "ben", "maman", "papa", "papi", "papy", "mamie", "mamy", "tonton", "tata", "tatie", "mémé", "pépé",
         "bébé", "doudou", "chéri", "chérie", "procédure", "procedure", "dossier", "question", "réponse",
-        "audition", "rg", "pv", "enquête", "enquete", "enquêteur", "enquêtrice", "greffière", "témoin", "mineur",
+        "audition", "rg", "pv", "enquête", "enquete", "enquêteur", "enquêtrice", "témoin", "mineur",
     }
 )  # fmt: skip
 _TITLES: Final = frozenset(

@@ -134,7 +134,9 @@ class KnownMentionRecognizer:
             if target is None:
                 continue
             hide = people[target] == HIDE
-            spans.append(Span(m.start(), m.end(), "PER", 0.95 if hide else 0.8, word, "near_miss", key=target))
+            spans.append(
+                Span(m.start(), m.end(), "PER", 0.95 if hide else 0.8, word, "near_miss", key=target)
+            )
         return spans
 
 

@@ -326,7 +326,7 @@ def score_hearings(
                     for r in mapping.replacements
                     if r["where"] == where and r["index"] == i
                 ]
-                text = hearing_t.segments[i][1 if where == "segment" else 2]
+                text = hearing_t.segments[i][1] if where == "segment" else hearing_t.segments[i][2]
                 for interval in intervals:
                     t_names += 1
                     if not _covered(text, interval, replaced):
