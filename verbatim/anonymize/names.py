@@ -209,11 +209,10 @@ _FAKER_LOCALES: Final = (
 )  # fmt: skip
 
 
-@lru_cache(maxsize=1)
-def first_names() -> frozenset[str]:
-    """Folded first names of several languages (Faker's data, MIT), minus those that are common words."""
+def faker_first_names(locales: tuple[str, ...]) -> frozenset[str]:
+    """Folded first names of Faker's ``locales`` (MIT), 3 letters or more, minus common words."""
     names: set[str] = set()
-    for locale in _FAKER_LOCALES:
+    for locale in locales:
         try:
             provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
         except (ImportError, AttributeError):
@@ -222,6 +221,12 @@ def first_names() -> frozenset[str]:
             values = getattr(provider, attr, ())
             names.update(fold(v) for v in (values.keys() if isinstance(values, dict) else values))
     return frozenset(n for n in names if len(n) >= 3 and n.isascii() and n not in _AMBIGUOUS_FIRST_NAMES)
+
+
+@lru_cache(maxsize=1)
+def first_names() -> frozenset[str]:
+    """Folded first names of several languages (Faker's data, MIT), minus those that are common words."""
+    return faker_first_names(_FAKER_LOCALES)
 
 
 @lru_cache(maxsize=1)

@@ -13,7 +13,6 @@ never taken for a professional.
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Iterable
 from functools import lru_cache
@@ -21,7 +20,7 @@ from typing import Final
 
 from verbatim.anonymize.lexicon import common_word as _common_word
 from verbatim.anonymize.names import _AMBIGUOUS_FIRST_NAMES as _AMBIGUOUS
-from verbatim.anonymize.names import first_names, name_tokens
+from verbatim.anonymize.names import faker_first_names, name_tokens
 from verbatim.anonymize.normalize import fold
 from verbatim.anonymize.recognizers import AnalysisContext, register_recognizer
 from verbatim.anonymize.spans import Span
@@ -165,21 +164,12 @@ _FRENCH_LOCALES: Final = ("fr_FR", "fr_CA", "fr_CH", "fr_BE", "ar_AA")
 
 @lru_cache(maxsize=1)
 def french_first_names() -> frozenset[str]:
-    """Folded first names given in France (Faker's French-speaking and Arabic lists), 3 letters or more.
+    """Folded first names given in France (Faker's French-speaking and Arabic lists).
 
     Narrower than :func:`~verbatim.anonymize.names.first_names`: a word in lower case is taken for a name
     on this list alone ("cas", a Dutch first name, is a French word first).
     """
-    names: set[str] = set()
-    for locale in _FRENCH_LOCALES:
-        try:
-            provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
-        except (ImportError, AttributeError):
-            continue
-        for attr in ("first_names", "first_names_male", "first_names_female"):
-            values = getattr(provider, attr, ())
-            names.update(fold(v) for v in (values.keys() if isinstance(values, dict) else values))
-    return frozenset(n for n in names if len(n) >= 3 and n.isascii()) & first_names()
+    return faker_first_names(_FRENCH_LOCALES)
 
 
 def _fold_keep_length(text: str) -> str:
