@@ -26,6 +26,7 @@ __all__ = [
     "FirstNameRecognizer",
     "SpelledNameRecognizer",
     "TitleRecognizer",
+    "faker_first_names",
     "first_names",
     "mark_professionals",
     "name_tokens",
