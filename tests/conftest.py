@@ -37,7 +37,7 @@ def _isolated_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
 @pytest.fixture(scope="session")
 def asr():  # type: ignore[no-untyped-def]
     """The real packaged Whisper base model, loaded once."""
-    from verbatim.models.loader import get_asr
+    from verbatim.jobs.stages import get_asr
     from verbatim.ops.settings import get_settings
 
     return get_asr(get_settings())

@@ -23,9 +23,16 @@ class RecordingDispatcher:
 
     def __init__(self) -> None:
         self.submitted: list[str] = []
+        self.refreshed: list[str] = []
 
     def submit(self, job_id: str) -> None:
         self.submitted.append(job_id)
+
+    def refresh(self, job_id: str) -> None:
+        self.refreshed.append(job_id)
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 def start_celery_worker(env: dict[str, str], log: Path, name: str) -> subprocess.Popen[bytes]:

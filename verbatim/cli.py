@@ -5,6 +5,8 @@ Results go to stdout; messages and progress go to stderr, so `verbatim transcrib
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
 import sys
@@ -20,6 +22,8 @@ if TYPE_CHECKING:
 
     from sqlalchemy.orm import Session
 
+    from verbatim.jobs.request import TranscriptionRequest
+    from verbatim.jobs.service import Service
     from verbatim.pipeline.export import ExportOptions
     from verbatim.pipeline.runner import PipelineOptions, TranscriptionPipeline
     from verbatim.pipeline.types import Transcript
@@ -41,6 +45,29 @@ retention_app = typer.Typer(help="Retention periods per unit and kind of data.",
 app.add_typer(retention_app, name="retention")
 keys_app = typer.Typer(help="Encryption at rest: create the keyring, rotate keys, see which key holds what.")
 app.add_typer(keys_app, name="keys")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from verbatim import __version__
+
+        typer.echo(f"verbatim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version of verbatim and exit.",
+        ),
+    ] = False,
+) -> None:
+    """On-premise transcription of hearings: who said what, offline."""
 
 
 def _add_bench() -> None:
@@ -66,34 +93,47 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+def _with_request_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give ``command`` one option per field of the typed request (:func:`verbatim.jobs.request.cli_options`);
+    it receives them together as ``request_options``, for :func:`verbatim.jobs.request.parse_request`.
+
+    A field added to the request is thus an option of ``verbatim transcribe`` with nothing to change here.
+    """
+    from verbatim.jobs.request import cli_options
+
+    options = cli_options()
+    signature = inspect.signature(command, eval_str=True)
+    own = [p for p in signature.parameters.values() if p.name != "request_options"]
+    added = [
+        inspect.Parameter(
+            o.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=o.default,
+            annotation=Annotated[o.annotation, typer.Option(*o.flags, help=o.help)],
+        )
+        for o in options
+    ]
+    names = {o.name for o in options}
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: object) -> None:
+        given = {k: kwargs.pop(k) for k in list(kwargs) if k in names}
+        command(request_options=given, **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in [*own, *added]}
+    return wrapper
+
+
 @app.command()
+@_with_request_options
 def transcribe(
     audio: Annotated[list[Path], typer.Argument(help="Recordings (any audio or video container).")],
-    language: Annotated[str, typer.Option(help="ISO 639-1 code (fr, en, ar...) or 'auto'.")] = "auto",
-    task: Annotated[str, typer.Option(help="transcribe, or translate (speech to English).")] = "transcribe",
-    num_speakers: Annotated[int | None, typer.Option(help="Exact number of speakers, when known.")] = None,
-    min_speakers: Annotated[int | None, typer.Option(help="At least this many speakers.")] = None,
-    max_speakers: Annotated[int | None, typer.Option(help="At most this many speakers.")] = None,
-    no_diarize: Annotated[bool, typer.Option("--no-diarize", help="Skip speaker diarisation.")] = False,
-    channels: Annotated[
-        str, typer.Option(help="mix: all channels together; split: one speaker per channel (one mic each).")
-    ] = "mix",
     fmt: Annotated[str, typer.Option("--format", "-f", help="json, txt, srt, vtt or docx.")] = "json",
     output: Annotated[
         Path | None,
         typer.Option(
             "-o", "--output", help="Output file; with several inputs, a directory for <stem>.<format>."
-        ),
-    ] = None,
-    model: Annotated[str | None, typer.Option(help="ASR model name or CTranslate2 directory.")] = None,
-    beam_size: Annotated[
-        int | None, typer.Option(help="Beam search width (default from settings: 5).")
-    ] = None,
-    translate_to: Annotated[
-        str | None,
-        typer.Option(
-            "--translate-to",
-            help="Add a translation of every segment into this language (en, fr...), original kept.",
         ),
     ] = None,
     subtitles: Annotated[
@@ -107,24 +147,17 @@ def transcribe(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    pseudonymize: Annotated[
-        bool, typer.Option("--pseudonymize", help="Write a pseudonymised copy (names, places... replaced).")
-    ] = False,
-    policy: Annotated[
-        str, typer.Option(help="Pseudonymisation policy: hearing, open-data or a JSON policy file.")
-    ] = "hearing",
-    hide: Annotated[
-        list[str] | None,
-        typer.Option("--hide", help="With --pseudonymize: a name always hidden (repeatable): the minor's..."),
-    ] = None,
     hide_file: Annotated[
         list[Path] | None,
         typer.Option("--hide-file", help="With --pseudonymize: a file of names always hidden, one a line."),
     ] = None,
+    *,
+    request_options: dict[str, object],
 ) -> None:
     """Transcribe recordings, with who said what.
 
-    JSON goes to stdout when no -o is given.
+    JSON goes to stdout when no -o is given. The transcription options are those of the typed request
+    (the same as the HTTP API's form fields); --policy also takes a JSON policy file.
     """
     _quiet_libraries()
     from verbatim.pipeline.export import FORMATS
@@ -137,7 +170,7 @@ def transcribe(
         _fail("DOCX is binary: give -o FILE.docx.", EXIT_USAGE)
     if subtitles not in ("original", "translation"):
         _fail(f"unknown subtitles '{subtitles}': use original or translation.", EXIT_USAGE)
-    if subtitles == "translation" and translate_to is None:
+    if subtitles == "translation" and request_options.get("translate_to") is None:
         _fail("--subtitles translation needs --translate-to LANG.", EXIT_USAGE)
     case_fields = []
     for item in field or []:
@@ -148,22 +181,15 @@ def transcribe(
     missing = [str(p) for p in audio if not p.exists()]
     if missing:
         _fail(f"no such file: {', '.join(missing)}", EXIT_USAGE)
-    if (hide or hide_file) and not pseudonymize:
-        _fail("--hide and --hide-file go with --pseudonymize.", EXIT_USAGE)
-    pseudonymizer = _pseudonymizer(policy, _hide_list(hide, hide_file)) if pseudonymize else None
+    if hide_file:
+        request_options = {
+            **request_options,
+            "hide": _hide_list([str(n) for n in request_options.get("hide") or ()], hide_file),  # type: ignore[attr-defined]
+        }
     try:
-        pipeline, options = _build(
-            language=language,
-            task=task,
-            num_speakers=num_speakers,
-            min_speakers=min_speakers,
-            max_speakers=max_speakers,
-            diarize=not no_diarize,
-            channels=channels,
-            model=model,
-            beam_size=beam_size,
-            translate_to=translate_to,
-        )
+        request = _request(request_options)
+        pseudonymizer = _pseudonymizer(request) if request.pseudonymize else None
+        pipeline, options = _build(request)
     except InvalidOptionError as e:
         _fail(str(e), EXIT_USAGE)
     except VerbatimError as e:
@@ -224,21 +250,27 @@ def _hide_list(names: list[str] | None, files: list[Path] | None) -> list[str]:
         _fail(str(e), EXIT_USAGE)
 
 
-def _pseudonymizer(policy_name: str, hide: list[str]) -> Callable[[Transcript, str, ExportOptions], bytes]:
-    """Checks the policy now (before any model loads); returns what renders a pseudonymised copy."""
-    from verbatim.anonymize import load_policy
+def _request(options: dict[str, object]) -> TranscriptionRequest:
+    """The typed request of ``verbatim transcribe`` (a --policy file read into its document)."""
+    from verbatim.jobs.request import parse_request, policy_option
+    from verbatim.ops.settings import get_settings
 
-    try:
-        policy = load_policy(policy_name)
-    except VerbatimError as e:
-        _fail(str(e), EXIT_USAGE)
+    policy = options.get("pseudonymization_policy")
+    if isinstance(policy, str):
+        options = {**options, "pseudonymization_policy": policy_option(policy)}
+    return parse_request(options, get_settings())
+
+
+def _pseudonymizer(request: TranscriptionRequest) -> Callable[[Transcript, str, ExportOptions], bytes]:
+    """Checks the policy now (before any model loads); returns what renders a pseudonymised copy."""
+    policy = request.policy()
     key = _pseudonymization_key() if "encrypt" in policy.operators.values() else None
 
     def run(transcript: Transcript, fmt: str, options: ExportOptions) -> bytes:
         from verbatim.anonymize import pseudonymize_transcript
         from verbatim.anonymize.export import render_pseudonymized
 
-        copy, mapping = pseudonymize_transcript(transcript, policy, key=key, hide=hide)
+        copy, mapping = pseudonymize_transcript(transcript, policy, key=key, hide=request.hide)
         return render_pseudonymized(copy, fmt, mapping, options=options)
 
     return run
@@ -344,36 +376,10 @@ def pseudonymize(
         os.chmod(mapping, 0o600)
 
 
-def _build(
-    *,
-    language: str,
-    task: str,
-    num_speakers: int | None,
-    min_speakers: int | None,
-    max_speakers: int | None,
-    diarize: bool,
-    channels: str,
-    model: str | None,
-    beam_size: int | None,
-    translate_to: str | None = None,
-) -> tuple[TranscriptionPipeline, PipelineOptions]:
+def _build(request: TranscriptionRequest) -> tuple[TranscriptionPipeline, PipelineOptions]:
+    from verbatim.jobs.stages import build_pipeline
     from verbatim.ops.settings import get_settings
-    from verbatim.pipeline.request import build_pipeline, parse_request
 
-    request = parse_request(
-        {
-            "language": language,
-            "task": task,
-            "num_speakers": num_speakers,
-            "min_speakers": min_speakers,
-            "max_speakers": max_speakers,
-            "diarize": diarize,
-            "channels": channels,
-            "model": model,
-            "beam_size": beam_size,
-            "translate_to": translate_to,
-        }
-    )
     return build_pipeline(request, get_settings())
 
 
@@ -527,14 +533,17 @@ def models_add(
     typer.echo(f"registered {ref.name} ({ref.kind}) sha256 {ref.sha256}", err=True)
 
 
-def _session() -> Session:
-    """A database session on the migrated database of the settings."""
-    from verbatim.ops.db import make_engine, session_factory, upgrade
+def _service(*, migrate: bool = True) -> Service:
+    """The service's shared parts as the settings describe them (the database migrated first)."""
+    from verbatim.jobs.service import open_service
     from verbatim.ops.settings import get_settings
 
-    engine = make_engine(get_settings().resolved_database_url())
-    upgrade(engine)
-    return session_factory(engine)()
+    return open_service(get_settings(), migrate=migrate)
+
+
+def _session() -> Session:
+    """A database session on the migrated database of the settings."""
+    return _service().sessions()
 
 
 def _audit_admin(session: Session, detail: str) -> None:
@@ -645,9 +654,9 @@ def serve(
     _quiet_libraries()
     import uvicorn
 
-    from verbatim.api import create_app
     from verbatim.ops.logs import configure_logging
     from verbatim.ops.settings import get_settings
+    from verbatim.server import create_app
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
@@ -703,7 +712,7 @@ def retention_set(
     unit: Annotated[str, typer.Option(help="The unit, or * for every unit without its own period.")] = "*",
 ) -> None:
     """Set how long a unit keeps a kind of data (the purge deletes it afterwards, unless on legal hold)."""
-    from verbatim.ops.retention import set_policy
+    from verbatim.jobs.retention import set_policy
 
     try:
         with _session() as session:
@@ -720,7 +729,7 @@ def retention_clear(
     unit: Annotated[str, typer.Option(help="The unit, or *.")] = "*",
 ) -> None:
     """Remove a period: that data is then kept until deleted."""
-    from verbatim.ops.retention import clear_policy
+    from verbatim.jobs.retention import clear_policy
 
     with _session() as session:
         found = clear_policy(session, unit=unit, kind=kind)
@@ -731,7 +740,7 @@ def retention_clear(
 @retention_app.command("list")
 def retention_list() -> None:
     """Print the periods: unit, kind, days (tab-separated)."""
-    from verbatim.ops.retention import list_policies
+    from verbatim.jobs.retention import list_policies
 
     with _session() as session:
         for policy in list_policies(session):
@@ -745,14 +754,13 @@ def purge(
     """Delete what the retention periods say is due (jobs on legal hold are kept); every purge is audited.
 
     Run it daily (the systemd timer in verbatim/ops/deploy does)."""
-    from verbatim.ops.retention import purge as run_purge
-    from verbatim.ops.settings import get_settings
-    from verbatim.ops.storage import make_store
+    from verbatim.jobs.retention import purge as run_purge
 
-    store = make_store(get_settings())
-    with _session() as session:
-        report = run_purge(session, store, dry_run=dry_run)
+    service = _service()
+    with service.sessions() as session:
+        report = run_purge(session, service.store, dry_run=dry_run)
         session.commit()
+    service.close()
     verb = "would purge" if dry_run else "purged"
     typer.echo(
         f"{verb}: {len(report.jobs)} jobs entirely, {len(report.recordings)} recordings; "
@@ -772,8 +780,8 @@ def hold(
     reference: Annotated[str | None, typer.Option(help="Order or case reference (no names).")] = None,
 ) -> None:
     """Place (or release) a legal hold on a job: it is then never purged nor deleted."""
+    from verbatim.jobs.retention import set_legal_hold
     from verbatim.ops.db import Job
-    from verbatim.ops.retention import set_legal_hold
 
     with _session() as session:
         job = session.get(Job, job_id)
@@ -806,12 +814,10 @@ def keys_rotate(
     keep_old: Annotated[bool, typer.Option(help="Keep the previous keys in the keyring.")] = False,
 ) -> None:
     """Add a key, re-encrypt every stored object under it (content hashes checked), retire the old keys."""
-    from verbatim.ops.keys import rotate_keyring
-    from verbatim.ops.settings import get_settings
-    from verbatim.ops.storage import make_store
+    from verbatim.ops.storage.rotation import rotate_keyring
 
     try:
-        report = rotate_keyring(make_store(get_settings()), retire=not keep_old)
+        report = rotate_keyring(_service(migrate=False).store, retire=not keep_old)
     except InvalidOptionError as e:
         _fail(str(e), EXIT_USAGE)
     except VerbatimError as e:
@@ -828,11 +834,9 @@ def keys_status() -> None:
     """Count the stored objects under each key (``plaintext``: written before encryption was enabled)."""
     from collections import Counter
 
-    from verbatim.ops.settings import get_settings
-    from verbatim.ops.storage import make_store
     from verbatim.ops.storage.encrypted import EncryptedObjectStore, key_id_of
 
-    store = make_store(get_settings())
+    store = _service(migrate=False).store
     if not isinstance(store, EncryptedObjectStore):
         _fail("encryption at rest is off (set VERBATIM_ENCRYPTION__KEYRING_FILE or VERBATIM_ENCRYPTION__KEY)")
     counts = Counter(key_id_of(store.inner, key) or "plaintext" for key in store.list(""))

@@ -7,6 +7,7 @@ __all__ = [
     "AudioDecodeError",
     "EmptyAudioError",
     "InvalidOptionError",
+    "JobNotReadyError",
     "LegalHoldError",
     "ModelIntegrityError",
     "ModelNotFoundError",
@@ -41,6 +42,11 @@ class InvalidOptionError(VerbatimError):
 
 class TranslationUnavailableError(InvalidOptionError):
     """A translation was asked for a language pair that no installed model covers."""
+
+
+class JobNotReadyError(VerbatimError):
+    """The job has no transcript (yet): still queued or running, or failed; or an artefact of it is being
+    made again."""
 
 
 class LegalHoldError(VerbatimError):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from verbatim.anonymize.recognizers import AnalysisContext, create_recognizer
+from verbatim.anonymize.recognizers import AnalysisContext
+from verbatim.anonymize.registry import create_recognizer
 from verbatim.anonymize.rules import iban_is_valid, nir_is_valid, nir_key
 from verbatim.anonymize.spans import Span
 

@@ -6,7 +6,8 @@ import pytest
 
 from verbatim.anonymize import get_policy, pseudonymize_text
 from verbatim.anonymize.analyzer import default_analyzer
-from verbatim.anonymize.recognizers import AnalysisContext, create_recognizer
+from verbatim.anonymize.recognizers import AnalysisContext
+from verbatim.anonymize.registry import create_recognizer
 
 pytestmark = pytest.mark.models
 

@@ -14,11 +14,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.conftest import DATA
-from verbatim.api import create_app
 from verbatim.api.deps import ServiceState
 from verbatim.ops.accounts import create_user
 from verbatim.ops.db import User
 from verbatim.ops.settings import Settings, get_settings
+from verbatim.server import create_app
 
 JFK = DATA / "jfk.flac"
 # Words of the clip that must never reach the audit log.

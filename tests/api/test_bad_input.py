@@ -21,12 +21,12 @@ import soundfile as sf
 from sqlalchemy import func, select
 
 from tests.api.conftest import JFK, Service, make_settings
-from verbatim.api import create_app
 from verbatim.api.deps import ServiceState
 from verbatim.api.serving import ApiThread
 from verbatim.ops.accounts import create_user
 from verbatim.ops.db import Job
 from verbatim.pipeline.decode import decode
+from verbatim.server import create_app
 
 pytestmark = pytest.mark.models
 

@@ -28,13 +28,14 @@ import redis
 from tests.conftest import REPO
 from tests.ops.conftest import MotoServer
 from tests.services import api_settings, delete_keys, start_celery_worker, worker_env
-from verbatim.api import create_app
+from verbatim import __version__
 from verbatim.api.serving import ApiThread
 from verbatim.bench.common import stop_process
 from verbatim.ops.accounts import create_user
 from verbatim.ops.db import make_engine, session_factory, upgrade
 from verbatim.ops.db.testing import temporary_postgres_schema
 from verbatim.ops.settings import Settings
+from verbatim.server import create_app
 from verbatim.workers.dispatch import CeleryDispatcher
 
 pytestmark = [pytest.mark.services, pytest.mark.models]
@@ -134,7 +135,7 @@ def test_upload_poll_and_fetch_every_format_through_celery_postgres_and_s3(clust
     audio_sha256 = hashlib.sha256(audio).hexdigest()
     h = cluster.headers
     assert isinstance(cluster.api.app.state.verbatim.dispatcher, CeleryDispatcher)
-    assert cluster.client.get("/healthz").json() == {"status": "ok", "database": "ok"}
+    assert cluster.client.get("/healthz").json() == {"status": "ok", "database": "ok", "version": __version__}
 
     started = time.monotonic()
     r = cluster.client.post(

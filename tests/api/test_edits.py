@@ -331,7 +331,7 @@ def test_the_pages_are_served_with_a_strict_policy(service: Service) -> None:
 
 def test_search_indexing_goes_by_batches_within_a_time_budget(service: Service, job: dict[str, Any]) -> None:
     """Jobs finished before anyone searched are indexed by the search itself, a bounded amount at a time."""
-    from verbatim.api.revisions import ensure_indexed, fold
+    from verbatim.jobs.search import ensure_indexed, fold
     from verbatim.ops.db import Artifact, Job, TranscriptSearch, User, create_job
 
     original = service.client.get(

@@ -13,14 +13,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from verbatim.api.revisions import (
+from verbatim.jobs.documents import (
     REVISION_KIND,
     WordEdit,
     edit_words,
-    job_filters,
     load_current,
     rename_speakers,
 )
+from verbatim.jobs.search import job_filters
 from verbatim.ops.accounts import create_user
 from verbatim.ops.db import Artifact, Job, TranscriptEdit, User, create_job, session_factory
 from verbatim.ops.db.testing import DEFAULT_POSTGRES_URL, migrated_engine

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from verbatim.api.media import ByteRange, RangeNotSatisfiableError, media_type, parse_range
-from verbatim.api.revisions import apply_edits, fold
+from verbatim.jobs.documents import apply_edits, fold
 from verbatim.ops.db import TranscriptEdit
 
 

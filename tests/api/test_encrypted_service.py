@@ -11,12 +11,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import JFK, Actor, make_settings
-from verbatim.api import create_app
 from verbatim.api.deps import ServiceState
 from verbatim.ops.accounts import create_user
-from verbatim.ops.keys import init_keyring, rotate_keyring
+from verbatim.ops.keys import init_keyring
 from verbatim.ops.settings import EncryptionSettings
 from verbatim.ops.storage.encrypted import EncryptedObjectStore, key_id_of
+from verbatim.ops.storage.rotation import rotate_keyring
+from verbatim.server import create_app
 
 pytestmark = pytest.mark.models
 

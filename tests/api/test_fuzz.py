@@ -16,11 +16,11 @@ from hypothesis import HealthCheck, settings
 
 from tests.api.conftest import make_settings
 from tests.services import RecordingDispatcher
-from verbatim.api import create_app
 from verbatim.api.deps import ServiceState
 from verbatim.api.serving import ApiThread
 from verbatim.ops.accounts import create_user
 from verbatim.ops.settings import Settings
+from verbatim.server import create_app
 
 
 @pytest.fixture(scope="module")

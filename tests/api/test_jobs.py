@@ -12,7 +12,8 @@ import docx
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import JFK, Service, make_settings
-from verbatim.api import create_app
+from verbatim import __version__
+from verbatim.server import create_app
 
 
 def test_upload_follow_and_fetch_every_format(service: Service, done_job: dict[str, Any]) -> None:
@@ -122,7 +123,7 @@ def test_delete_removes_objects_and_row_but_keeps_the_audit(service: Service) ->
 
 def test_healthz_metrics_and_request_id(service: Service, done_job: dict[str, Any]) -> None:
     r = service.client.get("/healthz", headers={"X-Request-ID": "probe-1"})
-    assert r.status_code == 200 and r.json() == {"status": "ok", "database": "ok"}
+    assert r.status_code == 200 and r.json() == {"status": "ok", "database": "ok", "version": __version__}
     assert r.headers["x-request-id"] == "probe-1"
     generated = service.client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
     assert re.fullmatch(r"[0-9a-f]{32}", generated.headers["x-request-id"])

@@ -9,10 +9,10 @@ import openai
 import pytest
 
 from tests.api.conftest import JFK, make_settings
-from verbatim.api import create_app
 from verbatim.api.deps import ServiceState
 from verbatim.api.serving import ApiThread
 from verbatim.ops.accounts import create_user
+from verbatim.server import create_app
 
 PHRASE = "ask not what your country can do for you"
 

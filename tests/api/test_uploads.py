@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 
 from tests.api.conftest import JFK, Actor, make_settings
 from tests.services import RecordingDispatcher
-from verbatim.api import create_app
 from verbatim.api.deps import ServiceState
 from verbatim.ops.accounts import create_user
 from verbatim.ops.db import AuditEntry, Job
+from verbatim.server import create_app
 
 
 @pytest.fixture
@@ -161,3 +161,33 @@ def test_a_chunked_body_under_the_limit_is_accepted(
     )
     assert r.status_code == 202, r.text
     assert state.store.get_bytes(f"jobs/{r.json()['id']}/original") == clip
+
+
+def test_the_default_policy_setting_applies_to_api_jobs_and_a_form_may_give_a_policy_document(
+    tmp_path: Path,
+) -> None:
+    """VERBATIM_PSEUDONYMIZATION__DEFAULT_POLICY chooses the policy of API jobs that name none (it is
+    resolved at upload and stored with the job); a form may also give a whole policy document, as the
+    CLI's --policy file does."""
+    from tests.conftest import tone, write_audio
+
+    settings = make_settings(tmp_path / "home", pseudonymization={"default_policy": "open-data"})
+    clip = write_audio(tmp_path / "tone.wav", tone(1.0)).read_bytes()
+    with TestClient(create_app(settings, dispatcher=RecordingDispatcher())) as client:
+        state: ServiceState = client.app.state.verbatim  # type: ignore[attr-defined]
+        with state.sessions() as session:
+            actor = Actor(*create_user(session, name="inv", role="investigator", unit="brigade-a"))
+
+        def options_of(**form: str) -> dict[str, object]:
+            r = client.post("/v1/jobs", headers=actor.headers, files={"file": ("t.wav", clip)}, data=form)
+            assert r.status_code == 202, r.text
+            job = client.get(f"/v1/jobs/{r.json()['id']}", headers=actor.headers).json()
+            options: dict[str, object] = job["options"]
+            return options
+
+        assert options_of(pseudonymize="true")["pseudonymization_policy"] == "open-data"
+        assert options_of(pseudonymization_policy="hearing")["pseudonymization_policy"] == "hearing"
+        document = '{"name": "court", "base": "hearing", "operators": {"AGE": "redact"}}'
+        stored = options_of(pseudonymize="true", pseudonymization_policy=document)["pseudonymization_policy"]
+        assert isinstance(stored, dict) and stored["name"] == "court"
+        assert stored["operators"]["AGE"] == "redact" and stored["operators"]["PER"] == "pseudonym"

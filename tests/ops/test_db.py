@@ -332,7 +332,7 @@ def test_job_constraints(factory: sessionmaker[Session], owner: User) -> None:
 
 def test_the_transcript_search_uses_a_trigram_index_on_postgresql() -> None:
     """``LIKE '%words%'`` over every transcript of a unit, served by the index instead of reading them all."""
-    from verbatim.api.revisions import search_filter
+    from verbatim.jobs.search import search_filter
     from verbatim.ops.db import TranscriptSearch
     from verbatim.ops.db.testing import temporary_postgres_schema
 

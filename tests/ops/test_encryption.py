@@ -17,10 +17,11 @@ from typer.testing import CliRunner
 from tests.ops.conftest import Backend
 from verbatim.cli import app
 from verbatim.errors import InvalidOptionError
-from verbatim.ops.keys import init_keyring, load_keyring, rotate_keyring
+from verbatim.ops.keys import init_keyring, load_keyring
 from verbatim.ops.settings import EncryptionSettings, Settings
 from verbatim.ops.storage import LocalObjectStore, make_store
 from verbatim.ops.storage.encrypted import SEGMENT, EncryptedObjectStore, IntegrityError, key_id_of
+from verbatim.ops.storage.rotation import rotate_keyring
 
 SIZES = [0, 1, 1000, SEGMENT - 1, SEGMENT, SEGMENT + 1, 3 * SEGMENT + 17]
 

@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 from tests.api.conftest import Actor, make_settings
 from tests.conftest import tone, write_audio
 from tests.services import RecordingDispatcher
-from verbatim.api import create_app
 from verbatim.api.deps import ServiceState
 from verbatim.ops.accounts import create_user
 from verbatim.ops.logs import configure_logging
+from verbatim.server import create_app
 
 
 @pytest.fixture

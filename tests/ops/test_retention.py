@@ -13,9 +13,9 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from verbatim.errors import InvalidOptionError
+from verbatim.jobs.retention import clear_policy, purge, set_legal_hold, set_policy
 from verbatim.ops.accounts import create_user
 from verbatim.ops.db import Artifact, AuditEntry, Job, session_factory, utcnow
-from verbatim.ops.retention import clear_policy, purge, set_legal_hold, set_policy
 from verbatim.ops.storage import LocalObjectStore
 
 
@@ -128,8 +128,8 @@ def test_bad_policies_are_refused(engine: Engine, kind: str, days: int) -> None:
 def test_legal_hold_through_the_api_blocks_deletion(tmp_path: Path) -> None:
     from tests.api.conftest import Actor, make_settings
     from tests.services import RecordingDispatcher
-    from verbatim.api import create_app
     from verbatim.api.deps import ServiceState
+    from verbatim.server import create_app
 
     app = create_app(make_settings(tmp_path / "home"), dispatcher=RecordingDispatcher())
     with TestClient(app) as client:

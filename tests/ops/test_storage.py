@@ -332,8 +332,8 @@ def test_an_unreachable_store_does_not_stop_the_api_from_starting(
     from fastapi.testclient import TestClient
 
     from tests.api.conftest import make_settings
-    from verbatim.api import create_app
     from verbatim.api.serving import free_port
+    from verbatim.server import create_app
 
     store = S3ObjectStore(
         endpoint=f"127.0.0.1:{free_port()}", access_key="testing", secret_key="testing", bucket="nowhere",

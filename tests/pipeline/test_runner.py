@@ -15,7 +15,7 @@ pytestmark = pytest.mark.models
 
 @pytest.fixture(scope="module")
 def pipeline(asr):  # type: ignore[no-untyped-def]
-    from verbatim.models.loader import get_diarizer
+    from verbatim.jobs.stages import get_diarizer
     from verbatim.ops.settings import get_settings
 
     return TranscriptionPipeline(asr, get_diarizer(get_settings()))

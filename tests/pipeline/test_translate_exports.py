@@ -9,8 +9,8 @@ import json
 import pytest
 
 from verbatim.errors import InvalidOptionError
+from verbatim.jobs.request import parse_request
 from verbatim.pipeline.export import ExportOptions, render, transcript_from_json, transcript_to_dict
-from verbatim.pipeline.request import parse_request
 from verbatim.pipeline.types import Segment, SegmentTranslation, Transcript, Word
 
 

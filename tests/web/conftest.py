@@ -17,10 +17,10 @@ import pytest
 
 from tests.api.conftest import make_settings
 from tests.conftest import REPO
-from verbatim.api import create_app
 from verbatim.api.deps import ServiceState
 from verbatim.api.serving import ApiThread
 from verbatim.ops.accounts import create_user
+from verbatim.server import create_app
 
 CHROMIUM = Path(os.environ.get("VERBATIM_CHROMIUM", "/usr/bin/chromium"))
 

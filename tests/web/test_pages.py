@@ -252,6 +252,12 @@ def shared_job(server: Server) -> dict[str, Any]:
         index = words.index("il")
         edit = {"segment_id": 0, "word_index": index, "before": words[index], "after": NAME}
         assert client.post(f"/v1/jobs/{job_id}/edits", json={"edits": [edit]}).status_code == 200
+        # the worker makes the pseudonymised copies again (409 "being made again" until it has)
+        deadline = time.monotonic() + 300
+        while (released := client.get(f"/v1/jobs/{job_id}/audio/pseudonymized")).status_code == 409:
+            assert time.monotonic() < deadline, released.text
+            time.sleep(0.5)
+        assert released.status_code == 200, released.text
     return {"id": job_id, "translation": doc["segments"][0]["translation"]["text"]}
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from verbatim.jobs.layout import original_key
 from verbatim.ops.db import Artifact, Job, User, create_job, new_job_id
 from verbatim.ops.storage.base import ObjectStore
-from verbatim.workers.process import original_key
 
 DATA = Path(__file__).parent.parent / "data"
 JFK = DATA / "jfk.flac"

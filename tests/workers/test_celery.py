@@ -20,6 +20,7 @@ from tests.ops.conftest import MotoServer
 from tests.services import api_settings, start_celery_worker, worker_env
 from tests.workers.helpers import JFK, check_transcript, load, make_owner, upload_job
 from verbatim.bench.common import stop_process
+from verbatim.jobs.service import open_service
 from verbatim.ops.db import Job, make_engine, session_factory, upgrade
 from verbatim.ops.db.testing import temporary_postgres_schema
 from verbatim.ops.settings import Settings
@@ -120,7 +121,11 @@ def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]
 
 
 def test_make_dispatcher_with_a_broker_is_celery(cluster: Cluster) -> None:
-    assert isinstance(make_dispatcher(cluster.settings), CeleryDispatcher)
+    service = open_service(cluster.settings)
+    try:
+        assert isinstance(make_dispatcher(service), CeleryDispatcher)
+    finally:
+        service.close()
 
 
 def test_a_job_submitted_through_celery_runs_in_a_worker_process(cluster: Cluster) -> None:

@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.workers.helpers import DATA, load, make_owner, upload_job
+from verbatim.jobs.layout import chunk_key
 from verbatim.ops.db import session_factory
 from verbatim.ops.db.testing import migrated_engine
 from verbatim.ops.settings import Settings, WorkerSettings, get_settings
 from verbatim.ops.storage import LocalObjectStore
 from verbatim.pipeline.decode import decode
-from verbatim.workers.chunked import chunk_key
 from verbatim.workers.process import process_job
 
 pytestmark = pytest.mark.models

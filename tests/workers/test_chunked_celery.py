@@ -25,13 +25,13 @@ from tests.services import api_settings, delete_keys, start_celery_worker, worke
 from tests.workers.helpers import load, make_owner, upload_job
 from tests.workers.test_chunked import _long_recording, _speakers_by_passage
 from verbatim.bench.common import stop_process
+from verbatim.jobs.layout import chunk_key
 from verbatim.ops.db import Job, make_engine, session_factory, upgrade
 from verbatim.ops.db.testing import temporary_postgres_schema
 from verbatim.ops.settings import Settings
 from verbatim.ops.storage import make_store
 from verbatim.ops.storage.base import ObjectStore
 from verbatim.workers.celery_app import make_celery
-from verbatim.workers.chunked import chunk_key
 from verbatim.workers.config import WorkerSettings
 from verbatim.workers.dispatch import CeleryDispatcher
 

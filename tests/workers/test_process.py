@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.workers.helpers import JFK, check_transcript, load, make_owner, upload_job
+from verbatim.jobs.service import open_service
 from verbatim.ops.db import User, claim_job, session_factory
 from verbatim.ops.db.testing import migrated_engine
 from verbatim.ops.settings import Settings, get_settings
@@ -153,7 +154,7 @@ def test_an_unexpected_error_fails_the_job_with_a_reference_and_is_raised(
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("verbatim.pipeline.request.build_pipeline", boom)
+    monkeypatch.setattr("verbatim.jobs.stages.build_pipeline", boom)
     with pytest.raises(RuntimeError, match="disk on fire"):
         process_job(job_id, settings=settings, sessions=sessions, store=store, worker_id="w")
     job, _ = load(sessions, job_id)
@@ -192,13 +193,14 @@ def test_in_process_dispatcher_runs_submitted_and_left_over_jobs(
         check_transcript(store, job_id, artifacts)
 
 
-def test_make_dispatcher_without_a_broker_is_in_process(tmp_path: Path) -> None:
-    from verbatim.ops.db import upgrade
-
+def test_make_dispatcher_without_a_broker_is_in_process_on_the_services_parts(tmp_path: Path) -> None:
+    """The in-process worker runs on the service's own sessions and store (one engine, one store)."""
     settings = Settings(home=tmp_path / "home", models_dir=tmp_path / "models")
-    upgrade(settings.resolved_database_url())
-    dispatcher = make_dispatcher(settings)
+    service = open_service(settings, migrate=True)
+    dispatcher = make_dispatcher(service)
     try:
         assert isinstance(dispatcher, InProcessDispatcher)
+        assert dispatcher._sessions is service.sessions and dispatcher._store is service.store
     finally:
         dispatcher.close()
+        service.close()

@@ -15,10 +15,11 @@ from typing import Final
 
 from verbatim.anonymize.layout import detection_text
 from verbatim.anonymize.names import mark_professionals, propagate
-from verbatim.anonymize.recognizers import AnalysisContext, Recognizer, create_recognizer
+from verbatim.anonymize.recognizers import AnalysisContext, Recognizer
+from verbatim.anonymize.registry import RecognizerRegistry, builtin_registry
 from verbatim.anonymize.spans import Span, merge_spans
 
-__all__ = ["DEFAULT_RECOGNIZERS", "Analyzer", "default_analyzer"]
+__all__ = ["DEFAULT_RECOGNIZERS", "Analyzer", "analyzer_from", "default_analyzer"]
 
 RULES: Final = (
     "phone", "email", "nir", "iban", "plate", "case_number", "date", "age", "address",
@@ -86,8 +87,19 @@ class Analyzer:
 @lru_cache(maxsize=8)
 def default_analyzer(*, ner: bool = True, propagate_names: bool = True) -> Analyzer:
     """The analyzer with every built-in recognizer (spaCy's NER models load on first use of a language)."""
-    names = DEFAULT_RECOGNIZERS if ner else tuple(n for n in DEFAULT_RECOGNIZERS if not n.startswith("spacy"))
-    return Analyzer([create_recognizer(n) for n in names], propagate_names=propagate_names)
+    return analyzer_from(builtin_registry(), ner=ner, propagate_names=propagate_names)
+
+
+def analyzer_from(
+    registry: RecognizerRegistry,
+    names: Sequence[str] = DEFAULT_RECOGNIZERS,
+    *,
+    ner: bool = True,
+    propagate_names: bool = True,
+) -> Analyzer:
+    """An analyzer running the recognizers ``names`` of ``registry`` (``ner=False`` leaves spaCy out)."""
+    chosen = names if ner else tuple(n for n in names if not n.startswith("spacy"))
+    return Analyzer([registry.create(n) for n in chosen], propagate_names=propagate_names)
 
 
 def _outside_labels(spans: list[Span], labels: Sequence[tuple[int, int]]) -> list[Span]:

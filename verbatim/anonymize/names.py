@@ -18,7 +18,7 @@ from typing import Final
 
 from verbatim.anonymize.lexicon import common_word
 from verbatim.anonymize.normalize import fold
-from verbatim.anonymize.recognizers import AnalysisContext, register_recognizer
+from verbatim.anonymize.recognizers import AnalysisContext
 from verbatim.anonymize.spans import Span
 
 __all__ = [
@@ -512,10 +512,10 @@ def propagate(spans: list[Span], text: str, *, lower_case: bool = False) -> list
     return spans + extra
 
 
-for _recognizer in (
+NAME_RECOGNIZERS: Final = (
     TitleRecognizer,
     ContextNameRecognizer,
     FirstNameRecognizer,
     SpelledNameRecognizer,
-):
-    register_recognizer(_recognizer.name, _recognizer)
+)
+"""The name recognizers, registered by :func:`verbatim.anonymize.registry.builtin_registry`."""

@@ -10,7 +10,7 @@ import threading
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
 
-from verbatim.anonymize.recognizers import AnalysisContext, register_recognizer
+from verbatim.anonymize.recognizers import AnalysisContext
 from verbatim.anonymize.spans import Span
 from verbatim.errors import ModelNotFoundError
 
@@ -180,7 +180,3 @@ def _pieces(text: str, size: int) -> list[str]:
         pieces.append(text[start:end])
         start = end
     return pieces
-
-
-register_recognizer("spacy", SpacyRecognizer)
-register_recognizer("spacy_en", lambda: SpacyRecognizer(ENGLISH_MODEL, language="en", name="spacy_en"))

@@ -22,11 +22,12 @@ from verbatim.anonymize.lexicon import common_word as _common_word
 from verbatim.anonymize.names import _AMBIGUOUS_FIRST_NAMES as _AMBIGUOUS
 from verbatim.anonymize.names import faker_first_names, name_tokens
 from verbatim.anonymize.normalize import fold
-from verbatim.anonymize.recognizers import AnalysisContext, register_recognizer
+from verbatim.anonymize.recognizers import AnalysisContext
 from verbatim.anonymize.spans import Span
 
 __all__ = [
     "HIDE",
+    "PEOPLE_RECOGNIZERS",
     "KnownMentionRecognizer",
     "LowerCaseNameRecognizer",
     "hide_known",
@@ -177,5 +178,5 @@ def _fold_keep_length(text: str) -> str:
     return "".join(fold(c)[:1] or c for c in text)
 
 
-for _recognizer in (KnownMentionRecognizer, LowerCaseNameRecognizer):
-    register_recognizer(_recognizer.name, _recognizer)
+PEOPLE_RECOGNIZERS: Final = (KnownMentionRecognizer, LowerCaseNameRecognizer)
+"""Registered by :func:`verbatim.anonymize.registry.builtin_registry`."""

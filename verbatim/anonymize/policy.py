@@ -23,7 +23,7 @@ from typing import Final, Literal
 from verbatim.anonymize.spans import CATEGORIES
 from verbatim.errors import InvalidOptionError
 
-__all__ = ["OPERATORS", "POLICIES", "Policy", "get_policy", "load_policy"]
+__all__ = ["OPERATORS", "POLICIES", "Policy", "get_policy", "load_policy", "policy_from_dict"]
 
 OPERATORS: Final = ("pseudonym", "mask", "redact", "encrypt", "keep")
 """pseudonym: consistent alias; mask: characters replaced by X; redact: a category label; encrypt: AES-GCM
@@ -158,17 +158,31 @@ def load_policy(name_or_path: str) -> Policy:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise InvalidOptionError(f"cannot read the policy file {path.name}: {e}") from e
+    return policy_from_dict(data, source=f"policy file {path.name}", default_name=path.stem)
+
+
+def policy_from_dict(data: object, *, source: str = "policy", default_name: str = "custom") -> Policy:
+    """A policy from its JSON document (the content of a policy file, see :func:`load_policy`).
+
+    Args:
+        data: the decoded JSON document.
+        source: names the document in error messages.
+        default_name: the policy's name when the document gives none.
+
+    Raises:
+        InvalidOptionError: invalid content.
+    """
     if not isinstance(data, dict):
-        raise InvalidOptionError(f"policy file {path.name}: expected a JSON object")
+        raise InvalidOptionError(f"{source}: expected a JSON object")
     base = get_policy(str(data["base"])) if "base" in data else None
     operators = dict(base.operators) if base else {}
     raw_operators = data.get("operators", {})
     if not isinstance(raw_operators, dict):
-        raise InvalidOptionError(f"policy file {path.name}: 'operators' must be an object")
+        raise InvalidOptionError(f"{source}: 'operators' must be an object")
     operators.update({str(k): str(v) for k, v in raw_operators.items()})
     try:
         return Policy(
-            name=str(data.get("name", path.stem)),
+            name=str(data.get("name", default_name)),
             description=str(data.get("description", base.description if base else "")),
             operators=MappingProxyType(operators),
             keep_professionals=bool(
@@ -178,4 +192,4 @@ def load_policy(name_or_path: str) -> Policy:
             min_score=float(data.get("min_score", base.min_score if base else 0.5)),
         )
     except (TypeError, ValueError) as e:
-        raise InvalidOptionError(f"policy file {path.name}: {e}") from e
+        raise InvalidOptionError(f"{source}: {e}") from e

@@ -1,4 +1,5 @@
-"""The recognizer protocol, the analysis context they share, and the registry that names them.
+"""The recognizer protocol and the analysis context they share (the registry that names them is
+:class:`verbatim.anonymize.registry.RecognizerRegistry`).
 
 A recognizer looks at one text and returns :class:`~verbatim.anonymize.spans.Span` values. Rule
 recognizers work on the text with spoken numbers written as digits
@@ -16,15 +17,7 @@ from typing import Protocol, runtime_checkable
 from verbatim.anonymize.normalize import NormalizedText, fold, normalize_numbers
 from verbatim.anonymize.spans import Span
 
-__all__ = [
-    "AnalysisContext",
-    "Recognizer",
-    "RecognizerFactory",
-    "available_recognizers",
-    "boost",
-    "create_recognizer",
-    "register_recognizer",
-]
+__all__ = ["AnalysisContext", "Recognizer", "RecognizerFactory", "boost"]
 
 
 @dataclass
@@ -72,34 +65,7 @@ class Recognizer(Protocol):
 
 
 RecognizerFactory = Callable[[], Recognizer]
-_REGISTRY: dict[str, RecognizerFactory] = {}
-
-
-def register_recognizer(name: str, factory: RecognizerFactory) -> None:
-    """Make a recognizer available by name (plugins register theirs the same way)."""
-    _REGISTRY[name] = factory
-
-
-def available_recognizers() -> tuple[str, ...]:
-    """Names of the registered recognizers."""
-    # Importing the modules registers the built-in recognizers.
-    from verbatim.anonymize import names, ner, people, rules  # noqa: F401
-
-    return tuple(_REGISTRY)
-
-
-def create_recognizer(name: str) -> Recognizer:
-    """A new recognizer by its registered name.
-
-    Raises:
-        ValueError: no recognizer of that name.
-    """
-    available_recognizers()
-    try:
-        factory = _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown recognizer {name!r}: choose from {', '.join(sorted(_REGISTRY))}") from None
-    return factory()
+"""Makes a recognizer (a recognizer class itself, usually)."""
 
 
 _WORD = re.compile(r"[\w'’\-]+")

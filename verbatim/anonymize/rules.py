@@ -11,7 +11,7 @@ import re
 from typing import Final
 
 from verbatim.anonymize.normalize import fold
-from verbatim.anonymize.recognizers import AnalysisContext, boost, register_recognizer
+from verbatim.anonymize.recognizers import AnalysisContext, boost
 from verbatim.anonymize.spans import Span
 
 __all__ = [
@@ -443,7 +443,7 @@ class AddressRecognizer:
         return boost(spans, context.text, _STREET_CONTEXT, amount=0.3)
 
 
-for _recognizer in (
+RULE_RECOGNIZERS: Final = (
     PhoneRecognizer,
     EmailRecognizer,
     NirRecognizer,
@@ -453,5 +453,5 @@ for _recognizer in (
     DateRecognizer,
     AgeRecognizer,
     AddressRecognizer,
-):
-    register_recognizer(_recognizer.name, _recognizer)
+)
+"""The rule recognizers, registered by :func:`verbatim.anonymize.registry.builtin_registry`."""

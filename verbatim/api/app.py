@@ -1,8 +1,9 @@
-"""The FastAPI application: collaborators built at start-up, routers, request ids, the error mapping.
+"""The FastAPI application: collaborators received at start-up, routers, request ids, the error mapping.
 
-``create_app()`` with no arguments is the embedded default: settings from the environment, migrations run
-at start-up, the configured object store, and the dispatcher the settings choose (an in-process worker
-without a broker, Celery with one).
+The service's shared parts (engine, sessions, store) come from :func:`verbatim.jobs.service.open_service`
+and the dispatcher from whoever builds the app: ``verbatim.server.create_app`` chooses it from the settings
+(an in-process worker without a broker, Celery with one), a test hands its own. This package never imports
+the workers'.
 """
 
 from __future__ import annotations
@@ -11,18 +12,18 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from verbatim.api.deps import Dispatcher, ServiceState, new_request_id
+from verbatim import __version__
+from verbatim.api.deps import ServiceState, new_request_id
 from verbatim.api.docs import install_docs
 from verbatim.api.errors import install_error_handlers
 from verbatim.api.limits import BodyLimit
 from verbatim.api.routes import edits, jobs, openai_compat, retention, service
 from verbatim.api.web import install_web
-from verbatim.ops.db import make_engine, session_factory, upgrade
+from verbatim.jobs.service import Dispatcher, DispatcherFactory, open_service
 from verbatim.ops.settings import Settings, get_settings
 from verbatim.ops.storage import ObjectStore
 
@@ -36,46 +37,9 @@ DEFAULT_WAIT_TIMEOUT_S = 600.0
 DEFAULT_POLL_INTERVAL_S = 0.25
 
 
-def _make_store(settings: Settings) -> ObjectStore:
-    from verbatim.ops import storage
-
-    make_store: Callable[[Settings], ObjectStore] | None = getattr(storage, "make_store", None)
-    if make_store is not None:
-        return make_store(settings)
-    return storage.LocalObjectStore(settings.resolved_local_root())
-
-
-def _remove_stale_temporaries(store: ObjectStore) -> None:
-    """Free what uploads cut short by a crash left behind (partial files, temporary S3 objects and multipart
-    uploads): never objects, but they hold space. A store that cannot be reached now does not stop the
-    service from starting (the next start tries again)."""
-    from verbatim.ops.storage import StorageError
-
-    inner = getattr(store, "inner", store)  # the encrypted store keeps its ciphertext in another store
-    remove: Callable[[], int] | None = getattr(inner, "remove_stale_temporaries", None)
-    if remove is None:
-        return
-    try:
-        removed = remove()
-    except StorageError as e:
-        log.warning(
-            "could not remove abandoned temporary uploads from the object store (%s)", type(e).__name__
-        )
-        return
-    if removed:
-        log.info("removed %d abandoned temporary uploads from the object store", removed)
-
-
-def _make_dispatcher(settings: Settings) -> Dispatcher:
-    from verbatim.workers.dispatch import make_dispatcher  # type: ignore[import-not-found,unused-ignore]
-
-    dispatcher: Dispatcher = make_dispatcher(settings)
-    return dispatcher
-
-
 def create_app(
     settings: Settings | None = None,
-    dispatcher: Dispatcher | None = None,
+    dispatcher: Dispatcher | DispatcherFactory | None = None,
     *,
     store: ObjectStore | None = None,
     wait_timeout_s: float = DEFAULT_WAIT_TIMEOUT_S,
@@ -85,31 +49,38 @@ def create_app(
 
     Args:
         settings: the settings; :func:`~verbatim.ops.settings.get_settings` when ``None``.
-        dispatcher: hands jobs to the workers; ``make_dispatcher(settings)`` when ``None`` (built at start-up
-            and closed at shutdown; one given here is the caller's to close).
+        dispatcher: hands jobs to the workers: a dispatcher (the caller's to close), or a factory called at
+            start-up with the service's parts (its dispatcher closed at shutdown).
+            ``verbatim.server.create_app`` passes the one the settings choose.
         store: the object store; the one the settings choose when ``None``.
         wait_timeout_s: how long the OpenAI-compatible routes wait for their job.
         poll_interval_s: how often they look at it.
 
     Returns:
         The application; its collaborators exist once its lifespan started (uvicorn, ``with TestClient``).
+
+    Raises:
+        ValueError: no dispatcher (misconfigured: nothing would ever run the jobs).
     """
+    if dispatcher is None:
+        raise ValueError(
+            "Misconfigured API: create_app needs a dispatcher; verbatim.server.create_app chooses the one "
+            "the settings describe."
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resolved = settings or get_settings()
-        url = resolved.resolved_database_url()
-        await run_in_threadpool(upgrade, url)
-        chosen_store = store or _make_store(resolved)
-        await run_in_threadpool(_remove_stale_temporaries, chosen_store)
-        engine = make_engine(url)
-        owned = dispatcher is None
-        active = _make_dispatcher(resolved) if dispatcher is None else dispatcher
+        parts = await run_in_threadpool(
+            lambda: open_service(resolved, store=store, migrate=True, tidy_store=True)
+        )
+        given = isinstance(dispatcher, Dispatcher) or hasattr(dispatcher, "submit")
+        active: Dispatcher = dispatcher if given else dispatcher(parts)  # type: ignore[assignment,operator]
         app.state.verbatim = ServiceState(
             settings=resolved,
-            engine=engine,
-            sessions=session_factory(engine),
-            store=chosen_store,
+            engine=parts.engine,
+            sessions=parts.sessions,
+            store=parts.store,
             dispatcher=active,
             wait_timeout_s=wait_timeout_s,
             poll_interval_s=poll_interval_s,
@@ -117,15 +88,14 @@ def create_app(
         try:
             yield
         finally:
-            close: Callable[[], Any] | None = getattr(active, "close", None)
-            if owned and close is not None:
-                await run_in_threadpool(close)
-            engine.dispose()
+            if not given:
+                await run_in_threadpool(active.close)
+            parts.close()
 
     app = FastAPI(
         title="verbatim",
         summary="On-premise transcription of hearings: jobs, transcripts, custody, audit.",
-        version="1",
+        version=__version__,
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,

@@ -10,7 +10,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated, Protocol
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from verbatim.api.errors import NotAuthenticatedError
+from verbatim.jobs.service import Dispatcher
 from verbatim.ops import audit
 from verbatim.ops.accounts import authenticate
 from verbatim.ops.db import User
@@ -39,12 +40,6 @@ __all__ = [
 ]
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-
-
-class Dispatcher(Protocol):
-    """Hands a queued job to the workers (in-process thread or Celery); see ``verbatim.workers.dispatch``."""
-
-    def submit(self, job_id: str) -> None: ...
 
 
 @dataclass

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from verbatim.errors import (
     AudioDecodeError,
     InvalidOptionError,
+    JobNotReadyError,
     LegalHoldError,
     ModelIntegrityError,
     ModelNotFoundError,
@@ -49,10 +50,6 @@ class PermissionDeniedError(VerbatimError):
 
 class JobNotFoundError(VerbatimError):
     """No such job, or one of another unit: both answer the same, so a job's existence does not leak."""
-
-
-class JobNotReadyError(VerbatimError):
-    """The job has no transcript (yet): still queued or running, or failed."""
 
 
 class ServiceUnavailableError(VerbatimError):

@@ -7,9 +7,11 @@ but never logged or audited.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from verbatim.jobs.request import RequestForm, form_model
 
 __all__ = [
     "MAX_SQL_INT",
@@ -38,23 +40,12 @@ MAX_SQL_INT = 2**63 - 1
 PostgreSQL's ``BIGINT``): larger ones are refused with a 422 instead of failing in the database driver."""
 
 
-class JobCreate(BaseModel):
-    """The form fields of ``POST /v1/jobs`` besides ``file``; validated by ``parse_request``."""
-
-    language: str | None = None
-    task: str | None = None
-    diarize: str | None = None
-    num_speakers: str | None = None
-    min_speakers: str | None = None
-    max_speakers: str | None = None
-    channels: str | None = None
-    pseudonymize: str | None = None
-    pseudonymization_policy: str | None = None
-    translate_to: str | None = None
-
-    def options(self) -> dict[str, object]:
-        """The fields that were given, for :func:`verbatim.pipeline.request.parse_request`."""
-        return {k: v for k, v in self.model_dump().items() if v is not None and v != ""}
+if TYPE_CHECKING:
+    JobCreate = RequestForm
+else:
+    JobCreate = form_model("JobCreate")
+"""The form fields of ``POST /v1/jobs`` besides ``file``: one per field of the typed request
+(:class:`verbatim.jobs.request.TranscriptionRequest`), validated by its ``parse_request``."""
 
 
 class JobShareCreate(BaseModel):
@@ -103,6 +94,12 @@ class JobPublic(BaseModel):
         default="unit",
         description="`shared`: another unit shared this job with yours (its pseudonymised copies only).",
     )
+
+    @field_validator("options")
+    @classmethod
+    def _without_hide_list(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # The names to hide are the very names a shared copy must not show: never in the job's view.
+        return {k: v for k, v in value.items() if k != "hide"}
 
 
 class LegalHoldUpdate(BaseModel):
@@ -185,6 +182,7 @@ class AuditPage(BaseModel):
 class HealthPublic(BaseModel):
     status: Literal["ok"]
     database: Literal["ok"]
+    version: str = Field(description="The version of verbatim that answers (`verbatim --version`).")
 
 
 class OpenAITranscription(BaseModel):

@@ -17,21 +17,22 @@ from typing import BinaryIO, Final
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from verbatim.api.deps import Dispatcher
-from verbatim.api.errors import JobNotFoundError, JobNotReadyError, ServiceUnavailableError, WaitTimeoutError
-from verbatim.api.revisions import load_current
+from verbatim.api.errors import JobNotFoundError, ServiceUnavailableError, WaitTimeoutError
 from verbatim.api.schemas import ArtifactPublic, CustodyManifest, OriginalPublic
 from verbatim.digest import sha256_stream
 from verbatim.errors import AudioDecodeError, InvalidOptionError, LegalHoldError
+from verbatim.jobs.documents import Rendered, load_current, load_original
+from verbatim.jobs.layout import job_prefix, original_key
+from verbatim.jobs.request import parse_request
+from verbatim.jobs.service import Dispatcher
 from verbatim.ops import audit
-from verbatim.ops.db import Artifact, Job, JobShare, User, create_job, fail_job, new_job_id, utcnow
+from verbatim.ops.db import Job, JobShare, User, create_job, fail_job, new_job_id, utcnow
+from verbatim.ops.settings import Settings
 from verbatim.ops.storage import ObjectNotFoundError, ObjectStore, ObjectTooLargeError
 from verbatim.pipeline.export import FORMATS, MEDIA_TYPES, ExportOptions, render, transcript_from_json
-from verbatim.pipeline.request import parse_request
 from verbatim.pipeline.types import Transcript
 
 __all__ = [
-    "TRANSCRIPT_KINDS",
     "Intake",
     "Rendered",
     "custody_manifest",
@@ -39,7 +40,6 @@ __all__ = [
     "job_counts",
     "list_jobs",
     "load_transcript",
-    "original_key",
     "probe_audio",
     "render_transcript",
     "submit_job",
@@ -50,18 +50,7 @@ __all__ = [
 
 log = logging.getLogger("verbatim.api")
 
-TRANSCRIPT_KINDS: Final = ("transcript", "transcript_json")
-"""Artifact kinds of the transcript JSON (the worker records ``transcript``)."""
 FINAL_STATUSES: Final = ("succeeded", "failed")
-
-
-def original_key(job_id: str) -> str:
-    """Where a job's original recording is kept (immutable)."""
-    return f"jobs/{job_id}/original"
-
-
-def _transcript_key(job_id: str) -> str:
-    return f"jobs/{job_id}/transcript.json"
 
 
 def probe_audio(stream: BinaryIO) -> int:
@@ -134,14 +123,14 @@ def submit_job(
     intake: Intake,
     store: ObjectStore,
     dispatcher: Dispatcher,
-    max_bytes: int,
+    settings: Settings,
     request_id: str,
 ) -> Job:
     """Validate, store, record and dispatch one upload; audit the outcome.
 
-    Order: options first (a typo answers before any byte is stored), then size and content (nothing stored
-    when refused), then the original under a fresh job id (hashed on the way, never overwritten), the job
-    row, and the dispatch.
+    Order: options first (a typo answers before any byte is stored; the defaults the settings choose are
+    resolved and stored with the job), then size and content (nothing stored when refused), then the
+    original under a fresh job id (hashed on the way, never overwritten), the job row, and the dispatch.
 
     Raises:
         InvalidOptionError: a bad option (its name in the message).
@@ -150,8 +139,9 @@ def submit_job(
         ServiceUnavailableError: the job could not be handed to the workers (it is marked failed).
     """
     job_id = new_job_id()
+    max_bytes = settings.max_upload_bytes
     try:
-        request = parse_request(intake.options)
+        request = parse_request(intake.options, settings)
         if intake.size is not None and intake.size > max_bytes:
             raise ObjectTooLargeError(f"the upload is larger than the {max_bytes} bytes allowed")
         probe_audio(intake.stream)
@@ -167,7 +157,7 @@ def submit_job(
             job = create_job(
                 session,
                 owner=user,
-                options=request.model_dump(mode="json"),
+                options=request.to_stored(),
                 filename=safe_filename(intake.filename),
                 audio_sha256=stored.sha256,
                 audio_size=stored.size,
@@ -261,34 +251,10 @@ def list_jobs(
     return jobs
 
 
-def _transcript_artifact(job: Job) -> Artifact | None:
-    return next((a for a in job.artifacts if a.kind in TRANSCRIPT_KINDS), None)
-
-
 def load_transcript(store: ObjectStore, job: Job) -> bytes:
-    """The stored transcript JSON of a succeeded job, byte for byte (its hash is the custody manifest's).
-
-    Raises:
-        JobNotReadyError: the job has not succeeded.
-        ObjectNotFoundError: the transcript object is missing from the store.
-    """
-    if job.status != "succeeded":
-        if job.status == "failed":
-            raise JobNotReadyError(f"The job failed, there is no transcript: {job.error or 'unknown error'}")
-        raise JobNotReadyError(f"The job is {job.status} ({job.progress:.0%}); try again when it succeeded.")
-    artifact = _transcript_artifact(job)
-    key = artifact.object_key if artifact is not None else _transcript_key(job.id)
-    try:
-        return store.get_bytes(key)
-    except ObjectNotFoundError as e:
-        raise ObjectNotFoundError("The job's transcript is missing from the object store.") from e
-
-
-@dataclass(frozen=True)
-class Rendered:
-    content: bytes
-    media_type: str
-    filename: str
+    """The stored transcript JSON of a succeeded job, byte for byte (see
+    :func:`verbatim.jobs.documents.load_original`)."""
+    return load_original(store, job)
 
 
 def render_transcript(store: ObjectStore, job: Job, fmt: str, *, subtitles: str = "original") -> Rendered:
@@ -309,7 +275,7 @@ def delete_job(session: Session, *, store: ObjectStore, job: Job) -> int:
     """Delete a job's objects and its row (its audit trail stays); return the number of objects removed."""
     if job.legal_hold:
         raise LegalHoldError("The job is on legal hold: it cannot be deleted until the hold is released.")
-    removed = store.delete_prefix(f"jobs/{job.id}/")
+    removed = store.delete_prefix(job_prefix(job.id))
     session.delete(job)
     session.commit()
     return removed

@@ -210,7 +210,7 @@ class _ApiServer(ApiThread):
     """The app of ``settings`` served in a thread; start-up failures become :class:`BenchError`."""
 
     def __init__(self, settings: Settings) -> None:
-        from verbatim.api import create_app
+        from verbatim.server import create_app
 
         try:
             super().__init__(create_app(settings))

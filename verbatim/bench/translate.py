@@ -113,7 +113,7 @@ def run_translate(
     """
     from faster_whisper import WhisperModel
 
-    from verbatim.models.loader import get_asr
+    from verbatim.jobs.stages import get_asr
     from verbatim.ops.settings import get_settings
     from verbatim.pipeline.asr import AsrOptions
     from verbatim.pipeline.decode import decode

@@ -70,7 +70,7 @@ def _audio(clip: dict[str, Any]) -> Audio:
 
 def _pipeline_and_options() -> tuple[Any, Any]:
     """The pipeline and options `verbatim transcribe` uses by default (language auto, diarisation on)."""
-    from verbatim.models.loader import get_asr, get_diarizer
+    from verbatim.jobs.stages import get_asr, get_diarizer
     from verbatim.ops.settings import get_settings
     from verbatim.pipeline.asr import AsrOptions
     from verbatim.pipeline.runner import PipelineOptions, TranscriptionPipeline
@@ -197,7 +197,7 @@ def _diarization_result(diarization: Any) -> dict[str, Any]:
 
 
 def _load_diar_ours() -> tuple[RunClip, dict[str, Any]]:
-    from verbatim.models.loader import get_diarizer
+    from verbatim.jobs.stages import get_diarizer
     from verbatim.ops.settings import get_settings
     from verbatim.pipeline.diarize import DiarizationOptions
 
@@ -220,7 +220,7 @@ def _load_diar_ours() -> tuple[RunClip, dict[str, Any]]:
 
 
 def _load_diar_senko() -> tuple[RunClip, dict[str, Any]]:
-    from verbatim.pipeline.diarize import run_senko_directly
+    from verbatim.bench.senko import run_senko_directly
 
     # senko's Diarizer is created on the first call, inside the warm-up (timed apart from the clips).
     def run(clip: dict[str, Any]) -> dict[str, Any]:

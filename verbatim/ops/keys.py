@@ -1,4 +1,5 @@
-"""Keys of the encryption at rest: a keyring file (or one key from the environment), and rotation.
+"""Keys of the encryption at rest: a keyring file (or one key from the environment); rotation is in
+:mod:`verbatim.ops.storage.rotation`.
 
 The keyring is JSON, ``{"active": ID, "keys": {ID: base64 32 bytes, ...}}``, mode 0600. New objects are
 encrypted under the active key; every key of the ring still decrypts, so a rotation adds a key, makes it
@@ -19,7 +20,7 @@ from pathlib import Path
 from verbatim.errors import InvalidOptionError
 from verbatim.ops.settings import EncryptionSettings
 
-__all__ = ["Keyring", "RotationReport", "init_keyring", "load_keyring", "new_key_id", "rotate_keyring"]
+__all__ = ["Keyring", "init_keyring", "load_keyring", "new_key_id"]
 
 
 def _decode(value: str, where: str) -> bytes:
@@ -109,58 +110,3 @@ def init_keyring(path: Path) -> Keyring:
     ring = Keyring(key_id, {key_id: secrets.token_bytes(32)}, path)
     ring.save()
     return ring
-
-
-@dataclass(frozen=True)
-class RotationReport:
-    new_key: str
-    reencrypted: int
-    already: int
-    retired: tuple[str, ...]
-
-
-def rotate_keyring(store: object, *, retire: bool = True) -> RotationReport:
-    """Add a key, make it active, re-encrypt every object of ``store`` under it, then retire the old keys.
-
-    The keyring file is written with the new key *before* any object is re-encrypted (an interruption
-    leaves objects under old or new keys, all still readable); old keys are removed only once no object
-    uses them.
-
-    Args:
-        store: an :class:`~verbatim.ops.storage.encrypted.EncryptedObjectStore` over the configured store;
-            its keyring (from a file) is the one rotated.
-        retire: drop the previous keys from the keyring at the end.
-
-    Raises:
-        InvalidOptionError: encryption at rest is off, or its key comes from the environment (no file).
-    """
-    from verbatim.ops.storage.encrypted import EncryptedObjectStore, key_id_of
-
-    if not isinstance(store, EncryptedObjectStore):
-        raise InvalidOptionError("encryption at rest is not configured (VERBATIM_ENCRYPTION__KEYRING_FILE)")
-    ring = store.keyring
-    if ring.path is None:
-        raise InvalidOptionError(
-            "rotation needs a keyring file: set VERBATIM_ENCRYPTION__KEYRING_FILE (`verbatim keys init`)"
-        )
-    old = set(ring.keys)
-    key_id = new_key_id()
-    while key_id in ring.keys:
-        key_id = new_key_id()
-    ring.keys[key_id] = secrets.token_bytes(32)
-    ring.active_id = key_id
-    ring.save()
-    done = already = 0
-    for key in store.list(""):
-        if store.reencrypt(key):
-            done += 1
-        else:
-            already += 1
-    retired: tuple[str, ...] = ()
-    if retire:
-        still = {key_id_of(store.inner, k) for k in store.list("")} - {None}
-        retired = tuple(sorted(k for k in old if k not in still))
-        for k in retired:
-            del ring.keys[k]
-        ring.save()
-    return RotationReport(key_id, done, already, retired)

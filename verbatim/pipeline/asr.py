@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from verbatim.errors import InvalidOptionError
+from verbatim.pipeline.languages import SUPPORTED_LANGUAGES
 from verbatim.pipeline.progress import ProgressHook, null_hook
 from verbatim.pipeline.types import SAMPLE_RATE, Audio, Segment, Transcript, Word
 
@@ -29,27 +30,15 @@ __all__ = ["SUPPORTED_LANGUAGES", "AsrOptions", "WhisperASR", "drop_repetitions"
 Task = Literal["transcribe", "translate"]
 
 
-def _supported_languages() -> frozenset[str]:
-    from faster_whisper.tokenizer import _LANGUAGE_CODES
-
-    return frozenset(_LANGUAGE_CODES)
-
-
-SUPPORTED_LANGUAGES: frozenset[str] = frozenset()  # filled lazily by normalize_language
-
-
 def normalize_language(language: str | None) -> str | None:
     """Validate a language option: ``None``/``auto`` means detect, otherwise an ISO 639-1 code Whisper knows.
 
     Raises:
         InvalidOptionError: the code is not one of Whisper's languages.
     """
-    global SUPPORTED_LANGUAGES
     if language is None or language.strip().lower() in ("", "auto"):
         return None
     code = language.strip().lower()
-    if not SUPPORTED_LANGUAGES:
-        SUPPORTED_LANGUAGES = _supported_languages()
     if code not in SUPPORTED_LANGUAGES:
         raise InvalidOptionError(
             f"Unknown language '{language}'. Use 'auto' or an ISO 639-1 code Whisper knows, such as fr, "

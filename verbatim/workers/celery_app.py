@@ -21,21 +21,21 @@ from sqlalchemy.orm import Session, sessionmaker
 from verbatim.ops.settings import Settings, get_settings
 from verbatim.workers.chunked import process_chunk
 from verbatim.workers.config import WorkerSettings, get_worker_settings, process_options
-from verbatim.workers.dispatch import TASK_NAME
 from verbatim.workers.process import HOLDER_ALIVE, ProcessOptions, process_job
+from verbatim.workers.queues import ASR_QUEUE, CHUNK_TASK_NAME, CPU_QUEUE, REFRESH_TASK_NAME, TASK_NAME
 
 if TYPE_CHECKING:
     from verbatim.ops.storage.base import ObjectStore
 
-__all__ = ["ASR_QUEUE", "CHUNK_TASK_NAME", "CPU_QUEUE", "TASK_NAME", "app", "make_celery"]
-
-CHUNK_TASK_NAME = "verbatim.process_chunk"
-"""One part of a long recording: ``verbatim.process_chunk(job_id, index, first_sample)``."""
-
-ASR_QUEUE = "asr"
-"""Transcription (GPU or fast CPU machines)."""
-CPU_QUEUE = "cpu"
-"""CPU-only stages to come (export, pseudonymisation, merging chunks)."""
+__all__ = [
+    "ASR_QUEUE",
+    "CHUNK_TASK_NAME",
+    "CPU_QUEUE",
+    "REFRESH_TASK_NAME",
+    "TASK_NAME",
+    "app",
+    "make_celery",
+]
 
 
 @setup_logging.connect  # type: ignore[untyped-decorator,unused-ignore]
@@ -76,7 +76,11 @@ def make_celery(settings: Settings, worker: WorkerSettings | None = None) -> Cel
         broker_connection_retry_on_startup=True,
         task_default_queue=ASR_QUEUE,
         task_queues=(Queue(ASR_QUEUE), Queue(CPU_QUEUE)),  # type: ignore[no-untyped-call]
-        task_routes={TASK_NAME: {"queue": ASR_QUEUE}, CHUNK_TASK_NAME: {"queue": ASR_QUEUE}},
+        task_routes={
+            TASK_NAME: {"queue": ASR_QUEUE},
+            CHUNK_TASK_NAME: {"queue": ASR_QUEUE},
+            REFRESH_TASK_NAME: {"queue": ASR_QUEUE},
+        },
         task_serializer="json",
         accept_content=["json"],
         worker_hijack_root_logger=False,
@@ -126,6 +130,15 @@ def make_celery(settings: Settings, worker: WorkerSettings | None = None) -> Cel
             stale_after=options.stale_after.total_seconds(),
         )
 
+    @celery.task(  # type: ignore[untyped-decorator]
+        name=REFRESH_TASK_NAME, acks_late=True, reject_on_worker_lost=True
+    )
+    def refresh_task(job_id: str) -> str:
+        from verbatim.jobs.pseudonymized import refresh_job
+
+        settings_, sessions, store, _ = _resources()
+        return refresh_job(job_id, sessions=sessions, store=store, settings=settings_)
+
     return celery
 
 
@@ -138,15 +151,13 @@ def _resources() -> tuple[Settings, sessionmaker[Session], ObjectStore, ProcessO
     global _cached
     with _lock:
         if _cached is None:
-            from verbatim.ops.db import make_engine, session_factory
-            from verbatim.ops.storage import make_store
+            from verbatim.jobs.service import open_service
 
-            settings = get_settings()
-            engine = make_engine(settings.resolved_database_url())
+            service = open_service(get_settings())
             _cached = (
-                settings,
-                session_factory(engine),
-                make_store(settings),
+                service.settings,
+                service.sessions,
+                service.store,
                 process_options(get_worker_settings()),
             )
         return _cached

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from verbatim.digest import sha256_stream
 from verbatim.errors import InvalidOptionError, VerbatimError
+from verbatim.jobs.layout import chunk_key, chunk_kind, chunks_prefix
 from verbatim.ops.db import ArtifactRecord, Job
 from verbatim.ops.storage.base import ObjectNotFoundError, ObjectStore
 from verbatim.pipeline.types import SAMPLE_RATE, Audio
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from verbatim.pipeline.runner import PipelineOptions, TranscriptionPipeline
     from verbatim.pipeline.types import Transcript
 
-__all__ = ["CHUNK_KINDS", "ChunkSubmitter", "chunk_artifacts", "chunk_key", "process_chunk", "run_chunked"]
+__all__ = ["ChunkSubmitter", "chunk_artifacts", "process_chunk", "run_chunked"]
 
 log = logging.getLogger("verbatim.worker")
 
@@ -54,15 +55,6 @@ ChunkSubmitter = Callable[[str, int, int], None]
 _POLL_SECONDS = 1.0
 
 
-def chunk_key(job_id: str, index: int, suffix: str) -> str:
-    """Object key of part ``index`` of a job: ``wav`` (audio), ``json`` (result) or ``lease``."""
-    return f"jobs/{job_id}/chunks/{index}.{suffix}"
-
-
-CHUNK_KINDS = {"wav": "chunk-audio", "json": "chunk-transcript"}
-"""Artefact kind in the custody manifest of each stored part's file, by key suffix (``-<n>`` appended)."""
-
-
 def chunk_artifacts(store: ObjectStore, job_id: str) -> list[ArtifactRecord]:
     """The parts a split job left in the store, as artefacts for its custody manifest.
 
@@ -70,13 +62,13 @@ def chunk_artifacts(store: ObjectStore, job_id: str) -> list[ArtifactRecord]:
     job), so the manifest lists each with its SHA-256. Leases are bookkeeping, deleted here.
     """
     records: list[ArtifactRecord] = []
-    for key in sorted(store.list(f"jobs/{job_id}/chunks/"), key=_part_order):
+    for key in sorted(store.list(chunks_prefix(job_id)), key=_part_order):
         suffix = key.rsplit(".", 1)[-1]
         if suffix == "lease":
             store.delete(key)
             continue
-        kind = CHUNK_KINDS.get(suffix)
         index = _part_order(key)[0]
+        kind = chunk_kind(suffix, index)
         if kind is None or index == _NOT_A_PART:
             continue
         stat = store.stat(key)
@@ -84,7 +76,7 @@ def chunk_artifacts(store: ObjectStore, job_id: str) -> list[ArtifactRecord]:
         if digest is None:
             with store.open(key) as stream:
                 digest = sha256_stream(stream)
-        records.append(ArtifactRecord(kind=f"{kind}-{index}", object_key=key, sha256=digest, size=stat.size))
+        records.append(ArtifactRecord(kind=kind, object_key=key, sha256=digest, size=stat.size))
     return records
 
 
@@ -299,8 +291,9 @@ def process_chunk(
     Returns:
         ``done`` (stored now or before), ``skipped`` or ``failed``.
     """
+    from verbatim.jobs.request import TranscriptionRequest
+    from verbatim.jobs.stages import build_pipeline
     from verbatim.pipeline.decode import decode
-    from verbatim.pipeline.request import build_pipeline, parse_request
 
     with sessions() as session:
         job = session.get(Job, job_id)
@@ -320,7 +313,7 @@ def process_chunk(
         local = workdir / "chunk.wav"
         store.download_to(chunk_key(job_id, index, "wav"), local)
         decoded = decode(local)
-        pipeline, options = build_pipeline(parse_request(raw_options), settings)
+        pipeline, options = build_pipeline(TranscriptionRequest.from_stored(raw_options), settings)
         _transcribe_and_store(
             pipeline,
             options,

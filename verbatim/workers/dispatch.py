@@ -1,7 +1,9 @@
 """Handing jobs to workers: an in-process thread (embedded) or Celery (distributed).
 
-The API creates a job row, stores the original, then calls :meth:`Dispatcher.submit` with the job id; the
-state lives in the database, so a dispatcher carries nothing but ids.
+The API creates a job row, stores the original, then calls ``submit`` on the
+:class:`~verbatim.jobs.service.Dispatcher` it was given with the job id; the state lives in the database, so
+a dispatcher carries nothing but ids. :func:`make_dispatcher` makes the one the settings choose, on the
+service's own sessions and store.
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ import queue
 import socket
 import threading
 import uuid
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from verbatim.ops.db import Job, make_engine, session_factory, utcnow
+from verbatim.jobs.service import Dispatcher, Service, open_service
+from verbatim.ops.db import Job, utcnow
 from verbatim.ops.storage.base import ObjectStore
 from verbatim.workers.process import HOLDER_ALIVE, ProcessOptions, process_job
+from verbatim.workers.queues import REFRESH_TASK_NAME, TASK_NAME
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -30,20 +34,8 @@ __all__ = ["CeleryDispatcher", "Dispatcher", "InProcessDispatcher", "make_dispat
 
 log = logging.getLogger("verbatim.worker")
 
-TASK_NAME = "verbatim.process_job"
-
-
-@runtime_checkable
-class Dispatcher(Protocol):
-    """Something that gets a queued job run."""
-
-    def submit(self, job_id: str) -> None:
-        """Have the job run (soon); returns at once."""
-        ...
-
-    def close(self) -> None:
-        """Release what the dispatcher holds (threads, connections)."""
-        ...
+_PROCESS = "process"
+_REFRESH = "refresh"
 
 
 def pending_job_ids(sessions: sessionmaker[Session], options: ProcessOptions) -> list[str]:
@@ -90,19 +82,16 @@ class InProcessDispatcher:
         recover: bool = True,
     ) -> None:
         self._settings = settings
-        self._engine = None
-        if sessions is None:
-            self._engine = make_engine(settings.resolved_database_url())
-            sessions = session_factory(self._engine)
-        if store is None:
-            from verbatim.ops.storage import make_store
-
-            store = make_store(settings)
+        self._owned: Service | None = None
+        if sessions is None or store is None:
+            self._owned = open_service(settings, store=store)
+            sessions = sessions or self._owned.sessions
+            store = self._owned.store
         self._sessions = sessions
         self._store = store
         self._options = options or ProcessOptions()
         self._retry_delay = retry_delay
-        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue()
         self._timers: set[threading.Timer] = set()
         self._lock = threading.Lock()
         self._closed = False
@@ -118,10 +107,17 @@ class InProcessDispatcher:
 
     def submit(self, job_id: str) -> None:
         """Queue the job for the background thread."""
+        self._put(_PROCESS, job_id)
+
+    def refresh(self, job_id: str) -> None:
+        """Queue the making again of the job's pseudonymised artefacts for the background thread."""
+        self._put(_REFRESH, job_id)
+
+    def _put(self, task: str, job_id: str) -> None:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the in-process dispatcher is closed")
-        self._queue.put(job_id)
+        self._queue.put((task, job_id))
 
     def join(self) -> None:
         """Wait until every submitted job has been handled (retries scheduled for later excepted)."""
@@ -143,8 +139,8 @@ class InProcessDispatcher:
             self._drain()
         self._queue.put(None)
         self._thread.join()
-        if self._engine is not None:
-            self._engine.dispose()
+        if self._owned is not None:
+            self._owned.close()
 
     def _drain(self) -> None:
         while True:
@@ -156,13 +152,25 @@ class InProcessDispatcher:
 
     def _loop(self) -> None:
         while True:
-            job_id = self._queue.get()
+            item = self._queue.get()
             try:
-                if job_id is None:
+                if item is None:
                     return
-                self._handle(job_id)
+                task, job_id = item
+                if task == _REFRESH:
+                    self._refresh(job_id)
+                else:
+                    self._handle(job_id)
             finally:
                 self._queue.task_done()
+
+    def _refresh(self, job_id: str) -> None:
+        from verbatim.jobs.pseudonymized import refresh_job
+
+        try:
+            refresh_job(job_id, sessions=self._sessions, store=self._store, settings=self._settings)
+        except Exception:  # the next read that finds the copy stale asks again
+            log.exception("pseudonymised copies not made again job=%s", job_id)
 
     def _handle(self, job_id: str) -> None:
         worker_id = f"{self._prefix}:{uuid.uuid4().hex[:12]}"
@@ -186,7 +194,7 @@ class InProcessDispatcher:
                 self._timers.discard(timer)
                 if self._closed:
                     return
-            self._queue.put(job_id)
+            self._queue.put((_PROCESS, job_id))
 
         timer = threading.Timer(self._retry_delay, fire)
         timer.daemon = True
@@ -211,12 +219,19 @@ class CeleryDispatcher:
         """Publish the task; raises when the broker is unreachable (the caller fails or keeps the job)."""
         self._app.send_task(TASK_NAME, args=[job_id])
 
+    def refresh(self, job_id: str) -> None:
+        """Publish ``verbatim.refresh_pseudonymized(job_id)`` (to the ``asr`` queue, which every deployment
+        consumes); raises when the broker is unreachable."""
+        self._app.send_task(REFRESH_TASK_NAME, args=[job_id])
+
     def close(self) -> None:
         """Nothing to release: the app's connection pool is shared."""
 
 
-def make_dispatcher(settings: Settings) -> Dispatcher:
-    """Celery when ``settings.broker_url`` is set, else the in-process worker."""
+def make_dispatcher(service: Service) -> Dispatcher:
+    """Celery when the settings name a broker, else the in-process worker on the service's sessions and
+    store (one engine and one store for the API and its worker)."""
+    settings = service.settings
     if settings.broker_url:
         from verbatim.workers.celery_app import make_celery
 
@@ -225,5 +240,9 @@ def make_dispatcher(settings: Settings) -> Dispatcher:
 
     worker = settings.worker
     return InProcessDispatcher(
-        settings, options=process_options(worker), retry_delay=worker.retry_countdown_s
+        settings,
+        sessions=service.sessions,
+        store=service.store,
+        options=process_options(worker),
+        retry_delay=worker.retry_countdown_s,
     )

@@ -27,6 +27,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from verbatim.errors import AudioDecodeError, VerbatimError
+from verbatim.jobs.layout import ArtifactKind, content_type, key_of, original_key
+from verbatim.jobs.request import TranscriptionRequest
 from verbatim.ops.db import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_STALE_AFTER,
@@ -45,21 +47,9 @@ if TYPE_CHECKING:
     from verbatim.ops.settings import Settings
     from verbatim.pipeline.types import Transcript
 
-__all__ = [
-    "HOLDER_ALIVE",
-    "ORIGINAL_NAME",
-    "TRANSCRIPT_NAME",
-    "JobLostError",
-    "ProcessOptions",
-    "original_key",
-    "process_job",
-    "transcript_key",
-]
+__all__ = ["HOLDER_ALIVE", "JobLostError", "ProcessOptions", "process_job"]
 
 log = logging.getLogger("verbatim.worker")
-
-ORIGINAL_NAME = "original"
-TRANSCRIPT_NAME = "transcript.json"
 
 HOLDER_ALIVE = "running"
 """What :func:`process_job` returns when another live execution holds the job (the caller may retry later)."""
@@ -71,16 +61,6 @@ _STEP_SPANS = {
     "diarize": (0.70, 0.95),
 }
 _NO_DIARIZE_SPANS = {"decode": (0.0, 0.05), "transcribe": (0.05, 0.95)}
-
-
-def original_key(job_id: str) -> str:
-    """Object key of a job's original recording (immutable)."""
-    return f"jobs/{job_id}/{ORIGINAL_NAME}"
-
-
-def transcript_key(job_id: str) -> str:
-    """Object key of a job's transcript JSON (other formats are rendered from it on demand)."""
-    return f"jobs/{job_id}/{TRANSCRIPT_NAME}"
 
 
 @dataclass(frozen=True)
@@ -322,8 +302,10 @@ def process_job(
     workdir = Path(tempfile.mkdtemp(prefix="verbatim-job-"))  # private (0o700)
     try:
         with beat:
+            request = TranscriptionRequest.from_stored(job.options)
             transcript = _run(
                 job,
+                request,
                 settings=settings,
                 store=store,
                 beat=beat,
@@ -335,7 +317,7 @@ def process_job(
             beat.report(0.95, force=True)
             record = _store_transcript(store, job_id, transcript)
             parts = chunk_artifacts(store, job_id)  # a split job's parts, listed in its custody manifest
-            parts += _pseudonymized(store, job, transcript, settings, workdir / "recording")
+            parts += _pseudonymized(store, job, request, transcript, settings, workdir / "recording")
 
         def finish() -> bool:
             with sessions() as session:
@@ -410,6 +392,7 @@ def _fail(sessions: sessionmaker[Session], job_id: str, worker_id: str, attempt:
 
 def _run(
     job: Job,
+    request: TranscriptionRequest,
     *,
     settings: Settings,
     store: ObjectStore,
@@ -420,9 +403,8 @@ def _run(
     submit_chunk: ChunkSubmitter | None,
 ) -> Transcript:
     """Fetch, check and transcribe the job's recording (domain errors propagate)."""
-    from verbatim.pipeline.request import build_pipeline, parse_request
+    from verbatim.jobs.stages import build_pipeline
 
-    request = parse_request(dict(job.options or {}))
     key = job.object_key or original_key(job.id)
     # A fixed neutral name: decoding errors quote the file name, and the user's must not reach logs.
     local = workdir / "recording"
@@ -475,17 +457,26 @@ def _run(
 
 
 def _pseudonymized(
-    store: ObjectStore, job: Job, transcript: Transcript, settings: Settings, recording: Path
+    store: ObjectStore,
+    job: Job,
+    request: TranscriptionRequest,
+    transcript: Transcript,
+    settings: Settings,
+    recording: Path,
 ) -> list[ArtifactRecord]:
     """The pseudonymised copy, its encrypted table and the released audio, when the request asks."""
-    options = dict(job.options or {})
-    if not options.get("pseudonymize"):
+    if not request.pseudonymize:
         return []
-    from verbatim.workers.pseudonymized import store_pseudonymized
+    from verbatim.jobs.pseudonymized import store_pseudonymized
 
-    policy = str(options.get("pseudonymization_policy") or settings.pseudonymization.default_policy)
     return store_pseudonymized(
-        store, job.id, transcript, policy_name=policy, settings=settings, recording=recording
+        store,
+        job.id,
+        transcript,
+        policy=request.policy(),
+        settings=settings,
+        recording=recording,
+        hide=request.hide,
     )
 
 
@@ -493,9 +484,10 @@ def _store_transcript(store: ObjectStore, job_id: str, transcript: Transcript) -
     from verbatim.pipeline.export import render
 
     data = render(transcript, "json")
-    key = transcript_key(job_id)
+    kind = ArtifactKind.TRANSCRIPT
+    key = key_of(job_id, kind)
     # Overwriting is right here: only the execution holding the job writes this key, and a previous attempt's
     # partial result (its worker died before finishing) is replaced. The original is never written to.
-    stored = store.put_bytes(key, data, content_type="application/json", overwrite=True)
+    stored = store.put_bytes(key, data, content_type=content_type(kind), overwrite=True)
     digest = stored.sha256 or hashlib.sha256(data).hexdigest()
-    return ArtifactRecord(kind="transcript", object_key=key, sha256=digest, size=stored.size)
+    return ArtifactRecord(kind=kind, object_key=key, sha256=digest, size=stored.size)

@@ -10,12 +10,12 @@ from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
-from verbatim.api import media, pseudonymized, revisions
+from verbatim.api import media, pseudonymized
 from verbatim.api.deps import (
     CurrentUser,
+    DispatcherDep,
     RequestIdDep,
     SessionDep,
-    SettingsDep,
     StoreDep,
     get_current_user,
 )
@@ -31,6 +31,8 @@ from verbatim.api.schemas_web import (
     WordEditsCreate,
 )
 from verbatim.api.services import visible_job
+from verbatim.jobs import documents
+from verbatim.jobs import pseudonymized as copies
 from verbatim.ops import audit
 from verbatim.ops.db import Job, TranscriptEdit, User
 
@@ -42,7 +44,7 @@ _bearer = HTTPBearer(auto_error=False, description="A token from `verbatim users
 
 
 def _revision_hash(job: Job) -> str | None:
-    return next((a.sha256 for a in job.artifacts if a.kind == revisions.REVISION_KIND), None)
+    return next((a.sha256 for a in job.artifacts if a.kind == documents.REVISION_KIND), None)
 
 
 def _history(session: SessionDep, job: Job) -> list[EditPublic]:
@@ -82,6 +84,7 @@ def correct_words(
     user: CurrentUser,
     session: SessionDep,
     store: StoreDep,
+    dispatcher: DispatcherDep,
     request_id: RequestIdDep,
 ) -> EditList:
     """Correct words; each names the text it replaces (409 if someone changed it meanwhile).
@@ -91,12 +94,13 @@ def correct_words(
     where = ",".join(f"{e.segment_id}:{e.word_index}" for e in body.edits[:10])
     detail = f"edit words={len(body.edits)} at={where}"
     job = visible_job(session, user=user, job_id=job_id, action="write", request_id=request_id, detail=detail)
-    edits = [revisions.WordEdit(e.segment_id, e.word_index, e.before, e.after) for e in body.edits]
+    edits = [documents.WordEdit(e.segment_id, e.word_index, e.before, e.after) for e in body.edits]
     try:
-        rows = revisions.edit_words(session, store, job=job, user=user, edits=edits)
+        rows = documents.edit_words(session, store, job=job, user=user, edits=edits)
     except Exception as e:
         _audited_write(session, user=user, job=job, request_id=request_id, detail=detail, error=e)
         raise
+    pseudonymized.ask_refresh(dispatcher, job)  # its pseudonymised copies follow, made by the workers
     audit.record(
         session, user=user, action="write", outcome="ok", request_id=request_id, job_id=job.id,
         detail=f"{detail} recorded={len(rows)}",
@@ -111,17 +115,19 @@ def name_speakers(
     user: CurrentUser,
     session: SessionDep,
     store: StoreDep,
+    dispatcher: DispatcherDep,
     request_id: RequestIdDep,
 ) -> SpeakersPublic:
     """Name speakers (``{"names": {"S1": "Enquêteur"}}``): the page, the history and every export use it."""
     detail = f"rename speakers={len(body.names)}"
     job = visible_job(session, user=user, job_id=job_id, action="write", request_id=request_id, detail=detail)
     try:
-        rows = revisions.rename_speakers(session, store, job=job, user=user, names=body.names)
-        current = json.loads(revisions.load_current(store, job))
+        rows = documents.rename_speakers(session, store, job=job, user=user, names=body.names)
+        current = json.loads(documents.load_current(store, job))
     except Exception as e:
         _audited_write(session, user=user, job=job, request_id=request_id, detail=detail, error=e)
         raise
+    pseudonymized.ask_refresh(dispatcher, job)  # its pseudonymised copies follow, made by the workers
     audit.record(
         session, user=user, action="write", outcome="ok", request_id=request_id, job_id=job.id,
         detail=f"{detail} recorded={len(rows)}",
@@ -146,7 +152,7 @@ def audio_ticket(
     )
     job = access.job
     if access.shared:
-        pseudonymized.released_audio_artifact(job)  # 404 with the reason when there is none to hear
+        copies.released_audio_artifact(job)  # 404 with the reason when there is none to hear
     ticket, expires_at = media.issue_ticket(session, job=job, user=user)
     audit.record(
         session, user=user, action="read", outcome="ok", request_id=request_id, job_id=job.id,
@@ -265,7 +271,7 @@ def get_released_audio(
     request: Request,
     session: SessionDep,
     store: StoreDep,
-    settings: SettingsDep,
+    dispatcher: DispatcherDep,
     request_id: RequestIdDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ticket: str | None = None,
@@ -282,12 +288,14 @@ def get_released_audio(
     access = pseudonymized.accessible_job(
         session, user=user, job_id=job_id, action="export", request_id=request_id, detail=detail
     )
-    pseudonymized.released_audio_artifact(access.job)  # 404 with the reason when there is none
-    # Only a first request (no range, or from byte 0) makes it again after a correction: a player's later
-    # ranges must keep reading the bytes it started with.
-    if range_ is None or range_.strip().startswith("bytes=0-"):
-        pseudonymized.refresh_after_corrections(session, store, access.job, settings)
-    artifact = pseudonymized.released_audio_artifact(access.job)
+    copies.released_audio_artifact(access.job)  # 404 with the reason when there is none
+    # Only a first request (no range, or from byte 0) waits for a copy made again after a correction (409
+    # meanwhile): a player's later ranges must keep reading the bytes it started with.
+    if (range_ is None or range_.strip().startswith("bytes=0-")) and pseudonymized.ask_refresh(
+        dispatcher, access.job
+    ):
+        copies.check_fresh(access.job)
+    artifact = copies.released_audio_artifact(access.job)
     return _recording(
         session, store, user=user, job=access.job, key=artifact.object_key, size=artifact.size,
         range_=range_, request_id=request_id, action="export", detail=detail,

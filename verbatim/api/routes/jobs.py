@@ -9,7 +9,6 @@ from fastapi import APIRouter, Form, Query, Response, UploadFile, status
 
 from verbatim.api import pseudonymized, services
 from verbatim.api.deps import CurrentUser, DispatcherDep, RequestIdDep, SessionDep, SettingsDep, StoreDep
-from verbatim.api.revisions import job_filters
 from verbatim.api.schemas import (
     MAX_SQL_INT,
     CustodyManifest,
@@ -22,6 +21,8 @@ from verbatim.api.schemas import (
     JobSharePublic,
 )
 from verbatim.errors import InvalidOptionError
+from verbatim.jobs import pseudonymized as copies
+from verbatim.jobs.search import job_filters
 from verbatim.ops import audit
 from verbatim.ops.db import Job
 
@@ -54,7 +55,7 @@ def create_job(
     )
     job = services.submit_job(
         session, user=user, intake=intake, store=store, dispatcher=dispatcher,
-        max_bytes=settings.max_upload_bytes, request_id=request_id,
+        settings=settings, request_id=request_id,
     )  # fmt: skip
     return JobCreated(id=job.id, status=job.status)  # type: ignore[arg-type]
 
@@ -134,7 +135,7 @@ def get_transcript(
     session: SessionDep,
     store: StoreDep,
     request_id: RequestIdDep,
-    settings: SettingsDep,
+    dispatcher: DispatcherDep,
     format: ExportFormat = "json",
     view: TranscriptView = "original",
     subtitles: Literal["original", "translation"] = "original",
@@ -155,8 +156,8 @@ def get_transcript(
         )
     try:
         if view == "pseudonymized":
-            pseudonymized.refresh_after_corrections(session, store, job, settings)
-            rendered = pseudonymized.render_pseudonymized_view(store, job, format, settings)
+            pseudonymized.ask_refresh(dispatcher, job)  # stale: a copy of the current revision made now
+            rendered = copies.render_pseudonymized_view(store, job, format)
         else:
             rendered = services.render_transcript(store, job, format, subtitles=subtitles)
     except Exception as e:
@@ -270,17 +271,19 @@ def get_pseudonymization_map(
     session: SessionDep,
     store: StoreDep,
     settings: SettingsDep,
+    dispatcher: DispatcherDep,
     request_id: RequestIdDep,
 ) -> dict[str, object]:
-    """The correspondence table (alias -> originals), decrypted, for entitled roles of the owning unit."""
+    """The correspondence table (alias -> originals), decrypted, for entitled roles of the owning unit; 409
+    while it is made again after a correction (try again in a moment)."""
     detail = "pseudonymization map"
     access = pseudonymized.accessible_job(
         session, user=user, job_id=job_id, action="read", request_id=request_id, detail=detail
     )
     pseudonymized.check_entitled(session, user=user, access=access, request_id=request_id)
     try:
-        pseudonymized.refresh_after_corrections(session, store, access.job, settings)
-        table = pseudonymized.pseudonymization_table(store, access.job, settings)
+        pseudonymized.ask_refresh(dispatcher, access.job)
+        table = copies.pseudonymization_table(store, access.job, settings)
     except Exception as e:
         audit.record(
             session, user=user, action="read", outcome="error", request_id=request_id, job_id=job_id,

@@ -2,8 +2,10 @@
 
 They answer synchronously, as OpenAI's do: the upload becomes an ordinary job (same intake, workers, audit
 and custody as ``/v1/jobs``), and the request waits for it by polling the database with ``asyncio.sleep``,
-so a long wait holds no thread. ``model`` and ``prompt`` are accepted and ignored (the server's ASR model
-answers); ``temperature`` and ``timestamp_granularities[]`` likewise.
+so a long wait holds no thread. The form values that name a field of the typed request
+(:class:`~verbatim.jobs.request.TranscriptionRequest`: ``language``, and ``prompt`` once the request has it)
+become the job's options; ``model`` is accepted and ignored (the server's ASR model answers), and
+``temperature`` and ``timestamp_granularities[]`` likewise.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from verbatim.api.schemas import (
     OpenAIVerboseTranscription,
     OpenAIWord,
 )
+from verbatim.jobs.request import TranscriptionRequest
 from verbatim.ops import audit
 from verbatim.ops.db import Job, User
 from verbatim.pipeline.export import MEDIA_TYPES, render
@@ -89,7 +92,7 @@ async def _transcribe(
         with state.sessions() as session:
             return services.submit_job(
                 session, user=user, intake=intake, store=state.store, dispatcher=state.dispatcher,
-                max_bytes=state.settings.max_upload_bytes, request_id=request_id,
+                settings=state.settings, request_id=request_id,
             )  # fmt: skip
 
     job = await run_in_threadpool(submit)
@@ -115,11 +118,14 @@ async def _transcribe(
     return _answer(transcript, fmt, task)
 
 
-def _options(task: str, language: str | None) -> dict[str, object]:
+def _options(task: str, **given: object) -> dict[str, object]:
+    """The job's request options: OpenAI's form values that name a field of the typed request (``language``,
+    and any field added to it later, such as ``prompt``), the others ignored."""
     # OpenAI's API does not diarise; skipping it keeps these synchronous answers fast.
     options: dict[str, object] = {"task": task, "diarize": False}
-    if language:
-        options["language"] = language
+    options.update(
+        {k: v for k, v in given.items() if k in TranscriptionRequest.model_fields and v not in (None, "")}
+    )
     return options
 
 
@@ -136,7 +142,14 @@ async def transcriptions(
     temperature: Annotated[float | None, Form()] = None,
 ) -> Response:
     """Transcribe a recording and answer as OpenAI's API does (json, text, srt, vtt, verbose_json)."""
-    return await _transcribe(state, user, request_id, file, _options("transcribe", language), response_format)
+    return await _transcribe(
+        state,
+        user,
+        request_id,
+        file,
+        _options("transcribe", language=language, prompt=prompt),
+        response_format,
+    )
 
 
 @router.post("/translations")
@@ -151,4 +164,6 @@ async def translations(
     temperature: Annotated[float | None, Form()] = None,
 ) -> Response:
     """Translate the speech of a recording into English text (Whisper's translate task)."""
-    return await _transcribe(state, user, request_id, file, _options("translate", None), response_format)
+    return await _transcribe(
+        state, user, request_id, file, _options("translate", prompt=prompt), response_format
+    )

@@ -8,8 +8,8 @@ from verbatim.api import services
 from verbatim.api.deps import CurrentUser, RequestIdDep, SessionDep
 from verbatim.api.errors import PermissionDeniedError
 from verbatim.api.schemas import JobPublic, LegalHoldUpdate
+from verbatim.jobs.retention import set_legal_hold
 from verbatim.ops import audit
-from verbatim.ops.retention import set_legal_hold
 
 __all__ = ["HOLD_ROLES", "router"]
 

@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from verbatim import __version__
 from verbatim.api.deps import CurrentUser, RequestIdDep, SessionDep, SessionFactoryDep, StateDep
 from verbatim.api.errors import PermissionDeniedError, ServiceUnavailableError
 from verbatim.api.metrics import render_metrics
@@ -28,7 +29,7 @@ def healthz(state: StateDep) -> HealthPublic:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError as e:
         raise ServiceUnavailableError("The database does not answer.") from e
-    return HealthPublic(status="ok", database="ok")
+    return HealthPublic(status="ok", database="ok", version=__version__)
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})

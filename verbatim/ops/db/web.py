@@ -2,7 +2,7 @@
 
 Corrections are rows, never changes to the stored transcript: the worker's transcript JSON stays as it was
 (evidence), and the current revision is the original with every edit replayed in order
-(:mod:`verbatim.api.revisions`). Edits and the search index hold transcript text: they belong to the job
+(:mod:`verbatim.jobs.documents`). Edits and the search index hold transcript text: they belong to the job
 (deleted with it) and are never copied to the audit log.
 """
 

@@ -12,6 +12,7 @@ from typing import Final
 from verbatim.errors import InvalidOptionError
 from verbatim.pipeline.export.json_format import (
     SCHEMA,
+    document_bytes,
     render_json,
     transcript_from_dict,
     transcript_from_json,
@@ -29,6 +30,7 @@ __all__ = [
     "SCHEMA",
     "ExportOptions",
     "Renderer",
+    "document_bytes",
     "render",
     "transcript_from_dict",
     "transcript_from_json",

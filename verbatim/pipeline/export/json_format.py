@@ -12,6 +12,7 @@ segment's text was corrected after it was translated.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from verbatim.errors import InvalidOptionError
@@ -20,6 +21,7 @@ from verbatim.pipeline.types import Segment, SegmentTranslation, Transcript, Wor
 
 __all__ = [
     "SCHEMA",
+    "document_bytes",
     "render_json",
     "transcript_from_dict",
     "transcript_from_json",
@@ -208,4 +210,10 @@ def render_json(transcript: Transcript, options: ExportOptions) -> bytes:
     Returns:
         The document's bytes, ending with a newline.
     """
-    return (json.dumps(transcript_to_dict(transcript), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    return document_bytes(transcript_to_dict(transcript))
+
+
+def document_bytes(doc: Mapping[str, Any]) -> bytes:
+    """A transcript document (a dict of this schema, a corrected revision's included) as stored: indented
+    UTF-8 JSON ending with a newline, so that every stored transcript reads the same."""
+    return (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8")

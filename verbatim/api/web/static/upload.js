@@ -41,6 +41,7 @@ function options() {
   if (value("opt-channels") !== "mix") data.set("channels", value("opt-channels"));
   if (value("opt-translate")) data.set("translate_to", value("opt-translate"));
   if (document.getElementById("opt-pseudo").checked) data.set("pseudonymize", "true");
+  if (value("opt-hide")) data.set("hide", value("opt-hide"));
   return data;
 }
 

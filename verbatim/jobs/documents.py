@@ -1,4 +1,4 @@
-"""Corrected revisions of a transcript: word corrections and speaker names replayed on the original.
+"""A job's documents: its original transcript, its corrections replayed on it, its current revision.
 
 The worker's transcript JSON is evidence and is never rewritten. Each correction is a row
 (:class:`~verbatim.ops.db.TranscriptEdit`: who, when, before, after); the *current revision* is the original
@@ -14,51 +14,53 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time as _time
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from verbatim.anonymize.layout import refuse_invisible
-from verbatim.api.errors import JobNotReadyError
-from verbatim.errors import InvalidOptionError
+from verbatim.errors import InvalidOptionError, JobNotReadyError
+from verbatim.jobs.layout import TRANSCRIPT_KINDS, ArtifactKind, artifact, content_type, key_of
 from verbatim.ops.db import Artifact, Job, TranscriptEdit, TranscriptSearch, User, utcnow
 from verbatim.ops.storage import ObjectNotFoundError, ObjectStore
+from verbatim.pipeline.export import document_bytes
 
 __all__ = [
     "MAX_NAME_CHARS",
     "MAX_WORD_CHARS",
     "REVISION_KIND",
     "EditConflictError",
+    "Rendered",
     "WordEdit",
     "apply_edits",
     "edit_words",
-    "ensure_indexed",
     "fold",
-    "job_filters",
+    "index_document",
     "load_current",
+    "load_original",
     "lock_job_row",
     "rename_speakers",
-    "search_filter",
 ]
 
-REVISION_KIND: Final = "transcript_revision"
+REVISION_KIND: Final = ArtifactKind.REVISION
 """Artifact kind of the current corrected revision (the original keeps its own kind, ``transcript``)."""
 MAX_WORD_CHARS: Final = 200
 MAX_NAME_CHARS: Final = 64
-MAX_QUERY_CHARS: Final = 200
-INDEX_BATCH: Final = 25
-"""Jobs read per indexing query (see :func:`ensure_indexed`)."""
-INDEX_BUDGET_S: Final = 2.0
-"""Seconds one search may spend indexing jobs not indexed yet (the rest on the next searches)."""
-_ORIGINAL_KINDS: Final = ("transcript", "transcript_json")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LEADING_SPACE = re.compile(r"^\s*")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A document rendered for download."""
+
+    content: bytes
+    media_type: str
+    filename: str
 
 
 class EditConflictError(JobNotReadyError):
@@ -73,13 +75,6 @@ class WordEdit:
     word_index: int
     before: str
     after: str
-
-
-def fold(text: str) -> str:
-    """Text as the search index keeps it: case-folded, accents removed, spaces collapsed."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(bare.split())
 
 
 def _clean(text: str, *, what: str, limit: int) -> str:
@@ -191,19 +186,23 @@ def apply_edits(original: Mapping[str, Any], edits: Iterable[TranscriptEdit]) ->
     return doc
 
 
-def _document_bytes(doc: Mapping[str, Any]) -> bytes:
-    # The worker's own layout (indent 2, UTF-8, final newline), so a revision reads like the original.
-    return (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+def load_original(store: ObjectStore, job: Job) -> bytes:
+    """The stored transcript JSON of a succeeded job, byte for byte (its hash is the custody manifest's).
 
-
-def _artifact(job: Job, kinds: Sequence[str]) -> Artifact | None:
-    return next((a for a in job.artifacts if a.kind in kinds), None)
-
-
-def _original_bytes(store: ObjectStore, job: Job) -> bytes:
-    from verbatim.api.services import load_transcript
-
-    return load_transcript(store, job)
+    Raises:
+        JobNotReadyError: the job has not succeeded.
+        ObjectNotFoundError: the transcript object is missing from the store.
+    """
+    if job.status != "succeeded":
+        if job.status == "failed":
+            raise JobNotReadyError(f"The job failed, there is no transcript: {job.error or 'unknown error'}")
+        raise JobNotReadyError(f"The job is {job.status} ({job.progress:.0%}); try again when it succeeded.")
+    found = artifact(job, TRANSCRIPT_KINDS)
+    key = found.object_key if found is not None else key_of(job.id, ArtifactKind.TRANSCRIPT)
+    try:
+        return store.get_bytes(key)
+    except ObjectNotFoundError as e:
+        raise ObjectNotFoundError("The job's transcript is missing from the object store.") from e
 
 
 def load_current(store: ObjectStore, job: Job) -> bytes:
@@ -213,8 +212,8 @@ def load_current(store: ObjectStore, job: Job) -> bytes:
         JobNotReadyError: the job has not succeeded.
         ObjectNotFoundError: an object is missing from the store.
     """
-    original = _original_bytes(store, job)  # also checks the job's state
-    revision = _artifact(job, (REVISION_KIND,))
+    original = load_original(store, job)  # also checks the job's state
+    revision = artifact(job, REVISION_KIND)
     if revision is None:
         return original
     try:
@@ -225,31 +224,29 @@ def load_current(store: ObjectStore, job: Job) -> bytes:
         ) from e
 
 
-def _revision_key(job_id: str) -> str:
-    return f"jobs/{job_id}/transcript.revision.json"
-
-
 def _rebuild(session: Session, store: ObjectStore, job: Job, new: Sequence[TranscriptEdit]) -> str:
     """Replay every edit of the job on the original, store the revision, point the artifact at it."""
-    original = json.loads(_original_bytes(store, job))
+    original = json.loads(load_original(store, job))
     edits = session.scalars(
         select(TranscriptEdit).where(TranscriptEdit.job_id == job.id).order_by(TranscriptEdit.id)
     ).all()
     doc = apply_edits(original, edits)
-    data = _document_bytes(doc)
-    stored = store.put_bytes(_revision_key(job.id), data, content_type="application/json", overwrite=True)
+    data = document_bytes(doc)  # the exporter's writer: a revision reads like the original
+    stored = store.put_bytes(
+        key_of(job.id, REVISION_KIND), data, content_type=content_type(REVISION_KIND), overwrite=True
+    )
     digest = hashlib.sha256(data).hexdigest()
-    artifact = _artifact(job, (REVISION_KIND,))
-    if artifact is None:
-        artifact = Artifact(job_id=job.id, kind=REVISION_KIND, object_key=stored.key, sha256=digest, size=0)
-        session.add(artifact)
-        job.artifacts.append(artifact)
-    artifact.sha256 = digest
-    artifact.size = stored.size
-    artifact.created_at = utcnow()
+    row = artifact(job, REVISION_KIND)
+    if row is None:
+        row = Artifact(job_id=job.id, kind=REVISION_KIND, object_key=stored.key, sha256=digest, size=0)
+        session.add(row)
+        job.artifacts.append(row)
+    row.sha256 = digest
+    row.size = stored.size
+    row.created_at = utcnow()
     for edit in new:
         edit.revision_sha256 = digest
-    _index(session, job, doc)
+    index_document(session, job, doc)
     return digest
 
 
@@ -364,6 +361,13 @@ def _commit(
     return rows
 
 
+def fold(text: str) -> str:
+    """Text as the search index keeps it: case-folded, accents removed, spaces collapsed."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(bare.split())
+
+
 def _search_text(doc: Mapping[str, Any]) -> str:
     names = " ".join(str(s.get("name") or "") for s in doc.get("speakers", []))
     texts = " ".join(str(s.get("text") or "") for s in doc.get("segments", []))
@@ -373,7 +377,8 @@ def _search_text(doc: Mapping[str, Any]) -> str:
     return fold(f"{names} {texts} {translations}")
 
 
-def _index(session: Session, job: Job, doc: Mapping[str, Any]) -> None:
+def index_document(session: Session, job: Job, doc: Mapping[str, Any]) -> None:
+    """Put a job's current document (a corrected revision or the original) in the search index."""
     row = session.get(TranscriptSearch, job.id)
     if row is None:
         session.add(
@@ -382,101 +387,3 @@ def _index(session: Session, job: Job, doc: Mapping[str, Any]) -> None:
     else:
         row.text = _search_text(doc)
         row.updated_at = utcnow()
-
-
-def ensure_indexed(
-    session: Session,
-    store: ObjectStore,
-    *,
-    user: User,
-    batch: int = INDEX_BATCH,
-    budget_s: float = INDEX_BUDGET_S,
-) -> int:
-    """Index the succeeded jobs the user may see that are not in the search index yet.
-
-    Jobs are indexed here, when someone searches, rather than by the worker: the worker stays unaware of
-    the web pages, and jobs finished before this table existed are found too; corrections re-index their
-    job at once. So that a search stays bounded, indexing goes by batches of ``batch`` jobs and stops
-    after ``budget_s`` seconds (the rest is indexed by the next searches); in steady state only the jobs
-    finished since the last search are read.
-
-    Returns:
-        The number of jobs indexed by this call.
-    """
-    deadline = _time.monotonic() + budget_s
-    count = 0
-    while True:
-        statement = (
-            select(Job)
-            .outerjoin(TranscriptSearch, TranscriptSearch.job_id == Job.id)
-            .where(Job.status == "succeeded", TranscriptSearch.job_id.is_(None))
-            .order_by(Job.created_at.desc())
-            .limit(batch)
-        )
-        if not user.is_admin:
-            statement = statement.where(Job.unit == user.unit)
-        jobs = session.scalars(statement).all()
-        for job in jobs:
-            try:
-                doc = json.loads(load_current(store, job))
-            except (ObjectNotFoundError, JobNotReadyError, ValueError):
-                doc = {}  # indexed as empty: a missing transcript is reported by its own routes
-            _index(session, job, doc)
-            count += 1
-        if jobs:
-            session.commit()
-        if len(jobs) < batch or _time.monotonic() >= deadline:
-            return count
-
-
-def search_filter(query: str, *, unit: str | None = None) -> ColumnElement[bool]:
-    """A condition on ``Job`` that keeps jobs whose current text contains ``query`` (case and accents aside).
-
-    Args:
-        query: the words to find.
-        unit: only look at this unit's transcripts (``None``: every unit's, for an admin).
-
-    Raises:
-        InvalidOptionError: an empty or overlong query.
-    """
-    folded = fold(query)
-    if not folded or len(folded) > MAX_QUERY_CHARS:
-        raise InvalidOptionError(f"q: give 1 to {MAX_QUERY_CHARS} characters to search for")
-    matching = select(TranscriptSearch.job_id).where(TranscriptSearch.text.contains(folded, autoescape=True))
-    if unit is not None:
-        matching = matching.where(TranscriptSearch.unit == unit)
-    return Job.id.in_(matching)
-
-
-def job_filters(
-    session: Session,
-    store: ObjectStore,
-    *,
-    user: User,
-    q: str | None,
-    language: str | None,
-    since: date | None,
-    until: date | None,
-) -> tuple[list[ColumnElement[bool]], str]:
-    """Conditions on ``Job`` for the job list's filters, and a note for the audit entry (names only).
-
-    A text search first indexes the user's jobs not indexed yet (a bounded batch, see
-    :func:`ensure_indexed`).
-    """
-    filters: list[ColumnElement[bool]] = []
-    used: list[str] = []
-    if language:
-        filters.append(Job.language == language.strip().lower())
-        used.append("language")
-    if since is not None:
-        filters.append(Job.created_at >= datetime.combine(since, time.min, UTC))
-        used.append("since")
-    if until is not None:
-        filters.append(Job.created_at < datetime.combine(until + timedelta(days=1), time.min, UTC))
-        used.append("until")
-    if q is not None and q.strip():
-        condition = search_filter(q, unit=None if user.is_admin else user.unit)
-        ensure_indexed(session, store, user=user)
-        filters.append(condition)
-        used.append("search")
-    return filters, (f" filters={'+'.join(used)}" if used else "")

@@ -16,6 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from verbatim.errors import InvalidOptionError
+from verbatim.jobs.layout import chunks_prefix, job_prefix
 from verbatim.ops import audit
 from verbatim.ops.db import RETENTION_KINDS, Job, RetentionPolicy, User, utcnow
 
@@ -129,7 +130,7 @@ def _period(periods: dict[tuple[str, str], int], unit: str, kind: str) -> int | 
 
 def _recording_keys(store: ObjectStore, job: Job) -> list[str]:
     keys = [job.object_key] if job.object_key else []
-    keys += [k for k in store.list(f"jobs/{job.id}/chunks/") if k.endswith(".wav")]
+    keys += [k for k in store.list(chunks_prefix(job.id)) if k.endswith(".wav")]
     return keys
 
 
@@ -175,7 +176,7 @@ def purge(
             report.jobs.append(job.id)
             if dry_run:
                 continue
-            report.objects_deleted += store.delete_prefix(f"jobs/{job.id}/")
+            report.objects_deleted += store.delete_prefix(job_prefix(job.id))
             job_id, unit = job.id, job.unit
             session.delete(job)
             audit.record(

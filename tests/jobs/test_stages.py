@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from verbatim.models.loader import get_asr, get_diarizer
+from verbatim.jobs.stages import get_asr, get_diarizer
 from verbatim.ops.settings import get_settings
 
 

@@ -1,0 +1,19 @@
+"""Names the API side and the workers agree on: Celery task names and queues."""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = ["ASR_QUEUE", "CHUNK_TASK_NAME", "CPU_QUEUE", "REFRESH_TASK_NAME", "TASK_NAME"]
+
+TASK_NAME: Final = "verbatim.process_job"
+"""One job: ``verbatim.process_job(job_id)``."""
+CHUNK_TASK_NAME: Final = "verbatim.process_chunk"
+"""One part of a long recording: ``verbatim.process_chunk(job_id, index, first_sample)``."""
+REFRESH_TASK_NAME: Final = "verbatim.refresh_pseudonymized"
+"""A job's pseudonymised artefacts made again after a correction: ``verbatim.refresh_pseudonymized(job_id)``.
+Routed to the ``asr`` queue, which every deployment consumes (it decodes and tones the recording)."""
+ASR_QUEUE: Final = "asr"
+"""Transcription (GPU or fast CPU machines)."""
+CPU_QUEUE: Final = "cpu"
+"""CPU-only stages to come (exports)."""
