@@ -177,6 +177,9 @@ def test_a_stale_correction_is_refused_and_changes_nothing(service: Service, job
         ({"segment_id": 0, "word_index": 999, "before": "a", "after": "b"}, 422),
         ({"segment_id": 0, "word_index": 0, "before": "a", "after": "   "}, 422),
         ({"segment_id": 0, "word_index": 0, "before": "a", "after": "x" * 300}, 422),
+        # Zero-width and right-to-left override characters hide or reorder what a record says.
+        ({"segment_id": 0, "word_index": 0, "before": "a", "after": "Ju\u200blie"}, 422),
+        ({"segment_id": 0, "word_index": 0, "before": "a", "after": "\u202eeilu J"}, 422),
     ],
 )
 def test_bad_corrections_answer_422(

@@ -113,11 +113,11 @@ def test_a_new_list_field_takes_comma_separated_values_from_a_form_or_the_cli() 
     """How another field is added (see the module's docstring): declared once, the rest follows."""
 
     class Extended(TranscriptionRequest):
-        hide: list[str] = Field(default_factory=list, description="Words to hide.")
+        exhibits: list[str] = Field(default_factory=list, description="Exhibit numbers.")
 
-    assert Extended.model_validate({"hide": "Dupont, Lyon"}).hide == ["Dupont", "Lyon"]
-    assert Extended.model_validate({"hide": ["Dupont"]}).hide == ["Dupont"]
-    assert Extended.model_validate({}).hide == []
+    assert Extended.model_validate({"exhibits": "P1, P2"}).exhibits == ["P1", "P2"]
+    assert Extended.model_validate({"exhibits": ["P1"]}).exhibits == ["P1"]
+    assert Extended.model_validate({}).exhibits == []
 
 
 def test_expected_languages_prompt_and_vocabulary() -> None:
@@ -133,3 +133,30 @@ def test_expected_languages_prompt_and_vocabulary() -> None:
     # a job stored before these fields existed reads with their defaults
     old = TranscriptionRequest.from_stored({"language": "fr"})
     assert old.languages == [] and old.prompt is None and old.vocabulary == []
+
+
+def test_the_hide_list_from_a_form_or_the_cli() -> None:
+    request = parse_request({"pseudonymize": "true", "hide": "Julie Martin, Ju\u200blie ,Samia Benali"})
+    assert request.hide == ["Julie Martin", "Julie", "Samia Benali"]
+    assert parse_request({"pseudonymize": True, "hide": ["Julie Martin"]}).hide == ["Julie Martin"]
+    with pytest.raises(InvalidOptionError, match="hide: names to hide go with pseudonymize=true"):
+        parse_request({"hide": "Julie"})
+    assert any(o.name == "hide" and o.flags == ("--hide",) for o in cli_options())
+    assert "hide" in form_model().model_fields
+
+
+def test_the_hide_list_is_never_shown_with_the_job() -> None:
+    from datetime import UTC, datetime
+
+    from verbatim.api.schemas import JobPublic
+
+    stored = parse_request({"pseudonymize": True, "hide": "Julie Martin"}).to_stored()
+    assert stored["hide"] == ["Julie Martin"]
+    public = JobPublic.model_validate(
+        {
+            "id": "j", "status": "queued", "progress": 0.0, "error": None, "created_at": datetime.now(UTC),
+            "started_at": None, "finished_at": None, "language": None, "duration": None, "audio_sha256": None,
+            "audio_size": None, "filename": None, "unit": "u", "options": stored,
+        }
+    )  # fmt: skip
+    assert "hide" not in public.options and public.options["pseudonymize"] is True

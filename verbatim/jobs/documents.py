@@ -22,6 +22,7 @@ from typing import Any, Final
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from verbatim.anonymize.layout import refuse_invisible
 from verbatim.errors import InvalidOptionError, JobNotReadyError
 from verbatim.jobs.layout import TRANSCRIPT_KINDS, ArtifactKind, artifact, content_type, key_of
 from verbatim.ops.db import Artifact, Job, TranscriptEdit, TranscriptSearch, User, utcnow
@@ -79,7 +80,9 @@ class WordEdit:
 
 
 def _clean(text: str, *, what: str, limit: int) -> str:
-    text = " ".join(text.split())
+    # Zero-width and text-direction characters are refused: they hide a name from detection or make the
+    # record read differently from what it holds.
+    text = " ".join(refuse_invisible(text, what=what).split())
     if not text:
         raise InvalidOptionError(f"{what}: give a non-empty text")
     if len(text) > limit or _CONTROL.search(text):

@@ -168,6 +168,13 @@ class TranscriptionRequest(BaseModel):
         "--vocabulary FILE, one a line.",
         json_schema_extra={"cli": False},
     )
+    hide: list[str] = Field(
+        default_factory=list,
+        max_length=200,
+        description="Names always hidden in the pseudonymised copy (the minor's, the family's), in the text, "
+        "the translation, the speaker names and the released recording; comma-separated in a form, "
+        "--hide NAME (repeatable) and --hide-file FILE on the command line. Never shown with the job.",
+    )
     translate_to: str | None = Field(
         default=None,
         description="Translate every segment into this language (ISO 639-1, e.g. en or fr), original kept: "
@@ -211,6 +218,16 @@ class TranscriptionRequest(BaseModel):
             )
         return value
 
+    @field_validator("hide")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        from verbatim.anonymize.layout import strip_invisible
+
+        names = [" ".join(strip_invisible(n).split()) for n in value]
+        if any(len(n) > 200 for n in names):
+            raise ValueError("hide: a name has at most 200 characters")
+        return [n for n in dict.fromkeys(names) if n]
+
     @model_validator(mode="after")
     def _check(self) -> TranscriptionRequest:
         from verbatim.pipeline.asr import normalize_language
@@ -237,6 +254,8 @@ class TranscriptionRequest(BaseModel):
         object.__setattr__(self, "vocabulary", [" ".join(t.split()) for t in self.vocabulary])
         if self.min_speakers and self.max_speakers and self.min_speakers > self.max_speakers:
             raise ValueError("min_speakers must not exceed max_speakers")
+        if self.hide and not self.pseudonymize:
+            raise ValueError("hide: names to hide go with pseudonymize=true")
         if isinstance(self.pseudonymization_policy, PolicyDocument):
             self.pseudonymization_policy.policy()  # refuses an unknown category or operator now
         if self.translate_to is not None:

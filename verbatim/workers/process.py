@@ -493,7 +493,13 @@ def _pseudonymized(
     from verbatim.jobs.pseudonymized import store_pseudonymized
 
     return store_pseudonymized(
-        store, job.id, transcript, policy=request.policy(), settings=settings, recording=recording
+        store,
+        job.id,
+        transcript,
+        policy=request.policy(),
+        settings=settings,
+        recording=recording,
+        hide=request.hide,
     )
 
 

@@ -43,6 +43,7 @@ function options() {
   if (value("opt-languages")) data.set("languages", value("opt-languages"));
   if (value("opt-prompt")) data.set("prompt", value("opt-prompt"));
   if (document.getElementById("opt-pseudo").checked) data.set("pseudonymize", "true");
+  if (value("opt-hide")) data.set("hide", value("opt-hide"));
   return data;
 }
 
