@@ -153,7 +153,11 @@ def constrained_clustering(
             )
             if best is None:
                 break
-            merge(best[2], best[1]) if seconds[best[2]] >= seconds[best[1]] else merge(best[1], best[2])
+            _, small_one, other = best
+            if seconds[other] >= seconds[small_one]:
+                merge(other, small_one)
+            else:
+                merge(small_one, other)
 
     _, labels = np.unique(owner, return_inverse=True)
     return labels.astype(np.int64).reshape(-1)
