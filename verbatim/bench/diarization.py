@@ -105,7 +105,8 @@ def simulated_recordings(
 
     def embed(samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         feats = kaldi_fbank(samples)
-        return embed_fbank(diarizer.embedding, [feats[: len(feats) - len(feats) % 20]])[0]
+        vectors = embed_fbank(diarizer.embedding, [feats[: len(feats) - len(feats) % 20]])
+        return np.asarray(vectors[0], dtype=np.float32)
 
     with torch_threads(1):
         voices = merge_same_speakers(load_voices(data), embed)
@@ -154,9 +155,14 @@ def _speech(rec: DevRecording) -> float:
 
 def _pooled(items: Sequence[_Scored], variant: str) -> tuple[float, int, int]:
     """(pooled DER, exact counts, recordings) of one variant."""
-    assert all(i.results is not None for i in items)
-    ders = [(i.results[variant][1], _speech(i.recording)) for i in items if i.results[variant][1] is not None]  # type: ignore[index]
-    exact = sum(i.results[variant][0] == i.recording.num_speakers for i in items)  # type: ignore[index]
+    ders: list[tuple[float, float]] = []
+    exact = 0
+    for item in items:
+        assert item.results is not None
+        speakers, der = item.results[variant]
+        exact += speakers == item.recording.num_speakers
+        if der is not None:
+            ders.append((der, _speech(item.recording)))
     return (der_summary(ders) if ders else math.nan), exact, len(items)
 
 
@@ -186,7 +192,7 @@ def run_diarization(data: Path, *, simulated: int, seed: int, log: Log) -> tuple
         "true count": lambda rec: replace(defaults, num_speakers=rec.num_speakers),
     }
     for t in THRESHOLDS:
-        variants[f"t={t}"] = lambda rec, t=t: replace(defaults, clustering_threshold=t)
+        variants[f"t={t}"] = _with_threshold(defaults, t)
     for item in items:
         item.results = {}
         for name, make in variants.items():
@@ -261,7 +267,7 @@ def run_diarization(data: Path, *, simulated: int, seed: int, log: Log) -> tuple
     per = []
     for i in items:
         assert i.results is not None
-        d, t, loo = i.results["defaults"], i.results["true count"], i.results["leave-one-out"]
+        d, true_n, loo = i.results["defaults"], i.results["true count"], i.results["leave-one-out"]
         per.append(
             [
                 i.recording.id,
@@ -270,7 +276,7 @@ def run_diarization(data: Path, *, simulated: int, seed: int, log: Log) -> tuple
                 d[0],
                 loo[0],
                 d[1],
-                t[1],
+                true_n[1],
             ]
         )
         figures["recordings"].append(
@@ -298,6 +304,15 @@ def run_diarization(data: Path, *, simulated: int, seed: int, log: Log) -> tuple
     }
     figures["simulated"] = {"count": simulated, "seed": seed}
     return tables, figures
+
+
+def _with_threshold(
+    defaults: DiarizationOptions, threshold: float
+) -> Callable[[DevRecording], DiarizationOptions]:
+    def make(_recording: DevRecording) -> DiarizationOptions:
+        return replace(defaults, clustering_threshold=threshold)
+
+    return make
 
 
 def _leave_one_out(items: Sequence[_Scored]) -> None:

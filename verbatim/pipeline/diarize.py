@@ -85,7 +85,7 @@ class DiarizationOptions:
     min_speakers: int = 1
     max_speakers: int | None = None
     step: float = 2.5
-    clustering_threshold: float = 0.6
+    clustering_threshold: float = 0.55
     min_embedding_duration: float = 0.8
     min_speaker_seconds: float = 1.0
     slot_duration: float = 2.0
