@@ -50,40 +50,16 @@ def real_recordings(data: Path) -> list[DevRecording]:
     """Every real multi-speaker recording of the shared data: the AMI excerpts and TCOF (RTTM), the
     Picovoice 3-speaker clip and the two-voice stereo clip of faster-whisper, mixed to mono (count only)."""
     from verbatim.pipeline.decode import decode
-    from verbatim.pipeline.der import read_rttm, read_uem
+    from verbatim.pipeline.der import read_uem
 
     out: list[DevRecording] = []
     ami = data / "pyannote-ami-debug"
     for subset in ("development", "test"):
-        rttm, uem = ami / f"debug.{subset}.rttm", ami / f"debug.{subset}.uem"
-        if not rttm.is_file():
-            continue
-        regions = read_uem(uem) if uem.is_file() else {}
-        for file_id, turns in sorted(read_rttm(rttm).items()):
-            triples = tuple((t.start, t.end, t.speaker) for t in turns)
-            out.append(
-                DevRecording(
-                    id=f"ami/{file_id}",
-                    set="ami",
-                    samples=decode(ami / f"{file_id}.wav").samples,
-                    num_speakers=len({t[2] for t in triples}),
-                    turns=triples,
-                    uem=regions.get(file_id),
-                )
-            )
+        uem = ami / f"debug.{subset}.uem"
+        out += _rttm_recordings(ami / f"debug.{subset}.rttm", "ami", read_uem(uem) if uem.is_file() else {})
     tcof = data / "tcof-fr-spontaneous"
     for rttm in sorted(tcof.glob("*.rttm")):  # CC BY-NC-SA: measured here, never copied
-        for file_id, turns in read_rttm(rttm).items():
-            triples = tuple((t.start, t.end, t.speaker) for t in turns)
-            out.append(
-                DevRecording(
-                    id=f"tcof/{file_id}",
-                    set="tcof",
-                    samples=decode(tcof / f"{file_id}.wav").samples,
-                    num_speakers=len({t[2] for t in triples}),
-                    turns=triples,
-                )
-            )
+        out += _rttm_recordings(rttm, "tcof", {})
     pico = data / "picovoice-leopard-multilang" / "diarization_test.wav"
     if pico.is_file():
         out.append(DevRecording("count/picovoice-3spk", "count", decode(pico).samples, 3))
@@ -92,6 +68,31 @@ def real_recordings(data: Path) -> list[DevRecording]:
         out.append(DevRecording("count/stereo-mix-2spk", "count", decode(stereo).samples, 2))
     if not out:
         raise BenchError(f"{data}: no multi-speaker recording found")
+    return out
+
+
+def _rttm_recordings(
+    rttm: Path, set_name: str, regions: dict[str, tuple[float, float]]
+) -> list[DevRecording]:
+    """The recordings an RTTM file describes (``<file id>.wav`` beside it), scored inside ``regions``."""
+    from verbatim.pipeline.decode import decode
+    from verbatim.pipeline.der import read_rttm
+
+    if not rttm.is_file():
+        return []
+    out = []
+    for file_id, turns in sorted(read_rttm(rttm).items()):
+        triples = tuple((t.start, t.end, t.speaker) for t in turns)
+        out.append(
+            DevRecording(
+                id=f"{set_name}/{file_id}",
+                set=set_name,
+                samples=decode(rttm.parent / f"{file_id}.wav").samples,
+                num_speakers=len({t[2] for t in triples}),
+                turns=triples,
+                uem=regions.get(file_id),
+            )
+        )
     return out
 
 
