@@ -177,6 +177,9 @@ def test_a_stale_correction_is_refused_and_changes_nothing(service: Service, job
         ({"segment_id": 0, "word_index": 999, "before": "a", "after": "b"}, 422),
         ({"segment_id": 0, "word_index": 0, "before": "a", "after": "   "}, 422),
         ({"segment_id": 0, "word_index": 0, "before": "a", "after": "x" * 300}, 422),
+        # Zero-width and right-to-left override characters hide or reorder what a record says.
+        ({"segment_id": 0, "word_index": 0, "before": "a", "after": "Ju\u200blie"}, 422),
+        ({"segment_id": 0, "word_index": 0, "before": "a", "after": "\u202eeilu J"}, 422),
     ],
 )
 def test_bad_corrections_answer_422(
@@ -265,9 +268,15 @@ def test_options_of_other_features_are_tolerated_by_the_upload(service: Service)
             "/v1/jobs",
             headers=service.investigator.headers,
             files={"file": (STEREO.name, fh)},
-            data={"language": "en", "diarize": "false", "translate_to": "fr", "pseudonymize": "true"},
-        )
+            data={
+                "language": "en", "diarize": "false", "translate_to": "fr", "pseudonymize": "true",
+                "languages": "en, fr", "prompt": "Maître Dupont, Mashhad.",
+            },
+        )  # fmt: skip
     assert r.status_code == 202, r.text
+    job = service.client.get(f"/v1/jobs/{r.json()['id']}", headers=service.investigator.headers).json()
+    assert job["options"]["languages"] == ["en", "fr"]
+    assert job["options"]["prompt"] == "Maître Dupont, Mashhad."
 
 
 # --- the recording ---------------------------------------------------------------------------------------

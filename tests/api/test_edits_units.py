@@ -133,3 +133,18 @@ def test_unsatisfiable_ranges(header: str) -> None:
 )
 def test_media_type_from_the_first_bytes(head: bytes, kind: str) -> None:
     assert media_type(head) == kind
+
+
+def test_a_corrected_word_joins_the_previous_one_as_french_writes_it() -> None:
+    revised = apply_edits(_doc(), [_word(0, 1, "d"), _word(0, 2, "'accord")])
+    segment = revised["segments"][0]
+    assert segment["text"] == "Bonjour, d'accord Jean."
+    assert [w.get("join", " ") for w in segment["words"]] == [" ", " ", "", " "]
+    # and back: "'accord" corrected into "accord" stands apart again
+    again = apply_edits(revised, [_word(0, 2, "accord")])
+    assert again["segments"][0]["text"] == "Bonjour, d accord Jean."
+    assert again["segments"][0]["words"][2]["join"] == " "
+    # a plain correction keeps the spacing it found (scripts written without spaces too)
+    doc = _doc()
+    doc["segments"][0]["text"] = "Bonjour,jesuisJean."
+    assert apply_edits(doc, [_word(0, 2, "était")])["segments"][0]["text"] == "Bonjour,jeétaitJean."

@@ -20,6 +20,7 @@ def test_upload_follow_and_fetch_every_format(service: Service, done_job: dict[s
     job_id = done_job["id"]
     h = service.investigator.headers
     assert done_job["progress"] == 1.0 and done_job["error"] is None
+    assert done_job["stage"] is None  # finished: no stage at work
     assert done_job["language"] == "en" and 10.5 < done_job["duration"] < 11.5
     assert done_job["audio_sha256"] == hashlib.sha256(JFK.read_bytes()).hexdigest()
 

@@ -6,7 +6,7 @@ many files, an in-process worker and a Celery worker all reuse the same warm mod
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -17,7 +17,7 @@ from verbatim.pipeline.asr import AsrOptions
 from verbatim.pipeline.assign import assign_speakers
 from verbatim.pipeline.decode import decode, decode_channels
 from verbatim.pipeline.progress import ProgressHook, null_hook
-from verbatim.pipeline.types import SAMPLE_RATE, Audio, Segment, Transcript, Word
+from verbatim.pipeline.types import SAMPLE_RATE, Audio, Segment, Transcript
 
 if TYPE_CHECKING:
     from verbatim.pipeline.asr import WhisperASR
@@ -82,7 +82,7 @@ class TranscriptionPipeline:
             from verbatim.pipeline.langid import identify_languages
 
             transcript = identify_languages(self.asr, audio, transcript, asr_options, hook=hook)
-        return transcript
+        return _no_repeats(transcript)
 
     def translate(
         self,
@@ -136,6 +136,16 @@ class TranscriptionPipeline:
         return merge_channel_transcripts(channels, transcripts)
 
 
+def _no_repeats(transcript: Transcript) -> Transcript:
+    """The transcript with no stretch of audio in two segments (see ``langid.without_overlaps``)."""
+    from verbatim.pipeline.langid import without_overlaps
+
+    segments = without_overlaps(transcript.segments)
+    if segments == list(transcript.segments):
+        return transcript
+    return transcript.with_(segments=tuple(s.with_(id=i) for i, s in enumerate(segments)))
+
+
 def _scoped(hook: ProgressHook, channel: int | None, count: int) -> ProgressHook:
     index = channel or 0
 
@@ -162,7 +172,7 @@ def merge_channel_transcripts(channels: list[Audio], transcripts: list[Transcrip
         for seg in transcript.segments:
             if len(channels) > 1 and not _is_loudest(levels, index, seg.start, seg.end):
                 continue
-            words = tuple(Word(w.start, w.end, w.text, w.probability, speaker) for w in seg.words)
+            words = tuple(replace(w, speaker=speaker) for w in seg.words)
             segments.append(seg.with_(speaker=speaker, words=words))
             speakers.setdefault(speaker, speaker)
     segments.sort(key=lambda s: (s.start, s.end))

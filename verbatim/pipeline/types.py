@@ -6,6 +6,7 @@ recording. Nothing here imports a model library, so the types are cheap to impor
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -21,6 +22,7 @@ __all__ = [
     "SpeakerTurn",
     "Transcript",
     "Word",
+    "join_words",
 ]
 
 SAMPLE_RATE = 16_000
@@ -80,11 +82,38 @@ class Audio:
 
 @dataclass(frozen=True)
 class Word:
+    """One recognised word.
+
+    Attributes:
+        start / end: seconds from the start of the recording.
+        text: the word without surrounding spaces (punctuation attached as Whisper gives it).
+        probability: the decoder's confidence in it.
+        speaker: who said it, once speakers are assigned.
+        join: what goes between the previous word and this one: ``" "`` (a new word) or ``""`` (this token
+            continues the previous one: "d" + "'accord", "États" + "-Unis", "aujourd" + "'hui"). Whisper
+            marks a new word with a leading space; without keeping that, every format would cut French words
+            apart.
+    """
+
     start: float
     end: float
     text: str
     probability: float
     speaker: str | None = None
+    join: str = " "
+
+
+def join_words(words: Sequence[Word]) -> str:
+    """The text of consecutive words, each joined to the previous one as it was spoken (see ``Word.join``)."""
+    parts: list[str] = []
+    for word in words:
+        token = word.text.strip()
+        if not token:
+            continue
+        if parts and word.join:
+            parts.append(" ")
+        parts.append(token)
+    return "".join(parts)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 Times are rounded to the millisecond and probabilities to 4 decimals, so a transcript that already has that
 precision survives ``transcript_from_dict(transcript_to_dict(t)) == t``. Beyond the schema's required keys a
 segment carries its decoder scores (``avg_logprob``, ``no_speech_prob``, ``compression_ratio``) and a word
-carries ``speaker`` only where it differs from its segment's, so the round trip is exact. A segment also
+carries ``speaker`` only where it differs from its segment's, so the round trip is exact, and ``join``:
+``" "`` when it starts a new word, ``""`` when it continues the previous one ("d" + "'accord"); a document
+without ``join`` (written before it existed) reads as every word standing apart. A segment also
 carries ``language_probability`` (per-segment language identification, ``null`` when not measured) and
 ``translation``: ``{"language", "text", "model"}`` or ``null``; ``"outdated": true`` is added when the
 segment's text was corrected after it was translated.
@@ -113,6 +115,7 @@ def _word_to_dict(word: Word, segment_speaker: str | None) -> dict[str, Any]:
         "end": _time(word.end),
         "text": word.text,
         "probability": _score(word.probability),
+        "join": word.join,
     }
     if word.speaker != segment_speaker:
         doc["speaker"] = word.speaker
@@ -152,6 +155,10 @@ def transcript_from_dict(doc: dict[str, Any]) -> Transcript:
         raise InvalidOptionError(f"malformed transcript document: {type(e).__name__}: {e}") from e
 
 
+def _join(value: Any) -> str:
+    return "" if value in ("", False) else " "
+
+
 def _optional_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
@@ -179,6 +186,8 @@ def _segment_from_dict(doc: dict[str, Any]) -> Segment:
                 text=str(w["text"]),
                 probability=float(w["probability"]),
                 speaker=w.get("speaker", speaker),
+                # documents written before "join" existed: every word stood apart
+                join=_join(w.get("join", " ")),
             )
             for w in doc.get("words", [])
         ),
