@@ -163,7 +163,7 @@ class Job(Base):
     language: Mapped[str | None] = mapped_column(String(16))
     object_key: Mapped[str | None] = mapped_column(String(512))
     models: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
-    # damage decoding found in the recording (truncated...): [{"code", "message", ...}] (migration 0006)
+    # damage decoding found in the recording (truncated...): [{"code", "message", ...}] (migration 0007)
     warnings: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
