@@ -47,6 +47,10 @@ keys_app = typer.Typer(help="Encryption at rest: create the keyring, rotate keys
 app.add_typer(keys_app, name="keys")
 
 
+BINARY_FORMATS = ("docx", "odt", "pdf")
+"""Export formats that are not text: written to a file (-o), never to the terminal."""
+
+
 def _print_version(value: bool) -> None:
     if value:
         from verbatim import __version__
@@ -129,7 +133,9 @@ def _with_request_options(command: Callable[..., None]) -> Callable[..., None]:
 @_with_request_options
 def transcribe(
     audio: Annotated[list[Path], typer.Argument(help="Recordings (any audio or video container).")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="json, txt, srt, vtt or docx.")] = "json",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="json, txt, srt, vtt, docx, odt or pdf.")
+    ] = "json",
     output: Annotated[
         Path | None,
         typer.Option(
@@ -162,8 +168,8 @@ def transcribe(
         _fail(f"unknown format '{fmt}': use one of {', '.join(FORMATS)}.", EXIT_USAGE)
     if output is None and len(audio) > 1 and fmt != "json":
         _fail(f"several inputs in {fmt} need -o DIRECTORY (one <stem>.{fmt} per input).", EXIT_USAGE)
-    if output is None and fmt == "docx":
-        _fail("DOCX is binary: give -o FILE.docx.", EXIT_USAGE)
+    if output is None and fmt in BINARY_FORMATS:
+        _fail(f"{fmt.upper()} is binary: give -o FILE.{fmt}.", EXIT_USAGE)
     if subtitles not in ("original", "translation"):
         _fail(f"unknown subtitles '{subtitles}': use original or translation.", EXIT_USAGE)
     if subtitles == "translation" and request_options.get("translate_to") is None:
@@ -198,9 +204,9 @@ def transcribe(
             failures += 1
             typer.echo(f"verbatim: error: {e}", err=True)
             continue
-        from verbatim.pipeline.export import ExportOptions, render, transcript_to_dict
+        from verbatim.pipeline.export import render, transcript_to_dict
 
-        export_options = ExportOptions(
+        export_options = request.export_options(
             case_fields=tuple(case_fields),
             subtitles="translation" if subtitles == "translation" else "original",
         )
@@ -275,7 +281,8 @@ def pseudonymize(
         str, typer.Option(help="hearing (shared copy), open-data (publication) or a JSON policy file.")
     ] = "hearing",
     fmt: Annotated[
-        str | None, typer.Option("--format", "-f", help="For a transcript: json, txt, srt, vtt or docx.")
+        str | None,
+        typer.Option("--format", "-f", help="For a transcript: json, txt, srt, vtt, docx, odt or pdf."),
     ] = None,
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Output file (default: stdout).")
@@ -301,8 +308,8 @@ def pseudonymize(
         _fail(f"no such file: {file}", EXIT_USAGE)
     if fmt is not None and fmt not in FORMATS:
         _fail(f"unknown format '{fmt}': use one of {', '.join(FORMATS)}.", EXIT_USAGE)
-    if fmt == "docx" and output is None:
-        _fail("DOCX is binary: give -o FILE.docx.", EXIT_USAGE)
+    if fmt in BINARY_FORMATS and output is None:
+        _fail(f"{fmt.upper()} is binary: give -o FILE.{fmt}.", EXIT_USAGE)
     try:
         chosen = load_policy(policy)
     except VerbatimError as e:

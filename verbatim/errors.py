@@ -5,6 +5,7 @@ from __future__ import annotations
 
 __all__ = [
     "AudioDecodeError",
+    "DocumentEngineError",
     "EmptyAudioError",
     "InvalidOptionError",
     "JobNotReadyError",
@@ -51,3 +52,7 @@ class JobNotReadyError(VerbatimError):
 
 class LegalHoldError(VerbatimError):
     """The job is on legal hold: nothing of it may be deleted until the hold is released."""
+
+
+class DocumentEngineError(VerbatimError):
+    """The engine that makes a document (LibreOffice, for a PDF) is missing or failed."""

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from verbatim.errors import (
     AudioDecodeError,
+    DocumentEngineError,
     InvalidOptionError,
     JobNotReadyError,
     LegalHoldError,
@@ -73,6 +74,7 @@ _STATUSES: Final[tuple[tuple[type[BaseException], int], ...]] = (
     (InvalidOptionError, 422),
     (WaitTimeoutError, 504),
     (ModelNotFoundError, 503),
+    (DocumentEngineError, 503),
     (ModelIntegrityError, 503),
     (ServiceUnavailableError, 503),
     (StorageError, 503),

@@ -36,6 +36,8 @@ __all__ = [
     "Rendered",
     "WordEdit",
     "apply_edits",
+    "content_disposition",
+    "download_name",
     "edit_words",
     "fold",
     "index_document",
@@ -51,6 +53,44 @@ MAX_WORD_CHARS: Final = 200
 MAX_NAME_CHARS: Final = 64
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LEADING_SPACE = re.compile(r"^\s*")
+
+
+_UNSAFE_NAME = re.compile(r"[^\w.-]+")
+_ASCII_UNSAFE = re.compile(r"[^A-Za-z0-9.-]+")
+PSEUDONYMIZED_SUFFIX: Final = "_pseudonymise"
+
+
+def download_name(job: Job, fmt: str, *, pseudonymized: bool = False) -> str:
+    """The file name of a download: ``<recording stem>_<date>[_pseudonymise].<ext>``, never the job's id.
+
+    The date is the hearing's when the request gives one, else the day the job was submitted. A pseudonymised
+    copy is named by its case number (or ``transcription``) instead of the recording: an uploader's file name
+    may name a person. Characters other than letters, digits, ``.``, ``-`` and ``_`` become ``_``.
+    """
+    from verbatim.jobs.request import TranscriptionRequest
+
+    try:
+        request = TranscriptionRequest.from_stored(job.options)
+    except InvalidOptionError:
+        request = TranscriptionRequest()
+    date = (request.hearing_date or "")[:10] or job.created_at.date().isoformat()
+    if pseudonymized:
+        stem = request.case_number or "transcription"
+    else:
+        stem = (job.filename or "transcription").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+        stem = stem.rsplit(".", 1)[0] if "." in stem.strip(".") else stem
+    stem = _UNSAFE_NAME.sub("_", unicodedata.normalize("NFC", stem)).strip("._")[:80] or "transcription"
+    return f"{stem}_{date}{PSEUDONYMIZED_SUFFIX if pseudonymized else ''}.{fmt}"
+
+
+def content_disposition(filename: str) -> str:
+    """``Content-Disposition`` of an attachment: an ASCII ``filename`` (accents dropped) for old clients and
+    the UTF-8 ``filename*`` (RFC 6266) for the others."""
+    from urllib.parse import quote
+
+    plain = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode("ascii")
+    plain = _ASCII_UNSAFE.sub("_", plain).strip("._") or "transcription"
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from verbatim.api.schemas_web import (
 from verbatim.api.services import visible_job
 from verbatim.jobs import documents
 from verbatim.jobs import pseudonymized as copies
+from verbatim.jobs.documents import content_disposition, download_name
 from verbatim.ops import audit
 from verbatim.ops.db import Job, TranscriptEdit, User
 
@@ -214,7 +215,7 @@ def _recording(
     )
     headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, no-store"}
     if filename is not None:
-        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+        headers["Content-Disposition"] = content_disposition(filename)
     if byte_range is None:
         headers["Content-Length"] = str(size)
         return StreamingResponse(
@@ -299,7 +300,7 @@ def get_released_audio(
     return _recording(
         session, store, user=user, job=access.job, key=artifact.object_key, size=artifact.size,
         range_=range_, request_id=request_id, action="export", detail=detail,
-        filename=f"{job_id}.pseudonymized.wav",
+        filename=download_name(access.job, "wav", pseudonymized=True),
     )  # fmt: skip
 
 
