@@ -533,7 +533,16 @@ async function loadCustody(verify) {
 }
 
 function filenameOf(response, fallback) {
+  // The server names the file <recording>_<date>[_pseudonymise].<ext>: the UTF-8 filename* first.
   const header = response.headers.get("Content-Disposition") || "";
+  const utf8 = /filename\*=UTF-8''([^;]+)/i.exec(header);
+  if (utf8) {
+    try {
+      return decodeURIComponent(utf8[1]);
+    } catch {
+      // fall through to the ASCII name
+    }
+  }
   const match = /filename="?([^";]+)"?/.exec(header);
   return match ? match[1] : fallback;
 }
@@ -550,8 +559,8 @@ async function exportTranscript() {
   }
   const blob = await response.blob();
   const url = URL.createObjectURL(blob);
-  const suffix = view === "pseudonymized" ? ".pseudonymized" : "";
-  const link = el("a", { href: url, download: filenameOf(response, `${jobId}${suffix}.${format}`) });
+  const suffix = view === "pseudonymized" ? "_pseudonymise" : "";
+  const link = el("a", { href: url, download: filenameOf(response, `transcription${suffix}.${format}`) });
   document.body.append(link);
   link.click();
   link.remove();
