@@ -120,13 +120,14 @@ def flow(server: Server, browser: Any, tmp_path_factory: pytest.TempPathFactory)
     watched.shot("05-transcript-edited")
 
     # Exports.
-    for fmt in ("docx", "srt"):
+    for fmt in ("docx", "srt", "pdf"):
         page.get_by_label("Format").select_option(fmt)
         with page.expect_download() as info:
             page.get_by_role("button", name="Télécharger").click()
         path = downloads / f"export.{fmt}"
         info.value.save_as(path)
         out[fmt] = path
+        out[f"{fmt}_name"] = info.value.suggested_filename
 
     # The pseudonymised view, read-only.
     page.get_by_label("Version").select_option("pseudonymized")
@@ -135,7 +136,12 @@ def flow(server: Server, browser: Any, tmp_path_factory: pytest.TempPathFactory)
         " || !document.getElementById('mode-note').hidden"
     )
     out["pseudo_view"] = page.eval_on_selector("#view", "e => e.value")
-    out["pseudo_read_only"] = page.get_by_role("button", name="Enregistrer les noms").is_disabled()
+    # Read only: no name field nor save button, and no correction shortcut said.
+    out["pseudo_read_only"] = (
+        page.locator("#speakers-form input").count() == 0
+        and page.get_by_role("button", name="Enregistrer les noms").count() == 0
+        and "F2" not in page.locator("#shortcuts").inner_text()
+    )
 
     # Search over the unit's transcripts from the list.
     page.goto("/web/")
@@ -182,6 +188,19 @@ def test_exports_carry_the_names_and_corrections(flow: dict[str, Any]) -> None:
     assert NEW_NAME in text and CORRECTION in text
     srt = flow["srt"].read_text(encoding="utf-8")
     assert NEW_NAME in srt and CORRECTION in srt and "-->" in srt
+    from pypdf import PdfReader
+
+    pdf = " ".join(page.extract_text() or "" for page in PdfReader(str(flow["pdf"])).pages)
+    assert NEW_NAME in pdf and CORRECTION in pdf and "page 1 / " in pdf
+
+
+def test_downloads_are_named_after_the_recording_and_date(flow: dict[str, Any]) -> None:
+    import datetime as dt
+
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    for fmt in ("docx", "srt", "pdf"):
+        assert flow[f"{fmt}_name"] == f"{CLIP.stem}_{today}.{fmt}"
+        assert flow["job_id"] not in flow[f"{fmt}_name"]
 
 
 def test_the_custody_manifest_lists_original_and_revision(flow: dict[str, Any]) -> None:
@@ -342,4 +361,121 @@ def test_a_shared_unit_finds_the_job_and_reads_only_its_pseudonymised_copy(
     assert info.value.suggested_filename.endswith(".pseudonymized.txt")
     assert page.locator("#sharing").is_hidden()  # sharing further is the owning unit's decision
     watched.shot("11-shared-pseudonymised-view")
+    watched.check()
+
+
+# --- layout, empty states, messages ---------------------------------------------------------------------
+
+
+def _no_horizontal_scroll(page: Any) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    viewport = page.evaluate("window.innerWidth")
+    assert width <= viewport, f"the page is {width} px wide in a {viewport} px window"
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_hidden_buttons_stay_hidden_and_nothing_overflows(
+    server: Server, browser: Any, width: int, shared_job: dict[str, Any]
+) -> None:
+    from tests.web.conftest import watch
+
+    context = browser.new_context(
+        base_url=server.base_url,
+        viewport={"width": width, "height": 800},
+        locale="fr-FR",
+        accept_downloads=True,
+    )
+    context.set_default_timeout(20_000)
+    watched = watch(context.new_page())
+    page = watched.page
+    page.goto("/web/")
+    page.wait_for_selector("#signin:not([hidden])")
+    # "Se déconnecter" is marked hidden before sign-in: a button's own display must not show it.
+    assert page.locator("#sign-out").is_hidden()
+    _no_horizontal_scroll(page)
+    watched.shot(f"11-sign-in-{width}")
+    sign_in(watched, server.tokens["enqueteur-a"])
+    assert page.locator("#sign-out").is_visible()
+    page.wait_for_selector("#job-table tbody tr")
+    _no_horizontal_scroll(page)
+    watched.shot(f"12-job-list-{width}")
+
+    page.goto(f"/web/jobs/{shared_job['id']}")
+    page.wait_for_selector("body[data-ready=true]")
+    _no_horizontal_scroll(page)
+    original = page.locator(".turn .seg.two .orig").first.bounding_box()
+    translation = page.locator(".turn .seg.two .tr").first.bounding_box()
+    assert original and translation
+    if width < 700:  # stacked: the translation under the original, as wide
+        assert translation["y"] >= original["y"] + original["height"] - 1
+        assert abs(translation["x"] - original["x"]) < 2
+    else:  # side by side
+        assert translation["x"] > original["x"] + original["width"] - 1
+    watched.shot(f"13-transcript-{width}")
+
+    # The upload page; an unreadable file answers the catalogue's French message, not the API's English.
+    page.goto("/web/upload")
+    page.wait_for_selector("#send")
+    _no_horizontal_scroll(page)
+    assert page.locator("#open-job").is_hidden() and page.locator("#another").is_hidden()
+    page.set_input_files(
+        "#file", files=[{"name": "note.wav", "mimeType": "audio/wav", "buffer": b"pas un son"}]
+    )
+    page.get_by_role("button", name="Envoyer").click()
+    page.wait_for_selector("#follow-error:not([hidden])")
+    message = page.locator("#follow-error").inner_text()
+    assert "n'est pas un enregistrement audio ou vidéo lisible" in message and "FFmpeg" not in message
+    watched.shot(f"14-upload-error-{width}")
+    watched.allowed.append("415")  # the browser logs the refused upload itself
+    watched.check()
+    context.close()
+
+
+def test_an_empty_unit_is_told_what_to_do_next(server: Server, new_page: Any) -> None:
+    import httpx
+
+    # A unit of its own, with no transcript.
+    with server.state.sessions() as session:
+        from verbatim.ops.accounts import create_user
+
+        token = create_user(session, name="greffier-vide", role="clerk", unit="tribunal-vide")[1]
+    watched: Watched = new_page()
+    page = watched.page
+    sign_in(watched, token)
+    page.wait_for_selector("#empty:not([hidden])")
+    assert page.locator("#job-table-wrap").is_hidden()  # no table header over nothing
+    assert "Commencez par déposer un enregistrement" in page.locator("#empty").inner_text()
+    link = page.get_by_role("link", name="Transcrire un enregistrement")
+    assert link.is_visible() and link.get_attribute("href") == "/web/upload"
+    assert page.locator("#empty-reset").is_hidden()
+    watched.shot("15-empty-unit")
+    page.get_by_label("Rechercher dans les transcriptions").fill("rien")
+    page.get_by_role("button", name="Filtrer").click()
+    page.wait_for_selector("#empty-reset:not([hidden])")
+    assert "effacez les filtres" in page.locator("#empty").inner_text()
+    assert link.is_hidden()
+    # The API says it in English with a code; the catalogue the pages use has the French of every code.
+    r = httpx.get(f"{server.base_url}/v1/jobs/nope", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 404 and r.json()["code"] == "job_not_found"
+    watched.check()
+
+
+def test_custody_entries_are_labelled_in_french(
+    shared_job: dict[str, Any], server: Server, new_page: Any
+) -> None:
+    watched: Watched = new_page()
+    page = watched.page
+    sign_in(watched, server.tokens["enqueteur-a"])
+    page.goto(f"/web/jobs/{shared_job['id']}")
+    page.wait_for_selector("body[data-ready=true]")
+    page.locator("#custody-details summary").click()
+    page.wait_for_selector("#custody-artifacts tbody tr")
+    text = page.locator("#custody").inner_text()
+    assert "Reconnaissance de la parole : whisper-base" in text
+    assert "Traduction automatique : " in text
+    assert "copie pseudonymisée" in text and "table de correspondance (chiffrée)" in text
+    for internal in ("pseudonymization_map", "speaker_embedding", "translation:", "transcript_pseudonymized"):
+        assert internal not in text
+    page.locator("#custody-details").scroll_into_view_if_needed()
+    watched.shot("16-custody-french")
     watched.check()

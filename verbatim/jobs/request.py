@@ -201,7 +201,7 @@ class TranscriptionRequest(BaseModel):
         try:
             normalize_language(self.language)
         except InvalidOptionError as e:
-            raise ValueError(str(e)) from e
+            raise ValueError(f"language: {e}") from e
         if self.min_speakers and self.max_speakers and self.min_speakers > self.max_speakers:
             raise ValueError("min_speakers must not exceed max_speakers")
         if isinstance(self.pseudonymization_policy, PolicyDocument):
@@ -310,7 +310,8 @@ def _validate(model: type[TranscriptionRequest], data: dict[str, object]) -> Tra
         ctx_error = (first.get("ctx") or {}).get("error")
         if isinstance(ctx_error, InvalidOptionError):
             raise ctx_error from e
-        if message.startswith(f"{where}:"):
+        if message.startswith(f"{where}:") or message.split(":", 1)[0] in model.model_fields:
+            # a check of the whole request that names its field: the field, not "options", comes first
             raise InvalidOptionError(message) from e
         raise InvalidOptionError(f"{where}: {message}") from e
 

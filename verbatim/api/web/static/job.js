@@ -213,6 +213,9 @@ function render() {
   const note = document.getElementById("mode-note");
   note.hidden = state.view === "original";
   note.textContent = state.view === "original" ? "" : t("read_only");
+  // Read only: only the playback shortcuts are said (no correction).
+  document.getElementById("shortcuts").textContent = t(state.view === "original" ? "shortcuts" : "shortcuts_read");
+  document.getElementById("speakers-help").hidden = state.view !== "original";
   renderSpeakers(names);
 }
 
@@ -223,6 +226,17 @@ function renderSpeakers(names) {
     return;
   }
   const editable = state.view === "original";
+  if (!editable) {
+    // Read only: the names as text, no field nor button that cannot be used.
+    form.replaceChildren(
+      el(
+        "ul",
+        { class: "speaker-names" },
+        ...[...names.entries()].map(([id, name]) => el("li", {}, el("strong", { text: name || id }))),
+      ),
+    );
+    return;
+  }
   const fields = [...names.entries()].map(([id, name]) =>
     el(
       "div",
@@ -499,19 +513,31 @@ function hashCell(value, verified) {
   return el("td", {}, el("code", { class: "hash", text: value || "" }), mark);
 }
 
+/** The page's label of an internal name (`kind_transcript`), `fallback` (default: the name) when none. */
+function label(prefix, name, fallback = name) {
+  const text = t(`${prefix}${name}`);
+  return text === `${prefix}${name}` ? fallback : text;
+}
+
 async function loadCustody(verify) {
   const m = await api(`/v1/jobs/${encodeURIComponent(jobId)}/custody${verify ? "?verify=true" : ""}`);
   const artifacts = m.artifacts.map((a) =>
     el(
       "tr",
       { dataset: { kind: a.kind } },
-      el("td", { text: t(`kind_${a.kind}`) === `kind_${a.kind}` ? a.kind : t(`kind_${a.kind}`) }),
+      el("td", { text: label("kind_", a.kind) }),
       hashCell(a.sha256, a.verified),
       el("td", { text: bytes(a.size) }),
     ),
   );
+  // "translation:nllb:translate" -> "Traduction automatique : nllb" (what it does, then the model's name).
   const models = Object.entries(m.models || {}).map(([key, info]) =>
-    el("li", {}, el("strong", { text: `${key} : ` }), `${(info && info.name) || ""}`),
+    el(
+      "li",
+      {},
+      el("strong", { text: `${label("model_", key.split(":")[0], t("model_other"))} : ` }),
+      `${(info && info.name) || key.split(":")[1] || ""}`,
+    ),
   );
   document.getElementById("custody").replaceChildren(
     el("h3", { text: t("custody_original") }),
