@@ -9,6 +9,7 @@ import functools
 import inspect
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -618,8 +619,29 @@ def serve(
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
+    # The socket is bound here, before the app starts: a taken port is one error line, not uvicorn's trace.
+    try:
+        sock = _listen(host, port)
+    except OSError as e:
+        _fail(f"cannot listen on {host}:{port}: {e.strerror or e} (is another server using it? try --port)")
     # log_config=None keeps our handler; access_log=False: the API writes its own, without query strings
-    uvicorn.run(create_app(), host=host, port=port, log_config=None, access_log=False)
+    config = uvicorn.Config(create_app(), host=host, port=port, log_config=None, access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (IPv6 when ``host`` is an IPv6 address)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
 
 
 @app.command()
@@ -799,6 +821,9 @@ def keys_status() -> None:
         _fail("encryption at rest is off (set VERBATIM_ENCRYPTION__KEYRING_FILE or VERBATIM_ENCRYPTION__KEY)")
     counts = Counter(key_id_of(store.inner, key) or "plaintext" for key in store.list(""))
     active = store.keyring.active_id
+    if not counts:
+        typer.echo(f"no stored object yet; new objects will be encrypted with key {active}")
+        return
     for key_id, count in sorted(counts.items()):
         marker = "\tactive" if key_id == active else ""
         typer.echo(f"{key_id}\t{count}{marker}")
