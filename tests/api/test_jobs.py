@@ -26,7 +26,11 @@ def test_upload_follow_and_fetch_every_format(service: Service, done_job: dict[s
     r = service.client.get(f"/v1/jobs/{job_id}/transcript", headers=h)  # json by default
     assert r.status_code == 200
     assert r.headers["content-type"] == "application/json"
-    assert r.headers["content-disposition"] == f'attachment; filename="{job_id}.json"'
+    # named after the recording and the day it was submitted, never the job's id
+    day = done_job["created_at"][:10]
+    assert r.headers["content-disposition"] == (
+        f"attachment; filename=\"jfk_{day}.json\"; filename*=UTF-8''jfk_{day}.json"
+    )
     doc = json.loads(r.content)
     assert doc["schema"] == "verbatim.transcript/1"
     text = " ".join(s["text"] for s in doc["segments"]).lower()
@@ -49,7 +53,7 @@ def test_upload_follow_and_fetch_every_format(service: Service, done_job: dict[s
 
     d = service.client.get(f"/v1/jobs/{job_id}/transcript?format=docx", headers=h)
     assert d.status_code == 200
-    assert d.headers["content-disposition"].endswith(f'{job_id}.docx"')
+    assert d.headers["content-disposition"].endswith(f"''jfk_{day}.docx")
     document = docx.Document(io.BytesIO(d.content))
     everything = "\n".join(p.text for p in document.paragraphs) + "\n".join(
         cell.text for table in document.tables for row in table.rows for cell in row.cells

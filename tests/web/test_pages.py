@@ -5,6 +5,7 @@ that another unit's user sees nothing of it. No JavaScript error is tolerated on
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -203,6 +204,54 @@ def test_downloads_are_named_after_the_recording_and_date(flow: dict[str, Any]) 
         assert flow["job_id"] not in flow[f"{fmt}_name"]
 
 
+def test_a_correction_is_kept_when_the_field_loses_focus_and_cancelled_by_escape(
+    flow: dict[str, Any], server: Server, new_page: Any
+) -> None:
+    watched: Watched = new_page()
+    page = watched.page
+    sign_in(watched, server.tokens["enqueteur-a"])
+    page.goto(f"/web/jobs/{flow['job_id']}")
+    page.wait_for_selector("body[data-ready=true]")
+    words = page.locator("#transcript .w:not(.edited)")
+    # Typed, then a click elsewhere: saved (in the text and in the history), not silently dropped.
+    first = words.nth(3)
+    key = (first.get_attribute("data-s"), first.get_attribute("data-i"))
+    original = first.inner_text()
+    first.dblclick()
+    page.locator(".word-input").fill("Tombouctou")
+    page.locator("#text-title").click()
+    saved = page.locator(f'#transcript .w[data-s="{key[0]}"][data-i="{key[1]}"]')
+    page.wait_for_function(
+        "([s, i]) => document.querySelector(`#transcript .w[data-s='${s}'][data-i='${i}']`)"
+        ".textContent === 'Tombouctou'",
+        arg=list(key),
+    )
+    assert "edited" in (saved.get_attribute("class") or "")
+    page.wait_for_selector("#history >> text=Tombouctou")
+    # Typed, then Escape: the original word back, and the page says the correction was cancelled.
+    other = page.locator("#transcript .w:not(.edited)").nth(5)
+    before = other.inner_text()
+    other.dblclick()
+    page.locator(".word-input").fill("Kinshasa")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#notice >> text=Correction annulée")
+    assert other.inner_text() == before and page.locator(".word-input").count() == 0
+    assert "Kinshasa" not in page.locator("#history").inner_text()
+    watched.shot("07-correction-on-blur")
+    # Revert from the history: the word as it was, by one more correction row (the reverted row stays).
+    rows_before = page.locator("#history-table li").count()
+    page.get_by_role("button", name=f"Rétablir « {original} » (segment {key[0]}, mot {key[1]})").first.click()
+    page.wait_for_selector(f"#notice >> text=« {original} » rétabli")
+    assert saved.inner_text() == original
+    page.wait_for_function(
+        f"() => document.querySelectorAll('#history-table li').length === {rows_before + 1}"
+    )
+    newest = page.locator("#history-table li").first.inner_text()
+    assert "Tombouctou" in newest and original in newest
+    watched.shot("07b-correction-reverted")
+    watched.check()
+
+
 def test_the_custody_manifest_lists_original_and_revision(flow: dict[str, Any]) -> None:
     assert {"transcript", "transcript_revision"} <= set(flow["custody_kinds"])
 
@@ -358,7 +407,8 @@ def test_a_shared_unit_finds_the_job_and_reads_only_its_pseudonymised_copy(
         page.get_by_role("button", name="Télécharger").click()
     exported = Path(info.value.path()).read_text(encoding="utf-8")
     assert NAME not in exported and "consulat" in exported.lower()
-    assert info.value.suggested_filename.endswith(".pseudonymized.txt")
+    # named without the recording's name (it names a party): no case number given, so "transcription"
+    assert re.fullmatch(r"transcription_\d{4}-\d\d-\d\d_pseudonymise\.txt", info.value.suggested_filename)
     assert page.locator("#sharing").is_hidden()  # sharing further is the owning unit's decision
     watched.shot("11-shared-pseudonymised-view")
     watched.check()

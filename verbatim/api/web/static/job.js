@@ -354,6 +354,7 @@ function editWord(span) {
     const after = input.value.trim();
     span.textContent = before;
     span.focus();
+    if (!save && after && after !== before) notify(t("edit_cancelled"));
     if (!save || !after || after === before) return;
     try {
       await api(`/v1/jobs/${encodeURIComponent(jobId)}/edits`, {
@@ -386,7 +387,8 @@ function editWord(span) {
       finish(false);
     }
   });
-  input.addEventListener("blur", () => finish(false));
+  // Leaving the field keeps what was typed (saved, as Enter does): only Escape cancels, and says so.
+  input.addEventListener("blur", () => finish(true));
   span.replaceChildren(input);
   input.focus();
   input.select();
@@ -439,9 +441,50 @@ async function loadHistory() {
         el("time", { datetime: e.at, text: dateTime(e.at) }),
         ` · ${e.kind === "speaker" ? t("where_speaker", { id: e.speaker }) : t("where_word", { s: e.segment_id, w: e.word_index })}`,
       ),
+      e.kind === "speaker" || state.view !== "original" || !e.before
+        ? null
+        : el("button", {
+            type: "button",
+            class: "secondary small revert",
+            text: t("revert", { word: e.before }),
+            "aria-label": t("revert_label", { word: e.before, s: e.segment_id, w: e.word_index }),
+            onclick: () => revertEdit(e),
+          }),
     ),
   );
   target.replaceChildren(el("ol", { id: "history-table", class: "history" }, ...items));
+}
+
+/**
+ * Put a word back as it was before a correction of the history: one more correction row (who, when, before,
+ * after), replayed like every other; the row reverted stays in the history.
+ */
+async function revertEdit(e) {
+  const span = container.querySelector(`.w[data-s="${e.segment_id}"][data-i="${e.word_index}"]`);
+  if (!span) return;
+  const current = span.textContent;
+  if (current === e.before) {
+    notify(t("revert_same", { word: e.before }));
+    return;
+  }
+  try {
+    await api(`/v1/jobs/${encodeURIComponent(jobId)}/edits`, {
+      method: "POST",
+      json: { edits: [{ segment_id: e.segment_id, word_index: e.word_index, before: current, after: e.before }] },
+    });
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 409) {
+      notify(t("conflict"), "error");
+      await refresh();
+      return;
+    }
+    notify(t("error", { error: error.message }), "error");
+    return;
+  }
+  span.textContent = e.before;
+  span.classList.add("edited");
+  notify(t("reverted", { word: e.before }));
+  await Promise.all([loadHistory(), loadCustody(false)]);
 }
 
 // --- sharing (owning unit) ---------------------------------------------------------------------------
