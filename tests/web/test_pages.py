@@ -33,6 +33,14 @@ def sign_in(watched: Watched, token: str, path: str = "/web/") -> None:
     page.wait_for_selector("#jobs:not([hidden])")
 
 
+def open_job(watched: Watched, token: str, job_id: str) -> Any:
+    """Sign in, then open a job's page once it is ready; the page."""
+    sign_in(watched, token)
+    watched.page.goto(f"/web/jobs/{job_id}")
+    watched.page.wait_for_selector("body[data-ready=true]")
+    return watched.page
+
+
 @pytest.fixture(scope="module")
 def flow(server: Server, browser: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The whole investigator's flow, once; the tests below check what it produced."""
@@ -208,10 +216,7 @@ def test_a_correction_is_kept_when_the_field_loses_focus_and_cancelled_by_escape
     flow: dict[str, Any], server: Server, new_page: Any
 ) -> None:
     watched: Watched = new_page()
-    page = watched.page
-    sign_in(watched, server.tokens["enqueteur-a"])
-    page.goto(f"/web/jobs/{flow['job_id']}")
-    page.wait_for_selector("body[data-ready=true]")
+    page = open_job(watched, server.tokens["enqueteur-a"], flow["job_id"])
     words = page.locator("#transcript .w:not(.edited)")
     # Typed, then a click elsewhere: saved (in the text and in the history), not silently dropped.
     first = words.nth(3)
@@ -342,10 +347,7 @@ def test_translation_side_by_side_and_sharing_from_the_page(
     shared_job: dict[str, Any], server: Server, new_page: Any
 ) -> None:
     watched: Watched = new_page()
-    page = watched.page
-    sign_in(watched, server.tokens["enqueteur-a"])
-    page.goto(f"/web/jobs/{shared_job['id']}")
-    page.wait_for_selector("body[data-ready=true]")
+    page = open_job(watched, server.tokens["enqueteur-a"], shared_job["id"])
     assert page.locator(".seg.heads .orig").inner_text() == "Original (fr)"
     assert page.locator(".seg.heads .tr").inner_text() == "Traduction (en)"
     translation = page.locator(".turn .seg.two .tr").first
@@ -514,10 +516,7 @@ def test_custody_entries_are_labelled_in_french(
     shared_job: dict[str, Any], server: Server, new_page: Any
 ) -> None:
     watched: Watched = new_page()
-    page = watched.page
-    sign_in(watched, server.tokens["enqueteur-a"])
-    page.goto(f"/web/jobs/{shared_job['id']}")
-    page.wait_for_selector("body[data-ready=true]")
+    page = open_job(watched, server.tokens["enqueteur-a"], shared_job["id"])
     page.locator("#custody-details summary").click()
     page.wait_for_selector("#custody-artifacts tbody tr")
     text = page.locator("#custody").inner_text()

@@ -356,20 +356,7 @@ function editWord(span) {
     span.focus();
     if (!save && after && after !== before) notify(t("edit_cancelled"));
     if (!save || !after || after === before) return;
-    try {
-      await api(`/v1/jobs/${encodeURIComponent(jobId)}/edits`, {
-        method: "POST",
-        json: { edits: [{ segment_id: Number(span.dataset.s), word_index: Number(span.dataset.i), before, after }] },
-      });
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 409) {
-        notify(t("conflict"), "error");
-        await refresh();
-        return;
-      }
-      notify(t("error", { error: e.message }), "error");
-      return;
-    }
+    if (!(await postWordEdit(Number(span.dataset.s), Number(span.dataset.i), before, after))) return;
     span.textContent = after;
     span.classList.add("edited");
     span.classList.remove("low");
@@ -456,6 +443,28 @@ async function loadHistory() {
 }
 
 /**
+ * Record one word correction (a row of the history); false, with the reason shown, when it was refused (a
+ * 409: someone changed the text meanwhile, the page is reloaded).
+ */
+async function postWordEdit(segmentId, wordIndex, before, after) {
+  try {
+    await api(`/v1/jobs/${encodeURIComponent(jobId)}/edits`, {
+      method: "POST",
+      json: { edits: [{ segment_id: segmentId, word_index: wordIndex, before, after }] },
+    });
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 409) {
+      notify(t("conflict"), "error");
+      await refresh();
+      return false;
+    }
+    notify(t("error", { error: e.message }), "error");
+    return false;
+  }
+  return true;
+}
+
+/**
  * Put a word back as it was before a correction of the history: one more correction row (who, when, before,
  * after), replayed like every other; the row reverted stays in the history.
  */
@@ -467,20 +476,7 @@ async function revertEdit(e) {
     notify(t("revert_same", { word: e.before }));
     return;
   }
-  try {
-    await api(`/v1/jobs/${encodeURIComponent(jobId)}/edits`, {
-      method: "POST",
-      json: { edits: [{ segment_id: e.segment_id, word_index: e.word_index, before: current, after: e.before }] },
-    });
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 409) {
-      notify(t("conflict"), "error");
-      await refresh();
-      return;
-    }
-    notify(t("error", { error: error.message }), "error");
-    return;
-  }
+  if (!(await postWordEdit(e.segment_id, e.word_index, current, e.before))) return;
   span.textContent = e.before;
   span.classList.add("edited");
   notify(t("reverted", { word: e.before }));
