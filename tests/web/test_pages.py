@@ -257,6 +257,33 @@ def test_a_correction_is_kept_when_the_field_loses_focus_and_cancelled_by_escape
     watched.check()
 
 
+def test_a_turn_is_given_to_the_other_speaker_and_back(
+    flow: dict[str, Any], server: Server, new_page: Any
+) -> None:
+    watched: Watched = new_page()
+    page = open_job(watched, server.tokens["enqueteur-a"], flow["job_id"])
+    first = page.locator("#transcript .turn").first
+    text = first.locator(".seg").first.inner_text()
+    mine = first.locator(".speaker").inner_text()
+    menu = first.get_by_role("combobox", name=f"Attribuer le tour de {mine}")
+    other = [o for o in menu.locator("option").all_inner_texts() if o != "Attribuer à…"]
+    assert len(other) == 1 and other[0] != mine
+    menu.select_option(label=other[0])
+    page.wait_for_selector(f"#notice >> text=Tour attribué à {other[0]}")
+    first = page.locator("#transcript .turn").first
+    assert first.locator(".speaker").inner_text() == other[0]
+    assert first.inner_text().count(text.split()[0]) >= 1  # the words stay, only the speaker changed
+    page.wait_for_selector("#history >> text=locuteur")
+    watched.shot("07c-turn-reassigned")
+    # Back from the history: the segment's own row reverted (a turn merged with its neighbour stays apart).
+    page.locator("#history-table li", has_text="locuteur").first.get_by_role("button").click()
+    page.wait_for_selector("#notice >> text=rétabli")
+    assert page.locator("#transcript .turn").first.locator(".speaker").inner_text() == mine
+    assert page.locator("#transcript .turn").first.locator(".seg").first.inner_text() == text
+    _no_horizontal_scroll(page)
+    watched.check()
+
+
 def test_the_custody_manifest_lists_original_and_revision(flow: dict[str, Any]) -> None:
     assert {"transcript", "transcript_revision"} <= set(flow["custody_kinds"])
 

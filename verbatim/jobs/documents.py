@@ -34,6 +34,7 @@ __all__ = [
     "REVISION_KIND",
     "EditConflictError",
     "Rendered",
+    "SegmentSpeakerEdit",
     "WordEdit",
     "apply_edits",
     "content_disposition",
@@ -44,6 +45,7 @@ __all__ = [
     "load_current",
     "load_original",
     "lock_job_row",
+    "reassign_segments",
     "rename_speakers",
 ]
 
@@ -116,6 +118,16 @@ class WordEdit:
     after: str
 
 
+@dataclass(frozen=True)
+class SegmentSpeakerEdit:
+    """A segment given to another speaker (a misattributed turn), as a client asks for it: ``before`` is the
+    speaker id the client saw, ``after`` one of the transcript's speaker ids."""
+
+    segment_id: int
+    before: str
+    after: str
+
+
 def _clean(text: str, *, what: str, limit: int) -> str:
     text = " ".join(text.split())
     if not text:
@@ -181,6 +193,14 @@ def _apply_one(doc: dict[str, Any], edit: TranscriptEdit, segments: Mapping[int,
         else:
             segment["text"] = " ".join(str(w["text"]).strip() for w in words)
         _follow_translation(segment)
+    elif edit.kind == "segment_speaker" and edit.segment_id is not None:
+        segment = segments.get(edit.segment_id)
+        if segment is None:
+            raise InvalidOptionError(f"no segment {edit.segment_id}")
+        segment["speaker"] = edit.after
+        for word in segment.get("words", []):
+            if "speaker" in word:
+                word["speaker"] = edit.after
     elif edit.kind == "speaker" and edit.speaker is not None:
         speakers: list[dict[str, Any]] = doc.setdefault("speakers", [])
         for entry in speakers:
@@ -379,6 +399,48 @@ def rename_speakers(
                 after=after,
             )
         )
+    return _commit(session, store, job, rows)
+
+
+def reassign_segments(
+    session: Session, store: ObjectStore, *, job: Job, user: User, edits: Sequence[SegmentSpeakerEdit]
+) -> list[TranscriptEdit]:
+    """Give segments to another of the transcript's speakers (a misattributed turn); record it; commit.
+
+    Each edit names the speaker the client saw (``before``): when the segment's speaker changed meanwhile the
+    whole request is refused. A segment already given to ``after`` is skipped.
+
+    Raises:
+        InvalidOptionError: no such segment, an unknown speaker id.
+        EditConflictError: a segment's current speaker is not ``before``.
+        JobNotReadyError: the job has no transcript.
+    """
+    if not edits:
+        raise InvalidOptionError("edits: give at least one segment and its new speaker")
+    lock_job_row(session, job)
+    current = json.loads(load_current(store, job))
+    segments = _segments_by_id(current)
+    known = _speaker_ids(current)
+    rows: list[TranscriptEdit] = []
+    for edit in edits:
+        segment = segments.get(edit.segment_id)
+        if segment is None:
+            raise InvalidOptionError(f"no segment {edit.segment_id} in this transcript")
+        if edit.after not in known:
+            raise InvalidOptionError(
+                f"after: no speaker {edit.after!r} in this transcript (known: {', '.join(sorted(known))})"
+            )
+        now = str(segment.get("speaker") or "")
+        if now != edit.before:
+            raise EditConflictError(f"the speaker of segment {edit.segment_id} was changed meanwhile; reload")
+        if edit.after == now:
+            continue
+        row = TranscriptEdit(
+            job_id=job.id, at=utcnow(), user_id=user.id, user_name=user.name, kind="segment_speaker",
+            segment_id=edit.segment_id, speaker=edit.after, before=now, after=edit.after,
+        )  # fmt: skip
+        _apply_one(current, row, segments)
+        rows.append(row)
     return _commit(session, store, job, rows)
 
 

@@ -197,6 +197,7 @@ function render() {
         dataset: { start: String(turn.start) },
         text: clock(turn.start),
       }),
+      reassignSelect(turn, names),
     );
     blocks.push(el("section", { class: "turn" }, head, ...turn.segments.map((s) => segmentBlock(s, translated))));
   }
@@ -217,6 +218,32 @@ function render() {
   document.getElementById("shortcuts").textContent = t(state.view === "original" ? "shortcuts" : "shortcuts_read");
   document.getElementById("speakers-help").hidden = state.view !== "original";
   renderSpeakers(names);
+}
+
+/** A turn's "give to another speaker" menu (the original view only, with two speakers or more). */
+function reassignSelect(turn, names) {
+  if (state.view !== "original" || !turn.speaker || names.size < 2) return null;
+  const select = el(
+    "select",
+    { class: "reassign", "aria-label": t("reassign_label", { name: names.get(turn.speaker), time: clock(turn.start) }) },
+    el("option", { value: "", text: t("reassign") }),
+    ...[...names.entries()]
+      .filter(([id]) => id !== turn.speaker)
+      .map(([id, name]) => el("option", { value: id, text: name })),
+  );
+  select.addEventListener("change", () => {
+    if (select.value) reassignTurn(turn, select.value, names);
+  });
+  return select;
+}
+
+/** Give every segment of a turn to another speaker: one correction row per segment, in the history. */
+async function reassignTurn(turn, speaker, names) {
+  const edits = turn.segments.map((s) => ({ segment_id: s.id, before: s.speaker, after: speaker }));
+  if (!(await postEdits("segment-speakers", edits))) return;
+  notify(t("reassigned", { name: names.get(speaker) }));
+  await refresh();
+  await Promise.all([loadHistory(), loadCustody(false)]);
 }
 
 function renderSpeakers(names) {
@@ -426,7 +453,7 @@ async function loadHistory() {
         { class: "meta" },
         `${e.user_name || ""} · `,
         el("time", { datetime: e.at, text: dateTime(e.at) }),
-        ` · ${e.kind === "speaker" ? t("where_speaker", { id: e.speaker }) : t("where_word", { s: e.segment_id, w: e.word_index })}`,
+        ` · ${e.kind === "speaker" ? t("where_speaker", { id: e.speaker }) : e.kind === "segment_speaker" ? t("where_segment", { s: e.segment_id }) : t("where_word", { s: e.segment_id, w: e.word_index })}`,
       ),
       e.kind === "speaker" || state.view !== "original" || !e.before
         ? null
@@ -447,11 +474,13 @@ async function loadHistory() {
  * 409: someone changed the text meanwhile, the page is reloaded).
  */
 async function postWordEdit(segmentId, wordIndex, before, after) {
+  return postEdits("edits", [{ segment_id: segmentId, word_index: wordIndex, before, after }]);
+}
+
+/** POST corrections to one of the job's edit routes (`edits`, `segment-speakers`); false when refused. */
+async function postEdits(route, edits) {
   try {
-    await api(`/v1/jobs/${encodeURIComponent(jobId)}/edits`, {
-      method: "POST",
-      json: { edits: [{ segment_id: segmentId, word_index: wordIndex, before, after }] },
-    });
+    await api(`/v1/jobs/${encodeURIComponent(jobId)}/${route}`, { method: "POST", json: { edits } });
   } catch (e) {
     if (e instanceof ApiError && e.status === 409) {
       notify(t("conflict"), "error");
@@ -469,6 +498,21 @@ async function postWordEdit(segmentId, wordIndex, before, after) {
  * after), replayed like every other; the row reverted stays in the history.
  */
 async function revertEdit(e) {
+  if (e.kind === "segment_speaker") {
+    const segment = (state.doc.segments || []).find((s) => s.id === e.segment_id);
+    if (!segment) return;
+    const names = speakerNames(state.doc);
+    if (segment.speaker === e.before) {
+      notify(t("revert_same", { word: names.get(e.before) || e.before }));
+      return;
+    }
+    const edit = { segment_id: e.segment_id, before: segment.speaker, after: e.before };
+    if (!(await postEdits("segment-speakers", [edit]))) return;
+    notify(t("reverted", { word: names.get(e.before) || e.before }));
+    await refresh();
+    await Promise.all([loadHistory(), loadCustody(false)]);
+    return;
+  }
   const span = container.querySelector(`.w[data-s="${e.segment_id}"][data-i="${e.word_index}"]`);
   if (!span) return;
   const current = span.textContent;
