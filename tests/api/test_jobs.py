@@ -61,7 +61,7 @@ def test_upload_follow_and_fetch_every_format(service: Service, done_job: dict[s
     assert done_job["audio_sha256"] in everything
     assert "country" in everything.lower()
 
-    bad = service.client.get(f"/v1/jobs/{job_id}/transcript?format=pdf", headers=h)
+    bad = service.client.get(f"/v1/jobs/{job_id}/transcript?format=rtf", headers=h)
     assert bad.status_code == 422 and "format" in bad.json()["error"]
 
     listed = service.client.get("/v1/jobs", headers=h).json()["jobs"]
