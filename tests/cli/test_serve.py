@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from tests.conftest import DATA, REPO
+from verbatim import __version__
 from verbatim.api.serving import free_port
 
 pytestmark = pytest.mark.models
@@ -99,7 +100,7 @@ def test_serve_embedded_upload_poll_fetch_and_stop(served: Served) -> None:
     investigator = {"Authorization": f"Bearer {add_user(env, 'inv-serve', 'investigator', 'brigade-s')}"}
     outsider = {"Authorization": f"Bearer {add_user(env, 'clerk-other', 'clerk', 'court-o')}"}
     client = served.client
-    assert client.get("/healthz").json() == {"status": "ok", "database": "ok"}
+    assert client.get("/healthz").json() == {"status": "ok", "database": "ok", "version": __version__}
 
     audio = JFK.read_bytes()
     started = time.monotonic()

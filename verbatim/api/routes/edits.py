@@ -36,6 +36,7 @@ from verbatim.api.services import visible_job
 from verbatim.jobs import documents
 from verbatim.jobs import pseudonymized as copies
 from verbatim.jobs.documents import content_disposition, download_name
+from verbatim.jobs.layout import ArtifactKind, artifact
 from verbatim.jobs.service import Dispatcher
 from verbatim.ops import audit
 from verbatim.ops.db import Job, TranscriptEdit, User
@@ -48,7 +49,8 @@ _bearer = HTTPBearer(auto_error=False, description="A token from `verbatim users
 
 
 def _revision_hash(job: Job) -> str | None:
-    return next((a.sha256 for a in job.artifacts if a.kind == documents.REVISION_KIND), None)
+    revision = artifact(job, ArtifactKind.REVISION)
+    return None if revision is None else revision.sha256
 
 
 def _history(session: SessionDep, job: Job) -> list[EditPublic]:
