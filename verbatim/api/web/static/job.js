@@ -436,7 +436,9 @@ async function loadHistory() {
     target.replaceChildren(el("p", { class: "muted", text: t("history_empty") }));
     return;
   }
-  // Newest first; each entry: before → after, then who, when and where.
+  // Newest first; each entry: before → after, then who, when and where. A segment's speaker by its name.
+  const names = state.doc ? speakerNames(state.doc) : new Map();
+  const shown = (e, value) => (e.kind === "segment_speaker" ? names.get(value) || value : value);
   const items = [...body.edits].reverse().map((e) =>
     el(
       "li",
@@ -444,9 +446,9 @@ async function loadHistory() {
       el(
         "p",
         { class: "change" },
-        el("del", { text: e.before }),
+        el("del", { text: shown(e, e.before) }),
         el("span", { "aria-hidden": "true", text: " → " }),
-        el("ins", { text: e.after }),
+        el("ins", { text: shown(e, e.after) }),
       ),
       el(
         "p",
@@ -460,8 +462,11 @@ async function loadHistory() {
         : el("button", {
             type: "button",
             class: "secondary small revert",
-            text: t("revert", { word: e.before }),
-            "aria-label": t("revert_label", { word: e.before, s: e.segment_id, w: e.word_index }),
+            text: t("revert", { word: shown(e, e.before) }),
+            "aria-label":
+              e.kind === "segment_speaker"
+                ? t("revert_segment_label", { word: shown(e, e.before), s: e.segment_id })
+                : t("revert_label", { word: e.before, s: e.segment_id, w: e.word_index }),
             onclick: () => revertEdit(e),
           }),
     ),
