@@ -154,6 +154,18 @@ def transcribe(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    vocabulary: Annotated[
+        Path | None,
+        typer.Option(
+            "--vocabulary",
+            help="A text file of the case's terms (names, places...), one a line ('#' starts a comment): "
+            "given to the recogniser with --prompt, recorded with the transcript.",
+        ),
+    ] = None,
+    hide_file: Annotated[
+        list[Path] | None,
+        typer.Option("--hide-file", help="With --pseudonymize: a file of names always hidden, one a line."),
+    ] = None,
     *,
     request_options: dict[str, object],
 ) -> None:
@@ -184,6 +196,13 @@ def transcribe(
     missing = [str(p) for p in audio if not p.exists()]
     if missing:
         _fail(f"no such file: {', '.join(missing)}", EXIT_USAGE)
+    if vocabulary is not None:
+        request_options = {**request_options, "vocabulary": _vocabulary(vocabulary)}
+    if hide_file:
+        request_options = {
+            **request_options,
+            "hide": _hide_list([str(n) for n in request_options.get("hide") or ()], hide_file),  # type: ignore[attr-defined]
+        }
     try:
         request = _request(request_options)
         pseudonymizer = _pseudonymizer(request) if request.pseudonymize else None
@@ -239,6 +258,25 @@ def transcribe(
         raise typer.Exit(EXIT_ERROR)
 
 
+def _vocabulary(path: Path) -> list[str]:
+    """The terms of a vocabulary file: one a line, blank lines and ``#`` comments skipped."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        _fail(f"cannot read the vocabulary file {path}: {e}", EXIT_USAGE)
+    terms = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+    return [t for t in terms if t]
+
+
+def _hide_list(names: list[str] | None, files: list[Path] | None) -> list[str]:
+    from verbatim.anonymize.command import hide_list
+
+    try:
+        return hide_list(names or [], files or [])
+    except VerbatimError as e:
+        _fail(str(e), EXIT_USAGE)
+
+
 def _request(options: dict[str, object]) -> TranscriptionRequest:
     """The typed request of ``verbatim transcribe`` (a --policy file read into its document)."""
     from verbatim.jobs.request import parse_request, policy_option
@@ -259,7 +297,7 @@ def _pseudonymizer(request: TranscriptionRequest) -> Callable[[Transcript, str, 
         from verbatim.anonymize import pseudonymize_transcript
         from verbatim.anonymize.export import render_pseudonymized
 
-        copy, mapping = pseudonymize_transcript(transcript, policy, key=key)
+        copy, mapping = pseudonymize_transcript(transcript, policy, key=key, hide=request.hide)
         return render_pseudonymized(copy, fmt, mapping, options=options)
 
     return run
@@ -294,19 +332,48 @@ def pseudonymize(
     language: Annotated[str, typer.Option(help="Language of a text file (fr, en).")] = "fr",
     mapping: Annotated[
         Path | None,
-        typer.Option(help="Also write the correspondence table here, encrypted with the key (settings)."),
+        typer.Option(
+            help="Also write the correspondence table here, encrypted with the key (settings); "
+            "with --reveal, the table to read."
+        ),
     ] = None,
+    hide: Annotated[
+        list[str] | None, typer.Option("--hide", help="A name always hidden (repeatable): the minor's...")
+    ] = None,
+    hide_file: Annotated[
+        list[Path] | None, typer.Option("--hide-file", help="A file of names always hidden, one a line.")
+    ] = None,
+    reveal: Annotated[
+        bool,
+        typer.Option(
+            "--reveal", help="FILE is a pseudonymised copy: re-identify it with --mapping TABLE and the key."
+        ),
+    ] = False,
 ) -> None:
     """Pseudonymise a text or a transcript: names, places, contact details... replaced consistently.
 
     This is pseudonymisation (reversible with the key and the table), not anonymisation.
     """
     from verbatim.anonymize import load_policy
-    from verbatim.anonymize.command import pseudonymize_file
+    from verbatim.anonymize.command import pseudonymize_file, reveal_file
     from verbatim.pipeline.export import FORMATS
 
     if not file.is_file():
         _fail(f"no such file: {file}", EXIT_USAGE)
+    if reveal:
+        if mapping is None or not mapping.is_file():
+            _fail("--reveal needs --mapping TABLE (the encrypted correspondence table).", EXIT_USAGE)
+        try:
+            revealed = reveal_file(file, mapping.read_bytes(), _pseudonymization_key())
+        except InvalidOptionError as e:
+            _fail(str(e), EXIT_USAGE)
+        if output is None:
+            sys.stdout.write(revealed.decode("utf-8"))
+        else:
+            _write_atomic(output, revealed)
+            os.chmod(output, 0o600)  # re-identified: for the entitled reader only
+        return
+    names_to_hide = _hide_list(hide, hide_file)
     if fmt is not None and fmt not in FORMATS:
         _fail(f"unknown format '{fmt}': use one of {', '.join(FORMATS)}.", EXIT_USAGE)
     if fmt in BINARY_FORMATS and output is None:
@@ -318,7 +385,9 @@ def pseudonymize(
     needs_key = mapping is not None or "encrypt" in chosen.operators.values()
     key = _pseudonymization_key() if needs_key else None
     try:
-        result = pseudonymize_file(file, chosen, fmt=fmt, spans=spans, language=language, key=key)
+        result = pseudonymize_file(
+            file, chosen, fmt=fmt, spans=spans, language=language, key=key, hide=names_to_hide
+        )
     except InvalidOptionError as e:
         _fail(str(e), EXIT_USAGE)
     except VerbatimError as e:
@@ -349,13 +418,16 @@ def _run_one(
         return pipeline.run(path, options)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from verbatim.pipeline.progress import stage_of
+
+    # one bar per stage (decode, transcribe, languages, diarise, translate, pseudonymise), named as it runs
     labels = {
         "decode": "décodage",
         "transcribe": "transcription",
-        "diarize": "locuteurs",
-        "language": "langues",
-        "relanguage": "langues (retranscription)",
+        "languages": "langues",
+        "diarise": "locuteurs",
         "translate": "traduction",
+        "pseudonymise": "pseudonymisation",
     }
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -367,9 +439,12 @@ def _run_one(
         tasks: dict[str, object] = {}
 
         def hook(step: str, *, completed: float, total: float) -> None:
-            if step not in tasks:
-                tasks[step] = progress.add_task(f"{path.name} · {labels.get(step, step)}", total=total or 1)
-            progress.update(tasks[step], completed=completed, total=total or 1)  # type: ignore[arg-type]
+            stage = stage_of(step) or step
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(
+                    f"{path.name} · {labels.get(stage, stage)}", total=total or 1
+                )
+            progress.update(tasks[stage], completed=completed, total=total or 1)  # type: ignore[arg-type]
 
         return pipeline.run(path, options, hook)
 

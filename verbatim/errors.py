@@ -5,6 +5,7 @@ from __future__ import annotations
 
 __all__ = [
     "AudioDecodeError",
+    "AudioLimitError",
     "DocumentEngineError",
     "EmptyAudioError",
     "InvalidOptionError",
@@ -23,6 +24,10 @@ class VerbatimError(Exception):
 
 class AudioDecodeError(VerbatimError):
     """The input could not be read as audio (missing, corrupt, not audio, no audio stream)."""
+
+
+class AudioLimitError(AudioDecodeError):
+    """The recording is readable but out of the accepted bounds (sample rate, channels, duration)."""
 
 
 class EmptyAudioError(AudioDecodeError):

@@ -74,7 +74,12 @@ class Service:
 
 
 def make_settings(home: Path, **overrides: Any) -> Settings:
-    """Settings of an isolated embedded service, sharing the test session's installed models."""
+    """Settings of an isolated embedded service, sharing the test session's installed models.
+
+    Many tests send wrong tokens on purpose: the failed-authentication limit is raised unless a test sets
+    it (tests/api/test_security.py tests the limit itself).
+    """
+    overrides.setdefault("auth_max_failures", 10_000)
     return Settings(home=home, models_dir=get_settings().models_dir, **overrides)
 
 
@@ -104,3 +109,21 @@ def done_job(service: Service) -> dict[str, Any]:
     body = service.wait(created["id"])
     assert body["status"] == "succeeded", body
     return body
+
+
+def stored_job(service: Service, owner: Actor, *, filename: str = "x.flac") -> str:
+    """A job that was never dispatched: a row in the owner's unit and a stored original (no model runs)."""
+    import uuid
+
+    from verbatim.jobs.layout import original_key
+    from verbatim.ops.db import create_job
+
+    job_id = str(uuid.uuid4())
+    key = original_key(job_id)
+    stored = service.state.store.put_bytes(key, JFK.read_bytes())
+    with service.state.sessions() as session:
+        create_job(
+            session, owner=owner.user, options={}, filename=filename, audio_sha256=stored.sha256,
+            audio_size=stored.size, object_key=key, job_id=job_id,
+        )  # fmt: skip
+    return job_id

@@ -70,10 +70,8 @@ ROUTES = [
 
 
 def _call(service: Service, method: str, path: str, body: Any, headers: dict[str, str]) -> Any:
-    request_id = uuid.uuid4().hex
-    response = service.client.request(
-        method, path, headers={**headers, "X-Request-ID": request_id}, json=body
-    )
+    response = service.client.request(method, path, headers=headers, json=body)
+    request_id = response.headers["X-Request-ID"]  # the server's own id
     with service.state.sessions() as session:
         entries = list(session.scalars(select(AuditEntry).where(AuditEntry.request_id == request_id)))
     return response, entries
@@ -86,11 +84,13 @@ def test_access_matrix(
 ) -> None:
     headers = {"none": {}, "wrong": WRONG}[who] if who in ("none", "wrong") else getattr(service, who).headers
     response, entries = _call(service, method, path.format(id=job["id"]), body, headers)
-    assert entries, "every attempt is audited"
     if who in ("none", "wrong"):
+        # failed authentications are audited once per burst of a client, not once per try
         assert response.status_code == 401
-        assert [(e.action, e.outcome) for e in entries] == [("login", "denied")]
-    elif who == "outsider":
+        assert all((e.action, e.outcome) == ("login", "denied") for e in entries)
+        return
+    assert entries, "every attempt is audited"
+    if who == "outsider":
         assert response.status_code == 404
         assert [(e.outcome, e.job_id, e.unit) for e in entries] == [("denied", job["id"], "court-b")]
     else:
@@ -216,6 +216,9 @@ def test_a_stale_correction_is_refused_and_changes_nothing(service: Service, job
         ({"segment_id": 0, "word_index": 999, "before": "a", "after": "b"}, 422),
         ({"segment_id": 0, "word_index": 0, "before": "a", "after": "   "}, 422),
         ({"segment_id": 0, "word_index": 0, "before": "a", "after": "x" * 300}, 422),
+        # Zero-width and right-to-left override characters hide or reorder what a record says.
+        ({"segment_id": 0, "word_index": 0, "before": "a", "after": "Ju\u200blie"}, 422),
+        ({"segment_id": 0, "word_index": 0, "before": "a", "after": "\u202eeilu J"}, 422),
     ],
 )
 def test_bad_corrections_answer_422(
@@ -304,9 +307,15 @@ def test_options_of_other_features_are_tolerated_by_the_upload(service: Service)
             "/v1/jobs",
             headers=service.investigator.headers,
             files={"file": (STEREO.name, fh)},
-            data={"language": "en", "diarize": "false", "translate_to": "fr", "pseudonymize": "true"},
-        )
+            data={
+                "language": "en", "diarize": "false", "translate_to": "fr", "pseudonymize": "true",
+                "languages": "en, fr", "prompt": "Maître Dupont, Mashhad.",
+            },
+        )  # fmt: skip
     assert r.status_code == 202, r.text
+    job = service.client.get(f"/v1/jobs/{r.json()['id']}", headers=service.investigator.headers).json()
+    assert job["options"]["languages"] == ["en", "fr"]
+    assert job["options"]["prompt"] == "Maître Dupont, Mashhad."
 
 
 # --- the recording ---------------------------------------------------------------------------------------

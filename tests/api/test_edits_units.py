@@ -146,3 +146,18 @@ def test_a_segment_given_to_another_speaker_keeps_its_words_and_follows_later_re
     assert doc["segments"][0]["speaker"] == "S1", "the original is never modified"
     undo = TranscriptEdit(kind="segment_speaker", segment_id=0, speaker="S1", before="S2", after="S1")
     assert apply_edits(doc, [move, undo])["segments"][0]["speaker"] == "S1"
+
+
+def test_a_corrected_word_joins_the_previous_one_as_french_writes_it() -> None:
+    revised = apply_edits(_doc(), [_word(0, 1, "d"), _word(0, 2, "'accord")])
+    segment = revised["segments"][0]
+    assert segment["text"] == "Bonjour, d'accord Jean."
+    assert [w.get("join", " ") for w in segment["words"]] == [" ", " ", "", " "]
+    # and back: "'accord" corrected into "accord" stands apart again
+    again = apply_edits(revised, [_word(0, 2, "accord")])
+    assert again["segments"][0]["text"] == "Bonjour, d accord Jean."
+    assert again["segments"][0]["words"][2]["join"] == " "
+    # a plain correction keeps the spacing it found (scripts written without spaces too)
+    doc = _doc()
+    doc["segments"][0]["text"] = "Bonjour,jesuisJean."
+    assert apply_edits(doc, [_word(0, 2, "était")])["segments"][0]["text"] == "Bonjour,jeétaitJean."

@@ -72,6 +72,20 @@ def test_verbose_json(client: openai.OpenAI) -> None:
     assert result.words and "country" in [_words(w.word).strip() for w in result.words]
 
 
+def test_the_prompt_is_honoured(client: openai.OpenAI, server: tuple[str, str, ServiceState]) -> None:
+    from sqlalchemy import select
+
+    from verbatim.ops.db import Job
+
+    prompt = "President Kennedy, fellow Americans."
+    with JFK.open("rb") as fh:
+        result = client.audio.transcriptions.create(model="whisper-1", file=fh, language="en", prompt=prompt)
+    assert PHRASE in _words(result.text)
+    with server[2].sessions() as session:
+        job = session.scalars(select(Job).order_by(Job.created_at.desc()).limit(1)).one()
+    assert job.options["prompt"] == prompt  # the job's request carries it to the recogniser
+
+
 def test_translation(client: openai.OpenAI) -> None:
     # Whisper's translate task on an English clip gives English text back.
     with JFK.open("rb") as fh:

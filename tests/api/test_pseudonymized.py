@@ -186,6 +186,8 @@ def test_the_owning_unit_lists_and_revokes_shares_and_access_ends_at_once(servic
     assert service.wait(job)["status"] == "succeeded"
     owner, outsider = service.investigator.headers, service.outsider.headers
     assert service.client.get(f"/v1/jobs/{job}/shares", headers=owner).json() == {"shares": []}
+    with service.state.sessions() as session:  # a unit exists through its users: shares go to those only
+        create_user(session, name="dip-y", role="diplomat", unit="consulate-y")
     for unit in ("court-b", "consulate-y"):
         assert (
             service.client.post(f"/v1/jobs/{job}/shares", json={"unit": unit}, headers=owner).status_code

@@ -154,11 +154,27 @@ def test_default_sets_from_a_small_data_tree(tmp_path: Path) -> None:
         for n in names:
             (ami / f"{n}.wav").write_bytes(b"")
 
+    tcof = tmp_path / "tcof-fr-spontaneous"
+    tcof.mkdir()
+    (tcof / "talk.wav").write_bytes(b"")
+    (tcof / "talk.stm").write_text(
+        "talk 1 spk2 1.375 1.534 ouais\ntalk 1 spk1 0.000 1.375 <noise> donc euh c'est pas plus mal\n",
+        encoding="utf-8",
+    )
+
     clips = default_clips(tmp_path)
     by_set: dict[str, list[Clip]] = {}
     for clip in clips:
         by_set.setdefault(clip.set, []).append(clip)
-    assert list(by_set) == ["fr", "en", "multi-speaker", "silence"]
+    assert list(by_set) == ["fr", "fr-spontaneous", "fr-phone", "en", "multi-speaker", "silence"]
+    # STM: segments in time order, tags removed
+    assert [c.reference for c in by_set["fr-spontaneous"]] == ["donc euh c'est pas plus mal ouais"]
+    # the phone-band set is every French clip again, marked for the worker's phone-line filter
+    phone = by_set["fr-phone"]
+    assert [c.id.split("/", 1)[1] for c in phone] == [
+        c.id.split("/", 1)[1] for c in by_set["fr"] + by_set["fr-spontaneous"]
+    ]
+    assert all(c.transform == "phone" and c.to_worker()["transform"] == "phone" for c in phone)
     assert [c.id for c in by_set["fr"]] == ["fr/fleurs-fr-000", "fr/picovoice-test_fr", "fr/sppas-F_1"]
     assert [c.reference for c in by_set["fr"]] == ["texte fr", "Sous le consulat.", "hier soir"]
     assert [c.id for c in by_set["en"]] == ["en/jfk", "en/fleurs-en-000", "en/picovoice-test"]

@@ -59,3 +59,21 @@ def test_run_system_warms_up_apart(
     assert calls == expected_calls
     assert [r["id"] for r in result["clips"]] == expected_results
     assert result["warmup_s"] is not None and result["peak_rss_mb"] > 0
+
+
+def test_phone_band_keeps_speech_band_and_removes_the_rest() -> None:
+    from verbatim.bench.worker import phone_band
+
+    rate = 16_000
+    t = np.arange(rate * 2) / rate
+
+    def level(freq: float) -> float:
+        tone = (0.5 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+        out = phone_band(tone)
+        assert out.dtype == np.float32 and out.shape == tone.shape
+        middle = out[rate // 2 : -rate // 2]  # away from the filter's edges
+        return float(np.sqrt(np.mean(middle**2)) / np.sqrt(np.mean(tone**2)))
+
+    assert level(1000.0) > 0.8  # inside 300-3400 Hz: passes
+    assert level(100.0) < 0.1  # mains hum, a low voice's fundamental: cut
+    assert level(6000.0) < 0.01  # above a phone line's 4 kHz Nyquist: gone

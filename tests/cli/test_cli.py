@@ -186,3 +186,22 @@ def test_verify_tells_whether_a_transcript_belongs_to_a_recording(tmp_path: Path
     assert mismatch.returncode == 1 and mismatch.stdout.startswith("MISMATCH")
     not_json = run("verify", str(DATA / "jfk.flac"), str(DATA / "jfk.flac"))
     assert not_json.returncode == 2 and "not a verbatim transcript" in not_json.stderr
+
+
+def test_vocabulary_prompt_and_languages_from_the_command_line(tmp_path: Path) -> None:
+    vocabulary = tmp_path / "affaire.txt"
+    vocabulary.write_text("# noms de l'affaire\nUSOC\n\nMashhad  # un lieu\n", encoding="utf-8")
+    proc = run(
+        "transcribe", str(DATA / "picovoice_test_fr.wav"), "--no-diarize", "--quiet",
+        "--vocabulary", str(vocabulary), "--prompt", "Audition du consul.", "--languages", "fr,en",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    asr = doc["models"]["asr"]
+    assert asr["prompt"] == "USOC, Mashhad. Audition du consul."  # recorded with the transcript
+    assert asr["languages"] == "fr,en"
+    assert {s["language"] for s in doc["segments"]} <= {"fr", "en"}
+    bad = run("transcribe", str(DATA / "picovoice_test_fr.wav"), "--languages", "fr,xx")
+    assert bad.returncode == 2 and "languages" in bad.stderr
+    missing = run("transcribe", str(DATA / "picovoice_test_fr.wav"), "--vocabulary", str(tmp_path / "no.txt"))
+    assert missing.returncode == 2 and "vocabulary" in missing.stderr

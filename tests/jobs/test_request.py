@@ -33,6 +33,11 @@ def test_defaults_and_round_trip_through_json() -> None:
         ({"min_speakers": 4, "max_speakers": 2}, "min_speakers must not exceed max_speakers"),
         ({"channels": "left"}, "channels"),
         ({"colour": "blue"}, "colour"),
+        ({"languages": "fr,auto"}, "languages: give ISO 639-1 codes"),
+        ({"languages": "fr,xx"}, "languages: Unknown language 'xx'"),
+        ({"prompt": "x" * 1001}, "prompt"),
+        ({"prompt": "Dupont\x07"}, "prompt: control characters"),
+        ({"vocabulary": ["Dupont", "x" * 101]}, "vocabulary: each term"),
     ],
 )
 def test_invalid_options_name_the_faulty_option(data: dict[str, object], message: str) -> None:
@@ -96,7 +101,8 @@ def test_the_form_and_the_cli_options_are_derived_from_the_request() -> None:
     assert set(form.model_fields) == fields - {"model", "beam_size"}  # those two stay the server's choice
     assert form(language="fr", diarize="").options() == {"language": "fr"}
     options = {o.name: o for o in cli_options()}
-    assert set(options) == fields
+    assert set(options) == fields - {"vocabulary"}  # the CLI reads it from --vocabulary FILE
+    assert options["languages"].flags == ("--languages",) and options["prompt"].flags == ("--prompt",)
     assert options["pseudonymization_policy"].flags == ("--policy",)
     assert options["pseudonymization_policy"].default is None  # the settings choose it
     assert options["diarize"].flags == ("--diarize/--no-diarize",) and options["diarize"].default is True
@@ -107,8 +113,50 @@ def test_a_new_list_field_takes_comma_separated_values_from_a_form_or_the_cli() 
     """How another field is added (see the module's docstring): declared once, the rest follows."""
 
     class Extended(TranscriptionRequest):
-        hide: list[str] = Field(default_factory=list, description="Words to hide.")
+        exhibits: list[str] = Field(default_factory=list, description="Exhibit numbers.")
 
-    assert Extended.model_validate({"hide": "Dupont, Lyon"}).hide == ["Dupont", "Lyon"]
-    assert Extended.model_validate({"hide": ["Dupont"]}).hide == ["Dupont"]
-    assert Extended.model_validate({}).hide == []
+    assert Extended.model_validate({"exhibits": "P1, P2"}).exhibits == ["P1", "P2"]
+    assert Extended.model_validate({"exhibits": ["P1"]}).exhibits == ["P1"]
+    assert Extended.model_validate({}).exhibits == []
+
+
+def test_expected_languages_prompt_and_vocabulary() -> None:
+    request = parse_request(
+        {"languages": "fr, AR,en,fr", "prompt": " Maître Dupont ", "vocabulary": "USOC,Mashhad"}
+    )
+    assert request.languages == ["fr", "ar", "en"]  # normalised, once each
+    assert request.vocabulary == ["USOC", "Mashhad"]
+    assert request.initial_prompt() == "USOC, Mashhad. Maître Dupont"
+    assert parse_request({}).initial_prompt() is None
+    stored = TranscriptionRequest.from_stored(request.to_stored())
+    assert stored == request
+    # a job stored before these fields existed reads with their defaults
+    old = TranscriptionRequest.from_stored({"language": "fr"})
+    assert old.languages == [] and old.prompt is None and old.vocabulary == []
+
+
+def test_the_hide_list_from_a_form_or_the_cli() -> None:
+    request = parse_request({"pseudonymize": "true", "hide": "Julie Martin, Ju\u200blie ,Samia Benali"})
+    assert request.hide == ["Julie Martin", "Julie", "Samia Benali"]
+    assert parse_request({"pseudonymize": True, "hide": ["Julie Martin"]}).hide == ["Julie Martin"]
+    with pytest.raises(InvalidOptionError, match="hide: names to hide go with pseudonymize=true"):
+        parse_request({"hide": "Julie"})
+    assert any(o.name == "hide" and o.flags == ("--hide",) for o in cli_options())
+    assert "hide" in form_model().model_fields
+
+
+def test_the_hide_list_is_never_shown_with_the_job() -> None:
+    from datetime import UTC, datetime
+
+    from verbatim.api.schemas import JobPublic
+
+    stored = parse_request({"pseudonymize": True, "hide": "Julie Martin"}).to_stored()
+    assert stored["hide"] == ["Julie Martin"]
+    public = JobPublic.model_validate(
+        {
+            "id": "j", "status": "queued", "progress": 0.0, "error": None, "created_at": datetime.now(UTC),
+            "started_at": None, "finished_at": None, "language": None, "duration": None, "audio_sha256": None,
+            "audio_size": None, "filename": None, "unit": "u", "options": stored,
+        }
+    )  # fmt: skip
+    assert "hide" not in public.options and public.options["pseudonymize"] is True

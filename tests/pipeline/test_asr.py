@@ -123,7 +123,10 @@ def test_forced_language_and_translate_task(asr) -> None:  # type: ignore[no-unt
     translated = asr.transcribe(audio, AsrOptions(language="fr", task="translate"))
     assert translated.language == "fr" and translated.language_probability == 1.0
     text = translated.text.lower()
-    assert "consul" in text and "conservator" in text  # English words, not French
+    # English, not French. (Not a given word: int8 kernels decode the borderline "consul"/"console"
+    # differently on AVX2 and AVX-512 machines.)
+    assert re.search(r"\b(the|and|of|he|became)\b", text), text
+    assert not re.search(r"\b(sous|devient|des eaux|conseiller)\b", text), text
 
 
 def test_blocks_are_cut_in_pauses_and_cover_everything() -> None:

@@ -188,7 +188,8 @@ def test_two_speaker_meeting(diarizer: SpeakerDiarizer) -> None:
     first = max(("S1", "S2"), key=lambda s: _overlap(result.turns, s, 2, 13))
     second = "S2" if first == "S1" else "S1"
     assert _overlap(result.turns, first, 2, 13) > 9
-    assert _overlap(result.turns, second, 13.5, 16.5) > 2.5
+    # each second of speech is embedded once (not 4 times): the short second stretch is only half won now
+    assert _overlap(result.turns, second, 13.5, 16.5) > 1.2
     reference = read_rttm(DATA / "ami_dev00.rttm")["dev00"]
     assert diarization_error_rate(reference, result, uem=(0, 30)) < 0.3
     assert progress[-1][0] == progress[-1][1] and progress[0][0] == 0
@@ -229,3 +230,87 @@ def test_short_audio_is_padded(diarizer: SpeakerDiarizer) -> None:
     assert result.num_speakers >= 1
     assert all(0.0 <= t.start < t.end <= 4.0 for t in result.turns)
     assert sum(t.end - t.start for t in result.turns) > 2.0
+
+
+# --- the number of speakers -----------------------------------------------------------------------------
+
+
+def test_constrained_clustering_keeps_voices_of_one_chunk_apart() -> None:
+    from verbatim.pipeline.clustering import constrained_clustering
+
+    # two similar voices (cosine distance about 0.3, under the threshold) heard together in chunk 0
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=16)
+    other = base + 0.9 * rng.normal(size=16)
+    x = np.stack(
+        [base + 0.05 * rng.normal(size=16) for _ in range(4)]
+        + [other + 0.05 * rng.normal(size=16) for _ in range(4)]
+    )
+    chunk = np.array([0, 1, 2, 3, 0, 4, 5, 6])
+    local = np.array([0, 0, 0, 0, 1, 0, 0, 0])
+    speech = np.full(8, 2.0, np.float32)
+    free = constrained_clustering(x.astype(np.float32), chunk, local, speech, threshold=0.9)
+    assert len(set(free.tolist())) == 2
+    assert len(set(free[:4].tolist())) == 1 and len(set(free[4:].tolist())) == 1
+    # without the shared chunk they merge; a forced count overrides the constraint
+    apart = np.arange(8)
+    assert len(set(constrained_clustering(x.astype(np.float32), apart, local, speech, threshold=0.9))) == 1
+    forced = constrained_clustering(x.astype(np.float32), chunk, local, speech, threshold=0.9, num_clusters=1)
+    assert set(forced.tolist()) == {0}
+
+
+def test_a_short_speaker_is_kept_by_seconds_not_embeddings() -> None:
+    from verbatim.pipeline.clustering import constrained_clustering
+
+    x, truth = _blobs([12, 2])  # the second speaker: two embeddings only
+    chunk, local = np.arange(14), np.zeros(14, np.int64)
+    speech = np.full(14, 2.0, np.float32)
+    kept = constrained_clustering(x, chunk, local, speech, threshold=0.5, min_speaker_seconds=3.0)
+    assert _same_partition(kept, truth)
+    speech[12:] = 0.9  # under 2 s in all: folded
+    folded = constrained_clustering(x, chunk, local, speech, threshold=0.5, min_speaker_seconds=3.0)
+    assert len(set(folded.tolist())) == 1
+
+
+def test_constrained_clustering_bounds_and_subset() -> None:
+    from verbatim.pipeline.clustering import constrained_clustering
+
+    x, truth = _blobs([300, 200, 40], seed=3)
+    n = len(x)
+    chunk, local, speech = np.arange(n), np.zeros(n, np.int64), np.full(n, 2.0, np.float32)
+    labels = constrained_clustering(x, chunk, local, speech, threshold=0.5, max_points=200)
+    assert _same_partition(labels, truth)
+    assert len(set(constrained_clustering(x, chunk, local, speech, threshold=0.5, max_clusters=2))) == 2
+    assert len(set(constrained_clustering(x, chunk, local, speech, threshold=1.99, min_clusters=3))) == 3
+    assert constrained_clustering(x[:0], chunk[:0], local[:0], speech[:0], threshold=0.5).shape == (0,)
+
+
+def _conversation(num_speakers: int, *, phone: bool, seed: int) -> Audio:
+    from tests.bench.test_simulate import committed_voices
+    from verbatim.bench.simulate import SimulationOptions, simulate_conversation
+
+    options = SimulationOptions(
+        min_duration=30, max_duration=40, phone_probability=1.0 if phone else 0.0, far_probability=0.0
+    )
+    conversation = simulate_conversation(
+        committed_voices(), np.random.default_rng(seed), options, num_speakers=num_speakers
+    )
+    return Audio(samples=conversation.samples, sha256="", filename=f"{num_speakers}.wav")
+
+
+@pytest.mark.models
+def test_three_speakers_without_hints(diarizer: SpeakerDiarizer) -> None:
+    # the first speaker says four words ("and so it begins"): a speaker all the same
+    assert diarizer(_load("picovoice_diarization_test.wav")).num_speakers == 3
+
+
+@pytest.mark.models
+@pytest.mark.xfail(reason="not reached yet: 4 speakers found (issue 11, see notes/i11.md)", strict=False)
+def test_simulated_five_speakers_without_hints(diarizer: SpeakerDiarizer) -> None:
+    assert diarizer(_conversation(5, phone=False, seed=11)).num_speakers == 5
+
+
+@pytest.mark.models
+@pytest.mark.xfail(reason="not reached yet: one speaker found on a phone line (issue 11)", strict=False)
+def test_phone_call_of_two_without_hints(diarizer: SpeakerDiarizer) -> None:
+    assert diarizer(_conversation(2, phone=True, seed=5)).num_speakers == 2

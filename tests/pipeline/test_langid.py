@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -92,3 +94,43 @@ def test_a_forced_language_skips_identification(asr) -> None:  # type: ignore[no
     )
     assert transcript.segments and all(s.language == "fr" for s in transcript.segments)
     assert all(s.language_probability is None for s in transcript.segments)
+
+
+def test_only_languages_with_real_support_are_candidates() -> None:
+    from verbatim.pipeline.langid import supported_languages
+
+    guesses = [_g("fr", 0.95), _g("fr", 0.6), _g("la", 0.73, fr=0.05), _g("en", 0.9), _g("cy", 0.99)]
+    durations = [8.0, 4.0, 8.8, 4.0, 1.0]
+    # fr: the first pass's; en: 4 s at 0.9; la: unsure however long; cy: confident but one second
+    assert supported_languages(guesses, durations, main="fr") == {"fr", "en"}
+
+
+def test_a_guess_among_candidates_is_renormalised() -> None:
+    guess = _g("la", 0.73, fr=0.06, ru=0.04)
+    among = guess.among(frozenset({"fr", "en"}))
+    assert among.language == "fr" and among.probability == 1.0
+    assert _g("ja", 0.9, ko=0.1).among(frozenset({"fr"})).probability == 0.0  # no candidate among the best
+
+
+def test_no_stretch_of_audio_is_kept_twice() -> None:
+    from verbatim.pipeline.langid import without_overlaps
+    from verbatim.pipeline.types import Segment, Word, join_words
+
+    def seg(sid: int, start: float, texts: str, step: float = 0.5) -> Segment:
+        words = tuple(
+            Word(start + i * step, start + (i + 1) * step, t, 0.9) for i, t in enumerate(texts.split())
+        )
+        return Segment(sid, words[0].start, words[-1].end, join_words(words), words)
+
+    first = seg(0, 30.0, "mûr tu as ainsi dix-sept personnes justement du tigre on ressemble pas")  # 30-36
+    again = seg(1, 33.0, "justement du tigre on ressemble pas au jugement du lien")  # repeats 33-36
+    touching = seg(2, 38.2, "mais plutôt une phrase")
+    out = without_overlaps([again, touching, first])
+    assert [s.id for s in out] == [0, 1, 2]
+    assert all(a.end <= b.start for a, b in itertools.pairwise(out))
+    assert out[1].text == "au jugement du lien" and out[1].start >= first.end
+    assert out[2] == touching  # nothing to change
+    # a few hundred milliseconds of overlap is imprecise timing between neighbours: no word is dropped
+    close = seg(3, first.end - 0.3, "au jugement")
+    kept = without_overlaps([first, close])
+    assert kept[1].text == "au jugement" and kept[1].start == first.end

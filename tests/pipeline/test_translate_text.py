@@ -157,10 +157,15 @@ def test_transcript_translated_segment_by_segment(tiny_models: dict[str, Path], 
 def test_batched_translation_equals_one_by_one(tiny_models: dict[str, Path]) -> None:
     info = inspect_translation_dir(tiny_models["nllb"])
     texts = ["Bonjour madame.", "", "Le tribunal se réunira demain matin.", "Merci."]
-    batched = CT2TextTranslator(info, device="cpu", batch_size=4).translate(texts, source="fr", target="en")
+    translator = CT2TextTranslator(info, device="cpu", batch_size=4)
+    batched = translator.translate(texts, source="fr", target="en")
     single = CT2TextTranslator(info, device="cpu", batch_size=1).translate(texts, source="fr", target="en")
     assert batched[1] == "" and all(batched[i] for i in (0, 2, 3))
-    assert batched == single
+    assert single[1] == "" and all(single[i] for i in (0, 2, 3))
+    # Each output follows its own input through the batch. (Not "batched == single": a batch pads its texts
+    # and changes the shapes of the matrix products, and this random model's near-ties then flip
+    # differently on AVX2 and AVX-512 kernels.)
+    assert translator.translate(texts[::-1], source="fr", target="en") == batched[::-1]
 
 
 def test_routes_text_model_then_speech_then_error(tiny_models: dict[str, Path]) -> None:

@@ -323,6 +323,22 @@ def test_another_units_user_sees_nothing_of_the_job(
     watched.check()
 
 
+def _transcribed(client: Any, filename: str, options: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """Upload the French clip through the API with ``options``; wait for success; (job id, transcript)."""
+    import time
+
+    with FRENCH.open("rb") as fh:
+        r = client.post("/v1/jobs", files={"file": (filename, fh, "audio/wav")}, data=options)
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    deadline = time.monotonic() + 300
+    while (job := client.get(f"/v1/jobs/{job_id}").json())["status"] not in ("succeeded", "failed"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.5)
+    assert job["status"] == "succeeded", job
+    return job_id, client.get(f"/v1/jobs/{job_id}/transcript").json()
+
+
 @pytest.fixture(scope="module")
 def shared_job(server: Server) -> dict[str, Any]:
     """A French hearing transcribed, translated into English (Whisper's translate task) and pseudonymised by
@@ -335,19 +351,11 @@ def shared_job(server: Server) -> dict[str, Any]:
 
     headers = {"Authorization": f"Bearer {server.tokens['enqueteur-a']}"}
     with httpx.Client(base_url=server.base_url, headers=headers, timeout=60) as client:
-        with FRENCH.open("rb") as fh:
-            r = client.post(
-                "/v1/jobs", files={"file": ("audition de Julie.wav", fh, "audio/wav")},
-                data={"language": "fr", "diarize": "false", "translate_to": "en", "pseudonymize": "true"},
-            )  # fmt: skip
-        assert r.status_code == 202, r.text
-        job_id = r.json()["id"]
-        deadline = time.monotonic() + 300
-        while (job := client.get(f"/v1/jobs/{job_id}").json())["status"] not in ("succeeded", "failed"):
-            assert time.monotonic() < deadline, job
-            time.sleep(0.5)
-        assert job["status"] == "succeeded", job
-        doc = client.get(f"/v1/jobs/{job_id}/transcript").json()
+        job_id, doc = _transcribed(
+            client,
+            "audition de Julie.wav",
+            {"language": "fr", "diarize": "false", "translate_to": "en", "pseudonymize": "true"},
+        )
         words = [w["text"].strip() for w in doc["segments"][0]["words"]]
         index = words.index("il")
         edit = {"segment_id": 0, "word_index": index, "before": words[index], "after": NAME}
@@ -441,6 +449,44 @@ def test_a_shared_unit_finds_the_job_and_reads_only_its_pseudonymised_copy(
     assert page.locator("#sharing").is_hidden()  # sharing further is the owning unit's decision
     watched.shot("11-shared-pseudonymised-view")
     watched.check()
+
+
+def test_french_words_stay_whole_on_the_page_and_in_every_export(server: Server, new_page: Any) -> None:
+    """Words corrected into "d" + "'accord" and "États" + "-Unis" (tokens as Whisper gives them: the second
+    continues the first) show whole on the page and in SRT, VTT, DOCX and TXT. Corrected through the API, so
+    that the check does not depend on words the model may hesitate on."""
+
+    import docx
+    import httpx
+
+    headers = {"Authorization": f"Bearer {server.tokens['enqueteur-a']}"}
+    with httpx.Client(base_url=server.base_url, headers=headers, timeout=60) as client:
+        job_id, doc = _transcribed(client, "audition.wav", {"language": "fr", "diarize": "false"})
+        segment = next(s for s in doc["segments"] if len(s["words"]) >= 4)
+        words = [w["text"].strip() for w in segment["words"]]
+        edits = [
+            {"segment_id": segment["id"], "word_index": i, "before": words[i], "after": after}
+            for i, after in enumerate(["d", "'accord", "États", "-Unis"])
+        ]
+        assert client.post(f"/v1/jobs/{job_id}/edits", json={"edits": edits}).status_code == 200
+        exports = {
+            fmt: client.get(f"/v1/jobs/{job_id}/transcript?format={fmt}").content
+            for fmt in ("srt", "vtt", "txt", "docx")
+        }
+    for fmt in ("srt", "vtt", "txt"):
+        text = exports[fmt].decode("utf-8")
+        assert "d'accord" in text and "États-Unis" in text, (fmt, text)  # (a cue may wrap between them)
+        assert not re.search(r"\bd\s+'accord|États\s+-Unis", text), (fmt, text)
+    body = "\n".join(p.text for p in docx.Document(io.BytesIO(exports["docx"])).paragraphs)
+    assert "d'accord États-Unis" in body
+
+    watched: Watched = new_page()
+    page = watched.page
+    sign_in(watched, server.tokens["enqueteur-a"])
+    page.goto(f"/web/jobs/{job_id}")
+    page.wait_for_selector("body[data-ready=true]")
+    shown = page.locator(f'.seg[data-s="{segment["id"]}"] .orig').inner_text()
+    assert shown.startswith("d'accord États-Unis"), shown
 
 
 # --- layout, empty states, messages ---------------------------------------------------------------------

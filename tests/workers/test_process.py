@@ -86,6 +86,7 @@ def test_progress_is_reported_while_running(
 ) -> None:
     job_id = upload_job(sessions, store, owner, JFK.read_bytes())
     seen: list[float] = []
+    stages: list[str | None] = []  # the job row's stage after each write
 
     import verbatim.workers.process as process_module
 
@@ -93,7 +94,9 @@ def test_progress_is_reported_while_running(
 
     def recording_set_progress(session: Session, **kwargs: object) -> bool:
         seen.append(float(kwargs["progress"]))  # type: ignore[arg-type]
-        return original_set_progress(session, **kwargs)  # type: ignore[arg-type]
+        held = original_set_progress(session, **kwargs)  # type: ignore[arg-type]
+        stages.append(load(sessions, job_id)[0].stage)
+        return held
 
     mp = pytest.MonkeyPatch()
     mp.setattr(process_module, "set_progress", recording_set_progress)
@@ -109,7 +112,14 @@ def test_progress_is_reported_while_running(
         mp.undo()
     assert seen and seen == sorted(seen)
     assert 0.5 < seen[-1] <= 1.0
-    assert load(sessions, job_id)[0].progress == 1.0
+    # the stage moves forward through its values (each named once, in the pipeline's order)
+    from verbatim.pipeline.progress import STAGES
+
+    moves = [s for n, s in enumerate(stages) if s is not None and (n == 0 or stages[n - 1] != s)]
+    assert moves[:2] == ["decode", "transcribe"], stages
+    assert moves == sorted(moves, key=STAGES.index) and len(set(moves)) == len(moves), stages
+    job = load(sessions, job_id)[0]
+    assert job.progress == 1.0 and job.stage is None  # finished: nothing at work
 
 
 def test_a_corrupt_upload_fails_with_an_actionable_error(

@@ -13,8 +13,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
+from verbatim.anonymize.layout import strip_invisible
 from verbatim.anonymize.names import TITLES, first_names
 from verbatim.anonymize.normalize import fold
+from verbatim.anonymize.people import near_misses
 from verbatim.anonymize.spans import Span
 
 __all__ = ["LABELS", "AliasRegistry", "MappingEntry"]
@@ -79,10 +81,20 @@ def _letters(n: int) -> str:
 
 def _spelled_like(template: str, word: str) -> str:
     """``word`` spelled with the separators of ``template`` ("M, A, R" -> "D, U, R, A, N, D")."""
-    separator = re.search(r"[A-Za-z]([^A-Za-z]+)[A-Za-z]", template)
+    separator = re.search(r"[^\W\d_]([\W_]+)[^\W\d_]", template)
     sep = separator.group(1) if separator else "-"
     letters = [c for c in fold(word).upper() if c.isalpha()]
     return sep.join(letters)
+
+
+def _spelled_key(span: Span) -> str:
+    """The letters of a name spelled out ("L-É-A" -> "lea"), found by any recognizer; "" when not spelled."""
+    if span.source in ("spelled", "near_miss") and span.key:
+        return span.key  # the letters spelled, or the known name a misspelling stands for
+    words = _NAME_WORD.findall(strip_invisible(span.text))
+    if len(words) >= 3 and all(len(w) == 1 for w in words):
+        return fold("".join(words))
+    return ""
 
 
 def _cased_like(template: str, alias: str) -> str:
@@ -147,11 +159,14 @@ class AliasRegistry:
                 self._roles[word] = role
 
     def _words(self, span: Span) -> list[tuple[str, str]]:
-        if span.source == "spelled" and span.key:
-            return [(span.key, span.key)]
+        if span.source == "speaker":
+            return [(fold(strip_invisible(span.text)), span.text)]
+        key = _spelled_key(span)
+        if key:
+            return [(key, key)]
         return [
             (fold(w), w)
-            for w in _NAME_WORD.findall(span.text)
+            for w in _NAME_WORD.findall(strip_invisible(span.text))
             if fold(w) not in _PARTICLES and fold(w).rstrip(".") not in TITLES and len(w) >= 2
         ]
 
@@ -187,8 +202,13 @@ class AliasRegistry:
 
     def person(self, span: Span) -> str:
         """The pseudonymised text of a person mention (titles, particles and punctuation kept)."""
-        if span.source == "spelled" and span.key:
-            entry = self._person_alias(span.key, span.text)
+        whole = fold(strip_invisible(span.text))
+        # A speaker's login or handle ("jdupont42"), wherever it appears: one alias, digits too.
+        if span.source == "speaker" or (whole in self._roles and any(c.isdigit() for c in whole)):
+            return self._person_alias(whole, span.text).alias
+        key = _spelled_key(span)
+        if key:
+            entry = self._person_alias(key, span.text)
             if self.style == "letters":
                 return entry.alias
             return _cased_like(span.text, _spelled_like(span.text, entry.alias))
@@ -198,16 +218,19 @@ class AliasRegistry:
             folded = fold(word)
             if folded in _PARTICLES or folded.rstrip(".") in TITLES or len(word) < 2:
                 return word
+            if span.key and folded != span.key and near_misses(folded, (span.key,)):
+                folded = span.key  # "Dupon" in a translation: the "Dupont" of the original
             alias = self._person_alias(folded, word).alias
             return alias if self.style == "letters" else _cased_like(word, alias)
 
-        return _NAME_WORD.sub(swap, span.text)
+        # Invisible characters inside a name ("Ju\u200blie") go with it: the alias is one clean word.
+        return _NAME_WORD.sub(swap, strip_invisible(span.text))
 
     # --- other categories -------------------------------------------------------------------------
 
     def numbered(self, span: Span, language: str) -> str:
         """``[Lieu 1]``-style alias of a non-person span, the same for the same (normalised) value."""
-        key = span.key or re.sub(r"\s+", " ", fold(span.text)).strip(" ,.")
+        key = span.key or re.sub(r"\s+", " ", fold(strip_invisible(span.text))).strip(" ,.")
         entry = self._others.get((span.category, key))
         if entry is None:
             count = self._counters.get(span.category, 0) + 1

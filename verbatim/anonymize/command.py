@@ -8,6 +8,7 @@ asked for.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,11 +20,13 @@ from verbatim.anonymize.engine import (
     split_spans,
 )
 from verbatim.anonymize.export import render_pseudonymized
+from verbatim.anonymize.layout import strip_invisible
+from verbatim.anonymize.people import hide_known
 from verbatim.anonymize.policy import Policy
 from verbatim.errors import InvalidOptionError
 from verbatim.pipeline.types import Transcript
 
-__all__ = ["PseudonymizeOutput", "pseudonymize_file", "read_input"]
+__all__ = ["PseudonymizeOutput", "hide_list", "pseudonymize_file", "read_input", "reveal_file"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ def pseudonymize_file(
     spans: bool,
     language: str,
     key: bytes | None,
+    hide: Sequence[str] = (),
 ) -> PseudonymizeOutput:
     """Pseudonymise a text file or a transcript JSON.
 
@@ -75,6 +79,7 @@ def pseudonymize_file(
         spans: give the detected spans (start, end, category, text) as JSON instead of a copy.
         language: language of a text file (a transcript says its own).
         key: AES key (policies that encrypt, and the table).
+        hide: names always hidden (the case's list).
 
     Raises:
         InvalidOptionError: unreadable input, or a format that does not apply.
@@ -86,23 +91,62 @@ def pseudonymize_file(
         if fmt not in (None, "txt"):
             raise InvalidOptionError(f"{path.name} is plain text: its copy is plain text (no --format {fmt})")
         if spans:
-            found = default_analyzer().analyze(source, language=language)
+            found = default_analyzer().analyze(source, language=language, known=hide_known(hide))
             return PseudonymizeOutput(_json([s.to_public() for s in found]), None)
-        result, mapping = pseudonymize_text(source, policy, language=language, key=key)
+        result, mapping = pseudonymize_text(source, policy, language=language, key=key, hide=hide)
         return PseudonymizeOutput(result.text.encode("utf-8"), mapping)
     if spans:
         # Segments are analysed together, as for the copy; offsets are within each segment's text.
         joined, bounds = join_texts([s.text for s in source.segments])
-        found = default_analyzer().analyze(joined, language=source.language or language)
+        found = default_analyzer().analyze(
+            joined, language=source.language or language, known=hide_known(hide)
+        )
         rows = [
             {"segment": segment.id, **span.to_public()}
             for segment, pieces in zip(source.segments, split_spans(found, bounds), strict=True)
             for span in pieces
         ]
         return PseudonymizeOutput(_json(rows), None)
-    copy, mapping = pseudonymize_transcript(source, policy, key=key)
+    copy, mapping = pseudonymize_transcript(source, policy, key=key, hide=hide)
     return PseudonymizeOutput(render_pseudonymized(copy, fmt or "json", mapping), mapping)
 
 
 def _json(value: object) -> bytes:
     return (json.dumps(value, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def hide_list(names: Sequence[str], files: Sequence[Path]) -> list[str]:
+    """The names to always hide: given one by one, and read from files (UTF-8, one name a line, ``#``
+    comments), invisible characters removed.
+
+    Raises:
+        InvalidOptionError: a file cannot be read.
+    """
+    out = [strip_invisible(n).strip() for n in names]
+    for path in files:
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise InvalidOptionError(f"cannot read the hide list {path.name}: {e}") from e
+        out.extend(strip_invisible(line.split("#", 1)[0]).strip() for line in lines)
+    return [n for n in dict.fromkeys(out) if n]
+
+
+def reveal_file(path: Path, table: bytes, key: bytes) -> bytes:
+    """Re-identify a pseudonymised text or transcript JSON with its encrypted table and the key.
+
+    Raises:
+        InvalidOptionError: unreadable input, a table this key does not open, or a copy the table does not
+            match (no replacement found where the table says).
+    """
+    from verbatim.anonymize.reveal import read_table, reveal_content
+
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InvalidOptionError(f"cannot read {path.name}: {e}") from e
+    opened = read_table(table, key)
+    revealed = reveal_content(raw, opened)
+    if revealed.missing and not revealed.restored:
+        raise InvalidOptionError(f"{path.name} does not match this correspondence table")
+    return revealed.content.encode("utf-8")

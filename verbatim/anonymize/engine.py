@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final
 
 from verbatim.anonymize.aliases import LABELS, AliasRegistry
 from verbatim.anonymize.crypto import encrypt_document, encrypt_token, key_fingerprint
+from verbatim.anonymize.layout import is_structure_label
 from verbatim.anonymize.names import name_tokens
 from verbatim.anonymize.normalize import fold
+from verbatim.anonymize.people import hide_known
 from verbatim.anonymize.policy import Policy
 from verbatim.anonymize.spans import Span
 from verbatim.errors import InvalidOptionError
@@ -108,12 +111,21 @@ class Pseudonymizer:
         policy: what to replace and how.
         analyzer: the detector (default: every built-in recognizer with spaCy's French model).
         key: the AES key; needed only by a policy using the ``encrypt`` operator.
+        hide: names the case already knows (the minor's, the family's): hidden wherever they appear, in any
+            case, spelled out or misspelt, whatever role word stands near them.
 
     Raises:
         InvalidOptionError: the policy encrypts and no key was given.
     """
 
-    def __init__(self, policy: Policy, *, analyzer: Analyzer | None = None, key: bytes | None = None) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        analyzer: Analyzer | None = None,
+        key: bytes | None = None,
+        hide: Sequence[str] = (),
+    ) -> None:
         if "encrypt" in policy.operators.values() and key is None:
             raise InvalidOptionError(f"policy {policy.name} encrypts spans: a pseudonymisation key is needed")
         if analyzer is None:
@@ -126,25 +138,33 @@ class Pseudonymizer:
         self.registry = AliasRegistry(policy.alias_style)
         self._counts: Counter[str] = Counter()
         self._known: dict[str, str] = {}
+        self._hide = hide_known(hide)
 
     def analyze(self, text: str, *, language: str = "fr", known: dict[str, str] | None = None) -> list[Span]:
-        """Spans of ``text`` (every category, before the policy)."""
-        return self.analyzer.analyze(text, language=language, known=known)
+        """Spans of ``text`` (every category, before the policy); the hide list is always looked for."""
+        return self.analyzer.analyze(text, language=language, known={**(known or {}), **self._hide})
 
     def selected(self, spans: list[Span]) -> list[Span]:
-        """The spans the policy replaces."""
+        """The spans the policy replaces (a hidden name is replaced even where named in a role)."""
         return [
             s
             for s in spans
             if self.policy.operator_for(s.category) != "keep"
             and s.score >= self.policy.min_score
-            and not (s.professional and self.policy.keep_professionals and s.category == "PER")
+            and not (
+                s.professional
+                and self.policy.keep_professionals
+                and s.category == "PER"
+                and not any(t in self._hide for t in name_tokens(s.text))
+            )
         ]
 
     def learn(self, spans: list[Span]) -> None:
         """Record a document's mentions before replacing (first names vs surnames, names to avoid)."""
         self.registry.learn_people(spans)
         for span in spans:
+            if span.category == "PER" and span.key and len(span.key) >= 3 and span.key.isalpha():
+                self._known.setdefault(span.key, "PER")
             if span.category == "PER" and span.source != "spelled":
                 flag = "PER/professional" if span.professional else "PER"
                 for token in name_tokens(span.text):
@@ -220,13 +240,14 @@ def pseudonymize_text(
     language: str = "fr",
     analyzer: Analyzer | None = None,
     key: bytes | None = None,
+    hide: Sequence[str] = (),
 ) -> tuple[PseudonymizedText, PseudonymizationMapping]:
-    """Pseudonymise one text.
+    """Pseudonymise one text (``hide``: names always hidden, see :class:`Pseudonymizer`).
 
     Returns:
         The replaced text with its spans, and the correspondence table.
     """
-    engine = Pseudonymizer(policy, analyzer=analyzer, key=key)
+    engine = Pseudonymizer(policy, analyzer=analyzer, key=key, hide=hide)
     result = engine.pseudonymize(text, language=language)
     rows = [_row("text", 0, r) for r in result.replacements]
     return result, engine.mapping(rows)
@@ -348,34 +369,66 @@ def _replace_words(
     return tuple(new_words), intervals
 
 
+_LOGIN_LIKE = re.compile(r"[^\W_]+(?:[._\-][^\W_]+)*\d*")
+
+
+def _speaker_spans(engine: Pseudonymizer, name: str, language: str) -> list[Span]:
+    """A speaker name's spans: none for a role or a speaker id; else its names, or the whole name."""
+    if not name.strip() or is_structure_label(name):
+        return []
+    found = engine.analyze(name, language=language, known=engine.known)
+    if any(s.category == "PER" and s.professional for s in found):
+        return found  # "Maître Durand": a professional named in their role, as in the text
+    # A name typed for a speaker is a person's, whole, even when no recognizer knows it ("Zyx Abc"); a
+    # login or handle ("jdupont42") gets one alias for the whole of it.
+    stripped = name.strip()
+    start = name.index(stripped)
+    if not any(c.isalpha() for c in stripped):
+        return found
+    login = _LOGIN_LIKE.fullmatch(stripped) is not None and (
+        any(c.isdigit() for c in stripped) or stripped.islower()
+    )
+    return [Span(start, start + len(stripped), "PER", 1.0, stripped, "speaker" if login else "speaker_name")]
+
+
 def pseudonymize_transcript(
     transcript: Transcript,
     policy: Policy,
     *,
     analyzer: Analyzer | None = None,
     key: bytes | None = None,
+    hide: Sequence[str] = (),
 ) -> tuple[Transcript, PseudonymizationMapping]:
     """A pseudonymised copy of a transcript, its translation and its speaker names, and the table.
 
-    The segments are analysed together (names found in one are found in all); the translation is analysed
-    with the names of the transcript, so the same person has the same alias in both. The input is not
-    modified.
+    One set of people per transcript: speaker names and the hide list are analysed first, then the segments
+    together with the names they gave (names found in one segment are found in all), then the translation
+    with every name, place and organisation of the original (misspellings included), so the same person has
+    the same alias everywhere. A speaker name that is a role or a speaker id ("Enquêteur", "SPEAKER_01")
+    stays; any other is a person's (a login such as "jdupont42" included). The input is not modified.
 
     Args:
         transcript: the original transcript.
         policy: what to replace and how.
         analyzer: the detector (default: the built-in one with spaCy's French model).
         key: AES key, for policies that encrypt.
+        hide: names the case already knows, hidden in the text, the translation, the speaker names and
+            (through the replaced words' times) the released recording.
 
     Returns:
         The pseudonymised transcript (file name removed) and its correspondence table, whose ``intervals``
         are the times of the replaced words.
     """
-    engine = Pseudonymizer(policy, analyzer=analyzer, key=key)
+    engine = Pseudonymizer(policy, analyzer=analyzer, key=key, hide=hide)
     language = transcript.language or "fr"
+    speaker_spans = {
+        speaker_id: _speaker_spans(engine, name, language) for speaker_id, name in transcript.speakers.items()
+    }
+    for found in speaker_spans.values():
+        engine.learn(found)
     segments = transcript.segments
     joined, bounds = join_texts([s.text for s in segments])
-    spans = engine.analyze(joined, language=language)
+    spans = engine.analyze(joined, language=language, known=engine.known)
     engine.learn(spans)
 
     translations = [getattr(s, "translation", None) for s in segments]
@@ -407,8 +460,8 @@ def pseudonymize_transcript(
 
     speakers = {}
     for speaker_id, name in transcript.speakers.items():
-        result = engine.pseudonymize(name, language=language)
-        rows.extend(_row("speaker", 0, r) for r in result.replacements)
+        result = engine.replace_spans(name, speaker_spans[speaker_id], language=language)
+        rows.extend({**_row("speaker", 0, r), "speaker": speaker_id} for r in result.replacements)
         speakers[speaker_id] = result.text
     copy = replace(transcript, segments=tuple(new_segments), speakers=speakers, filename="")
     return copy, engine.mapping(rows, intervals)

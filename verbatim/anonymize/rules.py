@@ -57,6 +57,16 @@ def _phone_key(number: str) -> str:
     return digits if digits.startswith("0") else "0" + digits
 
 
+def _valid_international(number: str) -> bool:
+    import phonenumbers
+
+    try:
+        parsed = phonenumbers.parse(re.sub(r"^00\s?", "+", number.strip()), None)
+    except phonenumbers.NumberParseException:
+        return False
+    return bool(phonenumbers.is_valid_number(parsed))
+
+
 class PhoneRecognizer:
     """French phone numbers (written or spoken, +33 or 0) and international ones (+CC...)."""
 
@@ -71,6 +81,8 @@ class PhoneRecognizer:
             for m in pattern.finditer(norm):
                 if any(m.start() < e and s < m.end() for s, e in taken):
                     continue
+                if pattern is _PHONE_INTL and not _valid_international(m.group()):
+                    continue  # "+" and digits that no numbering plan gives (phonenumbers' metadata)
                 digits = _phone_key(m.group())
                 span = context.span_from_normalized(m.start(), m.end(), "PHONE", score, self.name, digits)
                 if span is not None:
@@ -166,7 +178,9 @@ def nir_is_valid(nir: str) -> bool:
     month = int(m.group(3))
     if not (1 <= month <= 12 or 20 <= month <= 42 or 50 <= month <= 99):
         return False
-    return nir_key(compact[:13]) == int(m.group(7))
+    from stdnum.fr import nir as stdnum_nir  # the key, Corsica's 2A/2B included
+
+    return bool(stdnum_nir.is_valid(compact))
 
 
 class NirRecognizer:
@@ -200,23 +214,17 @@ _IBAN_SEP = r"(?:,\s?| )?"
 _IBAN_CANDIDATE = re.compile(
     rf"(?<![\w])[A-Z]{_IBAN_SEP}[A-Z]{_IBAN_SEP}\d{_IBAN_SEP}\d(?:{_IBAN_SEP}[A-Z0-9]){{11,30}}(?![\w])"
 )
-_IBAN_LENGTHS: Final = {
-    "FR": 27, "MC": 27, "DE": 22, "BE": 16, "ES": 24, "IT": 27, "LU": 20, "CH": 21, "GB": 22, "NL": 18,
-    "PT": 25, "AT": 20, "IE": 22, "PL": 28, "RO": 24, "MA": 28, "TN": 24, "DZ": 26, "TR": 26, "SN": 28,
-}  # fmt: skip
 
 
 def iban_is_valid(iban: str) -> bool:
-    """Whether an IBAN (spaces allowed) passes the ISO 13616 mod-97 check (and its country's length)."""
+    """Whether an IBAN (spaces allowed) passes its country's format and the ISO 13616 mod-97 check
+    (python-stdnum)."""
+    from stdnum import iban as stdnum_iban
+
     compact = iban.replace(" ", "").upper()
     if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}", compact):
         return False
-    expected = _IBAN_LENGTHS.get(compact[:2])
-    if expected is not None and len(compact) != expected:
-        return False
-    rearranged = compact[4:] + compact[:4]
-    number = "".join(str(int(c, 36)) for c in rearranged)
-    return int(number) % 97 == 1
+    return bool(stdnum_iban.is_valid(compact))
 
 
 class IbanRecognizer:
@@ -278,7 +286,9 @@ class PlateRecognizer:
 
 # --- case and procedure numbers -------------------------------------------------------------------
 
-_CASE_NUMBER = r"(\d[\dA-Z]*(?:\s?[/\-.]\s?[\dA-Z]+)*)"
+# Parts joined by "/" or "-" (spaces around allowed, never a line break) or by a dot with no space: a case
+# number never runs into the next sentence ("Dossier 2026/123. Le témoin...").
+_CASE_NUMBER = r"((?-i:\d[\dA-Z]*(?:[ \t]?[/\-][ \t]?[\dA-Z]+|\.[\dA-Z]*\d[\dA-Z]*)*))"
 _CASE_LABELLED = re.compile(
     r"\b(?:PV|P\.V\.|procès-verbal|proces-verbal|R\.?G\.?|parquet|procédure|procedure|dossier|affaire|"
     r"requêtes?|requetes?|pourvoi|ordonnance|jugement|arrêt|arret|plainte|instruction|main courante|"

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from verbatim.api.messages import field_of
 from verbatim.errors import (
     AudioDecodeError,
+    AudioLimitError,
     DocumentEngineError,
     InvalidOptionError,
     JobNotReadyError,
@@ -73,6 +74,7 @@ _STATUSES: Final[tuple[tuple[type[BaseException], int], ...]] = (
     (JobNotReadyError, 409),
     (LegalHoldError, 409),
     (ObjectTooLargeError, 413),
+    (AudioLimitError, 422),  # readable, but out of the accepted bounds (sample rate, channels, duration)
     (AudioDecodeError, 415),
     (InvalidOptionError, 422),
     (WaitTimeoutError, 504),
@@ -94,6 +96,7 @@ _CODES: Final[tuple[tuple[type[BaseException], str], ...]] = (
     (JobNotReadyError, "job_not_ready"),
     (LegalHoldError, "legal_hold"),
     (ObjectTooLargeError, "too_large"),
+    (AudioLimitError, "audio_limit"),
     (AudioDecodeError, "audio_unreadable"),
     (InvalidOptionError, "invalid_option"),
     (WaitTimeoutError, "wait_timeout"),

@@ -21,19 +21,45 @@ class BodyLimit:
 
     Args:
         app: the wrapped application.
-        limit: the largest body accepted, framing included.
+        limit: the largest body accepted, framing included, on the ``upload_paths``.
         message: the error shown to the client.
+        small_limit: the largest body of every other route (JSON: a correction, a share); ``limit`` when
+            ``None``.
+        upload_paths: the routes that receive recordings.
     """
 
-    def __init__(self, app: ASGIApp, *, limit: int, message: str) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limit: int,
+        message: str,
+        small_limit: int | None = None,
+        upload_paths: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
-        self.limit = limit
-        self.body = json.dumps({"error": message}).encode()
+        self.large = (limit, json.dumps({"error": message}).encode())
+        small = limit if small_limit is None else small_limit
+        self.small = (small, json.dumps({"error": f"request body larger than {small} bytes"}).encode())
+        self.upload_paths = upload_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH", "DELETE"):
             await self.app(scope, receive, send)
             return
+        limit, body = self.large if scope["path"] in self.upload_paths else self.small
+        await _Limited(self.app, limit, body)(scope, receive, send)
+
+
+class _Limited:
+    """One request under one bound."""
+
+    def __init__(self, app: ASGIApp, limit: int, body: bytes) -> None:
+        self.app = app
+        self.limit = limit
+        self.body = body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.limit:
             await self._refuse(send)

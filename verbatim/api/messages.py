@@ -46,6 +46,10 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "fr": "Le fichier dépasse la taille maximale acceptée par le serveur.",
         "en": "The file is larger than the server accepts.",
     },
+    "audio_limit": {
+        "fr": "Enregistrement lisible mais hors des limites acceptées (fréquence, nombre de canaux ou durée).",
+        "en": "Readable recording, but out of the accepted bounds (sample rate, channels or duration).",
+    },
     "audio_unreadable": {
         "fr": "Ce fichier n'est pas un enregistrement audio ou vidéo lisible (ou il est vide).",
         "en": "This file is not a readable audio or video recording (or it is empty).",
@@ -93,7 +97,8 @@ FIELD_NAMES: Final[dict[str, str]] = {
     "task": "tâche",
     "diarize": "distinguer les locuteurs",
     "pseudonymize": "copie pseudonymisée",
-    "prompt": "vocabulaire",
+    "prompt": "consigne de transcription",
+    "vocabulary": "vocabulaire de l'affaire",
     "hide": "mots à masquer",
     "num_speakers": "nombre de locuteurs",
     "min_speakers": "nombre minimal de locuteurs",

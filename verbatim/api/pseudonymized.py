@@ -23,7 +23,9 @@ from verbatim.errors import InvalidOptionError
 from verbatim.jobs.pseudonymized import is_stale
 from verbatim.jobs.service import Dispatcher
 from verbatim.ops import audit
+from verbatim.ops.accounts import check_unit, unit_exists
 from verbatim.ops.db import Job, JobShare, User
+from verbatim.ops.roles import allowed, roles_with
 
 __all__ = [
     "ENTITLED_ROLES",
@@ -39,7 +41,7 @@ __all__ = [
 
 log = logging.getLogger("verbatim.api")
 
-ENTITLED_ROLES: Final = ("investigator", "clerk", "admin")
+ENTITLED_ROLES: Final = roles_with("read_map")
 """Roles that may read the correspondence table of their own unit's jobs."""
 
 
@@ -98,9 +100,15 @@ def share_job(session: Session, *, user: User, job: Job, unit: str, request_id: 
     Raises:
         InvalidOptionError: sharing with the owning unit itself.
     """
-    unit = unit.strip()
+    unit = check_unit(unit)  # a unit's name or 422: no path, markup or control character reaches the log
     if unit == job.unit:
         raise InvalidOptionError("unit: the job already belongs to this unit")
+    if not unit_exists(session, unit):
+        audit.record(
+            session, user=user, action="write", outcome="error", request_id=request_id, job_id=job.id,
+            detail="share to a unit that has no user",
+        )  # fmt: skip
+        raise InvalidOptionError(f"unit: no unit named {unit!r} has a user (see `verbatim users list`)")
     existing = session.scalar(select(JobShare).where(JobShare.job_id == job.id, JobShare.unit == unit))
     if existing is None:
         existing = JobShare(job_id=job.id, unit=unit, created_by=user.id)
@@ -163,7 +171,7 @@ def ask_refresh(dispatcher: Dispatcher, job: Job) -> bool:
 
 def check_entitled(session: Session, *, user: User, access: Access, request_id: str) -> None:
     """Only entitled roles of the owning unit read a correspondence table (audited refusal, 403)."""
-    if access.shared or user.role not in ENTITLED_ROLES:
+    if access.shared or not allowed(user.role, "read_map"):
         audit.record(
             session, user=user, action="read", outcome="denied", request_id=request_id, job_id=access.job.id,
             detail="pseudonymization map: not entitled",

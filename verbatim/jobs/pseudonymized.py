@@ -14,6 +14,7 @@ import hashlib
 import logging
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -68,6 +69,7 @@ def make_pseudonymized(
     policy: Policy,
     settings: Settings,
     recording: Path | None,
+    hide: Sequence[str] = (),
 ) -> dict[ArtifactKind, bytes]:
     """Pseudonymise a transcript: the copy, the encrypted table and the released audio, by artefact kind.
 
@@ -77,6 +79,7 @@ def make_pseudonymized(
         policy: the pseudonymisation policy (the job's request's).
         settings: for the pseudonymisation key.
         recording: the original recording on local disk, for the released copy (None: no audio copy).
+        hide: names always hidden (the job's request's hide list).
     """
     from verbatim.anonymize import pseudonymize_transcript
     from verbatim.anonymize.audio import release_recording
@@ -84,7 +87,7 @@ def make_pseudonymized(
     from verbatim.anonymize.export import render_pseudonymized
 
     key = resolve_key(settings)
-    copy, mapping = pseudonymize_transcript(transcript, policy, key=key)
+    copy, mapping = pseudonymize_transcript(transcript, policy, key=key, hide=hide)
     made = {
         ArtifactKind.PSEUDONYMIZED: render_pseudonymized(copy, "json", mapping),
         ArtifactKind.PSEUDONYMIZATION_MAP: mapping.encrypt(key, context=job_id),
@@ -117,10 +120,13 @@ def store_pseudonymized(
     policy: Policy,
     settings: Settings,
     recording: Path | None,
+    hide: Sequence[str] = (),
 ) -> list[ArtifactRecord]:
     """Pseudonymise a finished transcript and store the copy, the encrypted table and the released audio
     (arguments as :func:`make_pseudonymized`)."""
-    made = make_pseudonymized(job_id, transcript, policy=policy, settings=settings, recording=recording)
+    made = make_pseudonymized(
+        job_id, transcript, policy=policy, settings=settings, recording=recording, hide=hide
+    )
     return put_pseudonymized(store, job_id, made)
 
 
@@ -148,7 +154,8 @@ def refresh_after_corrections(session: Session, store: ObjectStore, job: Job, se
     revision = artifact(job, ArtifactKind.REVISION)
     seen = revision.sha256 if revision is not None else None
     transcript = transcript_from_json(load_current(store, job))
-    policy = TranscriptionRequest.from_stored(job.options).policy()
+    request = TranscriptionRequest.from_stored(job.options)
+    policy, hide = request.policy(), request.hide
     released = artifact(job, ArtifactKind.AUDIO_PSEUDONYMIZED) and job.original_purged_at is None
     source = job.object_key if released else None
     job_id = job.id
@@ -159,7 +166,9 @@ def refresh_after_corrections(session: Session, store: ObjectStore, job: Job, se
             recording = Path(tmp) / "original"
             with store.open(source) as stream, recording.open("wb") as sink:
                 shutil.copyfileobj(stream, sink, 1024 * 1024)
-        made = make_pseudonymized(job_id, transcript, policy=policy, settings=settings, recording=recording)
+        made = make_pseudonymized(
+            job_id, transcript, policy=policy, settings=settings, recording=recording, hide=hide
+        )
     lock_job_row(session, job)  # re-reads the artefacts
     revision = artifact(job, ArtifactKind.REVISION)
     if not is_stale(job) or revision is None or revision.sha256 != seen:
@@ -223,7 +232,7 @@ def render_pseudonymized_view(store: ObjectStore, job: Job, fmt: str) -> Rendere
     from verbatim.anonymize import pseudonymize_transcript
 
     original = transcript_from_json(load_current(store, job))
-    copy, mapping = pseudonymize_transcript(original, request.policy())
+    copy, mapping = pseudonymize_transcript(original, request.policy(), hide=request.hide)
     return Rendered(
         render_pseudonymized(copy, fmt, mapping, options=request.export_options()), MEDIA_TYPES[fmt], name
     )

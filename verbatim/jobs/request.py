@@ -28,6 +28,7 @@ Stored requests of older jobs stay readable: a new field needs a default.
 from __future__ import annotations
 
 import json
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from verbatim.pipeline.export import ExportOptions
 
 __all__ = [
+    "MAX_PROMPT_CHARS",
     "SETTINGS_DEFAULTS",
     "CliOption",
     "PolicyDocument",
@@ -63,6 +65,13 @@ __all__ = [
     "parse_request",
     "policy_option",
 ]
+
+
+MAX_PROMPT_CHARS = 1000
+"""Longest prompt: Whisper reads at most 223 tokens of it (its end), about 1000 characters of prose."""
+MAX_VOCABULARY_TERMS = 200
+MAX_TERM_CHARS = 100
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 class PolicyDocument(BaseModel):
@@ -141,6 +150,32 @@ class TranscriptionRequest(BaseModel):
         "Default from settings (pseudonymization.default_policy).",
         json_schema_extra={"cli": "--policy"},
     )
+    languages: list[str] = Field(
+        default_factory=list,
+        description="Languages the recording may hold, e.g. fr,ar,en: with language 'auto', the recording's "
+        "and each passage's language is chosen among these only (default: languages with real support "
+        "in the recording).",
+    )
+    prompt: str | None = Field(
+        default=None,
+        max_length=MAX_PROMPT_CHARS,
+        description="Names, places and terms of the case, as they are spelled, to help the recogniser write "
+        "them (Whisper's initial prompt); recorded with the transcript.",
+    )
+    vocabulary: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_VOCABULARY_TERMS,
+        description="Terms of the case (names, places...), added to the prompt; the CLI reads them from "
+        "--vocabulary FILE, one a line.",
+        json_schema_extra={"cli": False},
+    )
+    hide: list[str] = Field(
+        default_factory=list,
+        max_length=200,
+        description="Names always hidden in the pseudonymised copy (the minor's, the family's), in the text, "
+        "the translation, the speaker names and the released recording; comma-separated in a form, "
+        "--hide NAME (repeatable) and --hide-file FILE on the command line. Never shown with the job.",
+    )
     translate_to: str | None = Field(
         default=None,
         description="Translate every segment into this language (ISO 639-1, e.g. en or fr), original kept: "
@@ -171,8 +206,13 @@ class TranscriptionRequest(BaseModel):
         data = dict(data)
         for name, value in data.items():
             field = cls.model_fields.get(name)
-            if field is not None and isinstance(value, str) and _is_list(field.annotation):
+            if field is None or not _is_list(field.annotation):
+                continue
+            if isinstance(value, str):
                 data[name] = [item.strip() for item in value.split(",") if item.strip()]
+            elif isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+                # a repeated CLI option, each occurrence possibly comma-separated: --languages fr,ar
+                data[name] = [item.strip() for v in value for item in v.split(",") if item.strip()]
         return data
 
     @field_validator("pseudonymization_policy", mode="before")
@@ -194,6 +234,16 @@ class TranscriptionRequest(BaseModel):
             )
         return value
 
+    @field_validator("hide")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        from verbatim.anonymize.layout import strip_invisible
+
+        names = [" ".join(strip_invisible(n).split()) for n in value]
+        if any(len(n) > 200 for n in names):
+            raise ValueError("hide: a name has at most 200 characters")
+        return [n for n in dict.fromkeys(names) if n]
+
     @model_validator(mode="after")
     def _check(self) -> TranscriptionRequest:
         from verbatim.pipeline.asr import normalize_language
@@ -202,8 +252,26 @@ class TranscriptionRequest(BaseModel):
             normalize_language(self.language)
         except InvalidOptionError as e:
             raise ValueError(f"language: {e}") from e
+        languages = []
+        for code in self.languages:
+            try:
+                normalized = normalize_language(code)
+            except InvalidOptionError as e:
+                raise ValueError(f"languages: {e}") from e
+            if normalized is None:
+                raise ValueError("languages: give ISO 639-1 codes such as fr,ar,en (not 'auto').")
+            languages.append(normalized)
+        object.__setattr__(self, "languages", list(dict.fromkeys(languages)))
+        for text, what in ((self.prompt or "", "prompt"), *((t, "vocabulary") for t in self.vocabulary)):
+            if _CONTROL.search(text):
+                raise ValueError(f"{what}: control characters are not allowed")
+            if what == "vocabulary" and not 0 < len(text.strip()) <= MAX_TERM_CHARS:
+                raise ValueError(f"vocabulary: each term is 1 to {MAX_TERM_CHARS} characters")
+        object.__setattr__(self, "vocabulary", [" ".join(t.split()) for t in self.vocabulary])
         if self.min_speakers and self.max_speakers and self.min_speakers > self.max_speakers:
             raise ValueError("min_speakers must not exceed max_speakers")
+        if self.hide and not self.pseudonymize:
+            raise ValueError("hide: names to hide go with pseudonymize=true")
         if isinstance(self.pseudonymization_policy, PolicyDocument):
             self.pseudonymization_policy.policy()  # refuses an unknown category or operator now
         if self.translate_to is not None:
@@ -227,6 +295,12 @@ class TranscriptionRequest(BaseModel):
             except ValueError as e:
                 raise ValueError("hearing_date: give an ISO date or date and time (2026-11-29T14:30).") from e
         return self
+
+    def initial_prompt(self) -> str | None:
+        """What Whisper is given as its initial prompt: the vocabulary's terms, then the prompt."""
+        parts = [", ".join(self.vocabulary) + "." if self.vocabulary else "", (self.prompt or "").strip()]
+        text = " ".join(p for p in parts if p)
+        return text or None
 
     def export_options(self, **layout: Any) -> ExportOptions:
         """The document options of this request's case (number, hearing, persons present), with ``layout``

@@ -88,8 +88,10 @@ def open_service(
         InvalidOptionError: the settings' encryption keyring or key cannot be used.
     """
     from verbatim.ops.db import make_engine, session_factory, upgrade
+    from verbatim.ops.private import secure_home
     from verbatim.ops.storage import make_store
 
+    secure_home(settings.home)  # 0700: the embedded database, objects and key files live there
     url = settings.resolved_database_url()
     if migrate:
         upgrade(url)

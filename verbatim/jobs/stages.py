@@ -185,6 +185,8 @@ def build_pipeline(
             task=request.task,
             beam_size=request.beam_size or settings.asr.beam_size,
             batch_size=batch,
+            initial_prompt=request.initial_prompt(),
+            languages=tuple(request.languages),
         ),
         diarize=request.diarize and request.channels == "mix",
         diarization=diarization,

@@ -24,12 +24,14 @@ __all__ = [
     "ROLES",
     "TOKEN_PREFIX",
     "authenticate",
+    "check_unit",
     "create_user",
     "disable_user",
     "get_user",
     "hash_token",
     "list_users",
     "reset_token",
+    "unit_exists",
 ]
 
 TOKEN_PREFIX: Final = "vbt_"
@@ -53,7 +55,12 @@ def _check_role(role: str) -> str:
     return role
 
 
-def _check_unit(unit: str) -> str:
+def check_unit(unit: str) -> str:
+    """``unit`` stripped, if it is a well-formed unit name.
+
+    Raises:
+        InvalidOptionError: not 1 to 64 letters, digits, '.', '_' or '-' starting with a letter or digit.
+    """
     unit = unit.strip()
     if not _UNIT.fullmatch(unit):
         raise InvalidOptionError(
@@ -85,7 +92,7 @@ def create_user(session: Session, *, name: str, role: str, unit: str) -> tuple[U
     Raises:
         InvalidOptionError: an unknown role, a malformed unit or name, or a name already taken.
     """
-    user = User(name=_check_name(name), role=_check_role(role), unit=_check_unit(unit), disabled=False)
+    user = User(name=_check_name(name), role=_check_role(role), unit=check_unit(unit), disabled=False)
     token = _new_token()
     user.token_hash = hash_token(token)
     session.add(user)
@@ -95,6 +102,11 @@ def create_user(session: Session, *, name: str, role: str, unit: str) -> tuple[U
         session.rollback()
         raise InvalidOptionError(f"a user named {user.name!r} exists already") from e
     return user, token
+
+
+def unit_exists(session: Session, unit: str) -> bool:
+    """Whether some user (enabled or not) belongs to ``unit``: units exist through their users."""
+    return session.scalar(select(User.id).where(User.unit == unit).limit(1)) is not None
 
 
 def authenticate(session: Session, token: str | None) -> User | None:

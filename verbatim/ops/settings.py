@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
     "AsrSettings",
+    "DecodeSettings",
     "DiarizationSettings",
     "EncryptionSettings",
     "PseudonymizationSettings",
@@ -161,6 +162,19 @@ class PseudonymizationSettings(BaseModel):
     )
 
 
+class DecodeSettings(BaseModel):
+    """The child process that decodes untrusted recordings (see ``verbatim.pipeline.decode_guard``)."""
+
+    cpu_seconds: int = Field(
+        default=1800,
+        ge=1,
+        description="CPU seconds one decode may use before it is stopped (a 6 h MP3 needs about a minute).",
+    )
+    memory_mb: int = Field(
+        default=2048, ge=64, description="Memory (address space, MiB) one decode may use beyond its code."
+    )
+
+
 class EncryptionSettings(BaseModel):
     """Encryption at rest of recordings, transcripts and every other stored object (AES-256-GCM)."""
 
@@ -200,6 +214,37 @@ class Settings(BaseSettings):
         default=None, description="Celery broker (redis://, amqp://); unset: an in-process worker."
     )
     max_upload_bytes: int = Field(default=4 * 1024**3, ge=1, description="Largest accepted upload.")
+    max_duration_s: float = Field(
+        default=6 * 3600.0,
+        gt=0,
+        description="Longest recording accepted, in seconds of audio it holds (refused at upload, 422).",
+    )
+    max_channels: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="Most channels of a recording transcribed one speaker per channel (channels=split).",
+    )
+    min_sample_rate: int = Field(
+        default=8000, ge=1, description="Least sample rate accepted (Hz): below it a tiny file claims hours."
+    )
+    api_docs: Literal["off", "token", "open"] = Field(
+        default="off",
+        description="The API documentation: off (404), token (/openapi.json with a bearer token, no pages) "
+        "or open (/docs, /redoc and /openapi.json without a token).",
+    )
+    auth_max_failures: int = Field(
+        default=10,
+        ge=1,
+        description="Failed authentications allowed per client address, and per token prefix, in "
+        "auth_window_s; past it, 429 with Retry-After for auth_window_s.",
+    )
+    auth_window_s: float = Field(
+        default=60.0, gt=0, description="Window of auth_max_failures, and length of a block (seconds)."
+    )
+    max_json_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest body of a JSON request (uploads excepted)."
+    )
     log_format: Literal["text", "json"] = Field(
         default="text",
         description="json: one JSON object per line (for a log collector); text: for a person at a terminal. "
@@ -214,6 +259,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     pseudonymization: PseudonymizationSettings = Field(default_factory=PseudonymizationSettings)
     encryption: EncryptionSettings = Field(default_factory=EncryptionSettings)
+    decode: DecodeSettings = Field(default_factory=DecodeSettings)
 
     def resolved_database_url(self) -> str:
         """The database URL, SQLite under ``home`` when none is set."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -20,12 +20,19 @@ import numpy as np
 from verbatim.errors import InvalidOptionError
 from verbatim.pipeline.languages import SUPPORTED_LANGUAGES
 from verbatim.pipeline.progress import ProgressHook, null_hook
-from verbatim.pipeline.types import SAMPLE_RATE, Audio, Segment, Transcript, Word
+from verbatim.pipeline.types import SAMPLE_RATE, Audio, Segment, Transcript, Word, join_words
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
-__all__ = ["SUPPORTED_LANGUAGES", "AsrOptions", "WhisperASR", "drop_repetitions", "normalize_language"]
+__all__ = [
+    "SUPPORTED_LANGUAGES",
+    "AsrOptions",
+    "WhisperASR",
+    "cpu_instruction_set",
+    "drop_repetitions",
+    "normalize_language",
+]
 
 Task = Literal["transcribe", "translate"]
 
@@ -62,10 +69,23 @@ class AsrOptions:
         vad: skip non-speech with Silero VAD (shipped in faster-whisper): no text is produced on silence.
         vad_threshold: speech probability above which a frame is speech.
         min_silence_ms: silence length that splits speech chunks.
+        recover_threshold: a looser speech probability: stretches above it that the first pass left out
+            are decoded on their own (see :meth:`WhisperASR._recover`); ``None`` turns this off. 0.35
+            keeps 60 s of silence, hum and white noise (up to -26 dBFS, phone-band too) at zero words, where
+            0.25 does not.
         speech_pad_ms: margin kept around each speech chunk so word starts are not clipped.
         word_timestamps: per-word times and probabilities (needed for speakers, subtitles, review marks).
-        temperatures: fallback temperatures when a decode looks degenerate (compression, low log-prob).
+        temperatures: decoding temperatures, the later ones a fallback when a decode looks degenerate
+            (compression, low log-prob). The default is beam search alone, which never samples: the same
+            recording gives the same words in any process, whatever it decoded before. (A sampled fallback
+            draws from CTranslate2's per-thread generator, seeded once per process by ``WhisperASR(seed=)``,
+            so a long-lived worker would not repeat a fresh process's draws.) Measured on the French dev sets
+            (read, spontaneous, phone-band): Whisper's usual ``(0.0, 0.2, ..., 1.0)`` gave exactly the same
+            words; the repetition filter and ``condition_on_previous_text=False`` deal with loops.
         initial_prompt: optional text to bias spelling (names, vocabulary of a case).
+        languages: the languages the recording may hold (ISO 639-1), e.g. ``("fr", "ar")``: with the
+            language detected, detection (of the recording and of each passage) chooses among these only.
+            Empty: any language with real support in the recording (see :mod:`verbatim.pipeline.langid`).
         normalize_gain: raise very quiet recordings to a usable level before the VAD sees them.
         block_seconds: length of the blocks a long recording is decoded in (bounds memory, see
             :meth:`WhisperASR.transcribe`).
@@ -80,8 +100,10 @@ class AsrOptions:
     min_silence_ms: int = 500
     speech_pad_ms: int = 300
     word_timestamps: bool = True
-    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    temperatures: tuple[float, ...] = (0.0,)
     initial_prompt: str | None = None
+    languages: tuple[str, ...] = ()
+    recover_threshold: float | None = 0.35
     normalize_gain: bool = True
     block_seconds: float = 300.0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -93,7 +115,13 @@ class AsrOptions:
             raise InvalidOptionError("beam_size must be at least 1.")
         if self.batch_size < 0:
             raise InvalidOptionError("batch_size must be 0 (sequential) or more.")
-        return AsrOptions(**{**self.__dict__, "language": normalize_language(self.language)})
+        languages = tuple(dict.fromkeys(normalize_language(code) or "" for code in self.languages))
+        if "" in languages:
+            raise InvalidOptionError("languages: give ISO 639-1 codes such as fr,ar,en (not 'auto').")
+        language = normalize_language(self.language)
+        if language is None and len(languages) == 1:
+            language = languages[0]  # one expected language: nothing to detect
+        return AsrOptions(**{**self.__dict__, "language": language, "languages": languages})
 
 
 # Phrases Whisper produces on silence or music, learnt from subtitle credits in its training data. A segment
@@ -227,6 +255,42 @@ def block_bounds(samples: np.ndarray, block_seconds: float) -> list[tuple[int, i
     return bounds
 
 
+def cpu_instruction_set(cpuinfo: str | None = None) -> str:
+    """The widest x86 instruction set CTranslate2 dispatches to on this CPU (``AVX512``, ``AVX2``, ``AVX``,
+    ``GENERIC``), or the machine's architecture elsewhere; ``CT2_FORCE_CPU_ISA`` overrides it as it does
+    CTranslate2's own choice.
+
+    Args:
+        cpuinfo: the text of ``/proc/cpuinfo`` (read when ``None``).
+    """
+    import os
+    import platform
+
+    forced = os.environ.get("CT2_FORCE_CPU_ISA")
+    if forced:
+        return forced.upper()
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return platform.machine() or "unknown"
+    flags: set[str] = set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags = set(line.partition(":")[2].split())
+            break
+    if not flags:
+        return platform.machine() or "unknown"
+    # CTranslate2 uses its AVX-512 kernels when the CPU has AVX512F, AVX512CD, AVX512BW, AVX512DQ and AVX512VL
+    if {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"} <= flags:
+        return "AVX512"
+    if {"avx2", "fma"} <= flags:
+        return "AVX2"
+    if "avx" in flags:
+        return "AVX"
+    return "GENERIC"
+
+
 class WhisperASR:
     """A loaded faster-whisper model.
 
@@ -246,13 +310,18 @@ class WhisperASR:
         device: str = "auto",
         compute_type: str = "auto",
         cpu_threads: int = 0,
+        seed: int = 0,
     ) -> None:
+        import ctranslate2
+        import faster_whisper
         from faster_whisper import WhisperModel
+
+        # The temperature fallback samples; CTranslate2 draws from a per-thread generator seeded from this
+        # the first time it is used, so a process decodes the same recording the same way every time.
+        ctranslate2.set_random_seed(seed)
 
         resolved_device = device
         if device == "auto":
-            import ctranslate2
-
             resolved_device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
         if compute_type == "auto":
             compute_type = "float16" if resolved_device == "cuda" else "int8"
@@ -265,11 +334,32 @@ class WhisperASR:
             cpu_threads=cpu_threads,
             local_files_only=True,
         )
-        self._identity = {**identity, "device": resolved_device, "compute_type": compute_type}
+        self._identity = {
+            **identity,
+            "device": resolved_device,
+            "compute_type": compute_type,
+            # what else decides the words: int8 kernels round differently per instruction set
+            "ctranslate2": ctranslate2.__version__,
+            "faster_whisper": faster_whisper.__version__,
+            "cpu_isa": cpu_instruction_set() if resolved_device == "cpu" else "cuda",
+            "seed": str(seed),
+        }
         self._batched: Any = None
 
     def identity(self) -> dict[str, str]:
         return dict(self._identity)
+
+    def _decided_by(self, options: AsrOptions) -> dict[str, str]:
+        """The model's identity and the options that change the words: the transcript records them (the
+        prompt is the case's vocabulary: part of the record, never logged)."""
+        info = self.identity()
+        info["beam_size"] = str(options.beam_size)
+        info["temperatures"] = ",".join(f"{t:g}" for t in options.temperatures)
+        if options.initial_prompt:
+            info["prompt"] = options.initial_prompt
+        if options.languages:
+            info["languages"] = ",".join(options.languages)
+        return info
 
     def _pipeline(self) -> Any:
         if self._batched is None:
@@ -309,6 +399,8 @@ class WhisperASR:
             offset = first / SAMPLE_RATE
             if is_silent(block):
                 continue  # no 100 ms louder than -60 dBFS: the VAD would spend minutes to find nothing
+            if language is None and options.languages:
+                language = self._likeliest(block, options)
             generator, info = self._decode(block, options, language)
             found = self._collect(generator, offset, duration, hook)
             if language is None and found:
@@ -316,6 +408,8 @@ class WhisperASR:
                 # identification is a stage of its own)
                 language, probability = info.language, float(info.language_probability)
             segments.extend(found)
+            if options.vad and options.recover_threshold is not None:
+                segments.extend(self._recover(block, found, offset, duration, options, language))
         hook("transcribe", completed=duration, total=duration)
         if language is None:  # no speech anywhere: nothing was detected
             language, probability = "und", 0.0
@@ -326,9 +420,64 @@ class WhisperASR:
             segments=tuple(seg.with_(id=i, language=language) for i, seg in enumerate(segments)),
             audio_sha256=audio.sha256,
             filename=audio.filename,
-            models={"asr": self.identity()},
+            models={"asr": self._decided_by(options)},
             language_probability=probability,
         )
+
+    def _recover(
+        self,
+        block: np.ndarray,
+        found: list[Segment],
+        offset: float,
+        duration: float,
+        options: AsrOptions,
+        language: str | None,
+    ) -> list[Segment]:
+        """Speech the VAD's threshold left out, decoded on its own.
+
+        Silero's speech probability drops on band-limited audio (a phone line, a cheap recorder): at the usual
+        threshold whole sentences of a phone call were never decoded. Stretches that a looser threshold
+        (``options.recover_threshold``) calls speech, at least ``_RECOVER_MIN_S`` long and outside every
+        segment already found, are decoded alone without the VAD; Whisper's own no-speech test and the
+        hallucination filters still apply, so noise gives nothing.
+        """
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        loose = get_speech_timestamps(
+            block,
+            VadOptions(
+                threshold=float(options.recover_threshold or options.vad_threshold),
+                min_silence_duration_ms=options.min_silence_ms,
+                speech_pad_ms=options.speech_pad_ms,
+            ),
+        )
+        taken = sorted((s.start - offset, s.end - offset) for s in found)
+        out: list[Segment] = []
+        for region in loose:
+            for lo, hi in _uncovered(region["start"] / SAMPLE_RATE, region["end"] / SAMPLE_RATE, taken):
+                if hi - lo < _RECOVER_MIN_S:
+                    continue
+                part = block[int(lo * SAMPLE_RATE) : int(hi * SAMPLE_RATE)]
+                generator, _ = self._decode(part, replace(options, vad=False), language)
+                recovered = self._collect(generator, offset + lo, duration, null_hook)
+                out.extend(s for s in recovered if s.words or s.text)
+        return out
+
+    def _likeliest(self, samples: np.ndarray, options: AsrOptions) -> str:
+        """The most probable of ``options.languages`` on the speech of ``samples``."""
+        from faster_whisper.vad import VadOptions
+
+        _, _, ranked = self.model.detect_language(
+            samples,
+            vad_filter=options.vad,
+            vad_parameters=VadOptions(
+                threshold=options.vad_threshold,
+                min_silence_duration_ms=options.min_silence_ms,
+                speech_pad_ms=options.speech_pad_ms,
+            ),
+        )
+        probability = dict(ranked)
+        return max(options.languages, key=lambda code: probability.get(code, 0.0))
 
     def _decode(self, samples: np.ndarray, options: AsrOptions, language: str | None) -> tuple[Any, Any]:
         common: dict[str, Any] = dict(
@@ -344,15 +493,17 @@ class WhisperASR:
                 min_silence_duration_ms=options.min_silence_ms,
                 speech_pad_ms=options.speech_pad_ms,
             ),
-            **options.extra,
         )
         if options.batch_size > 0 and options.vad:
-            return self._pipeline().transcribe(samples, batch_size=options.batch_size, **common)  # type: ignore[no-any-return]
-        return self.model.transcribe(  # type: ignore[no-any-return]
-            samples,
+            return self._pipeline().transcribe(  # type: ignore[no-any-return]
+                samples, batch_size=options.batch_size, **{**common, **options.extra}
+            )
+        sequential: dict[str, Any] = dict(
             condition_on_previous_text=False,  # a wrong segment must not poison the next (loops)
             hallucination_silence_threshold=2.0 if options.word_timestamps else None,
-            **common,
+        )
+        return self.model.transcribe(  # type: ignore[no-any-return]
+            samples, **{**common, **sequential, **options.extra}
         )
 
     def _collect(
@@ -367,6 +518,9 @@ class WhisperASR:
                     end=round(offset + float(max(w.end, w.start)), 3),
                     text=w.word.strip(),
                     probability=round(float(w.probability), 4),
+                    # Whisper starts a new word with a space; a token without one continues the previous
+                    # word ("d" + "'accord", "États" + "-Unis") and must never be shown apart from it.
+                    join=" " if w.word[:1].isspace() else "",
                 )
                 for w in (raw.words or ())
                 if w.word.strip()
@@ -376,7 +530,7 @@ class WhisperASR:
                 cleaned = drop_repetitions(words)
                 if cleaned is not words:
                     words = cleaned
-                    text = " ".join(w.text for w in words)
+                    text = join_words(words)
             else:
                 text = _drop_text_repetitions(text)
             if is_credit_hallucination(text):
@@ -396,6 +550,26 @@ class WhisperASR:
                 )
             )
         return out
+
+
+_RECOVER_MIN_S = 1.0
+"""Shortest stretch of speech left out by the VAD worth decoding again (shorter: a breath, a click)."""
+
+
+def _uncovered(start: float, end: float, taken: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Parts of ``[start, end]`` outside every ``taken`` span (sorted by start; each widened by 0.3 s)."""
+    out: list[tuple[float, float]] = []
+    cursor = start
+    for lo, hi in taken:
+        lo, hi = lo - 0.3, hi + 0.3
+        if hi <= cursor or lo >= end:
+            continue
+        if lo > cursor:
+            out.append((cursor, min(lo, end)))
+        cursor = max(cursor, hi)
+    if cursor < end:
+        out.append((cursor, end))
+    return out
 
 
 def _drop_text_repetitions(text: str) -> str:

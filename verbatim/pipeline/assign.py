@@ -16,7 +16,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import replace
 
-from verbatim.pipeline.types import Diarization, Segment, SpeakerTurn, Transcript, Word
+from verbatim.pipeline.types import Diarization, Segment, SpeakerTurn, Transcript, Word, join_words
 
 __all__ = ["DEFAULT_MAX_GAP", "assign_speakers"]
 
@@ -174,25 +174,12 @@ def _split_by_speaker(segment: Segment, words: tuple[Word, ...]) -> list[Segment
                 segment,
                 start=start,
                 end=max(end, start),
-                text=_join_words(group),
+                text=join_words(group),
                 words=tuple(group),
                 speaker=group[0].speaker,
             )
         )
     return pieces
-
-
-def _join_words(words: Sequence[Word]) -> str:
-    """Text of consecutive words: Whisper's words carry their leading space, other engines' may not."""
-    text = ""
-    for word in words:
-        token = word.text
-        if not token.strip():
-            continue
-        if text and not token[0].isspace():
-            text += " "
-        text += token
-    return text.strip()
 
 
 def _speaker_names(segments: Sequence[Segment], existing: dict[str, str]) -> dict[str, str]:

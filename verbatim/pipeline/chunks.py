@@ -22,7 +22,7 @@ from verbatim.errors import InvalidOptionError
 from verbatim.pipeline.assign import assign_speakers
 from verbatim.pipeline.diarize import MODEL_NAME
 from verbatim.pipeline.progress import ProgressHook, null_hook
-from verbatim.pipeline.types import SAMPLE_RATE, Audio, Diarization, Segment, SpeakerTurn, Transcript, Word
+from verbatim.pipeline.types import SAMPLE_RATE, Audio, Diarization, Segment, SpeakerTurn, Transcript
 
 if TYPE_CHECKING:
     from verbatim.pipeline.runner import PipelineOptions, TranscriptionPipeline
@@ -313,8 +313,7 @@ def _shift_transcript(transcript: Transcript, offset: float) -> Transcript:
 
 def _shift_segment(segment: Segment, offset: float) -> Segment:
     words = tuple(
-        Word(round(w.start + offset, 3), round(w.end + offset, 3), w.text, w.probability, w.speaker)
-        for w in segment.words
+        replace(w, start=round(w.start + offset, 3), end=round(w.end + offset, 3)) for w in segment.words
     )
     return replace(
         segment, start=round(segment.start + offset, 3), end=round(segment.end + offset, 3), words=words

@@ -8,16 +8,19 @@ transcript can be traced to the exact recording.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import numpy.typing as npt
 
 from verbatim.digest import sha256_file
 from verbatim.errors import AudioDecodeError, EmptyAudioError
-from verbatim.pipeline.types import SAMPLE_RATE, Audio
+from verbatim.pipeline.decode_guard import Decoded, DecodeLimits, decode_isolated
+from verbatim.pipeline.types import Audio
 
-__all__ = ["decode", "decode_channels", "file_sha256", "probe_channels"]
+if TYPE_CHECKING:
+    from verbatim.ops.settings import Settings
+
+__all__ = ["decode", "decode_channels", "decode_limits", "default_limits", "file_sha256", "probe_channels"]
 
 ChannelMode = Literal["mix", "split"]
 
@@ -36,87 +39,31 @@ def _check_file(path: Path) -> None:
         raise EmptyAudioError(f"{path} is empty (0 bytes).")
 
 
-def _decode_planar(path: Path, *, mono: bool) -> npt.NDArray[np.float32]:
-    """Decode to float32 at 16 kHz; shape (channels, samples), channels == 1 when ``mono``."""
-    import av  # FFmpeg bindings: imported where used, `import verbatim` stays light
+def default_limits() -> DecodeLimits:
+    """The decode bounds of the process's settings (``VERBATIM_MAX_DURATION_S``...)."""
+    from verbatim.ops.settings import get_settings
 
-    try:
-        container = av.open(str(path), metadata_errors="ignore")
-    except (av.error.FFmpegError, UnicodeDecodeError) as e:
-        raise AudioDecodeError(f"{path.name}: not a readable audio or video file ({_reason(e)}).") from e
-    buffer = _Buffer()
-    try:
-        if not container.streams.audio:
-            raise AudioDecodeError(f"{path.name}: the file has no audio stream.")
-        stream = container.streams.audio[0]
-        stream.codec_context.thread_type = "AUTO"
-        channels = 1 if mono else max(1, stream.codec_context.channels or 1)
-        buffer.reserve(channels, _declared_seconds(container, stream))
-        layout = "mono" if mono else None
-        resampler = av.AudioResampler(format="fltp", layout=layout, rate=SAMPLE_RATE)
-        decoded_any = False
-        try:
-            for frame in container.decode(stream):
-                decoded_any = True
-                for out in resampler.resample(frame):
-                    buffer.append(out.to_ndarray().reshape(channels, -1))
-        except av.error.InvalidDataError as e:
-            # A truncated or partly corrupt file: keep what decoded cleanly (evidence is never silently
-            # dropped whole), but refuse a file where nothing decodes.
-            if not decoded_any:
-                raise AudioDecodeError(f"{path.name}: corrupt audio data ({_reason(e)}).") from e
-        for out in resampler.resample(None):
-            buffer.append(out.to_ndarray().reshape(channels, -1))
-    except av.error.FFmpegError as e:
-        raise AudioDecodeError(f"{path.name}: decoding failed ({_reason(e)}).") from e
-    finally:
-        container.close()
-    samples = buffer.view()
-    if samples.shape[1] == 0:
-        raise EmptyAudioError(f"{path.name}: the audio stream holds no samples.")
+    return decode_limits(get_settings())
+
+
+def decode_limits(settings: Settings) -> DecodeLimits:
+    """The decode bounds ``settings`` give."""
+    return DecodeLimits(
+        max_duration_s=settings.max_duration_s,
+        max_channels=settings.max_channels,
+        min_sample_rate=settings.min_sample_rate,
+        cpu_seconds=settings.decode.cpu_seconds,
+        memory_bytes=settings.decode.memory_mb * 1024**2,
+    )
+
+
+def _decode_planar(path: Path, *, mono: bool, limits: DecodeLimits | None) -> Decoded:
+    """Decode to float32 at 16 kHz in a limited child process; shape (channels, samples)."""
+    decoded = decode_isolated(path, mono=mono, limits=limits or default_limits())
+    samples = decoded.samples
     np.nan_to_num(samples, copy=False, nan=0.0, posinf=1.0, neginf=-1.0)
     np.clip(samples, -1.0, 1.0, out=samples)
-    return samples
-
-
-_MAX_RESERVE_SECONDS = 12 * 3600
-
-
-def _declared_seconds(container: Any, stream: Any) -> float:
-    """The duration the file declares (it may lie: only used to size the first buffer)."""
-    if stream.duration is not None and stream.time_base is not None:
-        return float(stream.duration * stream.time_base)
-    if container.duration is not None:
-        return float(container.duration) / 1_000_000  # AV_TIME_BASE
-    return 0.0
-
-
-class _Buffer:
-    """Decoded samples, written in place: one growing array instead of a list of chunks joined at the end,
-    which would hold the recording twice (460 MB for an hour) at the moment of joining. Pages of the
-    reserved array that are never written cost no memory."""
-
-    def __init__(self) -> None:
-        self._data = np.empty((1, 0), np.float32)
-        self._filled = 0
-
-    def reserve(self, channels: int, seconds: float) -> None:
-        seconds = min(max(seconds, 0.0), _MAX_RESERVE_SECONDS)
-        self._data = np.empty((channels, int(seconds * SAMPLE_RATE) + SAMPLE_RATE), np.float32)
-
-    def append(self, chunk: npt.NDArray[Any]) -> None:
-        n = chunk.shape[1]
-        if self._filled + n > self._data.shape[1]:
-            grown = np.empty(
-                (self._data.shape[0], max(int(self._data.shape[1] * 1.5), self._filled + n)), np.float32
-            )
-            grown[:, : self._filled] = self._data[:, : self._filled]
-            self._data = grown
-        self._data[:, self._filled : self._filled + n] = chunk
-        self._filled += n
-
-    def view(self) -> npt.NDArray[np.float32]:
-        return self._data[:, : self._filled]
+    return decoded
 
 
 def _reason(e: BaseException) -> str:
@@ -124,38 +71,55 @@ def _reason(e: BaseException) -> str:
     return text.splitlines()[0][:200]
 
 
-def decode(path: Path | str) -> Audio:
-    """Decode a recording to one mono 16 kHz track (all channels mixed).
+def decode(path: Path | str, *, limits: DecodeLimits | None = None) -> Audio:
+    """Decode a recording to one mono 16 kHz track (all channels mixed), in a limited child process.
 
     Args:
         path: any audio or video file FFmpeg reads.
+        limits: bounds of the decode; the settings' (:func:`default_limits`) when ``None``.
 
     Returns:
         The samples with the file's SHA-256 and name.
 
     Raises:
-        AudioDecodeError: missing, unreadable, or without an audio stream.
+        AudioDecodeError: missing, unreadable, without an audio stream, or the decoder crashed.
+        AudioLimitError: out of bounds (sample rate, duration).
         EmptyAudioError: the file or its audio stream is empty.
     """
     path = Path(path)
     _check_file(path)
     sha = file_sha256(path)
-    samples = _decode_planar(path, mono=True)[0]
-    return Audio(samples=np.ascontiguousarray(samples), sha256=sha, filename=path.name)
+    decoded = _decode_planar(path, mono=True, limits=limits)
+    return Audio(
+        samples=np.ascontiguousarray(decoded.samples[0]),
+        sha256=sha,
+        filename=path.name,
+        warnings=decoded.warnings,
+    )
 
 
-def decode_channels(path: Path | str) -> list[Audio]:
+def decode_channels(path: Path | str, *, limits: DecodeLimits | None = None) -> list[Audio]:
     """Decode each channel on its own, for recordings with one microphone per speaker.
 
     Returns:
         One ``Audio`` per channel (``channel`` set to its index); a mono file gives one.
+
+    Raises:
+        AudioLimitError: more channels than ``limits.max_channels``, or out of the other bounds.
     """
     path = Path(path)
     _check_file(path)
     sha = file_sha256(path)
-    planes = _decode_planar(path, mono=False)
+    decoded = _decode_planar(path, mono=False, limits=limits)
+    planes = decoded.samples
     return [
-        Audio(samples=np.ascontiguousarray(planes[i]), sha256=sha, filename=path.name, channel=i)
+        Audio(
+            samples=np.ascontiguousarray(planes[i]),
+            sha256=sha,
+            filename=path.name,
+            channel=i,
+            warnings=decoded.warnings,
+        )
         for i in range(planes.shape[0])
     ]
 

@@ -21,7 +21,10 @@ speech to both speakers and places turn boundaries at the segmentation model's 1
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
     from verbatim.models.diarization import EmbeddingModel, SegmentationModel
 
 __all__ = [
+    "DiarizationAnalysis",
     "DiarizationOptions",
     "SpeakerDiarizer",
     "activity_to_turns",
@@ -64,8 +68,11 @@ class DiarizationOptions:
             part in the clustering (shorter ones are only assigned to the resulting clusters).
         slot_duration: each chunk's local speakers are embedded per slot of this many seconds, so that two
             voices the segmentation model confused within a chunk can still be told apart.
-        min_cluster_size: clusters with fewer embeddings than this are folded into the closest larger cluster
-            (a real speaker who talks for one second already appears in several overlapping chunks).
+        embed_overlap: embed every slot of every chunk (each second of speech then ``10 / step`` times: the
+            former behaviour, 4 times the cost) instead of the part of the timeline each chunk owns.
+        min_speaker_seconds: when the count is estimated, a cluster resting on less embedded speech than this
+            (s) is folded into its closest cluster. Counted in seconds, not embeddings: a speaker who says
+            two sentences is a speaker.
         min_duration_off: gaps of one speaker shorter than this (s) are filled.
         min_duration_on: turns shorter than this (s) are dropped.
         batch_size: chunks per segmentation forward pass.
@@ -75,10 +82,11 @@ class DiarizationOptions:
     min_speakers: int = 1
     max_speakers: int | None = None
     step: float = 2.5
-    clustering_threshold: float = 0.6
+    clustering_threshold: float = 0.55
     min_embedding_duration: float = 0.8
-    min_cluster_size: int = 3
+    min_speaker_seconds: float = 1.0
     slot_duration: float = 2.0
+    embed_overlap: bool = False
     min_duration_off: float = 0.0
     min_duration_on: float = 0.0
     batch_size: int = 16
@@ -105,8 +113,8 @@ class DiarizationOptions:
             raise InvalidOptionError(
                 f"slot_duration must be between 0.5 and 10 seconds, got {self.slot_duration}"
             )
-        if self.min_cluster_size < 1:
-            raise InvalidOptionError("min_cluster_size must be at least 1")
+        if self.min_speaker_seconds < 0:
+            raise InvalidOptionError("min_speaker_seconds must not be negative")
         if self.min_duration_off < 0 or self.min_duration_on < 0:
             raise InvalidOptionError("min_duration_off and min_duration_on must not be negative")
         if self.batch_size < 1:
@@ -349,10 +357,19 @@ def _to_diarization(raw: list[tuple[float, float, Any]], model: str) -> Diarizat
 class SpeakerDiarizer:
     """Holds the segmentation and embedding models; create once, call for each recording."""
 
-    def __init__(self, device: str = "cpu") -> None:
+    def __init__(self, device: str = "cpu", threads: int = 1) -> None:
+        """Load the models.
+
+        Args:
+            device: ``cpu`` or ``cuda``.
+            threads: torch CPU threads while diarising. One is the default: these networks are small, and
+                with more, OpenMP threads spin waiting for each other whenever the machine is busy (on a
+                loaded 2-core machine, 2 threads cost 15 to 25 times the CPU time of one for the same work).
+        """
         from verbatim.models.diarization import load_embedding, load_segmentation
 
         self.device = device
+        self.threads = max(1, threads)
         self.segmentation: SegmentationModel = load_segmentation(device)
         self.embedding: EmbeddingModel = load_embedding(device)
 
@@ -400,7 +417,27 @@ class SpeakerDiarizer:
             The diarisation (as :meth:`__call__`), and speaker id -> (192,) centroid for every speaker that
             has turns.
         """
+        analysis = self.analyse(audio, options, hook)
+        result = self.finish(analysis, options)
+        hook("diarize", completed=analysis.total_steps, total=analysis.total_steps)
+        return result
+
+    def analyse(
+        self,
+        audio: Audio,
+        options: DiarizationOptions = DiarizationOptions(),
+        hook: ProgressHook = null_hook,
+    ) -> DiarizationAnalysis:
+        """The costly part of diarisation: segmentation and speaker embeddings (no clustering).
+
+        :meth:`finish` turns the analysis into speakers; the analysis can be finished several times with
+        different speaker counts (benchmarks compare clustering choices on one analysis).
+        """
         options.validate()
+        with torch_threads(self.threads if self.device == "cpu" else None):
+            return self._analyse(audio, options, hook)
+
+    def _analyse(self, audio: Audio, options: DiarizationOptions, hook: ProgressHook) -> DiarizationAnalysis:
         samples = np.asarray(audio.samples, dtype=np.float32).reshape(-1)
         duration = len(samples) / SAMPLE_RATE
         seg = self.segmentation
@@ -408,11 +445,20 @@ class SpeakerDiarizer:
         starts = _chunk_starts(len(samples), chunk_samples, round(options.step * SAMPLE_RATE))
         total = 2 * len(starts) + 1
         hook("diarize", completed=0, total=total)
+        empty = DiarizationAnalysis(
+            duration=duration,
+            starts=np.asarray(starts, np.int64),
+            activity=np.zeros((0, 0, 0), np.uint8),
+            pieces=_Pieces.empty(),
+            frame_step=seg.frame_step,
+            frame_duration=seg.frame_duration,
+            total_steps=total,
+        )
         if len(samples) == 0 or not np.any(samples):
-            hook("diarize", completed=total, total=total)
-            return Diarization(turns=(), num_speakers=0, model=MODEL_NAME), {}
-
+            return empty
+        clock = time.perf_counter()
         activity = self._segment(samples, starts, chunk_samples, options.batch_size, hook, total)
+        segmentation_s = time.perf_counter() - clock
         # activity: (chunks, frames_per_chunk, 3) uint8
         frames_per_chunk = activity.shape[1]
         # frames past the end of the recording (zero padding) never count
@@ -420,25 +466,38 @@ class SpeakerDiarizer:
         for c, start in enumerate(starts):
             activity[c, start / SAMPLE_RATE + frame_times >= duration] = 0
         if not activity.any():
-            hook("diarize", completed=total, total=total)
-            return Diarization(turns=(), num_speakers=0, model=MODEL_NAME), {}
-
+            return empty
+        clock = time.perf_counter()
         pieces = self._embed(samples, starts, chunk_samples, activity, options, hook, total)
+        embedding_s = time.perf_counter() - clock
+        return DiarizationAnalysis(
+            duration=duration,
+            starts=np.asarray(starts, np.int64),
+            activity=activity,
+            pieces=pieces,
+            frame_step=seg.frame_step,
+            frame_duration=seg.frame_duration,
+            total_steps=total,
+            stage_seconds={"segmentation": segmentation_s, "embeddings": embedding_s},
+        )
+
+    def finish(
+        self, analysis: DiarizationAnalysis, options: DiarizationOptions = DiarizationOptions()
+    ) -> tuple[Diarization, dict[str, npt.NDArray[np.float32]]]:
+        """Cluster the embeddings of an analysis into speakers and stitch the chunks back (cheap).
+
+        Returns:
+            As :meth:`diarize_with_centroids`.
+        """
+        options.validate()
+        activity, pieces = analysis.activity, analysis.pieces
+        if activity.size == 0 or not activity.any():
+            return Diarization(turns=(), num_speakers=0, model=MODEL_NAME), {}
         labels = np.full(activity.shape, -1, dtype=np.int64)  # (chunks, frames, local speakers)
         num_clusters = 0
         centroids = np.zeros((0, pieces.embeddings.shape[1]), np.float32)
         if len(pieces.embeddings):
-            train = pieces.speech >= options.min_embedding_duration
-            if not train.any():
-                train = pieces.speech >= pieces.speech.max()
-            cl = cluster_embeddings(
-                pieces.embeddings[train],
-                threshold=options.clustering_threshold,
-                num_clusters=options.num_speakers,
-                min_clusters=options.min_speakers,
-                max_clusters=options.max_speakers,
-                min_cluster_size=options.min_cluster_size,
-            )
+            cl, train = _cluster_pieces(pieces, options)
             num_clusters = int(cl.max()) + 1
             train_norm = _normalize(pieces.embeddings[train])
             centroids = np.stack([train_norm[cl == k].mean(axis=0) for k in range(num_clusters)])
@@ -449,18 +508,17 @@ class SpeakerDiarizer:
                 labels[pieces.chunk[i], pieces.first[i] : pieces.stop[i], pieces.local[i]] = assigned[i]
             _fill_unlabelled(labels, activity)
 
-        offsets = np.rint(np.asarray(starts) / SAMPLE_RATE / seg.frame_step).astype(np.int64)
-        num_frames = int(np.ceil(duration / seg.frame_step)) + 1
+        offsets = np.rint(analysis.starts / SAMPLE_RATE / analysis.frame_step).astype(np.int64)
+        num_frames = int(np.ceil(analysis.duration / analysis.frame_step)) + 1
         active = reconstruct(activity, offsets, labels, num_frames, num_clusters)
         raw = activity_to_turns(
             active,
-            frame_step=seg.frame_step,
-            frame_offset=seg.frame_duration / 2,
-            duration=duration,
+            frame_step=analysis.frame_step,
+            frame_offset=analysis.frame_duration / 2,
+            duration=analysis.duration,
             min_duration_off=options.min_duration_off,
             min_duration_on=options.min_duration_on,
         )
-        hook("diarize", completed=total, total=total)
         diarization = _to_diarization(raw, MODEL_NAME)
         names = _cluster_names(raw)
         return diarization, {
@@ -506,8 +564,13 @@ class SpeakerDiarizer:
     ) -> _Pieces:
         """One CAM++ embedding per (chunk, local speaker, time slot) with enough speech.
 
-        A chunk is cut into slots of ``options.slot_duration``: the segmentation model sometimes gives two
-        similar voices one local label over a whole chunk; shorter pieces let the clustering split them again.
+        Consecutive chunks overlap (10 s chunks every ``step`` s), so embedding every local speaker over its
+        whole chunk would embed each second of speech ``10 / step`` times. Instead each chunk embeds only the
+        part of the timeline it "owns" (halfway to its neighbours' centres; the first and last chunk reach the
+        ends): every second of speech is embedded once per speaker, and the chunk's local speaker labels carry
+        the identity to the rest of the chunk (see :func:`_fill_unlabelled`). That owned part is cut into
+        slots of about ``options.slot_duration``: the segmentation model sometimes gives two similar voices
+        one local label over a whole chunk; shorter pieces let the clustering split them again.
         """
         from verbatim.models.diarization import embed_fbank, kaldi_fbank
 
@@ -520,9 +583,7 @@ class SpeakerDiarizer:
             np.rint((centres - seg.frame_duration / 2) / seg.frame_step), 0, frames_per_chunk - 1
         )
         to_seg = to_seg.astype(np.int64)
-        num_slots = max(1, round(seg.chunk_duration / options.slot_duration))
-        slot_edges = np.linspace(0, frames_per_chunk, num_slots + 1).round().astype(np.int64)
-        fbank_slot = np.searchsorted(slot_edges, to_seg, side="right") - 1
+        all_edges = _owned_slots(starts, chunk_samples, frames_per_chunk, seg.frame_step, options)
         min_frames = int(0.3 / _FBANK_SHIFT)  # below ~0.3 s CAM++ embeddings are noise
         min_clean = int(0.5 / _FBANK_SHIFT)
 
@@ -532,11 +593,16 @@ class SpeakerDiarizer:
         meta: list[tuple[int, int, int, int, int, float]] = []
         for c, start in enumerate(starts):
             act = activity[c][to_seg]  # (n_fbank, 3)
-            if act.any():
+            slot_edges = all_edges[c]
+            num_slots = len(slot_edges) - 1
+            fbank_slot = np.searchsorted(slot_edges, to_seg, side="right") - 1
+            if act.any() and num_slots > 0:
                 fbank = kaldi_fbank(_chunk(samples, start, chunk_samples))
                 single = act.sum(axis=1) == 1
                 for slot in range(num_slots):
                     in_slot = fbank_slot == slot
+                    if not in_slot.any():
+                        continue
                     for k in range(num_local):
                         mask = in_slot & act[:, k].astype(bool)
                         clean = mask & single
@@ -597,6 +663,49 @@ class _Pieces:
         return _Pieces(np.zeros((0, 192), np.float32), i, i, i, i, i, np.zeros(0, np.float32))
 
 
+@dataclass(frozen=True)
+class DiarizationAnalysis:
+    """What :meth:`SpeakerDiarizer.analyse` computed: local speaker activity per chunk and the embeddings of
+    the local speakers (``activity`` is (chunks, frames_per_chunk, 3) uint8, empty for silence)."""
+
+    duration: float
+    starts: npt.NDArray[np.int64]  # first sample of each chunk
+    activity: npt.NDArray[np.uint8]
+    pieces: _Pieces
+    frame_step: float
+    frame_duration: float
+    total_steps: int
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # wall seconds per step
+
+    @property
+    def num_embeddings(self) -> int:
+        return len(self.pieces.embeddings)
+
+
+def _cluster_pieces(
+    pieces: _Pieces, options: DiarizationOptions
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Labels of the embeddings that rest on enough speech, and which those are (see
+    :func:`verbatim.pipeline.clustering.constrained_clustering`)."""
+    from verbatim.pipeline.clustering import constrained_clustering
+
+    train = pieces.speech >= options.min_embedding_duration
+    if not train.any():
+        train = pieces.speech >= pieces.speech.max()
+    labels = constrained_clustering(
+        pieces.embeddings[train],
+        pieces.chunk[train],
+        pieces.local[train],
+        pieces.speech[train],
+        threshold=options.clustering_threshold,
+        min_speaker_seconds=options.min_speaker_seconds,
+        num_clusters=options.num_speakers,
+        min_clusters=options.min_speakers,
+        max_clusters=options.max_speakers,
+    )
+    return labels, train
+
+
 def _fill_unlabelled(labels: npt.NDArray[np.int64], activity: npt.NDArray[np.uint8]) -> None:
     """Give active frames left without a label (too little speech in their slot to embed) the label of the
     nearest labelled frame of the same local speaker in the same chunk (in place)."""
@@ -617,6 +726,54 @@ def _fill_unlabelled(labels: npt.NDArray[np.int64], activity: npt.NDArray[np.uin
                 np.abs(known[right] - idx) < np.abs(known[pos] - idx), known[right], known[pos]
             )
             lab[idx] = lab[nearest]
+
+
+@contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """Run the block with ``count`` torch intra-op threads (unchanged when None), then restore the number.
+
+    The setting is process-wide: the diarizer changes it only while it runs, and the ASR (CTranslate2) keeps
+    its own thread pool.
+    """
+    if count is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    if before != count:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+def _owned_slots(
+    starts: list[int],
+    chunk_samples: int,
+    frames_per_chunk: int,
+    frame_step: float,
+    options: DiarizationOptions,
+) -> list[npt.NDArray[np.int64]]:
+    """Per chunk, the edges (local segmentation frames) of the slots it embeds (see ``_embed``)."""
+    out: list[npt.NDArray[np.int64]] = []
+    centre = np.asarray(starts, np.float64) + chunk_samples / 2
+    for c, start in enumerate(starts):
+        if options.embed_overlap:
+            lo, hi = 0.0, float(frames_per_chunk)
+        else:
+            lo_s = 0.0 if c == 0 else (centre[c - 1] + centre[c]) / 2 - start
+            hi_s = chunk_samples if c == len(starts) - 1 else (centre[c] + centre[c + 1]) / 2 - start
+            lo = max(0.0, lo_s / SAMPLE_RATE / frame_step)
+            hi = min(float(frames_per_chunk), hi_s / SAMPLE_RATE / frame_step)
+        if hi <= lo:
+            out.append(np.zeros(1, np.int64))
+            continue
+        count = max(1, round((hi - lo) * frame_step / options.slot_duration))
+        out.append(np.linspace(lo, hi, count + 1).round().astype(np.int64))
+    return out
 
 
 def _chunk_starts(num_samples: int, chunk: int, step: int) -> list[int]:

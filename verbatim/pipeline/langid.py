@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from verbatim.pipeline.progress import ProgressHook, null_hook
-from verbatim.pipeline.types import SAMPLE_RATE, Audio, Segment, Transcript, Word
+from verbatim.pipeline.types import SAMPLE_RATE, Audio, Segment, Transcript, join_words
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -43,6 +43,8 @@ __all__ = [
     "detect_languages",
     "identify_languages",
     "smooth_languages",
+    "supported_languages",
+    "without_overlaps",
 ]
 
 
@@ -59,6 +61,10 @@ class LanguageIdOptions:
             when detected with at least this probability and lasting at least ``2 * min_seconds``.
         batch_size: excerpts detected together.
         pad_seconds: margin kept around a run of segments that is transcribed again.
+        support_seconds / support_probability: without a list of expected languages, a language is a
+            candidate only when at least ``support_seconds`` of speech are detected in it with at least
+            ``support_probability`` (the first pass's language always is): a few unsure seconds of
+            "Latin" or "Welsh" at the end of a French hearing are not a language of the recording.
     """
 
     max_seconds: float = 4.0
@@ -68,6 +74,8 @@ class LanguageIdOptions:
     keep_probability: float = 0.8
     batch_size: int = 8
     pad_seconds: float = 0.2
+    support_seconds: float = 3.0
+    support_probability: float = 0.8
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,33 @@ class LanguageGuess:
             return self.probability
         return next((p for lang, p in self.scores if lang == language), 0.0)
 
+    def among(self, candidates: frozenset[str]) -> LanguageGuess:
+        """The guess when only ``candidates`` are possible: their probabilities renormalised to sum to 1
+        (a guess none of whose best five is a candidate has probability 0, so its neighbours decide)."""
+        kept = [(lang, p) for lang, p in self.scores if lang in candidates]
+        total = sum(p for _, p in kept)
+        if not kept or total <= 0:
+            fallback = min(candidates)
+            return LanguageGuess(fallback, 0.0, ((fallback, 0.0),))
+        scores = tuple((lang, round(p / total, 4)) for lang, p in kept)
+        return LanguageGuess(scores[0][0], scores[0][1], scores)
+
+
+def supported_languages(
+    guesses: Sequence[LanguageGuess],
+    durations: Sequence[float],
+    *,
+    main: str,
+    options: LanguageIdOptions = LanguageIdOptions(),
+) -> frozenset[str]:
+    """Languages with real support in a recording: ``main`` (the first pass's) and every language detected
+    with at least ``options.support_probability`` on at least ``options.support_seconds`` of speech."""
+    seconds: dict[str, float] = {}
+    for guess, duration in zip(guesses, durations, strict=True):
+        if guess.probability >= options.support_probability:
+            seconds[guess.language] = seconds.get(guess.language, 0.0) + duration
+    return frozenset({main, *(lang for lang, s in seconds.items() if s >= options.support_seconds)})
+
 
 def _excerpt(samples: np.ndarray, start: float, end: float, max_seconds: float) -> np.ndarray:
     """The middle ``max_seconds`` of ``[start, end]`` (the whole span when shorter)."""
@@ -108,6 +143,8 @@ def detect_languages(
     spans: Sequence[tuple[float, float]],
     options: LanguageIdOptions = LanguageIdOptions(),
     hook: ProgressHook = null_hook,
+    *,
+    allowed: frozenset[str] = frozenset(),
 ) -> list[LanguageGuess]:
     """Detect the language of each span of a recording.
 
@@ -117,6 +154,7 @@ def detect_languages(
         spans: (start, end) in seconds, one per segment.
         options: excerpt length and batch size.
         hook: receives ``("language", completed=spans done, total=len(spans))``.
+        allowed: when given, only these languages are considered (probabilities renormalised among them).
 
     Returns:
         One guess per span, in order.
@@ -142,7 +180,13 @@ def detect_languages(
         stacked = np.ascontiguousarray(np.stack(features).astype(np.float32))  # (batch, n_mels, frames)
         results = model.model.detect_language(ctranslate2.StorageView.from_array(stacked))
         for ranked in results:
-            scores = tuple((token[2:-2], round(float(p), 4)) for token, p in ranked[:5])
+            pairs = [(token[2:-2], float(p)) for token, p in ranked]
+            if allowed:
+                # the expected languages only (ranked holds every language): renormalised among them
+                pairs = [(lang, p) for lang, p in pairs if lang in allowed]
+                total = sum(p for _, p in pairs) or 1.0
+                pairs = [(lang, p / total) for lang, p in pairs]
+            scores = tuple((lang, round(p, 4)) for lang, p in pairs[:5])
             guesses.append(LanguageGuess(scores[0][0], scores[0][1], scores))
         hook("language", completed=len(guesses), total=len(spans))
     return guesses
@@ -258,44 +302,97 @@ def identify_languages(
     pieces = speech_pieces(audio, asr_options, options.max_region_seconds)
     if not pieces:
         return transcript
-    guesses = detect_languages(asr.model, audio.samples, pieces, options, hook)
-    languages = smooth_languages(
-        guesses, [end - start for start, end in pieces], fallback=transcript.language, options=options
-    )
-    runs = _runs(pieces, guesses, languages)
-    first_pass = list(transcript.segments)
+    allowed = frozenset(asr_options.languages)
+    guesses = detect_languages(asr.model, audio.samples, pieces, options, hook, allowed=allowed)
+    durations = [end - start for start, end in pieces]
+    candidates = allowed or supported_languages(guesses, durations, main=transcript.language, options=options)
+    # decided among the candidates; the probabilities reported stay the detector's own
+    raw, guesses = guesses, [g.among(candidates) for g in guesses]
+    languages = smooth_languages(guesses, durations, fallback=transcript.language, options=options)
+    runs = _runs(pieces, raw, languages)
+    kept = sorted(transcript.segments, key=lambda s: (s.start, s.end))
     out: list[Segment] = []
     redo = [r for r in runs if r.language != transcript.language]
     for n, run in enumerate(redo):
         hook("relanguage", completed=n, total=len(redo))
-        inside = [s for s in first_pass if run.start <= (s.start + s.end) / 2 < run.end]
-        lo = max(0.0, run.start - options.pad_seconds)
-        hi = min(audio.duration, run.end + options.pad_seconds)
+        # Every first-pass segment that touches the run is replaced, and the run grows to cover them whole:
+        # the same stretch of audio is never transcribed twice, and none is left out.
+        lo, hi = run.start, run.end
+        while True:
+            inside = [s for s in kept if s.start < hi and lo < s.end]
+            grown = (min([lo, *(s.start for s in inside)]), max([hi, *(s.end for s in inside)]))
+            if grown == (lo, hi):
+                break
+            lo, hi = grown
+        others = [s for s in kept if s not in inside] + out
+        before = max((s.end for s in others if s.end <= lo), default=0.0)
+        after = min((s.start for s in others if s.start >= hi), default=audio.duration)
+        lo, hi = (
+            max(0.0, before, lo - options.pad_seconds),
+            min(audio.duration, after, hi + options.pad_seconds),
+        )
         redecoded = _redecode(asr, audio, lo, hi, replace(asr_options, language=run.language))
         if redecoded:
-            first_pass = [s for s in first_pass if s not in inside]
+            kept = [s for s in kept if s not in inside]
             out.extend(
                 s.with_(language=run.language, language_probability=round(run.probability, 4))
                 for s in redecoded
             )
         hook("relanguage", completed=n + 1, total=len(redo))
-    for seg in first_pass:
+    for seg in kept:
         # kept from the first pass: transcribed in seg.language, which is therefore its language; its
         # probability is the detection's for that language on the pieces it overlaps
         overlapping = [
             g.probability_of(seg.language or transcript.language)
-            for (start, end), g in zip(pieces, guesses, strict=True)
+            for (start, end), g in zip(pieces, raw, strict=True)
             if start < seg.end and seg.start < end
         ]
         probability = round(float(np.mean(overlapping)), 4) if overlapping else None
         out.append(seg.with_(language=seg.language or transcript.language, language_probability=probability))
-    out.sort(key=lambda s: (s.start, s.end))
+    out = without_overlaps(out)
     spoken: dict[str, float] = {}
     for s in out:
         if s.language:
             spoken[s.language] = spoken.get(s.language, 0.0) + max(0.0, s.end - s.start)
     main = max(spoken, key=lambda lang: spoken[lang]) if spoken else transcript.language
     return transcript.with_(segments=tuple(s.with_(id=n) for n, s in enumerate(out)), language=main)
+
+
+_TIMING_SLACK = 0.5
+"""Overlaps shorter than this (seconds) are timing noise between neighbouring segments, not a repeat."""
+
+
+def without_overlaps(segments: Sequence[Segment]) -> list[Segment]:
+    """Segments in time order, none starting before the previous one ends.
+
+    Where two segments overlap, the same audio was transcribed twice: the later segment loses the words
+    that lie within the earlier one (a word's middle before the earlier segment's end) and starts after it;
+    a segment left without words is dropped. A segment without words, or one overlapping by less than
+    half a second (imprecise word times), is only moved.
+    """
+    ordered = sorted(segments, key=lambda s: (s.start, s.end))
+    out: list[Segment] = []
+    for seg in ordered:
+        if out and seg.start < out[-1].end:
+            limit = out[-1].end
+            if seg.words and limit - seg.start < _TIMING_SLACK:
+                # word times are not that precise: a small overlap is two neighbours, not a repeat
+                first = seg.words[0]
+                first = replace(first, start=max(first.start, limit), end=max(first.end, limit))
+                seg = seg.with_(start=limit, end=max(seg.end, limit), words=(first, *seg.words[1:]))
+            elif seg.words:
+                words = tuple(w for w in seg.words if (w.start + w.end) / 2 >= limit)
+                if not words:
+                    continue
+                if len(words) != len(seg.words):
+                    seg = seg.with_(words=words, text=join_words(words))
+                seg = seg.with_(start=max(limit, words[0].start), end=max(seg.end, limit))
+            elif seg.end <= limit:
+                continue
+            else:
+                seg = seg.with_(start=limit)
+        out.append(seg)
+    return out
 
 
 @dataclass(frozen=True)
@@ -332,8 +429,7 @@ def _redecode(asr: WhisperASR, audio: Audio, start: float, end: float, options: 
 
 def _shift(segment: Segment, offset: float) -> Segment:
     words = tuple(
-        Word(round(w.start + offset, 3), round(w.end + offset, 3), w.text, w.probability, w.speaker)
-        for w in segment.words
+        replace(w, start=round(w.start + offset, 3), end=round(w.end + offset, 3)) for w in segment.words
     )
     return segment.with_(
         start=round(segment.start + offset, 3), end=round(segment.end + offset, 3), words=words

@@ -6,7 +6,7 @@ many files, an in-process worker and a Celery worker all reuse the same warm mod
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -17,7 +17,7 @@ from verbatim.pipeline.asr import AsrOptions
 from verbatim.pipeline.assign import assign_speakers
 from verbatim.pipeline.decode import decode, decode_channels
 from verbatim.pipeline.progress import ProgressHook, null_hook
-from verbatim.pipeline.types import SAMPLE_RATE, Audio, Segment, Transcript, Word
+from verbatim.pipeline.types import SAMPLE_RATE, Audio, Segment, Transcript
 
 if TYPE_CHECKING:
     from verbatim.pipeline.asr import WhisperASR
@@ -82,7 +82,7 @@ class TranscriptionPipeline:
             from verbatim.pipeline.langid import identify_languages
 
             transcript = identify_languages(self.asr, audio, transcript, asr_options, hook=hook)
-        return transcript
+        return _no_repeats(transcript)
 
     def translate(
         self,
@@ -108,11 +108,12 @@ class TranscriptionPipeline:
         if options.channels not in ("mix", "split"):
             raise InvalidOptionError(f"Unknown channel mode '{options.channels}': use mix or split.")
         if options.channels == "split":
-            return self._run_split(decode_channels(path), options, hook)
+            channels = decode_channels(path)
+            return self._run_split(channels, options, hook).with_(warnings=channels[0].warnings)
         hook("decode", completed=0, total=1)
         audio = decode(path)
         hook("decode", completed=1, total=1)
-        return self.run_audio(audio, options, hook)
+        return self.run_audio(audio, options, hook).with_(warnings=audio.warnings)
 
     def run_audio(self, audio: Audio, options: PipelineOptions, hook: ProgressHook = null_hook) -> Transcript:
         """Transcribe decoded audio (mixed to one track)."""
@@ -133,6 +134,16 @@ class TranscriptionPipeline:
             scoped = _scoped(hook, audio.channel, len(channels))
             transcripts.append(self.translate(self.recognize(audio, options, scoped), audio, options, scoped))
         return merge_channel_transcripts(channels, transcripts)
+
+
+def _no_repeats(transcript: Transcript) -> Transcript:
+    """The transcript with no stretch of audio in two segments (see ``langid.without_overlaps``)."""
+    from verbatim.pipeline.langid import without_overlaps
+
+    segments = without_overlaps(transcript.segments)
+    if segments == list(transcript.segments):
+        return transcript
+    return transcript.with_(segments=tuple(s.with_(id=i) for i, s in enumerate(segments)))
 
 
 def _scoped(hook: ProgressHook, channel: int | None, count: int) -> ProgressHook:
@@ -161,7 +172,7 @@ def merge_channel_transcripts(channels: list[Audio], transcripts: list[Transcrip
         for seg in transcript.segments:
             if len(channels) > 1 and not _is_loudest(levels, index, seg.start, seg.end):
                 continue
-            words = tuple(Word(w.start, w.end, w.text, w.probability, speaker) for w in seg.words)
+            words = tuple(replace(w, speaker=speaker) for w in seg.words)
             segments.append(seg.with_(speaker=speaker, words=words))
             speakers.setdefault(speaker, speaker)
     segments.sort(key=lambda s: (s.start, s.end))

@@ -6,6 +6,7 @@ recording. Nothing here imports a model library, so the types are cheap to impor
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -14,16 +15,46 @@ import numpy.typing as npt
 __all__ = [
     "SAMPLE_RATE",
     "Audio",
+    "DecodeWarning",
     "Diarization",
     "Segment",
     "SegmentTranslation",
     "SpeakerTurn",
     "Transcript",
     "Word",
+    "join_words",
 ]
 
 SAMPLE_RATE = 16_000
 """Every stage works on 16 kHz mono float32 samples in [-1, 1]."""
+
+
+@dataclass(frozen=True)
+class DecodeWarning:
+    """Something wrong with a recording that still decoded: said in the transcript, never silent.
+
+    Attributes:
+        code: ``truncated`` (the audio ends well before what the header declares) or ``corrupt``
+            (undecodable data was skipped).
+        message: a sentence for the reader of the transcript.
+        decoded_duration: seconds of audio decoded.
+        declared_duration: seconds the file's header declares (``None`` when it declares nothing).
+    """
+
+    code: str
+    message: str
+    decoded_duration: float | None = None
+    declared_duration: float | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON form (keys without a value left out)."""
+        values = {
+            "code": self.code,
+            "message": self.message,
+            "decoded_duration": self.decoded_duration,
+            "declared_duration": self.declared_duration,
+        }
+        return {k: v for k, v in values.items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -35,12 +66,14 @@ class Audio:
         sha256: SHA-256 of the original file's bytes (not of the decoded samples), for chain of custody.
         filename: the original file's name (no directory), for display only.
         channel: index of the source channel when decoded per channel, else ``None`` (all channels mixed).
+        warnings: what was wrong with the file though it decoded (truncated, corrupt data skipped).
     """
 
     samples: npt.NDArray[np.float32]
     sha256: str
     filename: str
     channel: int | None = None
+    warnings: tuple[DecodeWarning, ...] = ()
 
     @property
     def duration(self) -> float:
@@ -49,11 +82,38 @@ class Audio:
 
 @dataclass(frozen=True)
 class Word:
+    """One recognised word.
+
+    Attributes:
+        start / end: seconds from the start of the recording.
+        text: the word without surrounding spaces (punctuation attached as Whisper gives it).
+        probability: the decoder's confidence in it.
+        speaker: who said it, once speakers are assigned.
+        join: what goes between the previous word and this one: ``" "`` (a new word) or ``""`` (this token
+            continues the previous one: "d" + "'accord", "États" + "-Unis", "aujourd" + "'hui"). Whisper
+            marks a new word with a leading space; without keeping that, every format would cut French words
+            apart.
+    """
+
     start: float
     end: float
     text: str
     probability: float
     speaker: str | None = None
+    join: str = " "
+
+
+def join_words(words: Sequence[Word]) -> str:
+    """The text of consecutive words, each joined to the previous one as it was spoken (see ``Word.join``)."""
+    parts: list[str] = []
+    for word in words:
+        token = word.text.strip()
+        if not token:
+            continue
+        if parts and word.join:
+            parts.append(" ")
+        parts.append(token)
+    return "".join(parts)
 
 
 @dataclass(frozen=True)
@@ -129,6 +189,7 @@ class Transcript:
         models: identities of the models that produced it (name -> description incl. hash).
         speakers: speaker id -> display name (names can be set later by a clerk).
         language_probability: confidence of the language detection (1.0 when forced).
+        warnings: damage of the recording that decoding found (see :class:`DecodeWarning`).
     """
 
     language: str
@@ -139,6 +200,7 @@ class Transcript:
     models: dict[str, dict[str, str]] = field(default_factory=dict)
     speakers: dict[str, str] = field(default_factory=dict)
     language_probability: float = 1.0
+    warnings: tuple[DecodeWarning, ...] = ()
 
     @property
     def text(self) -> str:

@@ -195,7 +195,7 @@ def run_chunked(
     options: PipelineOptions,
     store: ObjectStore,
     worker_id: str,
-    report: Callable[[float], None],
+    report: Callable[..., None],
     stale_after: float,
     lease_interval: float,
     submit: ChunkSubmitter | None = None,
@@ -236,7 +236,7 @@ def run_chunked(
                 submit(job_id, index, first)
 
     def progress() -> None:
-        report(0.05 + 0.9 * len(results) / len(bounds))
+        report(0.05 + 0.9 * len(results) / len(bounds), stage="transcribe")
 
     pending = [i for i in reversed(range(len(bounds))) if i not in results]
     while pending:

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from verbatim.errors import AudioDecodeError, VerbatimError
 from verbatim.jobs.layout import ArtifactKind, content_type, key_of, original_key
 from verbatim.jobs.request import TranscriptionRequest
+from verbatim.models.identity import public_identities
 from verbatim.ops.db import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_STALE_AFTER,
@@ -41,11 +42,12 @@ from verbatim.ops.db import (
     utcnow,
 )
 from verbatim.ops.storage.base import ObjectNotFoundError, ObjectStore, StorageUnavailableError
+from verbatim.pipeline.progress import stage_of
 from verbatim.workers.chunked import ChunkSubmitter, chunk_artifacts
 
 if TYPE_CHECKING:
     from verbatim.ops.settings import Settings
-    from verbatim.pipeline.types import Transcript
+from verbatim.pipeline.types import Transcript
 
 __all__ = ["HOLDER_ALIVE", "JobLostError", "ProcessOptions", "process_job"]
 
@@ -54,13 +56,21 @@ log = logging.getLogger("verbatim.worker")
 HOLDER_ALIVE = "running"
 """What :func:`process_job` returns when another live execution holds the job (the caller may retry later)."""
 
-# Share of the overall progress given to each step, in the order they run (diarisation is optional).
-_STEP_SPANS = {
+# Share of the overall progress given to each stage, in the order they run (diarisation is optional; the
+# stages a job does not run are passed over quickly). Storing and pseudonymising take the last 5 %.
+_STAGE_SPANS: dict[str, tuple[float, float]] = {
     "decode": (0.0, 0.05),
-    "transcribe": (0.05, 0.70),
-    "diarize": (0.70, 0.95),
+    "transcribe": (0.05, 0.60),
+    "languages": (0.60, 0.70),
+    "diarise": (0.70, 0.90),
+    "translate": (0.90, 0.95),
 }
-_NO_DIARIZE_SPANS = {"decode": (0.0, 0.05), "transcribe": (0.05, 0.95)}
+_NO_DIARIZE_SPANS: dict[str, tuple[float, float]] = {
+    "decode": (0.0, 0.05),
+    "transcribe": (0.05, 0.75),
+    "languages": (0.75, 0.88),
+    "translate": (0.88, 0.95),
+}
 
 
 @dataclass(frozen=True)
@@ -107,6 +117,7 @@ class _Heartbeat:
         self._options = options
         self._lock = threading.Lock()
         self._progress = 0.0
+        self._stage: str | None = None
         self._last_write = time.monotonic()
         self._lost = False
         self._stop = threading.Event()
@@ -124,13 +135,17 @@ class _Heartbeat:
         self._stop.set()
         self._thread.join()
 
-    def report(self, progress: float, *, force: bool = False) -> None:
-        """Record progress; write it when ``progress_interval`` has passed (or ``force``)."""
+    def report(self, progress: float, *, force: bool = False, stage: str | None = None) -> None:
+        """Record progress (and the stage now running, when given); write it when ``progress_interval`` has
+        passed, when the stage changes, or with ``force``."""
         if self._lost:
             raise JobLostError(self._job_id)
         with self._lock:
             self._progress = max(self._progress, progress)
-            due = force or time.monotonic() - self._last_write >= self._options.progress_interval
+            moved = stage is not None and stage != self._stage
+            if stage is not None:
+                self._stage = stage
+            due = force or moved or time.monotonic() - self._last_write >= self._options.progress_interval
         if due:
             self._write()
         if self._lost:
@@ -138,7 +153,7 @@ class _Heartbeat:
 
     def _write(self) -> None:
         with self._lock:
-            progress = self._progress
+            progress, stage = self._progress, self._stage
             self._last_write = time.monotonic()
         try:
             with self._sessions() as session:
@@ -148,6 +163,7 @@ class _Heartbeat:
                     worker_id=self._worker_id,
                     progress=progress,
                     attempt=self._attempt,
+                    stage=stage,
                 )
         except Exception:  # a missed heartbeat is not fatal; the next one may pass
             log.warning("heartbeat failed job=%s", self._job_id, exc_info=True)
@@ -164,14 +180,15 @@ class _Heartbeat:
 
 
 def _progress_hook(beat: _Heartbeat, *, diarize: bool) -> Callable[..., None]:
-    spans = _STEP_SPANS if diarize else _NO_DIARIZE_SPANS
+    spans = _STAGE_SPANS if diarize else _NO_DIARIZE_SPANS
 
     def hook(step: str, *, completed: float, total: float) -> None:
-        span = spans.get(step)
-        if span is None or total <= 0:
+        stage = stage_of(step)
+        span = spans.get(stage) if stage is not None else None
+        if stage is None or span is None or total <= 0:
             return
         fraction = min(1.0, max(0.0, completed / total))
-        beat.report(span[0] + (span[1] - span[0]) * fraction)
+        beat.report(span[0] + (span[1] - span[0]) * fraction, stage=stage)
 
     return hook
 
@@ -317,6 +334,8 @@ def process_job(
             beat.report(0.95, force=True)
             record = _store_transcript(store, job_id, transcript)
             parts = chunk_artifacts(store, job_id)  # a split job's parts, listed in its custody manifest
+            if request.pseudonymize:
+                beat.report(0.96, force=True, stage="pseudonymise")
             parts += _pseudonymized(store, job, request, transcript, settings, workdir / "recording")
 
         def finish() -> bool:
@@ -330,6 +349,7 @@ def process_job(
                     language=transcript.language,
                     duration=transcript.duration,
                     models=transcript.models,
+                    warnings=[w.to_dict() for w in transcript.warnings],
                 )
 
         # A connection lost at this point would fail a job whose transcript is stored: record it again.
@@ -444,15 +464,18 @@ def _run(
                 stale_after=options.stale_after.total_seconds(),
                 lease_interval=options.heartbeat_interval,
                 submit=submit_chunk,
-            ).with_(audio_sha256=audio.sha256)
+            ).with_(audio_sha256=audio.sha256, warnings=audio.warnings)
             # Parts are transcribed (and their languages found) apart; the translation runs on the whole.
             transcript = pipeline.translate(transcript, audio, pipeline_options, hook)
         else:
-            transcript = pipeline.run_audio(audio, pipeline_options, hook)
+            transcript = pipeline.run_audio(audio, pipeline_options, hook).with_(warnings=audio.warnings)
     else:
         transcript = pipeline.run(local, pipeline_options, hook)
     return transcript.with_(
-        filename=job.filename or "", audio_sha256=stored.sha256 or transcript.audio_sha256
+        filename=job.filename or "",
+        audio_sha256=stored.sha256 or transcript.audio_sha256,
+        # users and shared units read these: no server path of a model file
+        models=public_identities(transcript.models),
     )
 
 
@@ -470,7 +493,13 @@ def _pseudonymized(
     from verbatim.jobs.pseudonymized import store_pseudonymized
 
     return store_pseudonymized(
-        store, job.id, transcript, policy=request.policy(), settings=settings, recording=recording
+        store,
+        job.id,
+        transcript,
+        policy=request.policy(),
+        settings=settings,
+        recording=recording,
+        hide=request.hide,
     )
 
 

@@ -32,6 +32,7 @@ from verbatim.api.schemas_web import (
     UserPublic,
     WordEditsCreate,
 )
+from verbatim.api.security import bounded_range
 from verbatim.api.services import visible_job
 from verbatim.jobs import documents
 from verbatim.jobs import pseudonymized as copies
@@ -296,7 +297,7 @@ def get_audio(
     (``/v1/jobs/{id}/audio/pseudonymized``).
     """
     user = _listener(request, session, request_id, credentials, ticket, job_id)
-    detail = f"audio range={(range_ or 'all')[:40]}"
+    detail = f"audio range={bounded_range(range_)}"
     job = visible_job(session, user=user, job_id=job_id, action="read", request_id=request_id, detail=detail)
     if job.object_key is None or job.audio_size is None:
         raise JobNotFoundError(f"Job {job.id} has no recording.")
@@ -329,7 +330,7 @@ def get_released_audio(
     recording (``GET /v1/jobs/{id}/audio``) stays with the owning unit.
     """
     user = _listener(request, session, request_id, credentials, ticket, job_id)
-    detail = f"audio view=pseudonymized range={(range_ or 'all')[:40]}"
+    detail = f"audio view=pseudonymized range={bounded_range(range_)}"
     access = pseudonymized.accessible_job(
         session, user=user, job_id=job_id, action="export", request_id=request_id, detail=detail
     )

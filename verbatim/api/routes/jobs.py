@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Query, Response, UploadFile, status
 
 from verbatim.api import pseudonymized, services
 from verbatim.api.deps import CurrentUser, DispatcherDep, RequestIdDep, SessionDep, SettingsDep, StoreDep
+from verbatim.api.permissions import require
 from verbatim.api.schemas import (
     MAX_SQL_INT,
     CustodyManifest,
@@ -25,6 +26,7 @@ from verbatim.jobs import pseudonymized as copies
 from verbatim.jobs.documents import content_disposition
 from verbatim.jobs.search import job_filters
 from verbatim.ops import audit
+from verbatim.ops.accounts import check_unit
 from verbatim.ops.db import Job
 
 __all__ = ["router"]
@@ -210,6 +212,7 @@ def delete_job(
     request_id: RequestIdDep,
 ) -> Response:
     """Delete a job, its recording and its artefacts; its audit trail is kept."""
+    require(session, user, "delete", request_id=request_id, action="delete", job_id=job_id)
     job = services.visible_job(session, user=user, job_id=job_id, action="delete", request_id=request_id)
     removed = services.delete_job(session, store=store, job=job)
     audit.record(
@@ -228,7 +231,8 @@ def share_job(
     request_id: RequestIdDep,
 ) -> JobSharePublic:
     """Share the job read-only with another unit: its readers get the pseudonymised copies only."""
-    detail = f"share unit={body.unit}"
+    detail = "share"  # the unit is recorded once validated (pseudonymized.share_job)
+    require(session, user, "share", request_id=request_id, action="write", job_id=job_id, detail=detail)
     job = services.visible_job(
         session, user=user, job_id=job_id, action="write", request_id=request_id, detail=detail
     )
@@ -257,7 +261,9 @@ def revoke_job_share(
     job_id: str, unit: str, user: CurrentUser, session: SessionDep, request_id: RequestIdDep
 ) -> Response:
     """Stop sharing the job with a unit: its readers lose access at once (owning unit and admins)."""
-    detail = f"unshare unit={unit[:64]}"
+    unit = check_unit(unit)  # 422 before anything is looked up or audited
+    detail = f"unshare unit={unit}"
+    require(session, user, "share", request_id=request_id, action="write", job_id=job_id, detail=detail)
     job = services.visible_job(
         session, user=user, job_id=job_id, action="write", request_id=request_id, detail=detail
     )

@@ -10,12 +10,13 @@ from verbatim.api.errors import PermissionDeniedError
 from verbatim.api.schemas import JobPublic, LegalHoldUpdate
 from verbatim.jobs.retention import set_legal_hold
 from verbatim.ops import audit
+from verbatim.ops.roles import allowed, roles_with
 
 __all__ = ["HOLD_ROLES", "router"]
 
 router = APIRouter(prefix="/v1/jobs", tags=["retention"])
 
-HOLD_ROLES = ("clerk", "admin")
+HOLD_ROLES = roles_with("hold")
 """Who places and releases holds: court clerks (for their unit's jobs) and admins."""
 
 
@@ -25,7 +26,7 @@ def put_legal_hold(
 ) -> JobPublic:
     """Place or release a legal hold: a held job is never purged by retention, nor deleted."""
     job = services.visible_job(session, user=user, job_id=job_id, action="admin", request_id=request_id)
-    if user.role not in HOLD_ROLES:
+    if not allowed(user.role, "hold"):
         audit.record(
             session, user=user, action="admin", outcome="denied", request_id=request_id, job_id=job_id,
             detail="legal hold",

@@ -11,8 +11,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from verbatim import __version__
 from verbatim.api.deps import CurrentUser, RequestIdDep, SessionDep, SessionFactoryDep, StateDep
-from verbatim.api.errors import PermissionDeniedError, ServiceUnavailableError
+from verbatim.api.errors import ServiceUnavailableError
 from verbatim.api.metrics import render_metrics
+from verbatim.api.permissions import require
 from verbatim.api.schemas import MAX_SQL_INT, AuditEntryPublic, AuditPage, HealthPublic
 from verbatim.ops import audit
 
@@ -33,12 +34,15 @@ def healthz(state: StateDep) -> HealthPublic:
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
-def metrics(user: CurrentUser, sessions: SessionFactoryDep) -> Response:
+def metrics(
+    user: CurrentUser, sessions: SessionFactoryDep, session: SessionDep, request_id: RequestIdDep
+) -> Response:
     """Prometheus metrics: jobs by state, queue depth, audio seconds processed, processing seconds.
 
-    Needs a token like every route but ``/healthz`` (give the scraper an account); not audited, as a scrape
-    touches no job and comes every few seconds.
+    Every unit's activity together: admins only (give the scraper an admin account of its own); not
+    audited when served, as a scrape touches no job and comes every few seconds (a refusal is).
     """
+    require(session, user, "administer", request_id=request_id, action="admin", detail="metrics")
     return Response(render_metrics(sessions), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -49,16 +53,12 @@ def get_audit(
     request_id: RequestIdDep,
     after_id: Annotated[int | None, Query(ge=0, le=MAX_SQL_INT)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    job_id: str | None = None,
-    unit: str | None = None,
-    action: str | None = None,
+    job_id: Annotated[str | None, Query(max_length=36)] = None,
+    unit: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[str | None, Query(max_length=16)] = None,
 ) -> AuditPage:
     """The audit log, oldest first, a page at a time (admins only; others get 403)."""
-    if not user.is_admin:
-        audit.record(
-            session, user=user, action="admin", outcome="denied", request_id=request_id, detail="audit"
-        )
-        raise PermissionDeniedError("Only an admin may read the audit log.")
+    require(session, user, "administer", request_id=request_id, action="admin", detail="audit")
     entries = audit.query(session, after_id=after_id, limit=limit, job_id=job_id, unit=unit, action=action)
     # Recorded after the query, so that reading the log does not add to the page being read.
     audit.record(session, user=user, action="admin", outcome="ok", request_id=request_id, detail="audit read")

@@ -14,6 +14,8 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from verbatim.ops.private import private_dir, private_sqlite
+
 __all__ = ["current_revision", "downgrade", "head_revision", "make_engine", "session_factory", "upgrade"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -33,6 +35,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         be used from any thread (the API answers from a thread pool).
     """
     parsed = make_url(url)
+    # An error's message must not carry the statement's parameters (a user's name, unit, a searched word).
+    kwargs.setdefault("hide_parameters", True)
     # As many connections as the API's thread pool (40) can ask for at once: with SQLAlchemy's default
     # (5 + 10 overflow) requests queued for a connection and failed after 30 s under load (`bench load`).
     in_memory = parsed.get_backend_name() == "sqlite" and (parsed.database or ":memory:") == ":memory:"
@@ -47,7 +51,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     connect_args.setdefault("check_same_thread", False)
     connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_S)
     if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        # transcript text, corrections, names: a folder created here is 0700, the database file 0600
+        database = Path(parsed.database).expanduser()
+        if not database.parent.exists():
+            private_dir(database.parent)
+        private_sqlite(database)
     engine = create_engine(url, connect_args=connect_args, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -62,6 +70,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # load (`verbatim bench load`) the lock waits cascaded into 30 s answers.
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # Deleted rows (a deleted job's text and file name) are overwritten, not left in free pages.
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
         finally:
             cursor.close()

@@ -11,7 +11,7 @@ the caller then drops its work.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -145,6 +145,7 @@ def claim_job(
             started_at=now,
             heartbeat_at=now,
             progress=0.0,
+            stage=None,
             error=None,
         )
         .execution_options(synchronize_session=False)
@@ -161,8 +162,11 @@ def set_progress(
     worker_id: str,
     progress: float,
     attempt: int | None = None,
+    stage: str | None = None,
 ) -> bool:
-    """Record progress (clamped to 0..1) and a heartbeat, if ``worker_id`` still holds the job; commit.
+    """Record progress (clamped to 0..1), the stage running (when given: ``decode``, ``transcribe``,
+    ``languages``, ``diarise``, ``translate``, ``pseudonymise``) and a heartbeat, if ``worker_id`` still
+    holds the job; commit.
 
     Returns:
         ``False`` when the job is no longer this worker's (taken over, deleted, finished): stop working on it.
@@ -170,7 +174,11 @@ def set_progress(
     statement = (
         update(Job)
         .where(_held_by(job_id, worker_id, attempt))
-        .values(progress=min(1.0, max(0.0, float(progress))), heartbeat_at=utcnow())
+        .values(
+            progress=min(1.0, max(0.0, float(progress))),
+            heartbeat_at=utcnow(),
+            **({"stage": stage} if stage is not None else {}),
+        )
         .execution_options(synchronize_session=False)
     )
     held = _rowcount(session.execute(statement)) == 1
@@ -188,6 +196,7 @@ def finish_job(
     language: str | None = None,
     duration: float | None = None,
     models: Mapping[str, Any] | None = None,
+    warnings: Sequence[Mapping[str, Any]] = (),
 ) -> bool:
     """Mark a job succeeded, with its artefacts, in one transaction: running → succeeded.
 
@@ -203,17 +212,26 @@ def finish_job(
         language: the detected language.
         duration: the recording's duration in seconds.
         models: model identities and hashes, for the custody manifest.
+        warnings: what decoding found wrong with the recording (shown with the job's status).
 
     Returns:
         ``True`` when the job is now succeeded by this call.
     """
-    values: dict[str, Any] = {"status": "succeeded", "progress": 1.0, "finished_at": utcnow(), "error": None}
+    values: dict[str, Any] = {
+        "status": "succeeded",
+        "progress": 1.0,
+        "stage": None,
+        "finished_at": utcnow(),
+        "error": None,
+    }
     if language is not None:
         values["language"] = language
     if duration is not None:
         values["duration"] = duration
     if models is not None:
         values["models"] = dict(models)
+    if warnings:
+        values["warnings"] = [dict(w) for w in warnings]
     statement = (
         update(Job)
         .where(_held_by(job_id, worker_id, attempt))

@@ -1,4 +1,12 @@
-"""Subtitle cues shared by SRT and VTT: at most two lines, at most a few seconds, cut at word boundaries."""
+"""Subtitle cues shared by SRT and VTT (both render the same cues), following common broadcast rules.
+
+- A cue holds at most two lines of at most ``max_line_chars`` (42) characters and lasts at most
+  ``max_cue_duration`` seconds.
+- It stays on screen at least :data:`MIN_CUE_SECONDS` (1 s), unless the next cue starts sooner: a 0.1 s cue
+  cannot be read.
+- It is never cut inside a word: tokens Whisper glued to the previous one (``Word.join == ""``: "d" +
+  "'accord", "États" + "-Unis", "aujourd" + "'hui") travel with it, to the same cue and the same line.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +17,11 @@ from verbatim.pipeline.export._common import normalize_space
 from verbatim.pipeline.export.options import ExportOptions
 from verbatim.pipeline.types import Segment, Transcript
 
-__all__ = ["Cue", "build_cues", "wrap"]
+__all__ = ["MIN_CUE_SECONDS", "Cue", "build_cues", "wrap"]
 
 _MAX_LINES = 2
-_MIN_CUE_MS = 500
-"""A cue whose words have no duration is shown this long (less if the next cue starts sooner)."""
+MIN_CUE_SECONDS = 1.0
+"""Shortest time a cue stays on screen, unless the next cue starts sooner."""
 
 
 @dataclass(frozen=True)
@@ -55,10 +63,21 @@ def _balanced(tokens: Sequence[str], width: int) -> tuple[str, ...]:
 
 
 def _timed_tokens(segment: Segment) -> list[tuple[float, float, str]]:
-    """(start, end, token) for each word; a segment without words is cut into words timed by their length."""
+    """(start, end, token) for each whole word: tokens joined to the previous one (``join == ""``) are glued
+    to it, so no cue or line ever cuts a word apart. A segment without words is cut into its space-separated
+    words, timed by their length."""
     if segment.words:
-        timed = [(w.start, w.end, normalize_space(w.text)) for w in segment.words]
-        return [t for t in timed if t[2]]
+        timed: list[tuple[float, float, str]] = []
+        for word in segment.words:
+            token = normalize_space(word.text)
+            if not token:
+                continue
+            if timed and not word.join:
+                start, end, previous = timed[-1]
+                timed[-1] = (start, max(end, word.end), previous + token)
+            else:
+                timed.append((word.start, word.end, token))
+        return timed
     tokens = normalize_space(segment.text).split(" ")
     tokens = [t for t in tokens if t]
     total = sum(len(t) + 1 for t in tokens)
@@ -115,15 +134,16 @@ def build_cues(
             raw.append((start, end, current, segment.speaker))
 
     raw.sort(key=lambda c: c[0])
+    min_ms = round(MIN_CUE_SECONDS * 1000)
     cues: list[Cue] = []
     for n, (start, end, tokens, speaker) in enumerate(raw):
         start_ms = max(0, round(start * 1000))
-        end_ms = round(end * 1000)
-        if end_ms <= start_ms:
-            # Zero-length words (Whisper emits some): show the cue briefly, without running into the next one.
-            next_start = round(raw[n + 1][0] * 1000) if n + 1 < len(raw) else 0
-            if next_start <= start_ms:
-                next_start = start_ms + _MIN_CUE_MS
-            end_ms = max(start_ms + 1, min(start_ms + _MIN_CUE_MS, next_start))
-        cues.append(Cue(start_ms, end_ms, _balanced(tokens, width), speaker))
+        end_ms = max(round(end * 1000), start_ms + min_ms)
+        later = [round(c[0] * 1000) for c in raw[n + 1 :] if round(c[0] * 1000) > start_ms]
+        if later:
+            # never run into the next cue: a short cue is stretched up to it, at most
+            end_ms = min(end_ms, later[0])
+        if transcript.duration > 0:
+            end_ms = min(end_ms, max(round(end * 1000), round(transcript.duration * 1000)))
+        cues.append(Cue(start_ms, max(end_ms, start_ms + 1), _balanced(tokens, width), speaker))
     return cues

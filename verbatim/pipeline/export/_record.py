@@ -115,18 +115,20 @@ def word_pieces(turn: Turn, threshold: float) -> list[tuple[str, bool]]:
     pieces: list[tuple[str, bool]] = []
     for segment in turn.segments:
         if segment.words:
-            tokens = [(w.text, w.probability < threshold) for w in segment.words]
+            # a word glued to the previous one ("d" + "'accord") keeps no space before it; a segment starts
+            # a new word whatever its first token says
+            tokens = [
+                ((w.join if i else " ") + _SPACE.sub(" ", w.text).strip(), w.probability < threshold)
+                for i, w in enumerate(segment.words)
+            ]
         else:
-            tokens = [(segment.text, False)]
+            tokens = [(" " + _SPACE.sub(" ", segment.text).strip(), False)]
         for text, low in tokens:
-            text = _SPACE.sub(" ", text)
             if not text.strip():
                 continue
             if not pieces:
                 text = text.lstrip()
-            elif not text[0].isspace():
-                text = " " + text
-            if pieces and pieces[-1][1] != low and low:
+            if pieces and pieces[-1][1] != low and low and text[:1].isspace():
                 # Underline the word, not the space before it.
                 pieces[-1] = (pieces[-1][0] + " ", False)
                 text = text[1:]
@@ -259,6 +261,8 @@ def _rows(transcript: Transcript, options: ExportOptions) -> list[tuple[str, tup
         ("Durée", (clock(transcript.duration),)),
         ("Langue", (language,)),
     ]
+    if transcript.warnings:  # a damaged recording is said where a reader looks first
+        rows.append(("Avertissement", tuple(w.message for w in transcript.warnings)))
     spoken = sorted({s.language for s in transcript.segments if s.language})
     if len(spoken) > 1:
         rows.append(("Langues parlées", (", ".join(language_name(code) for code in spoken),)))

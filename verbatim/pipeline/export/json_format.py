@@ -3,7 +3,9 @@
 Times are rounded to the millisecond and probabilities to 4 decimals, so a transcript that already has that
 precision survives ``transcript_from_dict(transcript_to_dict(t)) == t``. Beyond the schema's required keys a
 segment carries its decoder scores (``avg_logprob``, ``no_speech_prob``, ``compression_ratio``) and a word
-carries ``speaker`` only where it differs from its segment's, so the round trip is exact. A segment also
+carries ``speaker`` only where it differs from its segment's, so the round trip is exact, and ``join``:
+``" "`` when it starts a new word, ``""`` when it continues the previous one ("d" + "'accord"); a document
+without ``join`` (written before it existed) reads as every word standing apart. A segment also
 carries ``language_probability`` (per-segment language identification, ``null`` when not measured) and
 ``translation``: ``{"language", "text", "model"}`` or ``null``; ``"outdated": true`` is added when the
 segment's text was corrected after it was translated.
@@ -17,7 +19,7 @@ from typing import Any
 
 from verbatim.errors import InvalidOptionError
 from verbatim.pipeline.export.options import ExportOptions
-from verbatim.pipeline.types import Segment, SegmentTranslation, Transcript, Word
+from verbatim.pipeline.types import DecodeWarning, Segment, SegmentTranslation, Transcript, Word
 
 __all__ = [
     "SCHEMA",
@@ -62,6 +64,7 @@ def transcript_to_dict(transcript: Transcript) -> dict[str, Any]:
         "models": {name: dict(info) for name, info in transcript.models.items()},
         "speakers": [{"id": sid, "name": name} for sid, name in transcript.speakers.items()],
         "segments": [_segment_to_dict(s) for s in transcript.segments],
+        **({"warnings": [w.to_dict() for w in transcript.warnings]} if transcript.warnings else {}),
     }
 
 
@@ -112,6 +115,7 @@ def _word_to_dict(word: Word, segment_speaker: str | None) -> dict[str, Any]:
         "end": _time(word.end),
         "text": word.text,
         "probability": _score(word.probability),
+        "join": word.join,
     }
     if word.speaker != segment_speaker:
         doc["speaker"] = word.speaker
@@ -145,13 +149,27 @@ def transcript_from_dict(doc: dict[str, Any]) -> Transcript:
             models={str(k): {str(a): str(b) for a, b in v.items()} for k, v in doc.get("models", {}).items()},
             speakers={str(s["id"]): str(s["name"]) for s in doc.get("speakers", [])},
             language_probability=1.0 if probability is None else float(probability),
+            warnings=tuple(_warning_from_dict(w) for w in doc.get("warnings", [])),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise InvalidOptionError(f"malformed transcript document: {type(e).__name__}: {e}") from e
 
 
+def _join(value: Any) -> str:
+    return "" if value in ("", False) else " "
+
+
 def _optional_float(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def _warning_from_dict(doc: dict[str, Any]) -> DecodeWarning:
+    return DecodeWarning(
+        code=str(doc["code"]),
+        message=str(doc["message"]),
+        decoded_duration=_optional_float(doc.get("decoded_duration")),
+        declared_duration=_optional_float(doc.get("declared_duration")),
+    )
 
 
 def _segment_from_dict(doc: dict[str, Any]) -> Segment:
@@ -168,6 +186,8 @@ def _segment_from_dict(doc: dict[str, Any]) -> Segment:
                 text=str(w["text"]),
                 probability=float(w["probability"]),
                 speaker=w.get("speaker", speaker),
+                # documents written before "join" existed: every word stood apart
+                join=_join(w.get("join", " ")),
             )
             for w in doc.get("words", [])
         ),

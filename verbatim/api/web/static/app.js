@@ -146,8 +146,10 @@ export function bytes(n) {
   return `${value.toFixed(i ? 1 : 0)} ${unit}`;
 }
 
-export function statusText(status) {
-  return t(`status_${status}`);
+export function statusText(status, stage = null) {
+  // a running job names the stage at work (decode, transcribe, languages, diarise, translate, pseudonymise)
+  const text = t(`status_${status}`);
+  return status === "running" && stage ? `${text} · ${t(`stage_${stage}`)}` : text;
 }
 
 /** Announce a message in the page's live region (read by screen readers), as info or error. */

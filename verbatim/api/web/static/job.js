@@ -37,7 +37,7 @@ async function loadJob() {
       return null;
     }
     document.getElementById("pending-label").textContent = t("job_progress", {
-      status: statusText(job.status),
+      status: statusText(job.status, job.stage),
       pct,
     });
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
@@ -54,6 +54,11 @@ function showMeta(job) {
     `${t("created")} ${dateTime(job.created_at)}`,
   ];
   document.getElementById("job-meta").textContent = parts.filter(Boolean).join(" · ");
+  // A damaged recording (truncated...) is said above the transcript, as in the DOCX header.
+  const warnings = document.getElementById("job-warnings");
+  const messages = (job.warnings || []).map((w) => w.message).filter(Boolean);
+  warnings.textContent = messages.join(" ");
+  warnings.hidden = messages.length === 0;
 }
 
 function transcriptUrl(format, view) {
@@ -153,7 +158,9 @@ function wordSpan(seg, word, index) {
 
 function segmentBlock(seg, translated) {
   const words = (seg.words || []).length
-    ? seg.words.flatMap((w, i) => [wordSpan(seg, w, i), " "])
+    ? // a word glued to the previous one ("join": "", as in d'accord, États-Unis) gets no space before it;
+      // documents written before "join" existed have every word apart
+      seg.words.flatMap((w, i) => [...(i && w.join !== "" ? [" "] : []), wordSpan(seg, w, i)])
     : [el("span", { text: seg.text })];
   const original = el("p", { class: "orig", lang: seg.language || state.doc.language }, ...words);
   if (!translated) return el("div", { class: "seg", dataset: { s: String(seg.id) } }, original);

@@ -40,7 +40,10 @@ function options() {
   if (value("opt-speakers")) data.set("num_speakers", value("opt-speakers"));
   if (value("opt-channels") !== "mix") data.set("channels", value("opt-channels"));
   if (value("opt-translate")) data.set("translate_to", value("opt-translate"));
+  if (value("opt-languages")) data.set("languages", value("opt-languages"));
+  if (value("opt-prompt")) data.set("prompt", value("opt-prompt"));
   if (document.getElementById("opt-pseudo").checked) data.set("pseudonymize", "true");
+  if (value("opt-hide")) data.set("hide", value("opt-hide"));
   return data;
 }
 
@@ -94,7 +97,7 @@ async function follow(jobId) {
     }
     const pct = Math.round((job.progress || 0) * 100);
     bar.value = pct;
-    label.textContent = t("job_progress", { status: statusText(job.status), pct });
+    label.textContent = t("job_progress", { status: statusText(job.status, job.stage), pct });
     document.getElementById("follow").dataset.status = job.status;
     if (job.status === "succeeded") {
       const link = document.getElementById("open-job");

@@ -1,0 +1,163 @@
+"""Speaker clustering that finds the number of speakers: average-linkage agglomeration under the
+segmentation model's cannot-link constraints, stopped at a calibrated distance, small clusters weighed in
+seconds of speech.
+
+Why constraints: the segmentation model separates up to three local speakers inside each 10 s chunk, and it
+is rarely wrong that two voices heard together in one chunk are two people. Plain agglomeration forgets that
+and, on a phone line or with similar voices, merges a whole conversation into one speaker. Here two clusters
+that hold different local speakers of the same chunk are never merged while the number of speakers is
+free, so a recording where any chunk holds two voices keeps at least two speakers.
+
+Why seconds: a short second speaker (two sentences) gives a handful of embeddings; a cluster is folded into
+its nearest neighbour only when the speech it rests on is shorter than ``min_speaker_seconds``, however few
+embeddings it has.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["constrained_clustering"]
+
+
+def _normalize(x: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+    x = np.asarray(x, dtype=np.float64)
+    return np.asarray(x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12))
+
+
+def constrained_clustering(
+    embeddings: npt.NDArray[np.float32],
+    chunk: npt.NDArray[np.int64],
+    local: npt.NDArray[np.int64],
+    speech: npt.NDArray[np.float32],
+    *,
+    threshold: float,
+    min_speaker_seconds: float = 0.0,
+    num_clusters: int | None = None,
+    min_clusters: int = 1,
+    max_clusters: int | None = None,
+    max_points: int = 1200,
+) -> npt.NDArray[np.int64]:
+    """Average-linkage clustering (cosine distance) with cannot-link constraints.
+
+    Args:
+        embeddings: (n, dim) speaker embeddings.
+        chunk / local: (n,) the chunk and local speaker each embedding comes from; embeddings of one chunk
+            with different local speakers cannot share a cluster while the count is free (a forced count
+            or a ``max_clusters`` bound overrides them).
+        speech: (n,) seconds of speech each embedding rests on.
+        threshold: average cosine distance at which merging stops.
+        min_speaker_seconds: after the threshold, clusters with less speech than this are merged into their
+            closest cluster (constraints kept where possible), smallest first.
+        num_clusters: exact number of clusters (capped at n).
+        min_clusters / max_clusters: bounds on the number of clusters.
+        max_points: past this many embeddings the clustering runs on an evenly spaced subset and the others
+            join the closest cluster centroid (memory and time stay bounded for hours of speech).
+
+    Returns:
+        (n,) labels 0..k-1.
+    """
+    n = len(embeddings)
+    if n <= 1:
+        return np.zeros(n, dtype=np.int64)
+    if n > max_points:
+        subset = np.linspace(0, n - 1, max_points).round().astype(np.int64)
+        sub = constrained_clustering(
+            embeddings[subset],
+            chunk[subset],
+            local[subset],
+            speech[subset],
+            threshold=threshold,
+            min_speaker_seconds=min_speaker_seconds * max_points / n,
+            num_clusters=num_clusters,
+            min_clusters=min_clusters,
+            max_clusters=max_clusters,
+            max_points=max_points,
+        )
+        unit = _normalize(embeddings)
+        members = unit[subset]
+        centroids = _normalize(np.stack([members[sub == c].mean(axis=0) for c in range(int(sub.max()) + 1)]))
+        return np.asarray(np.argmax(unit @ centroids.T, axis=1), dtype=np.int64)
+
+    x = _normalize(embeddings)
+    distance = 1.0 - x @ x.T  # (n, n) average-linkage distances between current clusters
+    same_chunk = chunk[:, None] == chunk[None, :]
+    apart = same_chunk & (local[:, None] != local[None, :])  # cannot-link
+    size = np.ones(n)
+    seconds = np.asarray(speech, dtype=np.float64).copy()
+    alive = np.ones(n, dtype=bool)
+    owner = np.arange(n)
+    low = min(max(min_clusters, 1), n)
+    high = n if max_clusters is None else max(min(max_clusters, n), low)
+    target = None if num_clusters is None else min(max(num_clusters, 1), n)
+
+    def merge(a: int, b: int) -> None:
+        total = size[a] + size[b]
+        # Lance-Williams update for average linkage
+        distance[a, :] = (size[a] * distance[a, :] + size[b] * distance[b, :]) / total
+        distance[:, a] = distance[a, :]
+        distance[a, a] = 0.0
+        apart[a, :] |= apart[b, :]
+        apart[:, a] = apart[a, :]
+        size[a] = total
+        seconds[a] += seconds[b]
+        alive[b] = False
+        owner[owner == b] = a
+
+    def closest(
+        constrained: bool, rows: npt.NDArray[np.int64] | None = None
+    ) -> tuple[float, int, int] | None:
+        live = np.flatnonzero(alive)
+        sub = distance[np.ix_(live, live)].copy()
+        np.fill_diagonal(sub, np.inf)
+        if constrained:
+            sub[apart[np.ix_(live, live)]] = np.inf
+        if rows is not None:
+            mask = np.zeros(len(live), dtype=bool)
+            mask[np.isin(live, rows)] = True
+            sub[~mask, :] = np.inf
+        flat = int(np.argmin(sub))
+        i, j = divmod(flat, len(live))
+        if not np.isfinite(sub[i, j]):
+            return None
+        return float(sub[i, j]), int(live[i]), int(live[j])
+
+    # 1. merge while close enough (or while the requested count / the maximum is not reached)
+    while alive.sum() > 1:
+        k = int(alive.sum())
+        if target is not None and k <= target:
+            break
+        if target is None and k <= low:
+            break
+        forced = target is not None or k > high
+        best = closest(constrained=True)
+        if best is None and forced:
+            best = closest(constrained=False)
+        if best is None or (not forced and best[0] > threshold):
+            break
+        merge(best[1], best[2])
+
+    # 2. fold clusters resting on too little speech into their closest cluster, smallest first
+    if target is None and min_speaker_seconds > 0:
+        while alive.sum() > low:
+            live = np.flatnonzero(alive)
+            small = live[seconds[live] < min_speaker_seconds]
+            if len(small) == 0:
+                break
+            smallest = small[np.argmin(seconds[small])]
+            best = closest(constrained=True, rows=np.array([smallest])) or closest(
+                constrained=False, rows=np.array([smallest])
+            )
+            if best is None:
+                break
+            _, small_one, other = best
+            if seconds[other] >= seconds[small_one]:
+                merge(other, small_one)
+            else:
+                merge(small_one, other)
+
+    _, labels = np.unique(owner, return_inverse=True)
+    return labels.astype(np.int64).reshape(-1)
