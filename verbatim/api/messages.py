@@ -47,7 +47,7 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "en": "The file is larger than the server accepts.",
     },
     "audio_limit": {
-        "fr": "Enregistrement lisible mais hors des limites acceptées (fréquence, nombre de canaux ou durée).",
+        "fr": "Enregistrement lisible mais hors des limites (fréquence, nombre de canaux ou durée).",
         "en": "Readable recording, but out of the accepted bounds (sample rate, channels or duration).",
     },
     "audio_unreadable": {
