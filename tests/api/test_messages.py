@@ -3,6 +3,8 @@ catalogue has in French and English, the field it refuses, and the pages fetch t
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from tests.api.conftest import Service
@@ -56,7 +58,7 @@ def test_api_errors_carry_their_code_and_field(service: Service) -> None:
     assert (r.status_code, r.json()["code"]) == (401, "not_authenticated")
     r = service.client.get("/v1/nowhere", headers=headers)
     assert (r.status_code, r.json()["code"]) == (404, "not_found")
-    r = service.client.get("/v1/jobs/x/transcript?format=rtf", headers=headers)
+    r = service.client.get(f"/v1/jobs/{uuid.uuid4()}/transcript?format=rtf", headers=headers)
     assert r.status_code == 422 and r.json()["code"] == "invalid_option" and r.json()["field"] == "format"
     # The pages read the same catalogue.
     served = service.client.get("/web/messages.json").json()
