@@ -25,4 +25,15 @@ if ! command -v chromium >/dev/null 2>&1 && [ -z "${VERBATIM_CHROMIUM:-}" ]; the
     echo "setup: no chromium: the web tests need it (sudo apt-get install chromium, or VERBATIM_CHROMIUM=...)" >&2
   fi
 fi
+# PDF exports are the ODT rendered by LibreOffice headless (Debian's packages; no network at run time), and
+# the export tests read PDFs back with poppler's pdftotext too: install them when missing and we may.
+if ! command -v soffice >/dev/null 2>&1 && [ -z "${VERBATIM_SOFFICE:-}" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+      libreoffice-writer-nogui poppler-utils >/dev/null
+  else
+    echo "setup: no soffice: PDF exports need it (sudo apt-get install libreoffice-writer-nogui)" >&2
+  fi
+fi
 echo "setup: ready (.venv/bin/verbatim)" >&2

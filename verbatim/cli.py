@@ -9,6 +9,7 @@ import functools
 import inspect
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -45,6 +46,10 @@ retention_app = typer.Typer(help="Retention periods per unit and kind of data.",
 app.add_typer(retention_app, name="retention")
 keys_app = typer.Typer(help="Encryption at rest: create the keyring, rotate keys, see which key holds what.")
 app.add_typer(keys_app, name="keys")
+
+
+BINARY_FORMATS = ("docx", "odt", "pdf")
+"""Export formats that are not text: written to a file (-o), never to the terminal."""
 
 
 def _print_version(value: bool) -> None:
@@ -129,7 +134,9 @@ def _with_request_options(command: Callable[..., None]) -> Callable[..., None]:
 @_with_request_options
 def transcribe(
     audio: Annotated[list[Path], typer.Argument(help="Recordings (any audio or video container).")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="json, txt, srt, vtt or docx.")] = "json",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="json, txt, srt, vtt, docx, odt or pdf.")
+    ] = "json",
     output: Annotated[
         Path | None,
         typer.Option(
@@ -174,8 +181,8 @@ def transcribe(
         _fail(f"unknown format '{fmt}': use one of {', '.join(FORMATS)}.", EXIT_USAGE)
     if output is None and len(audio) > 1 and fmt != "json":
         _fail(f"several inputs in {fmt} need -o DIRECTORY (one <stem>.{fmt} per input).", EXIT_USAGE)
-    if output is None and fmt == "docx":
-        _fail("DOCX is binary: give -o FILE.docx.", EXIT_USAGE)
+    if output is None and fmt in BINARY_FORMATS:
+        _fail(f"{fmt.upper()} is binary: give -o FILE.{fmt}.", EXIT_USAGE)
     if subtitles not in ("original", "translation"):
         _fail(f"unknown subtitles '{subtitles}': use original or translation.", EXIT_USAGE)
     if subtitles == "translation" and request_options.get("translate_to") is None:
@@ -217,9 +224,9 @@ def transcribe(
             failures += 1
             typer.echo(f"verbatim: error: {e}", err=True)
             continue
-        from verbatim.pipeline.export import ExportOptions, render, transcript_to_dict
+        from verbatim.pipeline.export import render, transcript_to_dict
 
-        export_options = ExportOptions(
+        export_options = request.export_options(
             case_fields=tuple(case_fields),
             subtitles="translation" if subtitles == "translation" else "original",
         )
@@ -313,7 +320,8 @@ def pseudonymize(
         str, typer.Option(help="hearing (shared copy), open-data (publication) or a JSON policy file.")
     ] = "hearing",
     fmt: Annotated[
-        str | None, typer.Option("--format", "-f", help="For a transcript: json, txt, srt, vtt or docx.")
+        str | None,
+        typer.Option("--format", "-f", help="For a transcript: json, txt, srt, vtt, docx, odt or pdf."),
     ] = None,
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Output file (default: stdout).")
@@ -368,8 +376,8 @@ def pseudonymize(
     names_to_hide = _hide_list(hide, hide_file)
     if fmt is not None and fmt not in FORMATS:
         _fail(f"unknown format '{fmt}': use one of {', '.join(FORMATS)}.", EXIT_USAGE)
-    if fmt == "docx" and output is None:
-        _fail("DOCX is binary: give -o FILE.docx.", EXIT_USAGE)
+    if fmt in BINARY_FORMATS and output is None:
+        _fail(f"{fmt.upper()} is binary: give -o FILE.{fmt}.", EXIT_USAGE)
     try:
         chosen = load_policy(policy)
     except VerbatimError as e:
@@ -686,8 +694,29 @@ def serve(
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
+    # The socket is bound here, before the app starts: a taken port is one error line, not uvicorn's trace.
+    try:
+        sock = _listen(host, port)
+    except OSError as e:
+        _fail(f"cannot listen on {host}:{port}: {e.strerror or e} (is another server using it? try --port)")
     # log_config=None keeps our handler; access_log=False: the API writes its own, without query strings
-    uvicorn.run(create_app(), host=host, port=port, log_config=None, access_log=False)
+    config = uvicorn.Config(create_app(), host=host, port=port, log_config=None, access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (IPv6 when ``host`` is an IPv6 address)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
 
 
 @app.command()
@@ -867,6 +896,9 @@ def keys_status() -> None:
         _fail("encryption at rest is off (set VERBATIM_ENCRYPTION__KEYRING_FILE or VERBATIM_ENCRYPTION__KEY)")
     counts = Counter(key_id_of(store.inner, key) or "plaintext" for key in store.list(""))
     active = store.keyring.active_id
+    if not counts:
+        typer.echo(f"no stored object yet; new objects will be encrypted with key {active}")
+        return
     for key_id, count in sorted(counts.items()):
         marker = "\tactive" if key_id == active else ""
         typer.echo(f"{key_id}\t{count}{marker}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 __all__ = [
     "AudioDecodeError",
     "AudioLimitError",
+    "DocumentEngineError",
     "EmptyAudioError",
     "InvalidOptionError",
     "JobNotReadyError",
@@ -56,3 +57,7 @@ class JobNotReadyError(VerbatimError):
 
 class LegalHoldError(VerbatimError):
     """The job is on legal hold: nothing of it may be deleted until the hold is released."""
+
+
+class DocumentEngineError(VerbatimError):
+    """The engine that makes a document (LibreOffice, for a PDF) is missing or failed."""

@@ -181,7 +181,8 @@ def test_upload_poll_and_fetch_every_format_through_celery_postgres_and_s3(clust
     assert "fellow Americans" in vtt.text
 
     d = cluster.client.get(f"/v1/jobs/{job_id}/transcript?format=docx", headers=h)
-    assert d.status_code == 200 and d.headers["content-disposition"].endswith(f'{job_id}.docx"')
+    assert d.status_code == 200 and job_id not in d.headers["content-disposition"]
+    assert re.search(r'filename="jfk_\d{4}-\d\d-\d\d\.docx"', d.headers["content-disposition"])
     document = docx.Document(io.BytesIO(d.content))
     everything = "\n".join(p.text for p in document.paragraphs) + "\n".join(
         cell.text for table in document.tables for row in table.rows for cell in row.cells

@@ -154,6 +154,45 @@ def test_a_correction_is_applied_to_every_export_and_the_original_stays(
     assert not any("zanzibar" in t or before.lower() in t.split() for t in _audit_texts(service))
 
 
+def test_a_misattributed_segment_is_given_to_the_other_speaker_and_back(
+    service: Service, job: dict[str, Any]
+) -> None:
+    doc = _transcript(service, job["id"])
+    segment = doc["segments"][0]
+    speakers = sorted({s["speaker"] for s in doc["segments"] if s.get("speaker")})
+    assert len(speakers) == 2
+    mine, other = segment["speaker"], next(s for s in speakers if s != segment["speaker"])
+    url = f"/v1/jobs/{job['id']}/segment-speakers"
+    h = service.investigator.headers
+    move = {"segment_id": segment["id"], "before": mine, "after": other}
+    r = service.client.post(url, headers=h, json={"edits": [move]})
+    assert r.status_code == 200, r.text
+    [row] = r.json()["edits"]
+    assert (row["kind"], row["segment_id"], row["before"], row["after"]) == (
+        "segment_speaker",
+        0,
+        mine,
+        other,
+    )
+    moved = _transcript(service, job["id"])["segments"][0]
+    assert moved["speaker"] == other and moved["text"] == segment["text"]
+    assert other in _transcript(service, job["id"], "srt").decode().split("\n\n")[0]
+    # stale (the client still sees the old speaker): 409; an unknown speaker: 422; nothing changed
+    assert service.client.post(url, headers=h, json={"edits": [move]}).status_code == 409
+    bad = service.client.post(url, headers=h, json={"edits": [{**move, "before": other, "after": "S9"}]})
+    assert bad.status_code == 422 and bad.json()["code"] == "invalid_option"
+    back = {"segment_id": segment["id"], "before": other, "after": mine}
+    assert service.client.post(url, headers=h, json={"edits": [back]}).status_code == 200
+    assert _transcript(service, job["id"])["segments"][0]["speaker"] == mine
+    history = service.client.get(f"/v1/jobs/{job['id']}/edits", headers=h).json()["edits"]
+    assert [(e["before"], e["after"]) for e in history if e["kind"] == "segment_speaker"][-2:] == [
+        (mine, other),
+        (other, mine),
+    ]
+    outsider = service.client.post(url, headers=service.outsider.headers, json={"edits": [back]})
+    assert outsider.status_code == 404
+
+
 def test_a_stale_correction_is_refused_and_changes_nothing(service: Service, job: dict[str, Any]) -> None:
     doc = _transcript(service, job["id"])
     segment = doc["segments"][-1]

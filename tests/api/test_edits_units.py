@@ -135,6 +135,19 @@ def test_media_type_from_the_first_bytes(head: bytes, kind: str) -> None:
     assert media_type(head) == kind
 
 
+def test_a_segment_given_to_another_speaker_keeps_its_words_and_follows_later_renames() -> None:
+    doc = _doc()
+    doc["segments"][0]["words"][0]["speaker"] = "S1"
+    move = TranscriptEdit(kind="segment_speaker", segment_id=0, speaker="S2", before="S1", after="S2")
+    revised = apply_edits(doc, [move, _speaker("S2", "Greffière")])
+    segment = revised["segments"][0]
+    assert segment["speaker"] == "S2" and segment["text"] == "Bonjour, je suis Jean."
+    assert segment["words"][0]["speaker"] == "S2"
+    assert doc["segments"][0]["speaker"] == "S1", "the original is never modified"
+    undo = TranscriptEdit(kind="segment_speaker", segment_id=0, speaker="S1", before="S2", after="S1")
+    assert apply_edits(doc, [move, undo])["segments"][0]["speaker"] == "S1"
+
+
 def test_a_corrected_word_joins_the_previous_one_as_french_writes_it() -> None:
     revised = apply_edits(_doc(), [_word(0, 1, "d"), _word(0, 2, "'accord")])
     segment = revised["segments"][0]

@@ -27,7 +27,11 @@ def test_upload_follow_and_fetch_every_format(service: Service, done_job: dict[s
     r = service.client.get(f"/v1/jobs/{job_id}/transcript", headers=h)  # json by default
     assert r.status_code == 200
     assert r.headers["content-type"] == "application/json"
-    assert r.headers["content-disposition"] == f'attachment; filename="{job_id}.json"'
+    # named after the recording and the day it was submitted, never the job's id
+    day = done_job["created_at"][:10]
+    assert r.headers["content-disposition"] == (
+        f"attachment; filename=\"jfk_{day}.json\"; filename*=UTF-8''jfk_{day}.json"
+    )
     doc = json.loads(r.content)
     assert doc["schema"] == "verbatim.transcript/1"
     text = " ".join(s["text"] for s in doc["segments"]).lower()
@@ -50,7 +54,7 @@ def test_upload_follow_and_fetch_every_format(service: Service, done_job: dict[s
 
     d = service.client.get(f"/v1/jobs/{job_id}/transcript?format=docx", headers=h)
     assert d.status_code == 200
-    assert d.headers["content-disposition"].endswith(f'{job_id}.docx"')
+    assert d.headers["content-disposition"].endswith(f"''jfk_{day}.docx")
     document = docx.Document(io.BytesIO(d.content))
     everything = "\n".join(p.text for p in document.paragraphs) + "\n".join(
         cell.text for table in document.tables for row in table.rows for cell in row.cells
@@ -58,7 +62,7 @@ def test_upload_follow_and_fetch_every_format(service: Service, done_job: dict[s
     assert done_job["audio_sha256"] in everything
     assert "country" in everything.lower()
 
-    bad = service.client.get(f"/v1/jobs/{job_id}/transcript?format=pdf", headers=h)
+    bad = service.client.get(f"/v1/jobs/{job_id}/transcript?format=rtf", headers=h)
     assert bad.status_code == 422 and "format" in bad.json()["error"]
 
     listed = service.client.get("/v1/jobs", headers=h).json()["jobs"]

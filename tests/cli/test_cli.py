@@ -86,7 +86,9 @@ def test_one_bad_file_among_good_ones_still_writes_the_good_ones(tmp_path: Path)
         (["transcribe", "/definitely/not/here.wav"], 2, "no such file"),
         (["transcribe", "{jfk}", "--language", "klingon"], 2, "Unknown language 'klingon'"),
         (["transcribe", "{jfk}", "--model", "large-v9", "--no-diarize"], 1, "Unknown asr model 'large-v9'"),
-        (["transcribe", "{jfk}", "--format", "pdf"], 2, "unknown format 'pdf'"),
+        (["transcribe", "{jfk}", "--format", "rtf"], 2, "unknown format 'rtf'"),
+        (["transcribe", "{jfk}", "--format", "pdf"], 2, "PDF is binary: give -o FILE.pdf"),
+        (["transcribe", "{jfk}", "--hearing-date", "hier"], 2, "hearing_date"),
         (
             ["transcribe", "{jfk}", "--task", "summarize"],
             2,
@@ -148,6 +150,23 @@ def test_docx_carries_case_fields_hash_and_text(tmp_path: Path) -> None:
     assert "2026/00042" in cells and "Brigade de protection des familles" in cells
     assert hashlib.sha256((DATA / "jfk.flac").read_bytes()).hexdigest() in cells
     assert "fellow Americans" in body
+
+
+def test_pdf_from_the_cli_has_the_case_on_every_page(tmp_path: Path) -> None:
+    from pypdf import PdfReader
+
+    out = tmp_path / "pv.pdf"
+    proc = run(
+        "transcribe", str(DATA / "jfk.flac"), "--no-diarize", "-f", "pdf", "-o", str(out), "-q",
+        "--case-number", "2026/00042", "--hearing-place", "Lyon", "--hearing-date", "2026-11-29",
+        "--persons-present", "Mme Durand (greffière)", "--persons-present", "M. Martin (témoin)",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    pages = PdfReader(str(out)).pages
+    text = " ".join(page.extract_text() or "" for page in pages)
+    assert all("Procédure n° 2026/00042" in (page.extract_text() or "") for page in pages)
+    assert "Mme Durand (greffière)" in text and "M. Martin (témoin)" in text
+    assert "29/11/2026" in text and "fellow" in text and "Langue" in text and "anglais" in text
 
 
 def test_malformed_case_field_is_a_usage_error() -> None:

@@ -154,3 +154,27 @@ def test_serve_embedded_upload_poll_fetch_and_stop(served: Served) -> None:
     assert "Traceback" not in output and "ERROR" not in output, output
     assert "Application shutdown complete" in output and "Finished server process" in output, output
     print(f"embedded job done in {elapsed:.1f} s")
+
+
+def test_a_taken_port_is_one_error_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "verbatim.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            capture_output=True, text=True, env=embedded_env(tmp_path / "home"), cwd=REPO, timeout=120,
+        )  # fmt: skip
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"verbatim: error: cannot listen on 127.0.0.1:{port}: ")
+    assert "try --port" in lines[0]
+
+
+def test_the_start_logs_no_alembic_lines(served: Served) -> None:
+    assert served.client.get("/healthz").status_code == 200
+    output = served.output()
+    assert "alembic" not in output.lower() and "Context impl" not in output

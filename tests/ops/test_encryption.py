@@ -165,6 +165,8 @@ def test_keys_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VERBATIM_ENCRYPTION__KEYRING_FILE", str(ring_path))
     get_settings.cache_clear()
     try:
+        empty = runner.invoke(app, ["keys", "status"])
+        assert empty.exit_code == 0 and empty.output.startswith("no stored object yet; new objects will be")
         store = make_store(get_settings())
         store.put_bytes("jobs/f/original", b"abc")
         first = runner.invoke(app, ["keys", "status"])

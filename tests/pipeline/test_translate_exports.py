@@ -77,8 +77,8 @@ def test_a_translation_older_than_a_correction_is_said_so_in_json_txt_and_docx()
     )
     assert text[2].splitlines()[1].strip() == "[fr] Oui."  # the other turns are unchanged
     document = docx.Document(io.BytesIO(render(revised, "docx")))
-    cells = [row.cells[1].text for table in document.tables[1:] for row in table.rows]
-    assert "[fr, traduction antérieure à une correction de l'original] Bonjour, monsieur" in cells
+    cells = [row.cells[2].text for table in document.tables[1:] for row in table.rows]
+    assert "[traduction antérieure à une correction de l'original] Bonjour, monsieur" in cells
 
 
 def test_subtitles_of_the_translation_keep_speakers_and_times() -> None:
@@ -95,19 +95,25 @@ def test_subtitles_of_the_translation_keep_speakers_and_times() -> None:
         render(untranslated, "vtt", options=ExportOptions(subtitles="translation"))
 
 
-def test_docx_sets_original_and_translation_side_by_side() -> None:
+def test_docx_sets_original_and_translation_side_by_side_in_one_table() -> None:
     import docx
 
     document = docx.Document(io.BytesIO(render(_bilingual(), "docx")))
-    rows = [
-        [cell.text for cell in row.cells]
-        for table in document.tables[1:]  # the first table is the header
-        for row in table.rows
-    ]
+    assert len(document.tables) == 2  # the identification table, then one table of every turn
+    rows = [[cell.text for cell in row.cells] for row in document.tables[1].rows]
     header = {row[0]: row[1] for row in ([c.text for c in r.cells] for r in document.tables[0].rows)}
-    assert header["Langues parlées"] == "de, fr" and header["Traduction"].startswith("vers fr")
-    assert ["Guten Tag, Herr", "[fr] Bonjour, monsieur"] in rows
-    assert ["Ja.", "[fr] Oui."] in rows
+    assert header["Langues parlées"] == "allemand, français"
+    assert header["Traduction automatique vers"] == "français"
+    assert rows[0] == ["Intervenant", "Original (allemand)", "Traduction automatique (français)"]
+    assert [row[1:] for row in rows[1:]][:1] == [["Guten Tag, Herr", "Bonjour, monsieur"]]
+    assert ["Ja.", "Oui."] in [row[1:] for row in rows]
+    notices = [p.text for p in document.paragraphs if p.text.startswith("Traduction automatique")]
+    assert notices and "ne fait pas foi" in notices[0]
+    monolingual = docx.Document(
+        io.BytesIO(render(_bilingual(), "docx", options=ExportOptions(bilingual=False)))
+    )
+    assert len(monolingual.tables) == 1
+    assert not any("Traduction automatique" in p.text for p in monolingual.paragraphs)
 
 
 def test_request_translate_to_is_validated() -> None:

@@ -33,6 +33,14 @@ def sign_in(watched: Watched, token: str, path: str = "/web/") -> None:
     page.wait_for_selector("#jobs:not([hidden])")
 
 
+def open_job(watched: Watched, token: str, job_id: str) -> Any:
+    """Sign in, then open a job's page once it is ready; the page."""
+    sign_in(watched, token)
+    watched.page.goto(f"/web/jobs/{job_id}")
+    watched.page.wait_for_selector("body[data-ready=true]")
+    return watched.page
+
+
 @pytest.fixture(scope="module")
 def flow(server: Server, browser: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The whole investigator's flow, once; the tests below check what it produced."""
@@ -59,7 +67,7 @@ def flow(server: Server, browser: Any, tmp_path_factory: pytest.TempPathFactory)
     page.get_by_role("link", name="Nouvelle transcription").first.click()
     page.wait_for_url("**/web/upload")
     page.set_input_files("#file", str(CLIP))
-    page.get_by_label("Langue").select_option("en")
+    page.get_by_label("Langue", exact=True).select_option("en")
     page.get_by_label("Canaux").select_option("split")
     watched.shot("02-upload-form")
     page.get_by_role("button", name="Envoyer").click()
@@ -121,13 +129,14 @@ def flow(server: Server, browser: Any, tmp_path_factory: pytest.TempPathFactory)
     watched.shot("05-transcript-edited")
 
     # Exports.
-    for fmt in ("docx", "srt"):
+    for fmt in ("docx", "srt", "pdf"):
         page.get_by_label("Format").select_option(fmt)
         with page.expect_download() as info:
             page.get_by_role("button", name="Télécharger").click()
         path = downloads / f"export.{fmt}"
         info.value.save_as(path)
         out[fmt] = path
+        out[f"{fmt}_name"] = info.value.suggested_filename
 
     # The pseudonymised view, read-only.
     page.get_by_label("Version").select_option("pseudonymized")
@@ -136,7 +145,12 @@ def flow(server: Server, browser: Any, tmp_path_factory: pytest.TempPathFactory)
         " || !document.getElementById('mode-note').hidden"
     )
     out["pseudo_view"] = page.eval_on_selector("#view", "e => e.value")
-    out["pseudo_read_only"] = page.get_by_role("button", name="Enregistrer les noms").is_disabled()
+    # Read only: no name field nor save button, and no correction shortcut said.
+    out["pseudo_read_only"] = (
+        page.locator("#speakers-form input").count() == 0
+        and page.get_by_role("button", name="Enregistrer les noms").count() == 0
+        and "F2" not in page.locator("#shortcuts").inner_text()
+    )
 
     # Search over the unit's transcripts from the list.
     page.goto("/web/")
@@ -183,6 +197,91 @@ def test_exports_carry_the_names_and_corrections(flow: dict[str, Any]) -> None:
     assert NEW_NAME in text and CORRECTION in text
     srt = flow["srt"].read_text(encoding="utf-8")
     assert NEW_NAME in srt and CORRECTION in srt and "-->" in srt
+    from pypdf import PdfReader
+
+    pdf = " ".join(page.extract_text() or "" for page in PdfReader(str(flow["pdf"])).pages)
+    assert NEW_NAME in pdf and CORRECTION in pdf and "page 1 / " in pdf
+
+
+def test_downloads_are_named_after_the_recording_and_date(flow: dict[str, Any]) -> None:
+    import datetime as dt
+
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    for fmt in ("docx", "srt", "pdf"):
+        assert flow[f"{fmt}_name"] == f"{CLIP.stem}_{today}.{fmt}"
+        assert flow["job_id"] not in flow[f"{fmt}_name"]
+
+
+def test_a_correction_is_kept_when_the_field_loses_focus_and_cancelled_by_escape(
+    flow: dict[str, Any], server: Server, new_page: Any
+) -> None:
+    watched: Watched = new_page()
+    page = open_job(watched, server.tokens["enqueteur-a"], flow["job_id"])
+    words = page.locator("#transcript .w:not(.edited)")
+    # Typed, then a click elsewhere: saved (in the text and in the history), not silently dropped.
+    first = words.nth(3)
+    key = (first.get_attribute("data-s"), first.get_attribute("data-i"))
+    original = first.inner_text()
+    first.dblclick()
+    page.locator(".word-input").fill("Tombouctou")
+    page.locator("#text-title").click()
+    saved = page.locator(f'#transcript .w[data-s="{key[0]}"][data-i="{key[1]}"]')
+    page.wait_for_function(
+        "([s, i]) => document.querySelector(`#transcript .w[data-s='${s}'][data-i='${i}']`)"
+        ".textContent === 'Tombouctou'",
+        arg=list(key),
+    )
+    assert "edited" in (saved.get_attribute("class") or "")
+    page.wait_for_selector("#history >> text=Tombouctou")
+    # Typed, then Escape: the original word back, and the page says the correction was cancelled.
+    other = page.locator("#transcript .w:not(.edited)").nth(5)
+    before = other.inner_text()
+    other.dblclick()
+    page.locator(".word-input").fill("Kinshasa")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#notice >> text=Correction annulée")
+    assert other.inner_text() == before and page.locator(".word-input").count() == 0
+    assert "Kinshasa" not in page.locator("#history").inner_text()
+    watched.shot("07-correction-on-blur")
+    # Revert from the history: the word as it was, by one more correction row (the reverted row stays).
+    rows_before = page.locator("#history-table li").count()
+    page.get_by_role("button", name=f"Rétablir « {original} » (segment {key[0]}, mot {key[1]})").first.click()
+    page.wait_for_selector(f"#notice >> text=« {original} » rétabli")
+    assert saved.inner_text() == original
+    page.wait_for_function(
+        f"() => document.querySelectorAll('#history-table li').length === {rows_before + 1}"
+    )
+    newest = page.locator("#history-table li").first.inner_text()
+    assert "Tombouctou" in newest and original in newest
+    watched.shot("07b-correction-reverted")
+    watched.check()
+
+
+def test_a_turn_is_given_to_the_other_speaker_and_back(
+    flow: dict[str, Any], server: Server, new_page: Any
+) -> None:
+    watched: Watched = new_page()
+    page = open_job(watched, server.tokens["enqueteur-a"], flow["job_id"])
+    first = page.locator("#transcript .turn").first
+    text = first.locator(".seg").first.inner_text()
+    mine = first.locator(".speaker").inner_text()
+    menu = first.get_by_role("combobox", name=f"Attribuer le tour de {mine}")
+    other = [o for o in menu.locator("option").all_inner_texts() if o != "Attribuer à…"]
+    assert len(other) == 1 and other[0] != mine
+    menu.select_option(label=other[0])
+    page.wait_for_selector(f"#notice >> text=Tour attribué à {other[0]}")
+    first = page.locator("#transcript .turn").first
+    assert first.locator(".speaker").inner_text() == other[0]
+    assert first.inner_text().count(text.split()[0]) >= 1  # the words stay, only the speaker changed
+    page.wait_for_selector("#history >> text=locuteur")
+    watched.shot("07c-turn-reassigned")
+    # Back from the history: the segment's own row reverted (a turn merged with its neighbour stays apart).
+    page.locator("#history-table li", has_text="locuteur").first.get_by_role("button").click()
+    page.wait_for_selector("#notice >> text=rétabli")
+    assert page.locator("#transcript .turn").first.locator(".speaker").inner_text() == mine
+    assert page.locator("#transcript .turn").first.locator(".seg").first.inner_text() == text
+    _no_horizontal_scroll(page)
+    watched.check()
 
 
 def test_the_custody_manifest_lists_original_and_revision(flow: dict[str, Any]) -> None:
@@ -283,10 +382,7 @@ def test_translation_side_by_side_and_sharing_from_the_page(
     shared_job: dict[str, Any], server: Server, new_page: Any
 ) -> None:
     watched: Watched = new_page()
-    page = watched.page
-    sign_in(watched, server.tokens["enqueteur-a"])
-    page.goto(f"/web/jobs/{shared_job['id']}")
-    page.wait_for_selector("body[data-ready=true]")
+    page = open_job(watched, server.tokens["enqueteur-a"], shared_job["id"])
     assert page.locator(".seg.heads .orig").inner_text() == "Original (fr)"
     assert page.locator(".seg.heads .tr").inner_text() == "Traduction (en)"
     translation = page.locator(".turn .seg.two .tr").first
@@ -348,7 +444,8 @@ def test_a_shared_unit_finds_the_job_and_reads_only_its_pseudonymised_copy(
         page.get_by_role("button", name="Télécharger").click()
     exported = Path(info.value.path()).read_text(encoding="utf-8")
     assert NAME not in exported and "consulat" in exported.lower()
-    assert info.value.suggested_filename.endswith(".pseudonymized.txt")
+    # named without the recording's name (it names a party): no case number given, so "transcription"
+    assert re.fullmatch(r"transcription_\d{4}-\d\d-\d\d_pseudonymise\.txt", info.value.suggested_filename)
     assert page.locator("#sharing").is_hidden()  # sharing further is the owning unit's decision
     watched.shot("11-shared-pseudonymised-view")
     watched.check()
@@ -390,4 +487,117 @@ def test_french_words_stay_whole_on_the_page_and_in_every_export(server: Server,
     page.wait_for_selector("body[data-ready=true]")
     shown = page.locator(f'.seg[data-s="{segment["id"]}"] .orig').inner_text()
     assert shown.startswith("d'accord États-Unis"), shown
+
+
+# --- layout, empty states, messages ---------------------------------------------------------------------
+
+
+def _no_horizontal_scroll(page: Any) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    viewport = page.evaluate("window.innerWidth")
+    assert width <= viewport, f"the page is {width} px wide in a {viewport} px window"
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_hidden_buttons_stay_hidden_and_nothing_overflows(
+    server: Server, browser: Any, width: int, shared_job: dict[str, Any]
+) -> None:
+    from tests.web.conftest import watch
+
+    context = browser.new_context(
+        base_url=server.base_url,
+        viewport={"width": width, "height": 800},
+        locale="fr-FR",
+        accept_downloads=True,
+    )
+    context.set_default_timeout(20_000)
+    watched = watch(context.new_page())
+    page = watched.page
+    page.goto("/web/")
+    page.wait_for_selector("#signin:not([hidden])")
+    # "Se déconnecter" is marked hidden before sign-in: a button's own display must not show it.
+    assert page.locator("#sign-out").is_hidden()
+    _no_horizontal_scroll(page)
+    watched.shot(f"11-sign-in-{width}")
+    sign_in(watched, server.tokens["enqueteur-a"])
+    assert page.locator("#sign-out").is_visible()
+    page.wait_for_selector("#job-table tbody tr")
+    _no_horizontal_scroll(page)
+    watched.shot(f"12-job-list-{width}")
+
+    page.goto(f"/web/jobs/{shared_job['id']}")
+    page.wait_for_selector("body[data-ready=true]")
+    _no_horizontal_scroll(page)
+    original = page.locator(".turn .seg.two .orig").first.bounding_box()
+    translation = page.locator(".turn .seg.two .tr").first.bounding_box()
+    assert original and translation
+    if width < 700:  # stacked: the translation under the original, as wide
+        assert translation["y"] >= original["y"] + original["height"] - 1
+        assert abs(translation["x"] - original["x"]) < 2
+    else:  # side by side
+        assert translation["x"] > original["x"] + original["width"] - 1
+    watched.shot(f"13-transcript-{width}")
+
+    # The upload page; an unreadable file answers the catalogue's French message, not the API's English.
+    page.goto("/web/upload")
+    page.wait_for_selector("#send")
+    _no_horizontal_scroll(page)
+    assert page.locator("#open-job").is_hidden() and page.locator("#another").is_hidden()
+    page.set_input_files(
+        "#file", files=[{"name": "note.wav", "mimeType": "audio/wav", "buffer": b"pas un son"}]
+    )
+    page.get_by_role("button", name="Envoyer").click()
+    page.wait_for_selector("#follow-error:not([hidden])")
+    message = page.locator("#follow-error").inner_text()
+    assert "n'est pas un enregistrement audio ou vidéo lisible" in message and "FFmpeg" not in message
+    watched.shot(f"14-upload-error-{width}")
+    watched.allowed.append("415")  # the browser logs the refused upload itself
+    watched.check()
+    context.close()
+
+
+def test_an_empty_unit_is_told_what_to_do_next(server: Server, new_page: Any) -> None:
+    import httpx
+
+    # A unit of its own, with no transcript.
+    with server.state.sessions() as session:
+        from verbatim.ops.accounts import create_user
+
+        token = create_user(session, name="greffier-vide", role="clerk", unit="tribunal-vide")[1]
+    watched: Watched = new_page()
+    page = watched.page
+    sign_in(watched, token)
+    page.wait_for_selector("#empty:not([hidden])")
+    assert page.locator("#job-table-wrap").is_hidden()  # no table header over nothing
+    assert "Commencez par déposer un enregistrement" in page.locator("#empty").inner_text()
+    link = page.get_by_role("link", name="Transcrire un enregistrement")
+    assert link.is_visible() and link.get_attribute("href") == "/web/upload"
+    assert page.locator("#empty-reset").is_hidden()
+    watched.shot("15-empty-unit")
+    page.get_by_label("Rechercher dans les transcriptions").fill("rien")
+    page.get_by_role("button", name="Filtrer").click()
+    page.wait_for_selector("#empty-reset:not([hidden])")
+    assert "effacez les filtres" in page.locator("#empty").inner_text()
+    assert link.is_hidden()
+    # The API says it in English with a code; the catalogue the pages use has the French of every code.
+    r = httpx.get(f"{server.base_url}/v1/jobs/nope", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 404 and r.json()["code"] == "job_not_found"
+    watched.check()
+
+
+def test_custody_entries_are_labelled_in_french(
+    shared_job: dict[str, Any], server: Server, new_page: Any
+) -> None:
+    watched: Watched = new_page()
+    page = open_job(watched, server.tokens["enqueteur-a"], shared_job["id"])
+    page.locator("#custody-details summary").click()
+    page.wait_for_selector("#custody-artifacts tbody tr")
+    text = page.locator("#custody").inner_text()
+    assert "Reconnaissance de la parole : whisper-base" in text
+    assert "Traduction automatique : " in text
+    assert "copie pseudonymisée" in text and "table de correspondance (chiffrée)" in text
+    for internal in ("pseudonymization_map", "speaker_embedding", "translation:", "transcript_pseudonymized"):
+        assert internal not in text
+    page.locator("#custody-details").scroll_into_view_if_needed()
+    watched.shot("16-custody-french")
     watched.check()

@@ -15,9 +15,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from verbatim.api.messages import field_of
 from verbatim.errors import (
     AudioDecodeError,
     AudioLimitError,
+    DocumentEngineError,
     InvalidOptionError,
     JobNotReadyError,
     LegalHoldError,
@@ -25,6 +27,7 @@ from verbatim.errors import (
     ModelNotFoundError,
     VerbatimError,
 )
+from verbatim.jobs.documents import EditConflictError
 from verbatim.ops.storage import ObjectNotFoundError, ObjectTooLargeError, StorageError
 
 __all__ = [
@@ -34,6 +37,7 @@ __all__ = [
     "PermissionDeniedError",
     "ServiceUnavailableError",
     "WaitTimeoutError",
+    "code_of",
     "install_error_handlers",
     "status_of",
 ]
@@ -75,10 +79,53 @@ _STATUSES: Final[tuple[tuple[type[BaseException], int], ...]] = (
     (InvalidOptionError, 422),
     (WaitTimeoutError, 504),
     (ModelNotFoundError, 503),
+    (DocumentEngineError, 503),
     (ModelIntegrityError, 503),
     (ServiceUnavailableError, 503),
     (StorageError, 503),
 )
+
+
+# The catalogue code of each error (verbatim/api/messages.py), most specific first.
+_CODES: Final[tuple[tuple[type[BaseException], str], ...]] = (
+    (NotAuthenticatedError, "not_authenticated"),
+    (PermissionDeniedError, "permission_denied"),
+    (JobNotFoundError, "job_not_found"),
+    (ObjectNotFoundError, "object_not_found"),
+    (EditConflictError, "edit_conflict"),
+    (JobNotReadyError, "job_not_ready"),
+    (LegalHoldError, "legal_hold"),
+    (ObjectTooLargeError, "too_large"),
+    (AudioLimitError, "audio_limit"),
+    (AudioDecodeError, "audio_unreadable"),
+    (InvalidOptionError, "invalid_option"),
+    (WaitTimeoutError, "wait_timeout"),
+    (ModelNotFoundError, "model_unavailable"),
+    (ModelIntegrityError, "model_unavailable"),
+    (DocumentEngineError, "document_engine"),
+    (ServiceUnavailableError, "service_unavailable"),
+    (StorageError, "service_unavailable"),
+)
+_HTTP_CODES: Final = {401: "not_authenticated", 403: "permission_denied", 404: "not_found", 413: "too_large",
+                      429: "rate_limited", 503: "service_unavailable"}  # fmt: skip
+
+
+def code_of(error: BaseException) -> str:
+    """The catalogue code of an error (``internal`` for one not in the table)."""
+    for kind, code in _CODES:
+        if isinstance(error, kind):
+            return code
+    return "internal"
+
+
+def _body(message: str, code: str, field: str | None = None) -> dict[str, str]:
+    """``{"error": message, "code": code[, "field": name]}``: the detail in English, the code for the
+    catalogue's message in the reader's language."""
+    body = {"error": message, "code": code}
+    field = field or (field_of(message) if code == "invalid_option" else None)
+    if field:
+        body["field"] = field
+    return body
 
 
 def status_of(error: BaseException) -> int:
@@ -99,7 +146,7 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     if status >= 500:
         # Messages of domain errors are written to be shown; an unexpected one is logged, not shown.
         log.error("request %s failed: %s", getattr(request.state, "request_id", "-"), type(exc).__name__)
-    return JSONResponse({"error": message}, status_code=status, headers=_headers(status))
+    return JSONResponse(_body(message, code_of(exc)), status_code=status, headers=_headers(status))
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -108,23 +155,30 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     first = errors[0] if errors else {}
     where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "form"))
     message = f"{where or 'request'}: {first.get('msg', 'invalid value')}"
-    return JSONResponse({"error": message}, status_code=422)
+    body = (
+        _body(message, "invalid_option", where.split(".")[-1]) if where else _body(message, "invalid_request")
+    )
+    return JSONResponse(body, status_code=422)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     headers = dict(exc.headers or {})
     headers.update(_headers(exc.status_code) or {})
-    return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=headers or None)
+    code = _HTTP_CODES.get(exc.status_code, "invalid_request" if exc.status_code < 500 else "internal")
+    return JSONResponse(_body(str(exc.detail), code), status_code=exc.status_code, headers=headers or None)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("request %s failed", getattr(request.state, "request_id", "-"))
-    return JSONResponse({"error": "internal error; the request id names it in the logs"}, status_code=500)
+    return JSONResponse(
+        _body("internal error; the request id names it in the logs", "internal"), status_code=500
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Install the handlers that answer every error with ``{"error": message}`` and the mapped status."""
+    """Install the handlers that answer every error with ``{"error": message, "code": code}`` (the code of
+    :mod:`verbatim.api.messages`'s catalogue) and the mapped status."""
     app.add_exception_handler(VerbatimError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

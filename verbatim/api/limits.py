@@ -38,9 +38,10 @@ class BodyLimit:
         upload_paths: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
-        self.large = (limit, json.dumps({"error": message}).encode())
+        self.large = (limit, json.dumps({"error": message, "code": "too_large"}).encode())
         small = limit if small_limit is None else small_limit
-        self.small = (small, json.dumps({"error": f"request body larger than {small} bytes"}).encode())
+        too_large = {"error": f"request body larger than {small} bytes", "code": "too_large"}
+        self.small = (small, json.dumps(too_large).encode())
         self.upload_paths = upload_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

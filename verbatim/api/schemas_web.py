@@ -36,6 +36,16 @@ class WordEditsCreate(BaseModel):
     edits: list[WordEditCreate] = Field(min_length=1, max_length=200)
 
 
+class SegmentSpeakerCreate(BaseModel):
+    segment_id: int = Field(ge=0)
+    before: str = Field(max_length=64, description="The speaker id the client saw (409 when it changed).")
+    after: str = Field(max_length=64, description="One of the transcript's speaker ids.")
+
+
+class SegmentSpeakersCreate(BaseModel):
+    edits: list[SegmentSpeakerCreate] = Field(min_length=1, max_length=500)
+
+
 class SpeakersUpdate(BaseModel):
     names: dict[str, str] = Field(
         min_length=1, max_length=50, description='Speaker id → display name, e.g. {"S1": "Enquêteur"}.'

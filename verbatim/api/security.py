@@ -232,7 +232,7 @@ class SecurityGate:
             match = _JOB_PATH.match(path)
             if match is not None and not JOB_ID.fullmatch(match.group(1)):
                 # before any query or audit write: an id that no job can have is simply not found
-                refusal = (404, "No such job.", {})
+                refusal = (404, _NO_SUCH_JOB, {})
         if refusal is None:
             await self.app(scope, receive, send)
             return
@@ -355,8 +355,15 @@ def _access_log(scope: Scope, status: int, started: float) -> None:
     )
 
 
+_NO_SUCH_JOB = "No such job."
+# The code of the pages' message catalogue (verbatim/api/messages.py) for each refusal at the door.
+_CODES = {401: "not_authenticated", 403: "permission_denied", 404: "not_found", 413: "too_large",
+          429: "rate_limited"}  # fmt: skip
+
+
 async def _answer(send: Send, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-    body = json.dumps({"error": message}).encode()
+    code = "job_not_found" if message == _NO_SUCH_JOB else _CODES.get(status, "invalid_request")
+    body = json.dumps({"error": message, "code": code}).encode()
     raw: list[tuple[bytes, bytes]] = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),

@@ -21,9 +21,9 @@ from verbatim.api.errors import JobNotFoundError, ServiceUnavailableError, WaitT
 from verbatim.api.schemas import ArtifactPublic, CustodyManifest, OriginalPublic
 from verbatim.digest import sha256_stream
 from verbatim.errors import AudioDecodeError, InvalidOptionError, LegalHoldError
-from verbatim.jobs.documents import Rendered, load_current, load_original
+from verbatim.jobs.documents import Rendered, download_name, load_current, load_original
 from verbatim.jobs.layout import job_prefix, original_key
-from verbatim.jobs.request import parse_request
+from verbatim.jobs.request import TranscriptionRequest, parse_request
 from verbatim.jobs.service import Dispatcher
 from verbatim.models.identity import public_identities
 from verbatim.ops import audit
@@ -32,7 +32,7 @@ from verbatim.ops.settings import Settings
 from verbatim.ops.storage import ObjectNotFoundError, ObjectStore, ObjectTooLargeError
 from verbatim.pipeline.decode import decode_limits
 from verbatim.pipeline.decode_guard import DecodeLimits, probe_isolated
-from verbatim.pipeline.export import FORMATS, MEDIA_TYPES, ExportOptions, render, transcript_from_json
+from verbatim.pipeline.export import FORMATS, MEDIA_TYPES, render, transcript_from_json
 from verbatim.pipeline.types import Transcript
 
 __all__ = [
@@ -254,15 +254,23 @@ def render_transcript(store: ObjectStore, job: Job, fmt: str, *, subtitles: str 
         raise InvalidOptionError(f"format: choose one of {', '.join(FORMATS)}")
     # The current revision: the original with its corrections and speaker names (the original when none).
     data = load_current(store, job)
-    options = ExportOptions(subtitles="translation" if subtitles == "translation" else "original")
+    subtitled = "translation" if subtitles == "translation" else "original"
+    options = _request_of(job).export_options(subtitles=subtitled)
     if fmt == "json":
         content = data
     else:
         transcript = transcript_from_json(data)
         transcript = transcript.with_(models=public_identities(transcript.models))  # older jobs kept paths
         content = render(transcript, fmt, options=options)
-    # The download is named after the job, not the uploader's file name (which may name a person).
-    return Rendered(content, MEDIA_TYPES[fmt], f"{job.id}.{fmt}")
+    return Rendered(content, MEDIA_TYPES[fmt], download_name(job, fmt))
+
+
+def _request_of(job: Job) -> TranscriptionRequest:
+    """The job's stored request (the defaults for a job whose stored options no longer validate)."""
+    try:
+        return TranscriptionRequest.from_stored(job.options)
+    except InvalidOptionError:
+        return TranscriptionRequest()
 
 
 def delete_job(session: Session, *, store: ObjectStore, job: Job) -> int:

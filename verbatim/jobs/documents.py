@@ -35,14 +35,18 @@ __all__ = [
     "REVISION_KIND",
     "EditConflictError",
     "Rendered",
+    "SegmentSpeakerEdit",
     "WordEdit",
     "apply_edits",
+    "content_disposition",
+    "download_name",
     "edit_words",
     "fold",
     "index_document",
     "load_current",
     "load_original",
     "lock_job_row",
+    "reassign_segments",
     "rename_speakers",
 ]
 
@@ -54,6 +58,44 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LEADING_SPACE = re.compile(r"^\s*")
 _ATTACHING = ("'", "’", "-")
 """A corrected word starting with one of these continues the previous word (French elision, hyphenation)."""
+
+
+_UNSAFE_NAME = re.compile(r"[^\w.-]+")
+_ASCII_UNSAFE = re.compile(r"[^A-Za-z0-9.-]+")
+PSEUDONYMIZED_SUFFIX: Final = "_pseudonymise"
+
+
+def download_name(job: Job, fmt: str, *, pseudonymized: bool = False) -> str:
+    """The file name of a download: ``<recording stem>_<date>[_pseudonymise].<ext>``, never the job's id.
+
+    The date is the hearing's when the request gives one, else the day the job was submitted. A pseudonymised
+    copy is named by its case number (or ``transcription``) instead of the recording: an uploader's file name
+    may name a person. Characters other than letters, digits, ``.``, ``-`` and ``_`` become ``_``.
+    """
+    from verbatim.jobs.request import TranscriptionRequest
+
+    try:
+        request = TranscriptionRequest.from_stored(job.options)
+    except InvalidOptionError:
+        request = TranscriptionRequest()
+    date = (request.hearing_date or "")[:10] or job.created_at.date().isoformat()
+    if pseudonymized:
+        stem = request.case_number or "transcription"
+    else:
+        stem = (job.filename or "transcription").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+        stem = stem.rsplit(".", 1)[0] if "." in stem.strip(".") else stem
+    stem = _UNSAFE_NAME.sub("_", unicodedata.normalize("NFC", stem)).strip("._")[:80] or "transcription"
+    return f"{stem}_{date}{PSEUDONYMIZED_SUFFIX if pseudonymized else ''}.{fmt}"
+
+
+def content_disposition(filename: str) -> str:
+    """``Content-Disposition`` of an attachment: an ASCII ``filename`` (accents dropped) for old clients and
+    the UTF-8 ``filename*`` (RFC 6266) for the others."""
+    from urllib.parse import quote
+
+    plain = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode("ascii")
+    plain = _ASCII_UNSAFE.sub("_", plain).strip("._") or "transcription"
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 @dataclass(frozen=True)
@@ -75,6 +117,16 @@ class WordEdit:
 
     segment_id: int
     word_index: int
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class SegmentSpeakerEdit:
+    """A segment given to another speaker (a misattributed turn), as a client asks for it: ``before`` is the
+    speaker id the client saw, ``after`` one of the transcript's speaker ids."""
+
+    segment_id: int
     before: str
     after: str
 
@@ -161,6 +213,14 @@ def _apply_one(doc: dict[str, Any], edit: TranscriptEdit, segments: Mapping[int,
                 (str(w.get("join", " ")) if n else "") + str(w["text"]).strip() for n, w in enumerate(words)
             ).strip()
         _follow_translation(segment)
+    elif edit.kind == "segment_speaker" and edit.segment_id is not None:
+        segment = segments.get(edit.segment_id)
+        if segment is None:
+            raise InvalidOptionError(f"no segment {edit.segment_id}")
+        segment["speaker"] = edit.after
+        for word in segment.get("words", []):
+            if "speaker" in word:
+                word["speaker"] = edit.after
     elif edit.kind == "speaker" and edit.speaker is not None:
         speakers: list[dict[str, Any]] = doc.setdefault("speakers", [])
         for entry in speakers:
@@ -359,6 +419,48 @@ def rename_speakers(
                 after=after,
             )
         )
+    return _commit(session, store, job, rows)
+
+
+def reassign_segments(
+    session: Session, store: ObjectStore, *, job: Job, user: User, edits: Sequence[SegmentSpeakerEdit]
+) -> list[TranscriptEdit]:
+    """Give segments to another of the transcript's speakers (a misattributed turn); record it; commit.
+
+    Each edit names the speaker the client saw (``before``): when the segment's speaker changed meanwhile the
+    whole request is refused. A segment already given to ``after`` is skipped.
+
+    Raises:
+        InvalidOptionError: no such segment, an unknown speaker id.
+        EditConflictError: a segment's current speaker is not ``before``.
+        JobNotReadyError: the job has no transcript.
+    """
+    if not edits:
+        raise InvalidOptionError("edits: give at least one segment and its new speaker")
+    lock_job_row(session, job)
+    current = json.loads(load_current(store, job))
+    segments = _segments_by_id(current)
+    known = _speaker_ids(current)
+    rows: list[TranscriptEdit] = []
+    for edit in edits:
+        segment = segments.get(edit.segment_id)
+        if segment is None:
+            raise InvalidOptionError(f"no segment {edit.segment_id} in this transcript")
+        if edit.after not in known:
+            raise InvalidOptionError(
+                f"after: no speaker {edit.after!r} in this transcript (known: {', '.join(sorted(known))})"
+            )
+        now = str(segment.get("speaker") or "")
+        if now != edit.before:
+            raise EditConflictError(f"the speaker of segment {edit.segment_id} was changed meanwhile; reload")
+        if edit.after == now:
+            continue
+        row = TranscriptEdit(
+            job_id=job.id, at=utcnow(), user_id=user.id, user_name=user.name, kind="segment_speaker",
+            segment_id=edit.segment_id, speaker=edit.after, before=now, after=edit.after,
+        )  # fmt: skip
+        _apply_one(current, row, segments)
+        rows.append(row)
     return _commit(session, store, job, rows)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from verbatim.errors import InvalidOptionError, JobNotReadyError
-from verbatim.jobs.documents import Rendered, load_current, lock_job_row
+from verbatim.jobs.documents import Rendered, download_name, load_current, lock_job_row
 from verbatim.jobs.layout import ArtifactKind, artifact, content_type, key_of
 from verbatim.jobs.request import TranscriptionRequest
 from verbatim.ops.db import Artifact, ArtifactRecord, Job, utcnow
@@ -216,22 +216,26 @@ def render_pseudonymized_view(store: ObjectStore, job: Job, fmt: str) -> Rendere
     if fmt not in FORMATS:
         raise InvalidOptionError(f"format: choose one of {', '.join(FORMATS)}")
     stored = artifact(job, ArtifactKind.PSEUDONYMIZED)
-    name = f"{job.id}.pseudonymized.{fmt}"
+    name = download_name(job, fmt, pseudonymized=True)
+    try:
+        request = TranscriptionRequest.from_stored(job.options)
+    except InvalidOptionError:
+        request = TranscriptionRequest()
     if stored is not None and not is_stale(job):
         if job.status != "succeeded":
             raise JobNotReadyError(f"The job is {job.status}; try again when it succeeded.")
         data = store.get_bytes(stored.object_key)
         if fmt == "json":
             return Rendered(data, MEDIA_TYPES[fmt], name)
-        options = ExportOptions(title=ExportOptions().title + COPY_SUFFIX)
+        options = request.export_options(title=ExportOptions().title + COPY_SUFFIX)
         return Rendered(render(transcript_from_json(data), fmt, options=options), MEDIA_TYPES[fmt], name)
     from verbatim.anonymize import pseudonymize_transcript
 
     original = transcript_from_json(load_current(store, job))
-    request = TranscriptionRequest.from_stored(job.options)
-    policy, hide = request.policy(), request.hide
-    copy, mapping = pseudonymize_transcript(original, policy, hide=hide)
-    return Rendered(render_pseudonymized(copy, fmt, mapping), MEDIA_TYPES[fmt], name)
+    copy, mapping = pseudonymize_transcript(original, request.policy(), hide=request.hide)
+    return Rendered(
+        render_pseudonymized(copy, fmt, mapping, options=request.export_options()), MEDIA_TYPES[fmt], name
+    )
 
 
 def check_fresh(job: Job) -> None:

@@ -51,6 +51,7 @@ from verbatim.errors import InvalidOptionError
 if TYPE_CHECKING:
     from verbatim.anonymize.policy import Policy
     from verbatim.ops.settings import Settings
+    from verbatim.pipeline.export import ExportOptions
 
 __all__ = [
     "MAX_PROMPT_CHARS",
@@ -180,6 +181,21 @@ class TranscriptionRequest(BaseModel):
         description="Translate every segment into this language (ISO 639-1, e.g. en or fr), original kept: "
         "a text model when one covers the pair, else Whisper's speech translation into English.",
     )
+    case_number: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Case (procédure) number, printed on every page of the documents.",
+    )
+    hearing_place: str | None = Field(
+        default=None, max_length=200, description="Where the hearing took place."
+    )
+    hearing_date: str | None = Field(
+        default=None, description="When the hearing took place: ISO date or date and time (2026-11-29T14:30)."
+    )
+    persons_present: list[str] = Field(
+        default_factory=list,
+        description="Persons present, each with their role: 'Mme Durand (greffière), M. Martin (témoin)'.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -235,7 +251,7 @@ class TranscriptionRequest(BaseModel):
         try:
             normalize_language(self.language)
         except InvalidOptionError as e:
-            raise ValueError(str(e)) from e
+            raise ValueError(f"language: {e}") from e
         languages = []
         for code in self.languages:
             try:
@@ -271,6 +287,13 @@ class TranscriptionRequest(BaseModel):
                     "original by English: use one or the other."
                 )
             object.__setattr__(self, "translate_to", target)
+        if self.hearing_date is not None:
+            import datetime as dt
+
+            try:
+                dt.datetime.fromisoformat(self.hearing_date)
+            except ValueError as e:
+                raise ValueError("hearing_date: give an ISO date or date and time (2026-11-29T14:30).") from e
         return self
 
     def initial_prompt(self) -> str | None:
@@ -278,6 +301,19 @@ class TranscriptionRequest(BaseModel):
         parts = [", ".join(self.vocabulary) + "." if self.vocabulary else "", (self.prompt or "").strip()]
         text = " ".join(p for p in parts if p)
         return text or None
+
+    def export_options(self, **layout: Any) -> ExportOptions:
+        """The document options of this request's case (number, hearing, persons present), with ``layout``
+        (title, subtitles...) on top."""
+        from verbatim.pipeline.export import ExportOptions
+
+        return ExportOptions(
+            case_number=self.case_number,
+            hearing_place=self.hearing_place,
+            hearing_date=self.hearing_date,
+            persons_present=tuple(self.persons_present),
+            **layout,
+        )
 
     def policy(self) -> Policy:
         """The pseudonymisation policy of this request."""
@@ -348,7 +384,8 @@ def _validate(model: type[TranscriptionRequest], data: dict[str, object]) -> Tra
         ctx_error = (first.get("ctx") or {}).get("error")
         if isinstance(ctx_error, InvalidOptionError):
             raise ctx_error from e
-        if message.startswith(f"{where}:"):
+        if message.startswith(f"{where}:") or message.split(":", 1)[0] in model.model_fields:
+            # a check of the whole request that names its field: the field, not "options", comes first
             raise InvalidOptionError(message) from e
         raise InvalidOptionError(f"{where}: {message}") from e
 

@@ -110,6 +110,7 @@ def configure_logging(
     root.setLevel(level)
     # uvicorn's own access log writes raw paths with their query strings: ours (api/app.py) writes templates
     logging.getLogger("uvicorn.access").disabled = True
-    for noisy in ("httpx", "botocore", "urllib3", "faster_whisper", "numba", "multipart"):
+    # alembic: its "Context impl" / "Will assume" INFO lines at every start say nothing to an operator
+    for noisy in ("httpx", "botocore", "urllib3", "faster_whisper", "numba", "multipart", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return handler

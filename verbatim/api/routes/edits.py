@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response, status
@@ -24,6 +25,7 @@ from verbatim.api.schemas_web import (
     AudioTicket,
     EditList,
     EditPublic,
+    SegmentSpeakersCreate,
     SpeakerPublic,
     SpeakersPublic,
     SpeakersUpdate,
@@ -34,7 +36,9 @@ from verbatim.api.security import bounded_range
 from verbatim.api.services import visible_job
 from verbatim.jobs import documents
 from verbatim.jobs import pseudonymized as copies
+from verbatim.jobs.documents import content_disposition, download_name
 from verbatim.jobs.layout import ArtifactKind, artifact
+from verbatim.jobs.service import Dispatcher
 from verbatim.ops import audit
 from verbatim.ops.db import Job, TranscriptEdit, User
 
@@ -80,6 +84,31 @@ def _audited_write(
     )  # fmt: skip
 
 
+def _recorded(
+    session: SessionDep,
+    dispatcher: Dispatcher,
+    *,
+    user: User,
+    job: Job,
+    request_id: str,
+    detail: str,
+    write: Callable[[], list[TranscriptEdit]],
+) -> EditList:
+    """Run a correction (``write`` records its rows and commits), audit it either way, have the workers make
+    the pseudonymised copies again; the rows recorded and the new revision's hash."""
+    try:
+        rows = write()
+    except Exception as e:
+        _audited_write(session, user=user, job=job, request_id=request_id, detail=detail, error=e)
+        raise
+    pseudonymized.ask_refresh(dispatcher, job)  # its pseudonymised copies follow, made by the workers
+    audit.record(
+        session, user=user, action="write", outcome="ok", request_id=request_id, job_id=job.id,
+        detail=f"{detail} recorded={len(rows)}",
+    )  # fmt: skip
+    return EditList(edits=[EditPublic.model_validate(r) for r in rows], revision_sha256=_revision_hash(job))
+
+
 @router.post("/{job_id}/edits", response_model=EditList)
 def correct_words(
     job_id: str,
@@ -98,17 +127,31 @@ def correct_words(
     detail = f"edit words={len(body.edits)} at={where}"
     job = visible_job(session, user=user, job_id=job_id, action="write", request_id=request_id, detail=detail)
     edits = [documents.WordEdit(e.segment_id, e.word_index, e.before, e.after) for e in body.edits]
-    try:
-        rows = documents.edit_words(session, store, job=job, user=user, edits=edits)
-    except Exception as e:
-        _audited_write(session, user=user, job=job, request_id=request_id, detail=detail, error=e)
-        raise
-    pseudonymized.ask_refresh(dispatcher, job)  # its pseudonymised copies follow, made by the workers
-    audit.record(
-        session, user=user, action="write", outcome="ok", request_id=request_id, job_id=job.id,
-        detail=f"{detail} recorded={len(rows)}",
+    return _recorded(
+        session, dispatcher, user=user, job=job, request_id=request_id, detail=detail,
+        write=lambda: documents.edit_words(session, store, job=job, user=user, edits=edits),
     )  # fmt: skip
-    return EditList(edits=[EditPublic.model_validate(r) for r in rows], revision_sha256=_revision_hash(job))
+
+
+@router.post("/{job_id}/segment-speakers", response_model=EditList)
+def reassign_segments(
+    job_id: str,
+    body: SegmentSpeakersCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    store: StoreDep,
+    dispatcher: DispatcherDep,
+    request_id: RequestIdDep,
+) -> EditList:
+    """Give segments (a misattributed turn) to another speaker; each names the speaker it replaces (409 if
+    it changed meanwhile). Recorded in the history like a word correction, replayed on the original."""
+    detail = f"reassign segments={len(body.edits)} at={','.join(str(e.segment_id) for e in body.edits[:10])}"
+    job = visible_job(session, user=user, job_id=job_id, action="write", request_id=request_id, detail=detail)
+    edits = [documents.SegmentSpeakerEdit(e.segment_id, e.before, e.after) for e in body.edits]
+    return _recorded(
+        session, dispatcher, user=user, job=job, request_id=request_id, detail=detail,
+        write=lambda: documents.reassign_segments(session, store, job=job, user=user, edits=edits),
+    )  # fmt: skip
 
 
 @router.put("/{job_id}/speakers", response_model=SpeakersPublic)
@@ -217,7 +260,7 @@ def _recording(
     )
     headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, no-store"}
     if filename is not None:
-        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+        headers["Content-Disposition"] = content_disposition(filename)
     if byte_range is None:
         headers["Content-Length"] = str(size)
         return StreamingResponse(
@@ -302,7 +345,7 @@ def get_released_audio(
     return _recording(
         session, store, user=user, job=access.job, key=artifact.object_key, size=artifact.size,
         range_=range_, request_id=request_id, action="export", detail=detail,
-        filename=f"{job_id}.pseudonymized.wav",
+        filename=download_name(access.job, "wav", pseudonymized=True),
     )  # fmt: skip
 
 

@@ -23,6 +23,7 @@ from verbatim.api.schemas import (
 )
 from verbatim.errors import InvalidOptionError
 from verbatim.jobs import pseudonymized as copies
+from verbatim.jobs.documents import content_disposition
 from verbatim.jobs.search import job_filters
 from verbatim.ops import audit
 from verbatim.ops.accounts import check_unit
@@ -32,7 +33,7 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
-ExportFormat = Literal["json", "txt", "srt", "vtt", "docx"]
+ExportFormat = Literal["json", "txt", "srt", "vtt", "docx", "odt", "pdf"]
 TranscriptView = Literal["original", "pseudonymized"]
 
 
@@ -174,7 +175,7 @@ def get_transcript(
     return Response(
         rendered.content,
         media_type=rendered.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{rendered.filename}"'},
+        headers={"Content-Disposition": content_disposition(rendered.filename)},
     )
 
 

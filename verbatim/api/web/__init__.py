@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Final
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 __all__ = ["STATIC", "install_web"]
@@ -62,6 +62,15 @@ def upload_page() -> FileResponse:
 def job_page(job_id: str) -> FileResponse:
     """One job's transcript: player, corrections, speakers, exports, custody (data fetched by the page)."""
     return _page("job.html")
+
+
+@router.get("/web/messages.json")
+def messages() -> JSONResponse:
+    """The catalogue of error codes and their French and English messages (the pages show an API error in
+    the page's language from its ``code``)."""
+    from verbatim.api.messages import FIELD_NAMES, MESSAGES
+
+    return JSONResponse({"messages": MESSAGES, "fields": FIELD_NAMES}, headers=_HEADERS)
 
 
 def install_web(app: FastAPI) -> None:

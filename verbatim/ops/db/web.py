@@ -27,7 +27,8 @@ EDIT_KINDS: Final = ("word", "speaker")
 
 
 class TranscriptEdit(Base):
-    """One correction: a word's text (``segment_id``, ``word_index``) or a speaker's name (``speaker``).
+    """One correction: a word's text (``segment_id``, ``word_index``), a speaker's name (``speaker``), or the
+    speaker a segment is given to (``segment_speaker``: ``segment_id``, ``speaker`` the new one).
 
     ``before`` and ``after`` are the texts on each side of the change; ``user_name`` is copied so that the
     history says who corrected even after the account changed; ``revision_sha256`` is the hash of the
@@ -35,7 +36,7 @@ class TranscriptEdit(Base):
     """
 
     __tablename__ = "transcript_edits"
-    __table_args__ = (CheckConstraint("kind IN ('word', 'speaker')", name="kind"),)
+    __table_args__ = (CheckConstraint("kind IN ('word', 'speaker', 'segment_speaker')", name="kind"),)
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)

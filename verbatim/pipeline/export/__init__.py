@@ -1,7 +1,8 @@
-"""Export formats: render a transcript as JSON, plain text, SRT, WebVTT or DOCX.
+"""Export formats: render a transcript as JSON, plain text, SRT, WebVTT, DOCX, ODT or PDF.
 
 One module per format, each exposing ``render_<format>(transcript, options) -> bytes``; :func:`render` picks
-one by name. DOCX's python-docx is imported only when a DOCX is rendered.
+one by name. DOCX's python-docx and ODT's odfpy are imported only when such a document is rendered; the PDF
+is the ODT rendered by LibreOffice headless.
 """
 
 from __future__ import annotations
@@ -46,15 +47,29 @@ def _render_docx(transcript: Transcript, options: ExportOptions) -> bytes:
     return render_docx(transcript, options)
 
 
+def _render_odt(transcript: Transcript, options: ExportOptions) -> bytes:
+    from verbatim.pipeline.export.odt_format import render_odt
+
+    return render_odt(transcript, options)
+
+
+def _render_pdf(transcript: Transcript, options: ExportOptions) -> bytes:
+    from verbatim.pipeline.export.pdf_format import render_pdf
+
+    return render_pdf(transcript, options)
+
+
 _RENDERERS: Final[dict[str, Renderer]] = {
     "json": render_json,
     "txt": render_txt,
     "srt": render_srt,
     "vtt": render_vtt,
     "docx": _render_docx,
+    "odt": _render_odt,
+    "pdf": _render_pdf,
 }
 
-FORMATS: Final = ("json", "txt", "srt", "vtt", "docx")
+FORMATS: Final = ("json", "txt", "srt", "vtt", "docx", "odt", "pdf")
 """Format names, also the file extensions."""
 
 MEDIA_TYPES: Final[dict[str, str]] = {
@@ -63,6 +78,8 @@ MEDIA_TYPES: Final[dict[str, str]] = {
     "srt": "application/x-subrip; charset=utf-8",
     "vtt": "text/vtt; charset=utf-8",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "odt": "application/vnd.oasis.opendocument.text",
+    "pdf": "application/pdf",
 }
 """HTTP Content-Type of each format."""
 

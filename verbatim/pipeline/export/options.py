@@ -27,6 +27,10 @@ class ExportOptions:
         subtitles: ``original`` or ``translation``: which text SRT and VTT show (the translation needs a
             transcript made with a translation).
         bilingual: TXT and DOCX show each turn's translation beside the original, when there is one.
+        case_number: the case (procédure) number, printed in the header of every page (DOCX, ODT, PDF).
+        hearing_place: where the hearing took place.
+        hearing_date: when: an ISO date or date and time (``2026-11-29`` or ``2026-11-29T14:30``).
+        persons_present: the persons present, each with their role (``Mme Durand (greffière)``).
     """
 
     title: str = "Transcription d'audition"
@@ -38,3 +42,7 @@ class ExportOptions:
     low_confidence: float = 0.5
     subtitles: Literal["original", "translation"] = "original"
     bilingual: bool = True
+    case_number: str | None = None
+    hearing_place: str | None = None
+    hearing_date: str | None = None
+    persons_present: tuple[str, ...] = ()

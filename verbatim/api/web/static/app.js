@@ -5,10 +5,30 @@ const TOKEN_KEY = "verbatim.token";
 const ME_KEY = "verbatim.me";
 
 export class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, code = null) {
     super(message);
     this.status = status;
+    this.code = code;
   }
+}
+
+let catalogue = null;
+
+/** The server's catalogue of error codes and their French and English messages (fetched once). */
+function messages() {
+  catalogue ??= fetch("/web/messages.json")
+    .then((r) => (r.ok ? r.json() : { messages: {}, fields: {} }))
+    .catch(() => ({ messages: {}, fields: {} }));
+  return catalogue;
+}
+
+/** The message of an API error body in the page's language: the catalogue's for its code, else its text. */
+export async function errorMessage(body, fallback) {
+  const { messages: table, fields } = await messages();
+  const entry = body && body.code ? table[body.code] : null;
+  if (!entry) return (body && body.error) || fallback;
+  const field = body.field ? (lang() === "fr" ? fields[body.field] || body.field : body.field) : "?";
+  return (entry[lang()] || entry.fr).replace("{field}", field);
 }
 
 export function token() {
@@ -46,12 +66,13 @@ export function requireSignIn() {
 }
 
 async function errorOf(response) {
+  let body = null;
   try {
-    const body = await response.json();
-    return body.error || response.statusText;
+    body = await response.json();
   } catch {
-    return response.statusText;
+    return { message: response.statusText, code: null };
   }
+  return { message: await errorMessage(body, response.statusText), code: body.code || null };
 }
 
 /**
@@ -70,7 +91,10 @@ export async function api(path, { method = "GET", json, raw = false } = {}) {
     signOut();
     throw new ApiError(401, t("signin_bad"));
   }
-  if (!response.ok) throw new ApiError(response.status, await errorOf(response));
+  if (!response.ok) {
+    const { message, code } = await errorOf(response);
+    throw new ApiError(response.status, message, code);
+  }
   if (raw) return response;
   return response.status === 204 ? null : response.json();
 }

@@ -204,6 +204,7 @@ function render() {
         dataset: { start: String(turn.start) },
         text: clock(turn.start),
       }),
+      reassignSelect(turn, names),
     );
     blocks.push(el("section", { class: "turn" }, head, ...turn.segments.map((s) => segmentBlock(s, translated))));
   }
@@ -220,7 +221,36 @@ function render() {
   const note = document.getElementById("mode-note");
   note.hidden = state.view === "original";
   note.textContent = state.view === "original" ? "" : t("read_only");
+  // Read only: only the playback shortcuts are said (no correction).
+  document.getElementById("shortcuts").textContent = t(state.view === "original" ? "shortcuts" : "shortcuts_read");
+  document.getElementById("speakers-help").hidden = state.view !== "original";
   renderSpeakers(names);
+}
+
+/** A turn's "give to another speaker" menu (the original view only, with two speakers or more). */
+function reassignSelect(turn, names) {
+  if (state.view !== "original" || !turn.speaker || names.size < 2) return null;
+  const select = el(
+    "select",
+    { class: "reassign", "aria-label": t("reassign_label", { name: names.get(turn.speaker), time: clock(turn.start) }) },
+    el("option", { value: "", text: t("reassign") }),
+    ...[...names.entries()]
+      .filter(([id]) => id !== turn.speaker)
+      .map(([id, name]) => el("option", { value: id, text: name })),
+  );
+  select.addEventListener("change", () => {
+    if (select.value) reassignTurn(turn, select.value, names);
+  });
+  return select;
+}
+
+/** Give every segment of a turn to another speaker: one correction row per segment, in the history. */
+async function reassignTurn(turn, speaker, names) {
+  const edits = turn.segments.map((s) => ({ segment_id: s.id, before: s.speaker, after: speaker }));
+  if (!(await postEdits("segment-speakers", edits))) return;
+  notify(t("reassigned", { name: names.get(speaker) }));
+  await refresh();
+  await Promise.all([loadHistory(), loadCustody(false)]);
 }
 
 function renderSpeakers(names) {
@@ -230,6 +260,17 @@ function renderSpeakers(names) {
     return;
   }
   const editable = state.view === "original";
+  if (!editable) {
+    // Read only: the names as text, no field nor button that cannot be used.
+    form.replaceChildren(
+      el(
+        "ul",
+        { class: "speaker-names" },
+        ...[...names.entries()].map(([id, name]) => el("li", {}, el("strong", { text: name || id }))),
+      ),
+    );
+    return;
+  }
   const fields = [...names.entries()].map(([id, name]) =>
     el(
       "div",
@@ -347,21 +388,9 @@ function editWord(span) {
     const after = input.value.trim();
     span.textContent = before;
     span.focus();
+    if (!save && after && after !== before) notify(t("edit_cancelled"));
     if (!save || !after || after === before) return;
-    try {
-      await api(`/v1/jobs/${encodeURIComponent(jobId)}/edits`, {
-        method: "POST",
-        json: { edits: [{ segment_id: Number(span.dataset.s), word_index: Number(span.dataset.i), before, after }] },
-      });
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 409) {
-        notify(t("conflict"), "error");
-        await refresh();
-        return;
-      }
-      notify(t("error", { error: e.message }), "error");
-      return;
-    }
+    if (!(await postWordEdit(Number(span.dataset.s), Number(span.dataset.i), before, after))) return;
     span.textContent = after;
     span.classList.add("edited");
     span.classList.remove("low");
@@ -379,7 +408,8 @@ function editWord(span) {
       finish(false);
     }
   });
-  input.addEventListener("blur", () => finish(false));
+  // Leaving the field keeps what was typed (saved, as Enter does): only Escape cancels, and says so.
+  input.addEventListener("blur", () => finish(true));
   span.replaceChildren(input);
   input.focus();
   input.select();
@@ -413,7 +443,9 @@ async function loadHistory() {
     target.replaceChildren(el("p", { class: "muted", text: t("history_empty") }));
     return;
   }
-  // Newest first; each entry: before → after, then who, when and where.
+  // Newest first; each entry: before → after, then who, when and where. A segment's speaker by its name.
+  const names = state.doc ? speakerNames(state.doc) : new Map();
+  const shown = (e, value) => (e.kind === "segment_speaker" ? names.get(value) || value : value);
   const items = [...body.edits].reverse().map((e) =>
     el(
       "li",
@@ -421,20 +453,90 @@ async function loadHistory() {
       el(
         "p",
         { class: "change" },
-        el("del", { text: e.before }),
+        el("del", { text: shown(e, e.before) }),
         el("span", { "aria-hidden": "true", text: " → " }),
-        el("ins", { text: e.after }),
+        el("ins", { text: shown(e, e.after) }),
       ),
       el(
         "p",
         { class: "meta" },
         `${e.user_name || ""} · `,
         el("time", { datetime: e.at, text: dateTime(e.at) }),
-        ` · ${e.kind === "speaker" ? t("where_speaker", { id: e.speaker }) : t("where_word", { s: e.segment_id, w: e.word_index })}`,
+        ` · ${e.kind === "speaker" ? t("where_speaker", { id: e.speaker }) : e.kind === "segment_speaker" ? t("where_segment", { s: e.segment_id }) : t("where_word", { s: e.segment_id, w: e.word_index })}`,
       ),
+      e.kind === "speaker" || state.view !== "original" || !e.before
+        ? null
+        : el("button", {
+            type: "button",
+            class: "secondary small revert",
+            text: t("revert", { word: shown(e, e.before) }),
+            "aria-label":
+              e.kind === "segment_speaker"
+                ? t("revert_segment_label", { word: shown(e, e.before), s: e.segment_id })
+                : t("revert_label", { word: e.before, s: e.segment_id, w: e.word_index }),
+            onclick: () => revertEdit(e),
+          }),
     ),
   );
   target.replaceChildren(el("ol", { id: "history-table", class: "history" }, ...items));
+}
+
+/**
+ * Record one word correction (a row of the history); false, with the reason shown, when it was refused (a
+ * 409: someone changed the text meanwhile, the page is reloaded).
+ */
+async function postWordEdit(segmentId, wordIndex, before, after) {
+  return postEdits("edits", [{ segment_id: segmentId, word_index: wordIndex, before, after }]);
+}
+
+/** POST corrections to one of the job's edit routes (`edits`, `segment-speakers`); false when refused. */
+async function postEdits(route, edits) {
+  try {
+    await api(`/v1/jobs/${encodeURIComponent(jobId)}/${route}`, { method: "POST", json: { edits } });
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 409) {
+      notify(t("conflict"), "error");
+      await refresh();
+      return false;
+    }
+    notify(t("error", { error: e.message }), "error");
+    return false;
+  }
+  return true;
+}
+
+/**
+ * Put a word back as it was before a correction of the history: one more correction row (who, when, before,
+ * after), replayed like every other; the row reverted stays in the history.
+ */
+async function revertEdit(e) {
+  if (e.kind === "segment_speaker") {
+    const segment = (state.doc.segments || []).find((s) => s.id === e.segment_id);
+    if (!segment) return;
+    const names = speakerNames(state.doc);
+    if (segment.speaker === e.before) {
+      notify(t("revert_same", { word: names.get(e.before) || e.before }));
+      return;
+    }
+    const edit = { segment_id: e.segment_id, before: segment.speaker, after: e.before };
+    if (!(await postEdits("segment-speakers", [edit]))) return;
+    notify(t("reverted", { word: names.get(e.before) || e.before }));
+    await refresh();
+    await Promise.all([loadHistory(), loadCustody(false)]);
+    return;
+  }
+  const span = container.querySelector(`.w[data-s="${e.segment_id}"][data-i="${e.word_index}"]`);
+  if (!span) return;
+  const current = span.textContent;
+  if (current === e.before) {
+    notify(t("revert_same", { word: e.before }));
+    return;
+  }
+  if (!(await postWordEdit(e.segment_id, e.word_index, current, e.before))) return;
+  span.textContent = e.before;
+  span.classList.add("edited");
+  notify(t("reverted", { word: e.before }));
+  await Promise.all([loadHistory(), loadCustody(false)]);
 }
 
 // --- sharing (owning unit) ---------------------------------------------------------------------------
@@ -506,19 +608,31 @@ function hashCell(value, verified) {
   return el("td", {}, el("code", { class: "hash", text: value || "" }), mark);
 }
 
+/** The page's label of an internal name (`kind_transcript`), `fallback` (default: the name) when none. */
+function label(prefix, name, fallback = name) {
+  const text = t(`${prefix}${name}`);
+  return text === `${prefix}${name}` ? fallback : text;
+}
+
 async function loadCustody(verify) {
   const m = await api(`/v1/jobs/${encodeURIComponent(jobId)}/custody${verify ? "?verify=true" : ""}`);
   const artifacts = m.artifacts.map((a) =>
     el(
       "tr",
       { dataset: { kind: a.kind } },
-      el("td", { text: t(`kind_${a.kind}`) === `kind_${a.kind}` ? a.kind : t(`kind_${a.kind}`) }),
+      el("td", { text: label("kind_", a.kind) }),
       hashCell(a.sha256, a.verified),
       el("td", { text: bytes(a.size) }),
     ),
   );
+  // "translation:nllb:translate" -> "Traduction automatique : nllb" (what it does, then the model's name).
   const models = Object.entries(m.models || {}).map(([key, info]) =>
-    el("li", {}, el("strong", { text: `${key} : ` }), `${(info && info.name) || ""}`),
+    el(
+      "li",
+      {},
+      el("strong", { text: `${label("model_", key.split(":")[0], t("model_other"))} : ` }),
+      `${(info && info.name) || key.split(":")[1] || ""}`,
+    ),
   );
   document.getElementById("custody").replaceChildren(
     el("h3", { text: t("custody_original") }),
@@ -540,7 +654,16 @@ async function loadCustody(verify) {
 }
 
 function filenameOf(response, fallback) {
+  // The server names the file <recording>_<date>[_pseudonymise].<ext>: the UTF-8 filename* first.
   const header = response.headers.get("Content-Disposition") || "";
+  const utf8 = /filename\*=UTF-8''([^;]+)/i.exec(header);
+  if (utf8) {
+    try {
+      return decodeURIComponent(utf8[1]);
+    } catch {
+      // fall through to the ASCII name
+    }
+  }
   const match = /filename="?([^";]+)"?/.exec(header);
   return match ? match[1] : fallback;
 }
@@ -557,8 +680,8 @@ async function exportTranscript() {
   }
   const blob = await response.blob();
   const url = URL.createObjectURL(blob);
-  const suffix = view === "pseudonymized" ? ".pseudonymized" : "";
-  const link = el("a", { href: url, download: filenameOf(response, `${jobId}${suffix}.${format}`) });
+  const suffix = view === "pseudonymized" ? "_pseudonymise" : "";
+  const link = el("a", { href: url, download: filenameOf(response, `transcription${suffix}.${format}`) });
   document.body.append(link);
   link.click();
   link.remove();

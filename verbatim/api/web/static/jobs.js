@@ -84,6 +84,13 @@ async function load() {
   document.getElementById("count").textContent = body.jobs.length
     ? t("jobs_count", { n: body.jobs.length })
     : t(filtered ? "no_match" : "no_jobs");
+  // Empty: no table header over nothing, but what to do next (upload, or clear the filters).
+  const empty = body.jobs.length === 0;
+  document.getElementById("job-table-wrap").hidden = empty;
+  document.getElementById("empty").hidden = !empty;
+  document.getElementById("empty-text").textContent = t(filtered ? "empty_filtered" : "empty_unit");
+  document.getElementById("empty-upload").hidden = filtered;
+  document.getElementById("empty-reset").hidden = !filtered;
   const shared = await loadShared();
   if ([...body.jobs, ...shared].some((j) => j.status === "queued" || j.status === "running")) {
     timer = setTimeout(load, REFRESH_MS);

@@ -1,5 +1,5 @@
 // Upload a recording (drag and drop or file input) with a real progress bar, then follow the job.
-import { api, bytes, initPage, requireSignIn, statusText, token } from "./app.js";
+import { api, bytes, errorMessage, initPage, requireSignIn, statusText, token } from "./app.js";
 import { t } from "./i18n.js";
 
 const POLL_MS = 1000;
@@ -76,7 +76,7 @@ function upload(data) {
         label.textContent = t("uploaded");
         resolve(xhr.response);
       } else {
-        reject(new Error((xhr.response && xhr.response.error) || `HTTP ${xhr.status}`));
+        errorMessage(xhr.response, `HTTP ${xhr.status}`).then((message) => reject(new Error(message)));
       }
     });
     xhr.addEventListener("error", () => reject(new Error("network")));
