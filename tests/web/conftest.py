@@ -49,6 +49,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         for name, role, unit in (
             ("enqueteur-a", "investigator", "brigade-a"),
             ("greffier-b", "clerk", "court-b"),
+            # a consulate: shares go only to units that exist (one user makes a unit)
+            ("agent-x", "diplomat", "consulat-x"),
         ):
             tokens[name] = create_user(session, name=name, role=role, unit=unit)[1]
     try:
