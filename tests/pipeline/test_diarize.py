@@ -314,3 +314,34 @@ def test_simulated_five_speakers_without_hints(diarizer: SpeakerDiarizer) -> Non
 @pytest.mark.xfail(reason="not reached yet: one speaker found on a phone line (issue 11)", strict=False)
 def test_phone_call_of_two_without_hints(diarizer: SpeakerDiarizer) -> None:
     assert diarizer(_conversation(2, phone=True, seed=5)).num_speakers == 2
+
+
+def test_high_band_fraction_tells_a_phone_line_from_wideband_speech() -> None:
+    from tests.bench.test_simulate import committed_voices
+    from verbatim.bench.simulate import _phone_line
+    from verbatim.pipeline.diarize import NARROWBAND_FRACTION, high_band_fraction
+
+    wideband = 0
+    for voice in committed_voices():
+        for piece in voice.pieces:
+            assert high_band_fraction(_phone_line(piece)) < NARROWBAND_FRACTION / 2, voice.speaker
+            if "jfk" in voice.speaker:  # the 1961 broadcast is itself band-limited: narrowband, rightly
+                assert high_band_fraction(piece) < NARROWBAND_FRACTION, voice.speaker
+            else:
+                assert high_band_fraction(piece) > 2 * NARROWBAND_FRACTION, voice.speaker
+                wideband += 1
+    assert wideband >= 2
+    assert high_band_fraction(np.zeros(16000, np.float32)) == 0.0
+
+
+@pytest.mark.models
+def test_narrowband_recordings_use_their_own_threshold(diarizer: SpeakerDiarizer) -> None:
+    phone = diarizer.analyse(_conversation(2, phone=True, seed=5))
+    wide = diarizer.analyse(_conversation(3, phone=False, seed=5))
+    assert phone.narrowband and not wide.narrowband
+    # a narrowband threshold that merges everything decides on the phone call only
+    merge_narrow = DiarizationOptions(clustering_threshold=0.05, narrowband_threshold=1.99)
+    assert diarizer.finish(phone, merge_narrow)[0].num_speakers == 1
+    assert diarizer.finish(wide, merge_narrow)[0].num_speakers > 1
+    ignore = DiarizationOptions(clustering_threshold=0.05, narrowband_threshold=None)
+    assert diarizer.finish(phone, ignore)[0].num_speakers > 1

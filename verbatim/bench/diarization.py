@@ -4,7 +4,7 @@ simulated conversations, with and without the number of speakers, in one process
 Each recording is analysed once (segmentation and embeddings, timed per stage); the analysis is then
 finished twice: with the defaults (the count is estimated) and given the true count. The clustering
 threshold is also chosen again leaving each recording out (the threshold that gets the most counts right on
-the others, ties broken by their DER), to show how much the default owes to tuning on the recordings it is
+the others of its band, narrowband or wideband, ties broken by their DER), to show how much the default owes to tuning on the recordings it is
 measured on.
 """
 
@@ -272,7 +272,7 @@ def run_diarization(data: Path, *, simulated: int, seed: int, log: Log) -> tuple
         per.append(
             [
                 i.recording.id,
-                ",".join(i.recording.tags) or "-",
+                ",".join(i.recording.tags + (("narrowband",) if i.analysis.narrowband else ())) or "-",
                 i.recording.num_speakers,
                 d[0],
                 loo[0],
@@ -285,6 +285,7 @@ def run_diarization(data: Path, *, simulated: int, seed: int, log: Log) -> tuple
                 "id": i.recording.id,
                 "set": i.recording.set,
                 "tags": list(i.recording.tags),
+                "high_band_fraction": i.analysis.high_band,
                 "speakers": i.recording.num_speakers,
                 "results": {k: {"speakers": v[0], "der": v[1]} for k, v in i.results.items()},
                 "stage_seconds": {**i.analysis.stage_seconds, "clustering": i.finish_s},
@@ -300,6 +301,7 @@ def run_diarization(data: Path, *, simulated: int, seed: int, log: Log) -> tuple
     )
     figures["defaults"] = {
         "clustering_threshold": defaults.clustering_threshold,
+        "narrowband_threshold": defaults.narrowband_threshold,
         "min_speaker_seconds": defaults.min_speaker_seconds,
         "step": defaults.step,
     }
@@ -311,16 +313,19 @@ def _with_threshold(
     defaults: DiarizationOptions, threshold: float
 ) -> Callable[[DevRecording], DiarizationOptions]:
     def make(_recording: DevRecording) -> DiarizationOptions:
-        return replace(defaults, clustering_threshold=threshold)
+        return replace(defaults, clustering_threshold=threshold, narrowband_threshold=threshold)
 
     return make
 
 
 def _leave_one_out(items: Sequence[_Scored]) -> None:
     """Add a ``leave-one-out`` result to each item: the result of the threshold that, on all the other
-    recordings, gets the most counts right (then the lowest pooled DER)."""
+    recordings of its band (narrowband or wideband: the diarizer has one threshold for each), gets the most
+    counts right (then the lowest pooled DER)."""
     for held in items:
         others = [i for i in items if i is not held]
+        same_band = [i for i in others if i.analysis.narrowband == held.analysis.narrowband]
+        others = same_band or others
         best: tuple[int, float, str] | None = None
         for t in THRESHOLDS:
             der, exact, _ = _pooled(others, f"t={t}")
