@@ -173,7 +173,7 @@ def run_diarization(data: Path, *, simulated: int, seed: int, log: Log) -> tuple
     Raises:
         BenchError: missing data.
     """
-    from verbatim.models.loader import get_diarizer
+    from verbatim.jobs.stages import get_diarizer
     from verbatim.ops.settings import get_settings
     from verbatim.pipeline.diarize import DiarizationOptions
     from verbatim.pipeline.types import Audio
