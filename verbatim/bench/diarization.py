@@ -4,8 +4,8 @@ simulated conversations, with and without the number of speakers, in one process
 Each recording is analysed once (segmentation and embeddings, timed per stage); the analysis is then
 finished twice: with the defaults (the count is estimated) and given the true count. The clustering
 threshold is also chosen again leaving each recording out (the threshold that gets the most counts right on
-the others of its band, narrowband or wideband, ties broken by their DER), to show how much the default owes to tuning on the recordings it is
-measured on.
+the others of its band, narrowband or wideband, ties broken by their DER), to show how much the default owes
+to tuning on the recordings it is measured on.
 """
 
 from __future__ import annotations
