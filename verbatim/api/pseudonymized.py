@@ -169,11 +169,14 @@ def ask_refresh(dispatcher: Dispatcher, job: Job) -> bool:
     return True
 
 
-def check_entitled(session: Session, *, user: User, access: Access, request_id: str) -> None:
-    """Only entitled roles of the owning unit read a correspondence table (audited refusal, 403)."""
+def check_entitled(
+    session: Session, *, user: User, access: Access, request_id: str, detail: str = "pseudonymization map"
+) -> None:
+    """Only entitled roles of the owning unit read a correspondence table or re-identify a copy with it
+    (audited refusal, 403): never a unit the job was shared with, whatever its role."""
     if access.shared or not allowed(user.role, "read_map"):
         audit.record(
             session, user=user, action="read", outcome="denied", request_id=request_id, job_id=access.job.id,
-            detail="pseudonymization map: not entitled",
+            detail=f"{detail}: not entitled",
         )  # fmt: skip
         raise PermissionDeniedError("Your role or unit is not entitled to this job's correspondence table.")

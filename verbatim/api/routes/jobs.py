@@ -20,6 +20,8 @@ from verbatim.api.schemas import (
     JobShareCreate,
     JobShareList,
     JobSharePublic,
+    RevealedCopy,
+    RevealRequest,
 )
 from verbatim.errors import InvalidOptionError
 from verbatim.jobs import pseudonymized as copies
@@ -301,3 +303,38 @@ def get_pseudonymization_map(
         session, user=user, action="read", outcome="ok", request_id=request_id, job_id=job_id, detail=detail
     )
     return table
+
+
+@router.post("/{job_id}/pseudonymized/reveal", response_model=RevealedCopy)
+def reveal_pseudonymized(
+    job_id: str,
+    body: RevealRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    dispatcher: DispatcherDep,
+    request_id: RequestIdDep,
+) -> RevealedCopy:
+    """Re-identify a pseudonymised copy of this job (a plain text, or the transcript JSON as a string) with
+    the job's correspondence table: for the roles that read the table (``read_map``) of the owning unit only,
+    403 for others; audited with the counts, never the text. 422 for a copy the table does not match."""
+    detail = "pseudonymization reveal"
+    access = pseudonymized.accessible_job(
+        session, user=user, job_id=job_id, action="read", request_id=request_id, detail=detail
+    )
+    pseudonymized.check_entitled(session, user=user, access=access, request_id=request_id, detail=detail)
+    try:
+        pseudonymized.ask_refresh(dispatcher, access.job)
+        revealed = copies.reveal_copy(store, access.job, settings, body.content)
+    except Exception as e:
+        audit.record(
+            session, user=user, action="read", outcome="error", request_id=request_id, job_id=job_id,
+            detail=f"{detail}; {type(e).__name__}",
+        )  # fmt: skip
+        raise
+    audit.record(
+        session, user=user, action="read", outcome="ok", request_id=request_id, job_id=job_id,
+        detail=f"{detail} restored={revealed.restored} missing={revealed.missing}",
+    )  # fmt: skip
+    return RevealedCopy(content=revealed.content, restored=revealed.restored, missing=revealed.missing)
