@@ -24,7 +24,7 @@ __all__ = ["DEFAULT_RECOGNIZERS", "Analyzer", "analyzer_from", "default_analyzer
 RULES: Final = (
     "phone", "email", "nir", "iban", "plate", "case_number", "date", "age", "address",
 )  # fmt: skip
-NAMES: Final = ("title", "context_name", "first_name", "lower_name", "spelled", "known")
+NAMES: Final = ("title", "context_name", "first_name", "lower_name", "capitals_name", "spelled", "known")
 DEFAULT_RECOGNIZERS: Final = (*RULES, *NAMES, "spacy", "spacy_en")
 """Recognizers of the default analyzer, by registered name."""
 
