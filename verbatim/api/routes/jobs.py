@@ -286,19 +286,12 @@ def get_pseudonymization_map(
     """The correspondence table (alias -> originals), decrypted, for entitled roles of the owning unit; 409
     while it is made again after a correction (try again in a moment)."""
     detail = "pseudonymization map"
-    access = pseudonymized.accessible_job(
-        session, user=user, job_id=job_id, action="read", request_id=request_id, detail=detail
-    )
-    pseudonymized.check_entitled(session, user=user, access=access, request_id=request_id)
-    try:
-        pseudonymized.ask_refresh(dispatcher, access.job)
-        table = copies.pseudonymization_table(store, access.job, settings)
-    except Exception as e:
-        audit.record(
-            session, user=user, action="read", outcome="error", request_id=request_id, job_id=job_id,
-            detail=f"{detail}; {type(e).__name__}",
-        )  # fmt: skip
-        raise
+    job = pseudonymized.entitled_job(session, user=user, job_id=job_id, request_id=request_id, detail=detail)
+    with pseudonymized.errors_audited(
+        session, user=user, request_id=request_id, job_id=job_id, detail=detail
+    ):
+        pseudonymized.ask_refresh(dispatcher, job)
+        table = copies.pseudonymization_table(store, job, settings)
     audit.record(
         session, user=user, action="read", outcome="ok", request_id=request_id, job_id=job_id, detail=detail
     )
@@ -320,19 +313,12 @@ def reveal_pseudonymized(
     the job's correspondence table: for the roles that read the table (``read_map``) of the owning unit only,
     403 for others; audited with the counts, never the text. 422 for a copy the table does not match."""
     detail = "pseudonymization reveal"
-    access = pseudonymized.accessible_job(
-        session, user=user, job_id=job_id, action="read", request_id=request_id, detail=detail
-    )
-    pseudonymized.check_entitled(session, user=user, access=access, request_id=request_id, detail=detail)
-    try:
-        pseudonymized.ask_refresh(dispatcher, access.job)
-        revealed = copies.reveal_copy(store, access.job, settings, body.content)
-    except Exception as e:
-        audit.record(
-            session, user=user, action="read", outcome="error", request_id=request_id, job_id=job_id,
-            detail=f"{detail}; {type(e).__name__}",
-        )  # fmt: skip
-        raise
+    job = pseudonymized.entitled_job(session, user=user, job_id=job_id, request_id=request_id, detail=detail)
+    with pseudonymized.errors_audited(
+        session, user=user, request_id=request_id, job_id=job_id, detail=detail
+    ):
+        pseudonymized.ask_refresh(dispatcher, job)
+        revealed = copies.reveal_copy(store, job, settings, body.content)
     audit.record(
         session, user=user, action="read", outcome="ok", request_id=request_id, job_id=job_id,
         detail=f"{detail} restored={revealed.restored} missing={revealed.missing}",
