@@ -85,6 +85,11 @@ def test_the_particle_of_a_surname_goes_with_it() -> None:
     ):
         out = copy_of(text)
         assert " Le " not in out and "Gall" not in out and "Goff" not in out, out
+    # Found again without its particle (after a question, after "famille"): the particle goes too.
+    out = copy_of(
+        "Vous êtes Julie Le Gall ? Oui.\nTu peux épeler ton nom ? Le Gall ?\nL'avocat de la famille Le Gall."
+    )
+    assert "Gall" not in out and " Le " not in out and "? Le" not in out, out
     # A particle of a lawyer named in her role stays with her name, and "Le" of a sentence is no particle.
     assert "Maître Le Gall, avocat" in copy_of("J'ai vu Maître Le Gall, avocat.")
     assert copy_of("Le témoin est arrivé.") == "Le témoin est arrivé."

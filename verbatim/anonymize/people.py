@@ -8,6 +8,8 @@
   ("c'est karim qui..."), when the word is a first name and no French word.
 - :class:`CapitalsNameRecognizer`: a full name written in capitals ("Je suis ANTOINETTE DURAND"), which the
   NER model misses or takes for a place.
+- :func:`with_particles`: a private person's span takes in the capitalised particle right before it, when
+  the name was found again without it ("famille Le Gall", "? Le Gall ?").
 
 Hide-list entries are flagged ``PER/hide`` in the ``known`` mapping: found in any case, at the highest score,
 never taken for a professional.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from functools import lru_cache
 from typing import Final
 
@@ -35,6 +38,7 @@ __all__ = [
     "LowerCaseNameRecognizer",
     "hide_known",
     "near_misses",
+    "with_particles",
 ]
 
 HIDE: Final = "PER/hide"
@@ -208,6 +212,27 @@ class CapitalsNameRecognizer:
 def _adjacent(text: str, left: re.Match[str], right: re.Match[str]) -> bool:
     gap = text[left.end() : right.start()]
     return bool(gap) and not gap.strip(" \t")
+
+
+_PARTICLE_BEFORE: Final = re.compile(r"(?<![\w'’\-])(?:Le|La|Du|Des|De|Van|Von|Di|Da|Del|Ben)[ \t]+$")
+
+
+def with_particles(spans: list[Span], text: str) -> list[Span]:
+    """Private person spans extended to a capitalised particle right before them ("Le" of "Le Gall").
+
+    The particle is part of the surname: left before the alias ("famille Le Durand") it tells the name
+    was "Le ...". Professionals and other categories are left as they are.
+    """
+    out: list[Span] = []
+    previous_end = 0
+    for span in spans:
+        if span.category == "PER" and not span.professional:
+            m = _PARTICLE_BEFORE.search(text, previous_end, span.start)
+            if m is not None:
+                span = replace(span, start=m.start(), text=text[m.start() : span.end])
+        out.append(span)
+        previous_end = span.end
+    return out
 
 
 _FRENCH_LOCALES: Final = ("fr_FR", "fr_CA", "fr_CH", "fr_BE", "ar_AA")
