@@ -268,6 +268,39 @@ def test_a_name_revealed_by_a_correction_reaches_the_table_and_the_released_reco
     # Made once: a later read serves the same bytes.
     again = service.client.get(f"/v1/jobs/{job}/audio/pseudonymized", headers=owner).content
     assert again == after.content
+    _reveal_gives_the_original_back(service, job, owner, name="Julie")
+
+
+def _reveal_gives_the_original_back(service: Service, job: str, owner: dict[str, str], name: str) -> None:
+    """``POST /v1/jobs/{id}/pseudonymized/reveal`` on the job's pseudonymised JSON copy gives the current
+    revision's text back, name included, with the CLI's reveal code; audited with counts, never the name."""
+    url = f"/v1/jobs/{job}/pseudonymized/reveal"
+    copy = service.client.get(f"/v1/jobs/{job}/transcript?view=pseudonymized&format=json", headers=owner)
+    assert name not in copy.text
+    r = service.client.post(url, json={"content": copy.text}, headers=owner)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["restored"] >= 1 and body["missing"] == 0
+    revealed = json.loads(body["content"])
+    original = service.client.get(f"/v1/jobs/{job}/transcript", headers=owner).json()
+    assert [s["text"] for s in revealed["segments"]] == [s["text"] for s in original["segments"]]
+    assert name in body["content"] and "pseudonymization" not in revealed
+    # A TXT copy keeps no places: refused with the reason, as on the command line.
+    txt = service.client.get(f"/v1/jobs/{job}/transcript?view=pseudonymized&format=txt", headers=owner).text
+    r = service.client.post(url, json={"content": txt}, headers=owner)
+    assert r.status_code == 422 and "JSON" in r.json()["error"]
+    # A copy of which no replacement is found is not this job's: refused, not guessed.
+    other = copy.json()
+    for segment in other["segments"]:
+        segment["text"] = "rien"
+    r = service.client.post(url, json={"content": json.dumps(other)}, headers=owner)
+    assert r.status_code == 422 and "does not match" in r.json()["error"]
+    with service.state.sessions() as session:
+        details = [
+            e.detail or "" for e in session.scalars(select(AuditEntry).where(AuditEntry.job_id == job)).all()
+        ]
+    assert any(d.startswith("pseudonymization reveal restored=") for d in details)
+    assert not any(name in d for d in details)
 
 
 def _when_prepared(service: Service, url: str, headers: dict[str, str], timeout: float = 300.0) -> Any:
@@ -319,3 +352,35 @@ def test_on_demand_pseudonymised_view_of_a_job_without_copy(
         f"/v1/jobs/{done_job['id']}/pseudonymization-map", headers=service.investigator.headers
     )
     assert r.status_code == 404
+
+
+def test_reveal_only_for_entitled_roles_of_the_owning_unit(
+    service: Service, pseudo_job: dict[str, Any]
+) -> None:
+    """The roles without ``read_map`` of the owning unit, and any role of a unit the job is shared with,
+    get 403 (audited as denied); an entitled role of the owning unit gets the revealed copy."""
+    job = pseudo_job["id"]
+    url = f"/v1/jobs/{job}/pseudonymized/reveal"
+    owner = service.investigator.headers
+    copy = service.client.get(f"/v1/jobs/{job}/transcript?view=pseudonymized&format=json", headers=owner).text
+    with service.state.sessions() as session:
+        _, diplomat = create_user(session, name="diplo-reveal", role="diplomat", unit="brigade-a")
+    share = service.client.post(f"/v1/jobs/{job}/shares", json={"unit": "court-b"}, headers=owner)
+    assert share.status_code == 201
+    # A diplomat of the owning unit (no read_map), a clerk of the unit the job is shared with (read_map, but
+    # not the owning unit).
+    for headers in ({"Authorization": f"Bearer {diplomat}"}, service.outsider.headers):
+        r = service.client.post(url, json={"content": copy}, headers=headers)
+        assert r.status_code == 403 and r.json()["code"] == "permission_denied"
+    r = service.client.post(url, json={"content": copy}, headers=service.colleague.headers)
+    assert r.status_code == 200 and r.json()["missing"] == 0
+    assert json.loads(r.json()["content"])["segments"]
+    with service.state.sessions() as session:
+        denied = session.scalars(
+            select(AuditEntry).where(
+                AuditEntry.job_id == job,
+                AuditEntry.outcome == "denied",
+                AuditEntry.detail == "pseudonymization reveal: not entitled",
+            )
+        ).all()
+    assert len(denied) == 2

@@ -48,6 +48,8 @@ def test_a_diplomat_reads_and_corrects_but_neither_deletes_nor_shares(
         client.put(f"/v1/jobs/{job_id}/legal-hold", json={"hold": True}, headers=headers).status_code == 403
     )
     assert client.get(f"/v1/jobs/{job_id}/pseudonymization-map", headers=headers).status_code == 403
+    reveal = client.post(f"/v1/jobs/{job_id}/pseudonymized/reveal", json={"content": "x"}, headers=headers)
+    assert reveal.status_code == 403
     assert client.get("/metrics", headers=headers).status_code == 403
     with service.state.sessions() as session:
         denied = list(

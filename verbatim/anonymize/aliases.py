@@ -52,6 +52,11 @@ _ALIAS_LAST: Final = (
 )  # fmt: skip
 
 _NAME_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
+_SURNAME_PARTICLE: Final = re.compile(
+    r"(?<![\w'’\-])(?:Le|La|Les|Du|Des|De|Van|Von|Der|Den|Di|Da|Del|Ben|LE|LA|DU|DE|VAN|VON|DI|DA|BEN)[ \t]+"
+    r"(?=[A-ZÀ-ÖØ-Ý])"
+)
+"""A capitalised particle before a capitalised word of a person's name: part of the surname."""
 _PARTICLES: Final = frozenset(
     {"de", "du", "des", "d", "van", "von", "der", "le", "la", "el", "al", "ben", "ibn", "bin", "da"}
 )
@@ -223,8 +228,10 @@ class AliasRegistry:
             alias = self._person_alias(folded, word).alias
             return alias if self.style == "letters" else _cased_like(word, alias)
 
-        # Invisible characters inside a name ("Ju\u200blie") go with it: the alias is one clean word.
-        return _NAME_WORD.sub(swap, strip_invisible(span.text))
+        # Invisible characters inside a name ("Ju\u200blie") go with it: the alias is one clean word. A
+        # capitalised particle inside a surname ("Julie Le Gall") is part of it and goes too: kept, it says
+        # the name was "Le ...".
+        return _NAME_WORD.sub(swap, _SURNAME_PARTICLE.sub("", strip_invisible(span.text)))
 
     # --- other categories -------------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 Order: the detection text (:mod:`~verbatim.anonymize.layout`: NFC, invisible characters removed, speaker
 labels blanked) -> every recognizer -> overlaps merged -> names, places and organisations found again across
-the whole text -> professionals marked -> spans cut out of labels -> offsets mapped back onto the original.
+the whole text -> professionals marked -> surname particles taken in -> spans cut out of labels -> offsets
+mapped back onto the original.
 The result is a list of non-overlapping :class:`~verbatim.anonymize.spans.Span` in text order.
 """
 
@@ -15,6 +16,7 @@ from typing import Final
 
 from verbatim.anonymize.layout import detection_text
 from verbatim.anonymize.names import mark_professionals, propagate
+from verbatim.anonymize.people import with_particles
 from verbatim.anonymize.recognizers import AnalysisContext, Recognizer
 from verbatim.anonymize.registry import RecognizerRegistry, builtin_registry
 from verbatim.anonymize.spans import Span, merge_spans
@@ -24,7 +26,7 @@ __all__ = ["DEFAULT_RECOGNIZERS", "Analyzer", "analyzer_from", "default_analyzer
 RULES: Final = (
     "phone", "email", "nir", "iban", "plate", "case_number", "date", "age", "address",
 )  # fmt: skip
-NAMES: Final = ("title", "context_name", "first_name", "lower_name", "spelled", "known")
+NAMES: Final = ("title", "context_name", "first_name", "lower_name", "capitals_name", "spelled", "known")
 DEFAULT_RECOGNIZERS: Final = (*RULES, *NAMES, "spacy", "spacy_en")
 """Recognizers of the default analyzer, by registered name."""
 
@@ -74,7 +76,8 @@ class Analyzer:
         spans = merge_spans(s for s in found if s.score >= self.min_score)
         if self.propagate_names:
             spans = merge_spans(propagate(spans, detection.text, lower_case=language == "fr"))
-        spans = _outside_labels(mark_professionals(spans, detection.text), detection.labels)
+        spans = with_particles(mark_professionals(spans, detection.text), detection.text)
+        spans = _outside_labels(spans, detection.labels)
         if detection.identity:
             return spans
         out = []

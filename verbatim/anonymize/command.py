@@ -139,14 +139,10 @@ def reveal_file(path: Path, table: bytes, key: bytes) -> bytes:
         InvalidOptionError: unreadable input, a table this key does not open, or a copy the table does not
             match (no replacement found where the table says).
     """
-    from verbatim.anonymize.reveal import read_table, reveal_content
+    from verbatim.anonymize.reveal import read_table, reveal_checked
 
     try:
         raw = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise InvalidOptionError(f"cannot read {path.name}: {e}") from e
-    opened = read_table(table, key)
-    revealed = reveal_content(raw, opened)
-    if revealed.missing and not revealed.restored:
-        raise InvalidOptionError(f"{path.name} does not match this correspondence table")
-    return revealed.content.encode("utf-8")
+    return reveal_checked(raw, read_table(table, key), path.name).content.encode("utf-8")

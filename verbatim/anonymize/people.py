@@ -6,6 +6,10 @@
   French word), and misspelt ("Dupon" for "Dupont": edit distance on folded text).
 - :class:`LowerCaseNameRecognizer`: first names written in lower case, as ASR output often has them
   ("c'est karim qui..."), when the word is a first name and no French word.
+- :class:`CapitalsNameRecognizer`: a full name written in capitals ("Je suis ANTOINETTE DURAND"), which the
+  NER model misses or takes for a place.
+- :func:`with_particles`: a private person's span takes in the capitalised particle right before it, when
+  the name was found again without it ("famille Le Gall", "? Le Gall ?").
 
 Hide-list entries are flagged ``PER/hide`` in the ``known`` mapping: found in any case, at the highest score,
 never taken for a professional.
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from functools import lru_cache
 from typing import Final
 
@@ -28,10 +33,12 @@ from verbatim.anonymize.spans import Span
 __all__ = [
     "HIDE",
     "PEOPLE_RECOGNIZERS",
+    "CapitalsNameRecognizer",
     "KnownMentionRecognizer",
     "LowerCaseNameRecognizer",
     "hide_known",
     "near_misses",
+    "with_particles",
 ]
 
 HIDE: Final = "PER/hide"
@@ -160,6 +167,74 @@ class LowerCaseNameRecognizer:
         return spans
 
 
+_CAPS_WORD = re.compile(r"(?<![\w'’\-])[^\W\d_]{2,}(?:-[^\W\d_]{2,})?(?![\w'’\-])")
+
+
+class CapitalsNameRecognizer:
+    """A full name in capitals ("Je suis ANTOINETTE DURAND", "LÉA MARTIN-DUBOIS").
+
+    Two to four words in capitals on one line, separated by blanks, at least one a first name given in France
+    (not an ambiguous one, no common word): the first name and the capitalised words next to it that are
+    no common French words, or the one word right after it (a surname may be a word: "MARTIN", "BLANC").
+    A lone word in capitals (an acronym, a shouted word) is never taken.
+    """
+
+    name = "capitals_name"
+    languages = frozenset({"fr"})
+
+    def analyze(self, context: AnalysisContext) -> list[Span]:
+        names = french_first_names()
+        text = context.text
+        words = [m for m in _CAPS_WORD.finditer(text) if m.group().isupper()]
+        spans: list[Span] = []
+        i = 0
+        while i < len(words):
+            folded = fold(words[i].group())
+            if folded not in names or folded in _AMBIGUOUS or _common_word(words[i].group()):
+                i += 1
+                continue
+            start, end = i, i
+            while start > 0 and _adjacent(text, words[start - 1], words[start]) and i - start < 3:
+                if _common_word(words[start - 1].group()):
+                    break
+                start -= 1
+            while end + 1 < len(words) and _adjacent(text, words[end], words[end + 1]) and end - start < 3:
+                if end > i and _common_word(words[end + 1].group()):
+                    break
+                end += 1
+            if end > start:
+                s, e = words[start].start(), words[end].end()
+                spans.append(Span(s, e, "PER", 0.9, text[s:e], self.name))
+            i = end + 1
+        return spans
+
+
+def _adjacent(text: str, left: re.Match[str], right: re.Match[str]) -> bool:
+    gap = text[left.end() : right.start()]
+    return bool(gap) and not gap.strip(" \t")
+
+
+_PARTICLE_BEFORE: Final = re.compile(r"(?<![\w'’\-])(?:Le|La|Du|Des|De|Van|Von|Di|Da|Del|Ben)[ \t]+$")
+
+
+def with_particles(spans: list[Span], text: str) -> list[Span]:
+    """Private person spans extended to a capitalised particle right before them ("Le" of "Le Gall").
+
+    The particle is part of the surname: left before the alias ("famille Le Durand") it tells the name
+    was "Le ...". Professionals and other categories are left as they are.
+    """
+    out: list[Span] = []
+    previous_end = 0
+    for span in spans:
+        if span.category == "PER" and not span.professional:
+            m = _PARTICLE_BEFORE.search(text, previous_end, span.start)
+            if m is not None:
+                span = replace(span, start=m.start(), text=text[m.start() : span.end])
+        out.append(span)
+        previous_end = span.end
+    return out
+
+
 _FRENCH_LOCALES: Final = ("fr_FR", "fr_CA", "fr_CH", "fr_BE", "ar_AA")
 
 
@@ -178,5 +253,5 @@ def _fold_keep_length(text: str) -> str:
     return "".join(fold(c)[:1] or c for c in text)
 
 
-PEOPLE_RECOGNIZERS: Final = (KnownMentionRecognizer, LowerCaseNameRecognizer)
+PEOPLE_RECOGNIZERS: Final = (KnownMentionRecognizer, LowerCaseNameRecognizer, CapitalsNameRecognizer)
 """Registered by :func:`verbatim.anonymize.registry.builtin_registry`."""

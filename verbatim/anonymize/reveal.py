@@ -19,7 +19,7 @@ from verbatim.anonymize.crypto import decrypt_document
 from verbatim.anonymize.engine import MAPPING_SCHEMA
 from verbatim.errors import InvalidOptionError
 
-__all__ = ["Revealed", "read_table", "reveal_document", "reveal_text"]
+__all__ = ["Revealed", "read_table", "reveal_checked", "reveal_content", "reveal_document", "reveal_text"]
 
 
 @dataclass(frozen=True)
@@ -149,3 +149,15 @@ def reveal_content(raw: str, table: dict[str, Any]) -> Revealed:
             "keep the places of the replacements)"
         )
     return reveal_text(raw, table)
+
+
+def reveal_checked(raw: str, table: dict[str, Any], what: str) -> Revealed:
+    """:func:`reveal_content`, refusing a copy of which not one replacement is found (another job's copy).
+
+    Raises:
+        InvalidOptionError: ``what`` does not match the table, or a transcript copy not in JSON.
+    """
+    revealed = reveal_content(raw, table)
+    if revealed.missing and not revealed.restored:
+        raise InvalidOptionError(f"{what} does not match this correspondence table")
+    return revealed

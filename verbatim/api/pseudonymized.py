@@ -11,6 +11,8 @@ Every decision is audited (who, unit, action, job, outcome), never with a name o
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Final
 
@@ -33,6 +35,8 @@ __all__ = [
     "accessible_job",
     "ask_refresh",
     "check_entitled",
+    "entitled_job",
+    "errors_audited",
     "list_shares",
     "refuse_original",
     "revoke_share",
@@ -169,11 +173,39 @@ def ask_refresh(dispatcher: Dispatcher, job: Job) -> bool:
     return True
 
 
-def check_entitled(session: Session, *, user: User, access: Access, request_id: str) -> None:
-    """Only entitled roles of the owning unit read a correspondence table (audited refusal, 403)."""
+def check_entitled(
+    session: Session, *, user: User, access: Access, request_id: str, detail: str = "pseudonymization map"
+) -> None:
+    """Only entitled roles of the owning unit read a correspondence table or re-identify a copy with it
+    (audited refusal, 403): never a unit the job was shared with, whatever its role."""
     if access.shared or not allowed(user.role, "read_map"):
         audit.record(
             session, user=user, action="read", outcome="denied", request_id=request_id, job_id=access.job.id,
-            detail="pseudonymization map: not entitled",
+            detail=f"{detail}: not entitled",
         )  # fmt: skip
         raise PermissionDeniedError("Your role or unit is not entitled to this job's correspondence table.")
+
+
+def entitled_job(session: Session, *, user: User, job_id: str, request_id: str, detail: str) -> Job:
+    """The job whose correspondence table the user may use: 404 as for any job out of reach, then 403 for a
+    role without ``read_map`` or a unit the job is only shared with (both audited)."""
+    access = accessible_job(
+        session, user=user, job_id=job_id, action="read", request_id=request_id, detail=detail
+    )
+    check_entitled(session, user=user, access=access, request_id=request_id, detail=detail)
+    return access.job
+
+
+@contextmanager
+def errors_audited(
+    session: Session, *, user: User, request_id: str, job_id: str, detail: str
+) -> Iterator[None]:
+    """Audit a read that fails (outcome ``error``, the error's type only) and let its error through."""
+    try:
+        yield
+    except Exception as e:
+        audit.record(
+            session, user=user, action="read", outcome="error", request_id=request_id, job_id=job_id,
+            detail=f"{detail}; {type(e).__name__}",
+        )  # fmt: skip
+        raise

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from verbatim.jobs.request import RequestForm, form_model
 
 __all__ = [
+    "MAX_REVEAL_CHARS",
     "MAX_SQL_INT",
     "ArtifactPublic",
     "AuditEntryPublic",
@@ -31,6 +32,8 @@ __all__ = [
     "OpenAIVerboseTranscription",
     "OpenAIWord",
     "OriginalPublic",
+    "RevealRequest",
+    "RevealedCopy",
 ]
 
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
@@ -52,6 +55,28 @@ class JobShareCreate(BaseModel):
     """``POST /v1/jobs/{id}/shares``: give another unit read access to the job's pseudonymised copy."""
 
     unit: str = Field(min_length=1, max_length=64)
+
+
+MAX_REVEAL_CHARS = 5_000_000
+"""The largest pseudonymised text or transcript JSON the reveal route accepts (characters)."""
+
+
+class RevealRequest(BaseModel):
+    """``POST /v1/jobs/{id}/pseudonymized/reveal``: a pseudonymised copy of this job to re-identify."""
+
+    content: str = Field(
+        min_length=1,
+        max_length=MAX_REVEAL_CHARS,
+        description="A pseudonymised plain text of the job, or its pseudonymised transcript JSON (a string).",
+    )
+
+
+class RevealedCopy(BaseModel):
+    """The re-identified copy, with how many replacements were undone and how many were not found."""
+
+    content: str
+    restored: int
+    missing: int
 
 
 class JobSharePublic(BaseModel):

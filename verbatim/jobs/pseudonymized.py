@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from verbatim.anonymize.policy import Policy
+    from verbatim.anonymize.reveal import Revealed
     from verbatim.ops.settings import Settings
     from verbatim.pipeline.types import Transcript
 
@@ -44,6 +45,7 @@ __all__ = [
     "refresh_job",
     "released_audio_artifact",
     "render_pseudonymized_view",
+    "reveal_copy",
     "store_pseudonymized",
 ]
 
@@ -259,13 +261,33 @@ def pseudonymization_table(store: ObjectStore, job: Job, settings: Settings) -> 
     """
     from verbatim.anonymize.crypto import decrypt_document, resolve_key
 
+    return decrypt_document(resolve_key(settings), _stored_table(store, job))
+
+
+def _stored_table(store: ObjectStore, job: Job) -> bytes:
+    """The encrypted correspondence table of a job, current with its latest correction."""
     stored = artifact(job, ArtifactKind.PSEUDONYMIZATION_MAP)
     if stored is None:
         raise ObjectNotFoundError(
             "This job has no correspondence table: upload with pseudonymize=true for a pseudonymised copy."
         )
     check_fresh(job)
-    return decrypt_document(resolve_key(settings), store.get_bytes(stored.object_key))
+    return store.get_bytes(stored.object_key)
+
+
+def reveal_copy(store: ObjectStore, job: Job, settings: Settings, content: str) -> Revealed:
+    """A pseudonymised text or transcript JSON of ``job`` re-identified with the job's table (the caller
+    checks the reader's entitlement); the same code as ``verbatim pseudonymize --reveal``.
+
+    Raises:
+        ObjectNotFoundError: no pseudonymised copy was made for this job.
+        CopyBeingPreparedError: the table predates the latest correction.
+        InvalidOptionError: a copy this table does not match, or a transcript copy other than JSON.
+    """
+    from verbatim.anonymize.crypto import resolve_key
+    from verbatim.anonymize.reveal import read_table, reveal_checked
+
+    return reveal_checked(content, read_table(_stored_table(store, job), resolve_key(settings)), "content")
 
 
 def released_audio_artifact(job: Job) -> Artifact:

@@ -20,6 +20,8 @@ from verbatim.api.schemas import (
     JobShareCreate,
     JobShareList,
     JobSharePublic,
+    RevealedCopy,
+    RevealRequest,
 )
 from verbatim.errors import InvalidOptionError
 from verbatim.jobs import pseudonymized as copies
@@ -284,20 +286,41 @@ def get_pseudonymization_map(
     """The correspondence table (alias -> originals), decrypted, for entitled roles of the owning unit; 409
     while it is made again after a correction (try again in a moment)."""
     detail = "pseudonymization map"
-    access = pseudonymized.accessible_job(
-        session, user=user, job_id=job_id, action="read", request_id=request_id, detail=detail
-    )
-    pseudonymized.check_entitled(session, user=user, access=access, request_id=request_id)
-    try:
-        pseudonymized.ask_refresh(dispatcher, access.job)
-        table = copies.pseudonymization_table(store, access.job, settings)
-    except Exception as e:
-        audit.record(
-            session, user=user, action="read", outcome="error", request_id=request_id, job_id=job_id,
-            detail=f"{detail}; {type(e).__name__}",
-        )  # fmt: skip
-        raise
+    job = pseudonymized.entitled_job(session, user=user, job_id=job_id, request_id=request_id, detail=detail)
+    with pseudonymized.errors_audited(
+        session, user=user, request_id=request_id, job_id=job_id, detail=detail
+    ):
+        pseudonymized.ask_refresh(dispatcher, job)
+        table = copies.pseudonymization_table(store, job, settings)
     audit.record(
         session, user=user, action="read", outcome="ok", request_id=request_id, job_id=job_id, detail=detail
     )
     return table
+
+
+@router.post("/{job_id}/pseudonymized/reveal", response_model=RevealedCopy)
+def reveal_pseudonymized(
+    job_id: str,
+    body: RevealRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    dispatcher: DispatcherDep,
+    request_id: RequestIdDep,
+) -> RevealedCopy:
+    """Re-identify a pseudonymised copy of this job (a plain text, or the transcript JSON as a string) with
+    the job's correspondence table: for the roles that read the table (``read_map``) of the owning unit only,
+    403 for others; audited with the counts, never the text. 422 for a copy the table does not match."""
+    detail = "pseudonymization reveal"
+    job = pseudonymized.entitled_job(session, user=user, job_id=job_id, request_id=request_id, detail=detail)
+    with pseudonymized.errors_audited(
+        session, user=user, request_id=request_id, job_id=job_id, detail=detail
+    ):
+        pseudonymized.ask_refresh(dispatcher, job)
+        revealed = copies.reveal_copy(store, job, settings, body.content)
+    audit.record(
+        session, user=user, action="read", outcome="ok", request_id=request_id, job_id=job_id,
+        detail=f"{detail} restored={revealed.restored} missing={revealed.missing}",
+    )  # fmt: skip
+    return RevealedCopy(content=revealed.content, restored=revealed.restored, missing=revealed.missing)
