@@ -271,15 +271,20 @@ def test_a_turn_is_given_to_the_other_speaker_and_back(
     menu.select_option(label=other[0])
     page.wait_for_selector(f"#notice >> text=Tour attribué à {other[0]}")
     first = page.locator("#transcript .turn").first
-    assert first.locator(".speaker").inner_text() == other[0]
+    from playwright.sync_api import expect
+
+    expect(first.locator(".speaker")).to_have_text(other[0], timeout=20_000)
     assert first.inner_text().count(text.split()[0]) >= 1  # the words stay, only the speaker changed
     page.wait_for_selector("#history >> text=locuteur")
     watched.shot("07c-turn-reassigned")
     # Back from the history: the segment's own row reverted (a turn merged with its neighbour stays apart).
     page.locator("#history-table li", has_text="locuteur").first.get_by_role("button").click()
     page.wait_for_selector("#notice >> text=rétabli")
-    assert page.locator("#transcript .turn").first.locator(".speaker").inner_text() == mine
-    assert page.locator("#transcript .turn").first.locator(".seg").first.inner_text() == text
+    # The notice may show before the transcript is drawn again: wait for the page, never a fixed time.
+    from playwright.sync_api import expect
+
+    expect(page.locator("#transcript .turn").first.locator(".speaker")).to_have_text(mine, timeout=20_000)
+    expect(page.locator("#transcript .turn").first.locator(".seg").first).to_have_text(text, timeout=20_000)
     _no_horizontal_scroll(page)
     watched.check()
 
