@@ -868,18 +868,27 @@ def keys_init(
 def keys_rotate(
     keep_old: Annotated[bool, typer.Option(help="Keep the previous keys in the keyring.")] = False,
 ) -> None:
-    """Add a key, re-encrypt every stored object under it (content hashes checked), retire the old keys."""
+    """Add a key, re-encrypt every stored object and database value under it (content hashes checked), retire
+    the old keys. Restart the service afterwards (a running one keeps the keyring it read at start)."""
+    from verbatim.ops.db.sealed import keyring_of_engine, seal_rows
     from verbatim.ops.storage.rotation import rotate_keyring
 
+    service = _service(migrate=False)
+
+    def reseal() -> int:
+        ring = keyring_of_engine(service.engine)
+        return 0 if ring is None else seal_rows(service.engine, ring, rekey=True)
+
     try:
-        report = rotate_keyring(_service(migrate=False).store, retire=not keep_old)
+        report = rotate_keyring(service.store, retire=not keep_old, also=reseal)
     except InvalidOptionError as e:
         _fail(str(e), EXIT_USAGE)
     except VerbatimError as e:
         _fail(str(e))
     typer.echo(
         f"active key {report.new_key}: {report.reencrypted} objects re-encrypted, "
-        f"{report.already} already under it; retired: {', '.join(report.retired) or 'none'}",
+        f"{report.already} already under it, {report.rows} database values; "
+        f"retired: {', '.join(report.retired) or 'none'}",
         err=True,
     )
 

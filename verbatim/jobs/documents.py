@@ -26,6 +26,7 @@ from verbatim.anonymize.layout import refuse_invisible
 from verbatim.errors import InvalidOptionError, JobNotReadyError
 from verbatim.jobs.layout import TRANSCRIPT_KINDS, ArtifactKind, artifact, content_type, key_of
 from verbatim.ops.db import Artifact, Job, TranscriptEdit, TranscriptSearch, User, utcnow
+from verbatim.ops.db.sealed import replace_trigrams
 from verbatim.ops.storage import ObjectNotFoundError, ObjectStore
 from verbatim.pipeline.export import document_bytes
 
@@ -498,11 +499,12 @@ def _search_text(doc: Mapping[str, Any]) -> str:
 
 def index_document(session: Session, job: Job, doc: Mapping[str, Any]) -> None:
     """Put a job's current document (a corrected revision or the original) in the search index."""
+    text = _search_text(doc)
     row = session.get(TranscriptSearch, job.id)
     if row is None:
-        session.add(
-            TranscriptSearch(job_id=job.id, unit=job.unit, text=_search_text(doc), updated_at=utcnow())
-        )
+        session.add(TranscriptSearch(job_id=job.id, unit=job.unit, text=text, updated_at=utcnow()))
     else:
-        row.text = _search_text(doc)
+        row.text = text
         row.updated_at = utcnow()
+    # with encryption at rest, the text is sealed: the search goes by keyed hashes of its trigrams
+    replace_trigrams(session, job.id, job.unit, text)

@@ -11,12 +11,14 @@ import time as _time
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from verbatim.errors import InvalidOptionError, JobNotReadyError
 from verbatim.jobs.documents import fold, index_document, load_current
-from verbatim.ops.db import Job, TranscriptSearch, User
+from verbatim.ops.db import Job, TranscriptSearch, TranscriptTrigram, User
+from verbatim.ops.db.sealed import keyring_of, query_hashes, trigrams
+from verbatim.ops.keys import Keyring
 from verbatim.ops.storage import ObjectNotFoundError, ObjectStore
 
 __all__ = ["ensure_indexed", "fold", "job_filters", "search_filter"]
@@ -73,12 +75,20 @@ def ensure_indexed(
             return count
 
 
-def search_filter(query: str, *, unit: str | None = None) -> ColumnElement[bool]:
+def search_filter(
+    query: str, *, unit: str | None = None, session: Session | None = None
+) -> ColumnElement[bool]:
     """A condition on ``Job`` that keeps jobs whose current text contains ``query`` (case and accents aside).
+
+    Without encryption at rest, a substring match on the search table's text. With it (the session's
+    engine has a keyring), the text is sealed: the jobs holding the keyed hash of every trigram of the
+    query are looked up in ``transcript_trigrams``, then confirmed by opening their text (a query under 3
+    characters opens every text of the unit); the condition names the jobs found.
 
     Args:
         query: the words to find.
         unit: only look at this unit's transcripts (``None``: every unit's, for an admin).
+        session: the session the condition is for (needed to search sealed text).
 
     Raises:
         InvalidOptionError: an empty or overlong query.
@@ -86,10 +96,34 @@ def search_filter(query: str, *, unit: str | None = None) -> ColumnElement[bool]
     folded = fold(query)
     if not folded or len(folded) > MAX_QUERY_CHARS:
         raise InvalidOptionError(f"q: give 1 to {MAX_QUERY_CHARS} characters to search for")
-    matching = select(TranscriptSearch.job_id).where(TranscriptSearch.text.contains(folded, autoescape=True))
+    ring = keyring_of(session) if session is not None else None
+    if session is None or ring is None:
+        matching = select(TranscriptSearch.job_id).where(
+            TranscriptSearch.text.contains(folded, autoescape=True)
+        )
+        if unit is not None:
+            matching = matching.where(TranscriptSearch.unit == unit)
+        return Job.id.in_(matching)
+    return Job.id.in_(_sealed_matches(session, ring, folded, unit))
+
+
+def _sealed_matches(session: Session, ring: Keyring, folded: str, unit: str | None) -> list[str]:
+    grams = trigrams(folded)
+    candidates = select(TranscriptSearch.job_id, TranscriptSearch.text)
+    if grams:
+        holding = (
+            select(TranscriptTrigram.job_id)
+            .where(TranscriptTrigram.h.in_(query_hashes(ring, grams)))
+            .group_by(TranscriptTrigram.job_id)
+            .having(func.count() == len(grams))
+        )
+        if unit is not None:
+            holding = holding.where(TranscriptTrigram.unit == unit)
+        candidates = candidates.where(TranscriptSearch.job_id.in_(holding))
     if unit is not None:
-        matching = matching.where(TranscriptSearch.unit == unit)
-    return Job.id.in_(matching)
+        candidates = candidates.where(TranscriptSearch.unit == unit)
+    # the hashes may collide, and a text holding every trigram need not hold them in order: confirm
+    return [job_id for job_id, text in session.execute(candidates) if folded in text]
 
 
 def job_filters(
@@ -119,8 +153,8 @@ def job_filters(
         filters.append(Job.created_at < datetime.combine(until + timedelta(days=1), time.min, UTC))
         used.append("until")
     if q is not None and q.strip():
-        condition = search_filter(q, unit=None if user.is_admin else user.unit)
+        search_filter(q)  # an invalid query is refused before any indexing
         ensure_indexed(session, store, user=user)
-        filters.append(condition)
+        filters.append(search_filter(q, unit=None if user.is_admin else user.unit, session=session))
         used.append("search")
     return filters, (f" filters={'+'.join(used)}" if used else "")

@@ -88,8 +88,11 @@ def open_service(
         InvalidOptionError: the settings' encryption keyring or key cannot be used.
     """
     from verbatim.ops.db import make_engine, session_factory, upgrade
+    from verbatim.ops.db.sealed import attach_keyring, seal_rows
+    from verbatim.ops.keys import resolve_keyring
     from verbatim.ops.private import secure_home
     from verbatim.ops.storage import make_store
+    from verbatim.ops.storage.encrypted import EncryptedObjectStore
 
     secure_home(settings.home)  # 0700: the embedded database, objects and key files live there
     url = settings.resolved_database_url()
@@ -99,6 +102,13 @@ def open_service(
     if tidy_store:
         remove_stale_temporaries(chosen)
     engine = make_engine(url)
+    # The database's sealed columns use the objects' keyring (the same object: a rotation is seen by both).
+    keyring = chosen.keyring if isinstance(chosen, EncryptedObjectStore) else resolve_keyring(settings)
+    attach_keyring(engine, keyring)
+    if migrate and keyring is not None:
+        sealed = seal_rows(engine, keyring)  # rows written in clear before encryption at rest was on
+        if sealed:
+            log.warning("encryption at rest: %d database rows written in clear were encrypted", sealed)
     return Service(settings, engine, session_factory(engine), chosen, [engine.dispose])
 
 

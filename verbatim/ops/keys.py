@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -18,9 +19,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from verbatim.errors import InvalidOptionError
-from verbatim.ops.settings import EncryptionSettings
+from verbatim.ops.settings import EncryptionSettings, Settings
 
-__all__ = ["Keyring", "init_keyring", "load_keyring", "new_key_id"]
+__all__ = ["EMBEDDED_KEYRING", "Keyring", "init_keyring", "load_keyring", "new_key_id", "resolve_keyring"]
+
+EMBEDDED_KEYRING = "keyring.json"
+"""The keyring of the embedded deployment, under the home, when none is configured."""
+
+log = logging.getLogger("verbatim.keys")
 
 
 def _decode(value: str, where: str) -> bytes:
@@ -110,3 +116,34 @@ def init_keyring(path: Path) -> Keyring:
     ring = Keyring(key_id, {key_id: secrets.token_bytes(32)}, path)
     ring.save()
     return ring
+
+
+def is_embedded(settings: Settings) -> bool:
+    """The embedded deployment: SQLite under the home and the local object store (no database_url)."""
+    return settings.database_url is None and settings.storage.backend == "local"
+
+
+def resolve_keyring(settings: Settings) -> Keyring | None:
+    """The keyring of encryption at rest, for the objects and the database's sealed columns.
+
+    The configured one; else, in the embedded deployment (unless ``encryption.embedded_default`` is off),
+    ``HOME/keyring.json``, created on first start (mode 0600) with a warning telling the operator to back
+    it up. A distributed deployment keeps its explicit configuration (``None`` without one).
+
+    Raises:
+        InvalidOptionError: a configured keyring or key that cannot be used.
+    """
+    if settings.encryption.enabled:
+        return load_keyring(settings.encryption)
+    if not (settings.encryption.embedded_default and is_embedded(settings)):
+        return None
+    path = settings.home / EMBEDDED_KEYRING
+    if not path.exists():
+        ring = init_keyring(path)
+        log.warning(
+            "encryption at rest: a new key was created in %s; back this file up now, apart from the data "
+            "(without it the recordings, transcripts and database text cannot be read)",
+            path,
+        )
+        return ring
+    return load_keyring(EncryptionSettings(keyring_file=path))

@@ -188,6 +188,12 @@ class EncryptionSettings(BaseModel):
         description="Instead of a keyring file: one base64 32-byte key (no rotation). For containers "
         "that receive secrets as environment variables.",
     )
+    embedded_default: bool = Field(
+        default=True,
+        description="Embedded deployment (no database_url, local store) with neither keyring_file nor key: "
+        "encrypt anyway, with HOME/keyring.json (created 0600 on first start; back it up). false: no "
+        "encryption at rest there.",
+    )
 
     @property
     def enabled(self) -> bool:

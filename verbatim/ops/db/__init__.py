@@ -42,7 +42,14 @@ from verbatim.ops.db.models import (
     new_job_id,
     utcnow,
 )
-from verbatim.ops.db.web import EDIT_KINDS, TRIGRAM_INDEX, MediaTicket, TranscriptEdit, TranscriptSearch
+from verbatim.ops.db.web import (
+    EDIT_KINDS,
+    TRIGRAM_INDEX,
+    MediaTicket,
+    TranscriptEdit,
+    TranscriptSearch,
+    TranscriptTrigram,
+)
 
 __all__ = [
     "AUDIT_OUTCOMES",
@@ -63,6 +70,7 @@ __all__ = [
     "RetentionPolicy",
     "TranscriptEdit",
     "TranscriptSearch",
+    "TranscriptTrigram",
     "User",
     "claim_job",
     "create_job",

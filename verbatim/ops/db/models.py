@@ -31,6 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from verbatim.ops.db.sealed import SealedJSON, SealedText
+
 __all__ = [
     "AUDIT_OUTCOMES",
     "JOB_STATUSES",
@@ -155,8 +157,9 @@ class Job(Base):
     progress: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     stage: Mapped[str | None] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
-    options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    filename: Mapped[str | None] = mapped_column(String(512))
+    # sealed when encryption at rest is on (verbatim.ops.db.sealed; text since migration 0009)
+    options: Mapped[dict[str, Any]] = mapped_column(SealedJSON("jobs.options"), default=dict)
+    filename: Mapped[str | None] = mapped_column(SealedText("jobs.filename", 512))
     audio_sha256: Mapped[str | None] = mapped_column(String(64))
     audio_size: Mapped[int | None] = mapped_column(BigInteger)
     duration: Mapped[float | None] = mapped_column(Float)
@@ -172,7 +175,7 @@ class Job(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     worker_id: Mapped[str | None] = mapped_column(String(255))
     legal_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    legal_hold_reference: Mapped[str | None] = mapped_column(String(128))
+    legal_hold_reference: Mapped[str | None] = mapped_column(SealedText("jobs.legal_hold_reference", 128))
     original_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     owner: Mapped[User] = relationship(lazy="raise")

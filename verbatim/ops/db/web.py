@@ -11,12 +11,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from verbatim.ops.db.models import Base, BigIntId, UTCDateTime, utcnow
+from verbatim.ops.db.sealed import SealedText
 
-__all__ = ["EDIT_KINDS", "TRIGRAM_INDEX", "MediaTicket", "TranscriptEdit", "TranscriptSearch"]
+__all__ = [
+    "EDIT_KINDS",
+    "TRIGRAM_INDEX",
+    "MediaTicket",
+    "TranscriptEdit",
+    "TranscriptSearch",
+    "TranscriptTrigram",
+]
 
 TRIGRAM_INDEX: Final = "ix_transcript_search_text_trgm"
 """PostgreSQL only, and only where the database lets the migration install ``pg_trgm``: a trigram index that
@@ -46,9 +54,10 @@ class TranscriptEdit(Base):
     kind: Mapped[str] = mapped_column(String(16))
     segment_id: Mapped[int | None] = mapped_column(Integer)
     word_index: Mapped[int | None] = mapped_column(Integer)
-    speaker: Mapped[str | None] = mapped_column(String(64))
-    before: Mapped[str] = mapped_column(Text)
-    after: Mapped[str] = mapped_column(Text)
+    # sealed when encryption at rest is on (verbatim.ops.db.sealed)
+    speaker: Mapped[str | None] = mapped_column(SealedText("transcript_edits.speaker", 64))
+    before: Mapped[str] = mapped_column(SealedText("transcript_edits.before"))
+    after: Mapped[str] = mapped_column(SealedText("transcript_edits.after"))
     revision_sha256: Mapped[str | None] = mapped_column(String(64))
 
     def __repr__(self) -> str:  # no text: it is personal data
@@ -62,11 +71,27 @@ class TranscriptSearch(Base):
 
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
     unit: Mapped[str] = mapped_column(String(64), index=True)
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(SealedText("transcript_search.text"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     def __repr__(self) -> str:
         return f"TranscriptSearch(job_id={self.job_id!r}, unit={self.unit!r})"
+
+
+class TranscriptTrigram(Base):
+    """One keyed hash of a trigram of a job's searchable text, with encryption at rest on (migration 0009):
+    the search finds candidates here without clear text, then opens their sealed text
+    (:mod:`verbatim.ops.db.sealed`)."""
+
+    __tablename__ = "transcript_trigrams"
+    __table_args__ = (Index("ix_transcript_trigrams_h_unit", "h", "unit"),)
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    h: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    unit: Mapped[str] = mapped_column(String(64))
+
+    def __repr__(self) -> str:
+        return f"TranscriptTrigram(job_id={self.job_id!r})"
 
 
 class MediaTicket(Base):

@@ -48,18 +48,19 @@ def make_store(settings: Settings) -> ObjectStore:
     Returns:
         A :class:`LocalObjectStore` under :meth:`Settings.resolved_local_root`, or an
         :class:`S3ObjectStore` on the configured server (its bucket is created on first use), wrapped in an
-        :class:`~verbatim.ops.storage.encrypted.EncryptedObjectStore` when encryption at rest is set.
+        :class:`~verbatim.ops.storage.encrypted.EncryptedObjectStore` when encryption at rest is on
+        (configured, or by default in the embedded deployment: :func:`verbatim.ops.keys.resolve_keyring`).
 
     Raises:
         InvalidOptionError: encryption is set but its keyring or key cannot be used.
     """
+    from verbatim.ops.keys import resolve_keyring
+
     store = _plain_store(settings)
-    if settings.encryption.enabled:
-        from verbatim.ops.keys import load_keyring
+    keyring = resolve_keyring(settings)
+    if keyring is not None:
         from verbatim.ops.storage.encrypted import EncryptedObjectStore
 
-        keyring = load_keyring(settings.encryption)
-        assert keyring is not None
         return EncryptedObjectStore(store, keyring)
     return store
 

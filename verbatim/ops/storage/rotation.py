@@ -6,6 +6,7 @@ Apart from :mod:`verbatim.ops.keys` (the keyring alone), so that the keyring nev
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from verbatim.errors import InvalidOptionError
@@ -23,9 +24,13 @@ class RotationReport:
     reencrypted: int
     already: int
     retired: tuple[str, ...]
+    rows: int = 0
+    """Database rows sealed again under the new key (``also``)."""
 
 
-def rotate_keyring(store: object, *, retire: bool = True) -> RotationReport:
+def rotate_keyring(
+    store: object, *, retire: bool = True, also: Callable[[], int] | None = None
+) -> RotationReport:
     """Add a key, make it active, re-encrypt every object of ``store`` under it, then retire the old keys.
 
     The keyring file is written with the new key *before* any object is re-encrypted (an interruption
@@ -36,6 +41,9 @@ def rotate_keyring(store: object, *, retire: bool = True) -> RotationReport:
         store: an :class:`~verbatim.ops.storage.encrypted.EncryptedObjectStore` over the configured store;
             its keyring (from a file) is the one rotated.
         retire: drop the previous keys from the keyring at the end.
+        also: re-encrypts what else holds data under the old keys (the database's sealed columns:
+            ``lambda: seal_rows(engine, store.keyring, rekey=True)``), after the objects and before any
+            key is retired; returns how many rows it changed.
 
     Raises:
         InvalidOptionError: encryption at rest is off, or its key comes from the environment (no file).
@@ -60,6 +68,7 @@ def rotate_keyring(store: object, *, retire: bool = True) -> RotationReport:
             done += 1
         else:
             already += 1
+    rows = also() if also is not None else 0
     retired: tuple[str, ...] = ()
     if retire:
         still = {key_id_of(store.inner, k) for k in store.list("")} - {None}
@@ -67,4 +76,4 @@ def rotate_keyring(store: object, *, retire: bool = True) -> RotationReport:
         for k in retired:
             del ring.keys[k]
         ring.save()
-    return RotationReport(key_id, done, already, retired)
+    return RotationReport(key_id, done, already, retired, rows)
