@@ -1,22 +1,35 @@
-"""Data at rest in the embedded deployment (issue 15): a private home and database; a deleted job's text,
-correction and file name are found in no file under the home afterwards (secure_delete, WAL emptied)."""
+"""Data at rest in the embedded deployment (issue 15): a private home and database; encryption at rest on by
+default (objects and the database's personal data: verbatim.ops.db.sealed); a job's text, corrections,
+speaker names and file name are in no file under the home in clear, while the job exists and after it is
+deleted."""
 
 from __future__ import annotations
 
+import logging
 import stat
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
-from tests.api.conftest import JFK, make_settings
+from tests.api.conftest import make_settings
+from tests.conftest import DATA
 from verbatim.api.deps import ServiceState
+from verbatim.jobs.documents import fold
 from verbatim.ops.accounts import create_user
-from verbatim.ops.db import make_engine
+from verbatim.ops.db import TranscriptTrigram, make_engine
+from verbatim.ops.db.sealed import seal_rows
+from verbatim.ops.keys import EMBEDDED_KEYRING
+from verbatim.ops.storage.encrypted import EncryptedObjectStore
+from verbatim.ops.storage.rotation import rotate_keyring
 from verbatim.server import create_app
 
 pytestmark = pytest.mark.models
+
+STEREO = DATA / "stereo_diarization.wav"
 
 
 def _mode(path: Path) -> int:
@@ -61,43 +74,115 @@ class _Idle:
         raise AssertionError("no job is submitted here")
 
 
-def test_a_deleted_jobs_text_and_name_are_gone_from_every_file(tmp_path: Path) -> None:
+def _wait(client: TestClient, job_id: str, headers: dict[str, str]) -> dict[str, Any]:
+    deadline = time.monotonic() + 300
+    while (body := client.get(f"/v1/jobs/{job_id}", headers=headers).json())["status"] not in (
+        "succeeded",
+        "failed",
+    ):
+        assert time.monotonic() < deadline, body
+        time.sleep(0.1)
+    return body
+
+
+def _in_clear(home: Path, needles: list[str]) -> list[tuple[str, str]]:
+    """(file, needle) for each needle found in clear in a file under the home: as typed, case-folded, or
+    as the search index would fold it, in UTF-8 or UTF-16 (SQLite may store either)."""
+    forms = {
+        form.encode(encoding)
+        for needle in needles
+        for form in (needle, needle.lower(), fold(needle))
+        for encoding in ("utf-8", "utf-16-le")
+    }
+    return [
+        (str(p.relative_to(home)), f.decode(errors="replace"))
+        for p in _files(home)
+        for f in forms
+        if f in p.read_bytes()
+    ]
+
+
+def test_a_jobs_text_names_and_corrections_are_in_no_file_in_clear(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Encryption at rest on by default in the embedded deployment: after a job, a correction, a renamed
+    speaker, a search and a key rotation, none of the file name, correction, speaker name or transcript
+    words is in clear in any file under the home; the search still finds them; deleting the job removes
+    its index rows and everything else."""
     home = tmp_path / "home"
-    marker_name = "Audition-Zorglubienne-Dupont.flac"
+    marker_name = "Audition-Zorglubienne-Dupont.wav"
     correction = "Quetzalcoatlesque"
-    with TestClient(create_app(make_settings(home), poll_interval_s=0.05)) as client:
-        state: ServiceState = client.app.state.verbatim  # type: ignore[attr-defined]
+    speaker_name = "Capitaine Hérisséverte"
+    hidden = "Bérénice Zygomatique"
+    with caplog.at_level(logging.WARNING, logger="verbatim.keys"):
+        app = create_app(make_settings(home), poll_interval_s=0.05)
+        client = TestClient(app).__enter__()
+    try:
+        ring_file = home / EMBEDDED_KEYRING
+        assert _mode(ring_file) == 0o600
+        [line] = [r.getMessage() for r in caplog.records if "back this file up" in r.getMessage()]
+        assert str(ring_file) in line
+        state: ServiceState = app.state.verbatim
+        assert isinstance(state.store, EncryptedObjectStore)
         with state.sessions() as session:
             _, token = create_user(session, name="inv", role="investigator", unit="b")
         headers = {"Authorization": f"Bearer {token}"}
-        with JFK.open("rb") as fh:
+        with STEREO.open("rb") as fh:
             r = client.post(
                 "/v1/jobs", headers=headers, files={"file": (marker_name, fh)},
-                data={"language": "en", "diarize": "false"},
+                data={"language": "en", "channels": "split", "pseudonymize": "true", "hide": hidden},
             )  # fmt: skip
+        assert r.status_code == 202, r.text
         job_id = r.json()["id"]
-        for _ in range(1200):
-            body = client.get(f"/v1/jobs/{job_id}", headers=headers).json()
-            if body["status"] in ("succeeded", "failed"):
-                break
-            time.sleep(0.1)
-        assert body["status"] == "succeeded", body
+        assert _wait(client, job_id, headers)["status"] == "succeeded"
         doc = client.get(f"/v1/jobs/{job_id}/transcript", headers=headers).json()
+        words = sorted(
+            {w["text"].strip(" .,!?") for s in doc["segments"] for w in s["words"]}, key=len, reverse=True
+        )[:4]
+        assert all(len(w) >= 5 for w in words), words
         segment = doc["segments"][0]
-        word = segment["words"][0]
         r = client.post(
             f"/v1/jobs/{job_id}/edits", headers=headers,
-            json={"edits": [{"segment_id": segment["id"], "word_index": 0, "before": word["text"],
-                             "after": correction}]},
+            json={"edits": [{"segment_id": segment["id"], "word_index": 0,
+                             "before": segment["words"][0]["text"], "after": correction}]},
         )  # fmt: skip
         assert r.status_code == 200, r.text
-        # while the job exists its name is in the database (column encryption is not done: see the README)
-        assert any(marker_name.encode() in p.read_bytes() for p in _files(home))
+        r = client.put(f"/v1/jobs/{job_id}/speakers", headers=headers, json={"names": {"S1": speaker_name}})
+        assert r.status_code == 200, r.text
+
+        def found(query: str) -> bool:
+            r = client.get("/v1/jobs", params={"q": query}, headers=headers)
+            assert r.status_code == 200, r.text
+            return job_id in {j["id"] for j in r.json()["jobs"]}
+
+        # the search finds words, corrections and names, accents and case aside; not what is not said
+        assert found(words[0].upper()) and found(correction.lower()) and found("capitaine herisseverte")
+        assert found("HÉRISSÉVERTE") and not found("zzyzx qwerty")
+        with state.sessions() as session:
+            assert session.scalar(select(func.count()).where(TranscriptTrigram.job_id == job_id))
+        client.get(f"/v1/jobs/{job_id}/edits", headers=headers)  # the history read back
+
+        needles = [marker_name, "Zorglubienne", correction, speaker_name, "Hérisséverte", hidden, *words]
+        assert _in_clear(home, needles) == []
+
+        # a rotation: objects and database values under a new key, the old one retired; all still readable
+        old = state.store.keyring.active_id  # type: ignore[attr-defined]
+        report = rotate_keyring(
+            state.store, also=lambda: seal_rows(state.engine, state.store.keyring, rekey=True)
+        )  # type: ignore[attr-defined]
+        assert report.retired == (old,) and report.rows > 0
+        assert client.get(f"/v1/jobs/{job_id}", headers=headers).json()["filename"] == marker_name
+        history = client.get(f"/v1/jobs/{job_id}/edits", headers=headers).json()
+        assert {e["after"] for e in history["edits"]} >= {correction, speaker_name}
+        again = client.get(f"/v1/jobs/{job_id}/transcript", headers=headers).json()
+        assert {"id": "S1", "name": speaker_name} in again["speakers"]
+        assert found(words[0]) and found(correction) and found("herisseverte")
+        assert _in_clear(home, needles) == []
+
         assert client.delete(f"/v1/jobs/{job_id}", headers=headers).status_code == 204
-        leftovers = [
-            (p.name, needle)
-            for p in _files(home)
-            for needle in (marker_name.encode(), correction.encode(), b"fellow Americans", b"Zorglub")
-            if needle in p.read_bytes()
-        ]
-        assert leftovers == []
+        with state.sessions() as session:
+            assert session.scalar(select(func.count()).where(TranscriptTrigram.job_id == job_id)) == 0
+        assert not found(words[0])
+    finally:
+        client.__exit__(None, None, None)
+    assert _in_clear(home, needles) == []
