@@ -873,7 +873,7 @@ def keys_rotate(
     from verbatim.ops.db.sealed import keyring_of_engine, seal_rows
     from verbatim.ops.storage.rotation import rotate_keyring
 
-    service = _service(migrate=False)
+    service = _service()  # migrated: the database's values are re-sealed too
 
     def reseal() -> int:
         ring = keyring_of_engine(service.engine)

@@ -6,6 +6,7 @@ No model is loaded: no job here reaches a worker (the dispatcher is a recorder).
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 import uuid
@@ -206,6 +207,36 @@ def test_twenty_wrong_tokens_from_one_address_get_429_and_one_audit_burst(server
     assert any("10 failed authentications" in (r.detail or "") for r in rows)
     assert all(r.action == "login" and r.outcome == "denied" for r in rows)
     assert all("vbt_" not in (r.detail or "") for r in rows)  # no piece of a token
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_two_api_processes_share_the_failed_authentication_limit(backend: str, tmp_path: Path) -> None:
+    """Two API instances on one database: their failures add up to one limit, one aggregated audit entry."""
+    with contextlib.ExitStack() as stack:
+        url = None if backend == "sqlite" else stack.enter_context(temporary_postgres_schema())
+        first = _serve(tmp_path / "home", url, auth_limit_shared=True)
+        stack.callback(first.api.stop)
+        settings = Settings(
+            home=tmp_path / "home",
+            models_dir=get_settings().models_dir,
+            database_url=url,
+            auth_limit_shared=True,
+        )
+        second = ApiThread(create_app(settings, _Recorder()))
+        stack.callback(second.stop)
+        before = first.audit_count()
+        statuses = []
+        for n in range(12):  # alternately: neither instance alone sees more than 6
+            base = (first.api if n % 2 else second).base_url
+            r = httpx.get(f"{base}/v1/jobs", headers={"Authorization": f"Bearer vbt_guess{n:04d}{'A' * 30}"})
+            statuses.append(r.status_code)
+        assert statuses[:10] == [401] * 10 and statuses[10:] == [429, 429], statuses
+        for api in (first.api, second):  # blocked on both, the right token too
+            assert httpx.get(f"{api.base_url}/v1/jobs", headers=first.headers).status_code == 429
+        with first.state.sessions() as session:
+            rows = list(session.scalars(select(AuditEntry).order_by(AuditEntry.id)))[before:]
+        assert 1 <= len(rows) <= 2, [r.detail for r in rows]
+        assert any("10 failed authentications" in r.detail for r in rows)
 
 
 def test_the_limiter_forgives_after_its_window() -> None:

@@ -152,7 +152,16 @@ def test_make_store_encrypts_when_a_key_is_set(tmp_path: Path) -> None:
         store.inner,
         "jobs/e/original",
     ).startswith("env-")  # type: ignore[union-attr]
-    assert not isinstance(make_store(Settings(home=tmp_path)), EncryptedObjectStore)
+    # embedded without a key: encrypted by default, with a keyring created 0600 under the home (issue 15)
+    embedded = make_store(Settings(home=tmp_path / "embedded"))
+    assert isinstance(embedded, EncryptedObjectStore)
+    assert (tmp_path / "embedded" / "keyring.json").stat().st_mode & 0o777 == 0o600
+    assert make_store(Settings(home=tmp_path / "embedded")).keyring.keys == embedded.keyring.keys  # type: ignore[attr-defined]
+    off = EncryptionSettings(embedded_default=False)
+    assert not isinstance(make_store(Settings(home=tmp_path / "off", encryption=off)), EncryptedObjectStore)
+    # distributed: its explicit configuration only
+    distributed = Settings(home=tmp_path / "d", database_url="postgresql+psycopg://x@127.0.0.1/x")
+    assert not isinstance(make_store(distributed), EncryptedObjectStore)
 
 
 def test_keys_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

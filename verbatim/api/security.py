@@ -31,6 +31,7 @@ import hashlib
 import json
 import logging
 import re
+import secrets
 import time
 import uuid
 from collections.abc import Callable
@@ -38,11 +39,16 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qs
 
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from verbatim.ops import audit
 from verbatim.ops.accounts import TOKEN_PREFIX, authenticate
+from verbatim.ops.db import AuthFailure
 from verbatim.ops.settings import Settings
 
 access_log = logging.getLogger("verbatim.access")
@@ -52,6 +58,7 @@ __all__ = [
     "JOB_ID",
     "FailedAuthLimiter",
     "SecurityGate",
+    "SharedFailedAuthLimiter",
     "bounded_range",
     "client_request_id",
 ]
@@ -110,6 +117,114 @@ class _Burst:
     refused: int = 0
 
 
+def _count_failure(
+    burst: _Burst | None, key: str, now: float, max_failures: int, window_s: float, notes: list[str]
+) -> _Burst:
+    """One more failure of ``key``: its burst afterwards; the notes to audit are appended to ``notes``."""
+    if burst is not None and now - burst.started > window_s and burst.blocked_until <= now:
+        unsaid = burst.failures - burst.audited + burst.refused
+        if unsaid > 0:
+            notes.append(f"{key}: {unsaid} more failed or refused tries in the previous burst")
+        burst = None
+    if burst is None:
+        burst = _Burst(started=now)
+    burst.failures += 1
+    if burst.failures == 1:
+        burst.audited = 1
+        notes.append(f"{key}: failed authentication")
+    elif burst.failures >= max_failures and burst.blocked_until <= now:
+        burst.blocked_until = now + window_s
+        notes.append(
+            f"{key}: {burst.failures} failed authentications in {window_s:.0f} s; "
+            f"refused for {window_s:.0f} s"
+        )
+        burst.audited = burst.failures
+        burst.started = now
+    return burst
+
+
+@dataclass
+class SharedFailedAuthLimiter:
+    """:class:`FailedAuthLimiter` with its counts in the database (``auth_failures``): every API process on
+    the database sees the same counts and blocks, and the audit log gets one aggregated entry per burst
+    whichever process saw the tries. Its methods query the database: call them from a thread.
+
+    A failure locks the keys' rows (``INSERT ... ON CONFLICT DO NOTHING`` then ``SELECT ... FOR UPDATE``
+    on PostgreSQL; SQLite's write lock): two processes counting at once add up. A refused request during a
+    block costs one ``UPDATE`` of a counter (no audit row).
+    """
+
+    max_failures: int = 10
+    window_s: float = 60.0
+    clock: Callable[[], float] = time.time
+    prune_every: int = 100
+    """Failures between two prunings of finished bursts' rows (on average)."""
+
+    def retry_after(self, session: Session, keys: list[str]) -> float | None:
+        """As :meth:`FailedAuthLimiter.retry_after`, from the shared counts."""
+        now = self.clock()
+        rows = session.execute(
+            select(AuthFailure.blocked_until).where(
+                AuthFailure.key.in_(keys), AuthFailure.blocked_until > now
+            )
+        ).all()
+        if not rows:
+            return None
+        session.execute(
+            update(AuthFailure)
+            .where(AuthFailure.key.in_(keys), AuthFailure.blocked_until > now)
+            .values(refused=AuthFailure.refused + 1)
+        )
+        session.commit()
+        return max(float(r.blocked_until) for r in rows) - now
+
+    def failure(self, session: Session, keys: list[str]) -> list[str]:
+        """As :meth:`FailedAuthLimiter.failure`, on the shared counts (committed)."""
+        now = self.clock()
+        keys = sorted(set(keys))  # rows locked in one order by every process: no deadlock
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(
+            insert(AuthFailure)
+            .values(
+                [
+                    {
+                        "key": k,
+                        "started": now,
+                        "failures": 0,
+                        "audited": 0,
+                        "blocked_until": 0.0,
+                        "refused": 0,
+                    }
+                    for k in keys
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+        rows = {
+            row.key: row
+            for row in session.scalars(select(AuthFailure).where(AuthFailure.key.in_(keys)).with_for_update())
+        }
+        notes: list[str] = []
+        for key in keys:
+            row = rows[key]
+            held = (
+                None
+                if row.failures == 0
+                else _Burst(row.started, row.failures, row.audited, row.blocked_until, row.refused)
+            )
+            burst = _count_failure(held, key, now, self.max_failures, self.window_s, notes)
+            row.started, row.failures, row.audited = burst.started, burst.failures, burst.audited
+            row.blocked_until, row.refused = burst.blocked_until, burst.refused
+        if secrets.randbelow(self.prune_every) == 0:
+            session.execute(
+                delete(AuthFailure).where(
+                    AuthFailure.started < now - 2 * self.window_s, AuthFailure.blocked_until < now
+                )
+            )
+        session.commit()
+        return notes
+
+
 @dataclass
 class FailedAuthLimiter:
     """Failed authentications per key (a client address, a token prefix) in a sliding window.
@@ -151,26 +266,9 @@ class FailedAuthLimiter:
         if len(self._bursts) > _MAX_KEYS:
             self._prune(now)
         for key in keys:
-            burst = self._bursts.get(key)
-            if burst is not None and now - burst.started > self.window_s and burst.blocked_until <= now:
-                unsaid = burst.failures - burst.audited + burst.refused
-                if unsaid > 0:
-                    notes.append(f"{key}: {unsaid} more failed or refused tries in the previous burst")
-                burst = None
-            if burst is None:
-                burst = self._bursts[key] = _Burst(started=now)
-            burst.failures += 1
-            if burst.failures == 1:
-                burst.audited = 1
-                notes.append(f"{key}: failed authentication")
-            elif burst.failures >= self.max_failures and burst.blocked_until <= now:
-                burst.blocked_until = now + self.window_s
-                notes.append(
-                    f"{key}: {burst.failures} failed authentications in {self.window_s:.0f} s; "
-                    f"refused for {self.window_s:.0f} s"
-                )
-                burst.audited = burst.failures
-                burst.started = now
+            self._bursts[key] = _count_failure(
+                self._bursts.get(key), key, now, self.max_failures, self.window_s, notes
+            )
         return notes
 
     def _prune(self, now: float) -> None:
@@ -202,13 +300,27 @@ class SecurityGate:
     Args:
         app: the wrapped application (FastAPI's middleware stack).
         settings: ``api_docs``, ``auth_max_failures`` and ``auth_window_s``.
-        limiter: the failed-authentication limiter (one per app); a new one from the settings when ``None``.
+        limiter: the failed-authentication limiter (one per app); a new one from the settings when ``None``:
+            in the database, shared by every API process, when ``auth_limit_shared`` (by default in the
+            distributed deployment), else in this process's memory.
     """
 
-    def __init__(self, app: ASGIApp, *, settings: Settings, limiter: FailedAuthLimiter | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        settings: Settings,
+        limiter: FailedAuthLimiter | SharedFailedAuthLimiter | None = None,
+    ) -> None:
         self.app = app
         self.docs = settings.api_docs
-        self.limiter = limiter or FailedAuthLimiter(settings.auth_max_failures, settings.auth_window_s)
+        if limiter is None:
+            shared = settings.auth_limit_shared
+            if shared is None:
+                shared = settings.database_url is not None
+            kind = SharedFailedAuthLimiter if shared else FailedAuthLimiter
+            limiter = kind(settings.auth_max_failures, settings.auth_window_s)
+        self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -259,7 +371,17 @@ class SecurityGate:
             # keyed by the prefix, said by a digest of it: the audit log never holds a piece of a token
             digest = hashlib.sha256(token[:TOKEN_PREFIX_CHARS].encode()).hexdigest()[:12]
             keys.append(f"token prefix {digest}")
-        wait = self.limiter.retry_after(keys)
+        state = scope["app"].state.verbatim
+        limiter = self.limiter
+        if isinstance(limiter, SharedFailedAuthLimiter):
+
+            def blocked() -> float | None:
+                with state.sessions() as session:
+                    return limiter.retry_after(session, keys)
+
+            wait = await run_in_threadpool(blocked)
+        else:
+            wait = limiter.retry_after(keys)
         if wait is not None:
             seconds = max(1, int(wait + 0.999))
             return (
@@ -267,7 +389,6 @@ class SecurityGate:
                 f"Too many failed authentications; try again in {seconds} s.",
                 {"Retry-After": str(seconds)},
             )
-        state = scope["app"].state.verbatim
         where = f"{scope['method']} {_route_template(scope['path'])}"
 
         def check() -> bool:
@@ -280,7 +401,15 @@ class SecurityGate:
         if await run_in_threadpool(check):
             return None
         reason = "missing token" if not token else "invalid token"
-        notes = self.limiter.failure(keys)
+        if isinstance(limiter, SharedFailedAuthLimiter):
+
+            def count() -> list[str]:
+                with state.sessions() as session:
+                    return limiter.failure(session, keys)
+
+            notes = await run_in_threadpool(count)
+        else:
+            notes = limiter.failure(keys)
         if notes:
 
             def record() -> None:

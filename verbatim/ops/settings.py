@@ -245,6 +245,12 @@ class Settings(BaseSettings):
         description="Failed authentications allowed per client address, and per token prefix, in "
         "auth_window_s; past it, 429 with Retry-After for auth_window_s.",
     )
+    auth_limit_shared: bool | None = Field(
+        default=None,
+        description="Count failed authentications in the database, shared by every API process (one "
+        "aggregated audit entry per burst whichever process saw the tries). Unset: shared in the "
+        "distributed deployment (database_url set), in memory in the embedded one (one process).",
+    )
     auth_window_s: float = Field(
         default=60.0, gt=0, description="Window of auth_max_failures, and length of a block (seconds)."
     )

@@ -39,6 +39,7 @@ __all__ = [
     "ROLES",
     "Artifact",
     "AuditEntry",
+    "AuthFailure",
     "Base",
     "Job",
     "UTCDateTime",
@@ -249,6 +250,27 @@ class RetentionPolicy(Base):
 
     def __repr__(self) -> str:
         return f"RetentionPolicy(unit={self.unit!r}, kind={self.kind!r}, days={self.days!r})"
+
+
+class AuthFailure(Base):
+    """Failed authentications of one key (a client address, a token prefix's digest) in its current burst,
+    shared by every API process on the database (:mod:`verbatim.api.security`, migration 0010).
+
+    Times are seconds since the epoch (the processes share no monotonic clock). Rows of finished bursts are
+    pruned now and then; the audit log keeps what they said.
+    """
+
+    __tablename__ = "auth_failures"
+
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    started: Mapped[float] = mapped_column(Float)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    audited: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_until: Mapped[float] = mapped_column(Float, default=0.0)
+    refused: Mapped[int] = mapped_column(Integer, default=0)
+
+    def __repr__(self) -> str:
+        return f"AuthFailure(failures={self.failures!r}, blocked_until={self.blocked_until!r})"
 
 
 class AuditEntry(Base):
