@@ -6,6 +6,7 @@ Jobs here are rows with a stored original, never dispatched: no model is loaded.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +14,7 @@ from sqlalchemy import select
 from tests.api.conftest import Actor, Service, stored_job
 from tests.conftest import REPO
 from verbatim.ops.accounts import create_user
-from verbatim.ops.db import AuditEntry, Job
+from verbatim.ops.db import AuditEntry, Job, JobShare
 from verbatim.ops.roles import ROLE_TABLE, allowed, markdown_table
 
 
@@ -87,6 +88,31 @@ def test_revoking_a_malformed_unit_is_refused_before_any_lookup(service: Service
     assert r.status_code == 422
     with service.state.sessions() as session:
         assert list(session.scalars(select(AuditEntry).where(AuditEntry.job_id == job_id))) == []
+
+
+def test_an_old_share_with_a_slash_in_its_unit_can_be_revoked(service: Service) -> None:
+    """Shares made before unit names were checked may name anything, "/" included: revoked by their exact
+    name (percent-encoded), audited encoded; other malformed names stay 422 and unaudited."""
+    job_id = _job(service, service.investigator)
+    odd = "../../x <b>"
+    with service.state.sessions() as session:
+        owner_id = session.scalar(select(Job.owner_id).where(Job.id == job_id))
+        session.add(JobShare(job_id=job_id, unit=odd, created_by=owner_id))
+        session.commit()
+    headers = service.investigator.headers
+    assert [
+        s["unit"] for s in service.client.get(f"/v1/jobs/{job_id}/shares", headers=headers).json()["shares"]
+    ] == [odd]
+    path = f"/v1/jobs/{job_id}/shares/{quote(odd, safe='')}"
+    # another unit cannot, the owning unit can
+    assert service.client.delete(path, headers=service.outsider.headers).status_code in (403, 404)
+    assert service.client.delete(path, headers=headers).status_code == 204
+    assert service.client.get(f"/v1/jobs/{job_id}/shares", headers=headers).json() == {"shares": []}
+    assert service.client.delete(path, headers=headers).status_code == 422  # gone: an invalid name again
+    with service.state.sessions() as session:
+        details = [e.detail for e in session.scalars(select(AuditEntry).where(AuditEntry.job_id == job_id))]
+    assert any("unshare unit=..%2F..%2Fx%20%3Cb%3E" in d for d in details), details
+    assert all("<b>" not in d for d in details)
 
 
 def test_the_table_matches_what_routes_had_and_the_readme_prints_it() -> None:

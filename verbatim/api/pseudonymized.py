@@ -37,6 +37,7 @@ __all__ = [
     "check_entitled",
     "entitled_job",
     "errors_audited",
+    "is_shared",
     "list_shares",
     "refuse_original",
     "revoke_share",
@@ -137,20 +138,33 @@ def list_shares(session: Session, job: Job) -> list[JobShare]:
     return list(session.scalars(select(JobShare).where(JobShare.job_id == job.id).order_by(JobShare.id)))
 
 
-def revoke_share(session: Session, *, user: User, job: Job, unit: str, request_id: str) -> None:
+def is_shared(session: Session, job: Job, unit: str) -> bool:
+    """Whether the job is shared with exactly ``unit``."""
+    return (
+        session.scalar(select(JobShare.id).where(JobShare.job_id == job.id, JobShare.unit == unit))
+        is not None
+    )
+
+
+def revoke_share(
+    session: Session, *, user: User, job: Job, unit: str, request_id: str, label: str | None = None
+) -> None:
     """End a unit's access to a job's pseudonymised copies (at once: every later request is refused); audited.
+
+    Args:
+        label: how the audit log names the unit (a malformed name of an old share, encoded); ``unit``.
 
     Raises:
         JobNotFoundError: the job is not shared with that unit (404).
     """
     share = session.scalar(select(JobShare).where(JobShare.job_id == job.id, JobShare.unit == unit))
-    detail = f"unshare unit={unit}"
+    detail = f"unshare unit={label or unit}"
     if share is None:
         audit.record(
             session, user=user, action="write", outcome="not_found", request_id=request_id, job_id=job.id,
             detail=detail,
         )  # fmt: skip
-        raise JobNotFoundError(f"Job {job.id} is not shared with unit {unit}.")
+        raise JobNotFoundError(f"Job {job.id} is not shared with unit {label or unit}.")
     session.delete(share)
     session.commit()
     audit.record(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Response, UploadFile, status
 
@@ -30,6 +31,9 @@ from verbatim.jobs.search import job_filters
 from verbatim.ops import audit
 from verbatim.ops.accounts import check_unit
 from verbatim.ops.db import Job
+
+MAX_LEGACY_UNIT_CHARS: Final = 256
+"""Longest malformed unit name looked up among old shares (longer: 422 at once)."""
 
 __all__ = ["router"]
 
@@ -258,18 +262,34 @@ def list_job_shares(
     return JobShareList(shares=shares)
 
 
-@router.delete("/{job_id}/shares/{unit}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+@router.delete(
+    "/{job_id}/shares/{unit:path}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response
+)
 def revoke_job_share(
     job_id: str, unit: str, user: CurrentUser, session: SessionDep, request_id: RequestIdDep
 ) -> Response:
-    """Stop sharing the job with a unit: its readers lose access at once (owning unit and admins)."""
-    unit = check_unit(unit)  # 422 before anything is looked up or audited
-    detail = f"unshare unit={unit}"
+    """Stop sharing the job with a unit: its readers lose access at once (owning unit and admins).
+
+    A share made before unit names were checked may hold any name, ``/`` included (sent as ``%2F``): such a
+    name is revoked when the job has a share with exactly that name; otherwise a malformed name is 422.
+    """
+    try:
+        unit = check_unit(unit)
+        malformed: InvalidOptionError | None = None
+    except InvalidOptionError as e:
+        if len(unit) > MAX_LEGACY_UNIT_CHARS:
+            raise
+        malformed = e
+    # a malformed name is said percent-encoded and bounded in the audit log
+    label = unit if malformed is None else quote(unit, safe="")[:96]
+    detail = f"unshare unit={label}"
     require(session, user, "share", request_id=request_id, action="write", job_id=job_id, detail=detail)
     job = services.visible_job(
         session, user=user, job_id=job_id, action="write", request_id=request_id, detail=detail
     )
-    pseudonymized.revoke_share(session, user=user, job=job, unit=unit, request_id=request_id)
+    if malformed is not None and not pseudonymized.is_shared(session, job, unit):
+        raise malformed  # 422, nothing audited: no such name can be shared today
+    pseudonymized.revoke_share(session, user=user, job=job, unit=unit, request_id=request_id, label=label)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
