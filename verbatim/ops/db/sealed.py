@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
 
-from sqlalchemy import JSON, Dialect, Engine, String, Text, TypeDecorator, delete, insert, text
+from sqlalchemy import JSON, Dialect, Engine, String, Text, TypeDecorator, delete, insert, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
@@ -235,18 +235,28 @@ def query_hashes(ring: Keyring, grams: Iterable[str]) -> list[int]:
 
 
 def replace_trigrams(session: Session, job_id: str, unit: str, folded: str | None) -> None:
-    """Put the keyed hashes of ``folded``'s trigrams for the job in ``transcript_trigrams`` (replacing
-    what was there); with no keyring, or ``folded`` ``None``, only remove the job's rows."""
+    """Make ``transcript_trigrams`` hold the keyed hashes of ``folded``'s trigrams for the job; with no
+    keyring, or ``folded`` ``None``, remove the job's rows.
+
+    Only the difference is written: a correction changes a few rows, not the whole transcript's thousands.
+    """
     from verbatim.ops.db.web import TranscriptTrigram
 
-    session.execute(delete(TranscriptTrigram).where(TranscriptTrigram.job_id == job_id))
     ring = keyring_of(session)
     if ring is None or folded is None:
+        session.execute(delete(TranscriptTrigram).where(TranscriptTrigram.job_id == job_id))
         return
     key = _search_key(ring.active()[1])
-    rows = [
-        {"job_id": job_id, "unit": unit, "h": h} for h in sorted({_hash(key, g) for g in trigrams(folded)})
-    ]
+    wanted = {_hash(key, g) for g in trigrams(folded)}
+    held = set(session.scalars(select(TranscriptTrigram.h).where(TranscriptTrigram.job_id == job_id)))
+    gone = sorted(held - wanted)
+    for start in range(0, len(gone), 500):
+        session.execute(
+            delete(TranscriptTrigram).where(
+                TranscriptTrigram.job_id == job_id, TranscriptTrigram.h.in_(gone[start : start + 500])
+            )
+        )
+    rows = [{"job_id": job_id, "unit": unit, "h": h} for h in sorted(wanted - held)]
     if rows:
         session.execute(insert(TranscriptTrigram), rows)
 

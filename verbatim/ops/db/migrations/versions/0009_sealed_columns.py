@@ -48,6 +48,7 @@ def upgrade() -> None:
             ["job_id"], ["jobs.id"], name="fk_transcript_trigrams_job_id_jobs", ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("job_id", "h", name="pk_transcript_trigrams"),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_transcript_trigrams_h_unit", "transcript_trigrams", ["h", "unit"])
 
