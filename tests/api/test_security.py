@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from verbatim.api.deps import ServiceState
-from verbatim.api.security import FailedAuthLimiter
+from verbatim.api.security import FailedAuthLimiter, SharedFailedAuthLimiter
 from verbatim.api.serving import ApiThread
 from verbatim.ops.accounts import create_user
 from verbatim.ops.db import AuditEntry, make_engine
@@ -237,6 +237,38 @@ def test_two_api_processes_share_the_failed_authentication_limit(backend: str, t
             rows = list(session.scalars(select(AuditEntry).order_by(AuditEntry.id)))[before:]
         assert 1 <= len(rows) <= 2, [r.detail for r in rows]
         assert any("10 failed authentications" in r.detail for r in rows)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_shared_limiter_counts_concurrent_failures_exactly(backend: str, tmp_path: Path) -> None:
+    """Failures counted at once by many threads (as by several processes) add up: none is lost."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from verbatim.ops.db import AuthFailure, session_factory, upgrade
+    from verbatim.ops.db.testing import temporary_database
+
+    with temporary_database(backend, tmp_path) as url:
+        upgrade(url)
+        engine = make_engine(url)
+        try:
+            sessions = session_factory(engine)
+            limiter = SharedFailedAuthLimiter(max_failures=1000, window_s=60, prune_every=10**9)
+
+            def fail(_: int) -> list[str]:
+                with sessions() as session:
+                    return limiter.failure(session, ["address 10.0.0.9", "token prefix abc"])
+
+            with ThreadPoolExecutor(8) as pool:
+                notes = [n for batch in pool.map(fail, range(40)) for n in batch]
+            with sessions() as session:
+                counts = {r.key: r.failures for r in session.scalars(select(AuthFailure))}
+            assert counts == {"address 10.0.0.9": 40, "token prefix abc": 40}
+            assert sorted(notes) == [
+                "address 10.0.0.9: failed authentication",
+                "token prefix abc: failed authentication",
+            ]
+        finally:
+            engine.dispose()
 
 
 def test_the_limiter_forgives_after_its_window() -> None:

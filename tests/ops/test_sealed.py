@@ -99,6 +99,9 @@ def test_clear_rows_are_sealed_found_rekeyed_and_deleted(engine: Engine, tmp_pat
             assert _found(session, "vu") == [job_id]
             assert _found(session, "voiture verte") == []
             assert _found(session, "coatl vu") == []  # every trigram is there, not in that order
+            assert (
+                _found(session, "%") == _found(session, "_") == _found(session, "a%u") == []
+            )  # no wildcards
 
         # a rotation: a new active key; values re-sealed under it, then the old key can go
         old = ring.active_id
