@@ -23,7 +23,15 @@ from sqlalchemy import Engine, func, select
 from verbatim.jobs.documents import index_document
 from verbatim.jobs.search import search_filter
 from verbatim.ops import accounts
-from verbatim.ops.db import Job, TranscriptTrigram, create_job, make_engine, session_factory, upgrade
+from verbatim.ops.db import (
+    TRIGRAM_INDEX,
+    Job,
+    TranscriptTrigram,
+    create_job,
+    make_engine,
+    session_factory,
+    upgrade,
+)
 from verbatim.ops.db.sealed import attach_keyring
 from verbatim.ops.db.testing import temporary_postgres_schema
 from verbatim.ops.keys import init_keyring
@@ -103,6 +111,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=100)
     parser.add_argument("--postgres", default=None)
+    parser.add_argument("--drop-pg-trgm-index", action="store_true", help="without migration 0005's index")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -111,6 +120,9 @@ def main() -> None:
                 with temporary_postgres_schema(args.postgres) as url:
                     upgrade(url)
                     engine = make_engine(url)
+                    if args.drop_pg_trgm_index:
+                        with engine.begin() as connection:
+                            connection.exec_driver_sql(f"DROP INDEX IF EXISTS {TRIGRAM_INDEX}")
                     result = _run(engine, sealed, args.jobs, tmp)
                     engine.dispose()
             else:

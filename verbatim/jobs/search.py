@@ -11,7 +11,7 @@ import time as _time
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.orm import Session
 
 from verbatim.errors import InvalidOptionError, JobNotReadyError
@@ -24,6 +24,8 @@ from verbatim.ops.storage import ObjectNotFoundError, ObjectStore
 __all__ = ["ensure_indexed", "fold", "job_filters", "search_filter"]
 
 MAX_QUERY_CHARS: Final = 200
+CLEAR_ROWS: Final = text("transcript_search.text NOT LIKE 'vb1:%'")
+"""Rows of the search table in clear (encryption at rest off when they were written)."""
 INDEX_BATCH: Final = 25
 """Jobs read per indexing query (see :func:`ensure_indexed`)."""
 INDEX_BUDGET_S: Final = 2.0
@@ -99,7 +101,9 @@ def search_filter(
     ring = keyring_of(session) if session is not None else None
     if session is None or ring is None:
         matching = select(TranscriptSearch.job_id).where(
-            TranscriptSearch.text.contains(folded, autoescape=True)
+            TranscriptSearch.text.contains(folded, autoescape=True),
+            # the predicate of the partial pg_trgm index (migration 0009), literally, so that it serves
+            CLEAR_ROWS,
         )
         if unit is not None:
             matching = matching.where(TranscriptSearch.unit == unit)
@@ -123,7 +127,7 @@ def _sealed_matches(session: Session, ring: Keyring, folded: str, unit: str | No
     if unit is not None:
         candidates = candidates.where(TranscriptSearch.unit == unit)
     # the hashes may collide, and a text holding every trigram need not hold them in order: confirm
-    return [job_id for job_id, text in session.execute(candidates) if folded in text]
+    return [job_id for job_id, clear in session.execute(candidates) if folded in clear]
 
 
 def job_filters(
