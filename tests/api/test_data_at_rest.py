@@ -18,11 +18,12 @@ from sqlalchemy import func, select
 from tests.api.conftest import make_settings
 from tests.conftest import DATA
 from verbatim.api.deps import ServiceState
-from verbatim.jobs.documents import fold
+from verbatim.jobs.documents import fold, index_document
 from verbatim.ops.accounts import create_user
-from verbatim.ops.db import TranscriptTrigram, make_engine
+from verbatim.ops.db import TranscriptTrigram, create_job, make_engine
 from verbatim.ops.db.sealed import seal_rows
 from verbatim.ops.keys import EMBEDDED_KEYRING
+from verbatim.ops.settings import EncryptionSettings
 from verbatim.ops.storage.encrypted import EncryptedObjectStore
 from verbatim.ops.storage.rotation import rotate_keyring
 from verbatim.server import create_app
@@ -186,3 +187,31 @@ def test_a_jobs_text_names_and_corrections_are_in_no_file_in_clear(
     finally:
         client.__exit__(None, None, None)
     assert _in_clear(home, needles) == []
+
+
+def test_a_home_written_in_clear_is_sealed_at_the_next_start(tmp_path: Path) -> None:
+    """An embedded home from before encryption at rest: its rows are sealed at the next start (idempotent
+    upgrade), read back through the API as they were, and found by the search."""
+    home = tmp_path / "old"
+    off = make_settings(home, encryption=EncryptionSettings(embedded_default=False))
+    with TestClient(create_app(off, dispatcher=_Idle())) as client:
+        state: ServiceState = client.app.state.verbatim  # type: ignore[attr-defined]
+        assert not isinstance(state.store, EncryptedObjectStore)
+        with state.sessions() as session:
+            owner, token = create_user(session, name="inv", role="investigator", unit="b")
+            job = create_job(
+                session, owner=owner, options={"language": "fr", "hide": ["Zorglub Martin"]},
+                filename="Zorglub-audition.wav", audio_sha256="a" * 64, audio_size=1, object_key="jobs/x/o",
+            )  # fmt: skip
+            job.status = "succeeded"
+            index_document(session, job, {"segments": [{"text": "Le témoin Zorglub parle"}], "speakers": []})
+            session.commit()
+            job_id = job.id
+    assert _in_clear(home, ["Zorglub"])  # in clear, before
+
+    with TestClient(create_app(make_settings(home), dispatcher=_Idle())) as client:
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.get(f"/v1/jobs/{job_id}", headers=headers).json()["filename"] == "Zorglub-audition.wav"
+        found = client.get("/v1/jobs", params={"q": "TEMOIN zorglub"}, headers=headers).json()["jobs"]
+        assert [j["id"] for j in found] == [job_id]
+    assert _in_clear(home, ["Zorglub", "temoin zorglub"]) == []
