@@ -31,7 +31,20 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
 
-from sqlalchemy import JSON, Dialect, Engine, String, Text, TypeDecorator, delete, insert, select, text
+from sqlalchemy import (
+    JSON,
+    Dialect,
+    Engine,
+    String,
+    Text,
+    TypeDecorator,
+    delete,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy import column as sql_column
+from sqlalchemy import table as sql_table
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
@@ -58,6 +71,9 @@ PREFIX: Final = "vb1:"
 _ATTR: Final = "verbatim_keyring"
 _COLUMN_PURPOSE: Final = b"verbatim database column v1"
 _SEARCH_PURPOSE: Final = b"verbatim search trigram v1"
+
+_TRIGRAMS: Final = sql_table("transcript_trigrams", sql_column("job_id"), sql_column("h"), sql_column("unit"))
+"""``verbatim.ops.db.web.TranscriptTrigram``'s table, named here (the models import this module)."""
 
 SEALED_COLUMNS: Final = {
     # table: (primary key, sealed columns)
@@ -240,37 +256,31 @@ def replace_trigrams(session: Session, job_id: str, unit: str, folded: str | Non
 
     Only the difference is written: a correction changes a few rows, not the whole transcript's thousands.
     """
-    from verbatim.ops.db.web import TranscriptTrigram
-
     ring = keyring_of(session)
     if ring is None or folded is None:
-        session.execute(delete(TranscriptTrigram).where(TranscriptTrigram.job_id == job_id))
+        session.execute(delete(_TRIGRAMS).where(_TRIGRAMS.c.job_id == job_id))
         return
     key = _search_key(ring.active()[1])
     wanted = {_hash(key, g) for g in trigrams(folded)}
-    held = set(session.scalars(select(TranscriptTrigram.h).where(TranscriptTrigram.job_id == job_id)))
+    held = set(session.scalars(select(_TRIGRAMS.c.h).where(_TRIGRAMS.c.job_id == job_id)))
     gone = sorted(held - wanted)
     for start in range(0, len(gone), 500):
         session.execute(
-            delete(TranscriptTrigram).where(
-                TranscriptTrigram.job_id == job_id, TranscriptTrigram.h.in_(gone[start : start + 500])
+            delete(_TRIGRAMS).where(
+                _TRIGRAMS.c.job_id == job_id, _TRIGRAMS.c.h.in_(gone[start : start + 500])
             )
         )
     rows = [{"job_id": job_id, "unit": unit, "h": h} for h in sorted(wanted - held)]
     if rows:
-        session.execute(insert(TranscriptTrigram), rows)
+        session.execute(insert(_TRIGRAMS), rows)
 
 
 def _rehash(connection: Any, ring: Keyring, job_id: str, unit: str, folded: str) -> None:
-    from verbatim.ops.db.web import TranscriptTrigram
-
-    connection.execute(delete(TranscriptTrigram).where(TranscriptTrigram.job_id == job_id))
+    connection.execute(delete(_TRIGRAMS).where(_TRIGRAMS.c.job_id == job_id))
     key = _search_key(ring.active()[1])
     hashes = sorted({_hash(key, g) for g in trigrams(folded)})
     if hashes:
-        connection.execute(
-            insert(TranscriptTrigram), [{"job_id": job_id, "unit": unit, "h": h} for h in hashes]
-        )
+        connection.execute(insert(_TRIGRAMS), [{"job_id": job_id, "unit": unit, "h": h} for h in hashes])
 
 
 def seal_rows(engine: Engine, ring: Keyring, *, rekey: bool = False, batch: int = 500) -> int:
