@@ -26,6 +26,8 @@ __all__ = ["ensure_indexed", "fold", "job_filters", "search_filter"]
 MAX_QUERY_CHARS: Final = 200
 CLEAR_ROWS: Final = text("transcript_search.text NOT LIKE 'vb1:%'")
 """Rows of the search table in clear (encryption at rest off when they were written)."""
+CONFIRM_BATCH: Final = 50
+"""Candidate texts decrypted per fetch when a search confirms its candidates (sealed text)."""
 INDEX_BATCH: Final = 25
 """Jobs read per indexing query (see :func:`ensure_indexed`)."""
 INDEX_BUDGET_S: Final = 2.0
@@ -126,8 +128,10 @@ def _sealed_matches(session: Session, ring: Keyring, folded: str, unit: str | No
         candidates = candidates.where(TranscriptSearch.job_id.in_(holding))
     if unit is not None:
         candidates = candidates.where(TranscriptSearch.unit == unit)
-    # the hashes may collide, and a text holding every trigram need not hold them in order: confirm
-    return [job_id for job_id, clear in session.execute(candidates) if folded in clear]
+    # the hashes may collide, and a text holding every trigram need not hold them in order: confirm, by
+    # batches (a common query matches every job: their texts are never all in memory at once)
+    rows = session.execute(candidates.execution_options(yield_per=CONFIRM_BATCH))
+    return [job_id for job_id, clear in rows if folded in clear]
 
 
 def job_filters(
