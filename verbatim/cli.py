@@ -895,22 +895,33 @@ def keys_rotate(
 
 @keys_app.command("status")
 def keys_status() -> None:
-    """Count the stored objects under each key (``plaintext``: written before encryption was enabled)."""
+    """Count the stored objects under each key (``plaintext``: written before encryption was enabled), then
+    the database's sealed values (``database clear``: sealed at the next start)."""
     from collections import Counter
 
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from verbatim.ops.db.sealed import count_by_key
     from verbatim.ops.storage.encrypted import EncryptedObjectStore, key_id_of
 
-    store = _service(migrate=False).store
+    service = _service(migrate=False)
+    store = service.store
     if not isinstance(store, EncryptedObjectStore):
         _fail("encryption at rest is off (set VERBATIM_ENCRYPTION__KEYRING_FILE or VERBATIM_ENCRYPTION__KEY)")
     counts = Counter(key_id_of(store.inner, key) or "plaintext" for key in store.list(""))
     active = store.keyring.active_id
     if not counts:
         typer.echo(f"no stored object yet; new objects will be encrypted with key {active}")
-        return
     for key_id, count in sorted(counts.items()):
         marker = "\tactive" if key_id == active else ""
         typer.echo(f"{key_id}\t{count}{marker}")
+    try:
+        values = count_by_key(service.engine)
+    except SQLAlchemyError:
+        return  # no database yet
+    for key_id, count in sorted(values.items()):  # the database's sealed values ("clear": not yet)
+        marker = "\tactive" if key_id == active else ""
+        typer.echo(f"database {key_id}\t{count}{marker}")
 
 
 @config_app.command("reference")

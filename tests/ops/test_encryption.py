@@ -183,6 +183,9 @@ def test_keys_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         rotated = runner.invoke(app, ["keys", "rotate"])
         assert rotated.exit_code == 0, rotated.output
         assert "1 objects re-encrypted" in rotated.output
+        after = runner.invoke(app, ["keys", "status"])
+        assert after.exit_code == 0 and "\tactive" in after.output
+        assert all(" clear\t" not in line for line in after.output.splitlines())
         assert make_store(get_settings()).get_bytes("jobs/f/original") == b"abc"
     finally:
         get_settings.cache_clear()

@@ -59,6 +59,7 @@ __all__ = [
     "SealedJSON",
     "SealedText",
     "attach_keyring",
+    "count_by_key",
     "keyring_of",
     "keyring_of_engine",
     "query_hashes",
@@ -273,6 +274,24 @@ def replace_trigrams(session: Session, job_id: str, unit: str, folded: str | Non
     rows = [{"job_id": job_id, "unit": unit, "h": h} for h in sorted(wanted - held)]
     if rows:
         session.execute(insert(_TRIGRAMS), rows)
+
+
+def count_by_key(engine: Engine) -> dict[str, int]:
+    """How many values of the sealed columns are under each key id (``clear``: not sealed)."""
+    counts: dict[str, int] = {}
+    with engine.connect() as connection:
+        for table, (_, columns) in SEALED_COLUMNS.items():
+            for column in columns:
+                heads = connection.execute(
+                    text(
+                        f"SELECT substr(CAST({column} AS TEXT), 1, 64) FROM {table} "  # names, not input
+                        f"WHERE {column} IS NOT NULL"
+                    )
+                ).scalars()
+                for head in heads:
+                    key_id = key_id_of(head.lstrip('"')) or "clear"
+                    counts[key_id] = counts.get(key_id, 0) + 1
+    return counts
 
 
 def _rehash(connection: Any, ring: Keyring, job_id: str, unit: str, folded: str) -> None:
