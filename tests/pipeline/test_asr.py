@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -63,6 +64,45 @@ def test_language_validation() -> None:
         AsrOptions(task="summarize").validated()  # type: ignore[arg-type]
 
 
+def test_vad_thresholds_are_probabilities() -> None:
+    for name in ("vad_threshold", "narrowband_vad_threshold", "recover_threshold"):
+        with pytest.raises(InvalidOptionError, match=name):
+            AsrOptions(**{name: 1.5}).validated()  # type: ignore[arg-type]
+    assert AsrOptions(narrowband_vad_threshold=None, recover_threshold=None).validated()
+
+
+def test_a_narrowband_recording_gets_the_narrowband_vad_threshold() -> None:
+    from verbatim.bench.worker import phone_band
+
+    wide = decode(DATA / "picovoice_test_fr.wav").samples
+    narrow = phone_band(wide)
+    options = AsrOptions()
+    assert options.for_recording(wide) == options
+    adapted = options.for_recording(narrow)
+    assert adapted.vad_threshold == options.narrowband_vad_threshold
+    assert adapted.vad_threshold is not None and adapted.vad_threshold < options.vad_threshold
+    assert adapted == replace(options, vad_threshold=adapted.vad_threshold)  # nothing else changes
+    off = AsrOptions(narrowband_vad_threshold=None)
+    assert off.for_recording(narrow) == off
+    assert AsrOptions(vad=False).for_recording(narrow) == AsrOptions(vad=False)
+    # digital silence has no band: it is not a phone line
+    assert options.for_recording(np.zeros(16000 * 5, np.float32)) == options
+
+
+def test_the_band_of_a_long_recording_is_measured_on_excerpts() -> None:
+    from verbatim.bench.worker import phone_band
+    from verbatim.pipeline.bandwidth import is_narrowband
+
+    rng = np.random.default_rng(5)
+    minute = (rng.standard_normal(60 * 16000) * 0.05).astype(np.float32)
+    narrow_minute = phone_band(minute)
+    # 20 minutes: past the 16 measured in excerpts; the band is told all the same
+    assert not is_narrowband(np.tile(minute, 20))
+    assert is_narrowband(np.tile(narrow_minute, 20))
+    # a phone call with a wideband passage in its middle is not narrowband
+    assert not is_narrowband(np.concatenate([np.tile(narrow_minute, 9), minute, np.tile(narrow_minute, 9)]))
+
+
 # -- integration: the real packaged model ------------------------------------------------------------------
 
 
@@ -113,6 +153,20 @@ def test_sixty_seconds_without_speech_give_no_words(asr, kind: str) -> None:  # 
         "hum": (0.02 * np.sin(2 * np.pi * 50 * np.arange(n) / 16000)).astype(np.float32),
     }[kind]
     transcript = asr.transcribe(Audio(samples, "0" * 64, f"{kind}.wav"))
+    assert transcript.words == ()
+    assert transcript.segments == ()
+
+
+@pytest.mark.models
+@pytest.mark.parametrize("level", [0.003, 0.05])
+def test_sixty_seconds_of_phone_line_noise_give_no_words(asr, level: float) -> None:  # type: ignore[no-untyped-def]
+    from verbatim.bench.worker import phone_band
+
+    rng = np.random.default_rng(11)
+    noise = phone_band((rng.standard_normal(60 * 16000) * level).astype(np.float32))
+    transcript = asr.transcribe(Audio(noise, "0" * 64, "line-noise.wav"))
+    # the narrowband threshold was the one used, and it finds no speech in the line's hiss
+    assert transcript.models["asr"]["vad_threshold"] == f"{AsrOptions().narrowband_vad_threshold:g}"
     assert transcript.words == ()
     assert transcript.segments == ()
 

@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from verbatim.errors import InvalidOptionError
+from verbatim.pipeline.bandwidth import NARROWBAND_FRACTION, high_band_fraction
 from verbatim.pipeline.progress import ProgressHook, null_hook
 from verbatim.pipeline.types import SAMPLE_RATE, Audio, Diarization, SpeakerTurn
 
@@ -38,12 +39,14 @@ if TYPE_CHECKING:
     from verbatim.models.diarization import EmbeddingModel, SegmentationModel
 
 __all__ = [
+    "NARROWBAND_FRACTION",
     "DiarizationAnalysis",
     "DiarizationOptions",
     "SpeakerDiarizer",
     "activity_to_turns",
     "assign_to_centroids",
     "cluster_embeddings",
+    "high_band_fraction",
     "reconstruct",
 ]
 
@@ -130,23 +133,6 @@ class DiarizationOptions:
 
 
 # --- pure steps (no model), unit-tested on synthetic data ---------------------------------------------------
-
-NARROWBAND_FRACTION = 1e-4
-"""Below this share of its energy above 4.5 kHz a recording is taken as narrowband (telephone). On the
-development recordings phone-line audio measures under 1e-6 and the least bright wideband one (far-field
-AMI, a simulated conversation) 3.6e-4."""
-
-
-def high_band_fraction(samples: npt.NDArray[np.float32]) -> float:
-    """Share of the energy of 16 kHz ``samples`` above 4.5 kHz (Welch power spectrum): about 0 for speech
-    that went through a telephone line (8 kHz sampling), percents for wideband speech."""
-    from scipy.signal import welch
-
-    if len(samples) < 512 or not np.any(samples):
-        return 0.0
-    freqs, power = welch(np.asarray(samples, dtype=np.float64), fs=SAMPLE_RATE, nperseg=512)
-    total = float(power.sum())
-    return float(power[freqs >= 4500.0].sum()) / total if total > 0 else 0.0
 
 
 def cluster_embeddings(

@@ -252,6 +252,7 @@ def speech_pieces(audio: Audio, asr_options: AsrOptions, max_seconds: float) -> 
     from verbatim.pipeline.asr import _gain_for
 
     samples = audio.samples
+    asr_options = asr_options.for_recording(samples)  # the first pass's threshold (narrowband: its own)
     gain = _gain_for(samples) if asr_options.normalize_gain else 1.0
     if gain != 1.0:  # the VAD is not level-normalised (see asr._gain_for)
         samples = np.clip(samples * gain, -1.0, 1.0).astype(np.float32)
