@@ -42,6 +42,7 @@ from verbatim.ops.db.models import (
     new_job_id,
     utcnow,
 )
+from verbatim.ops.db.voices import VoiceRecord, new_voice_id
 from verbatim.ops.db.web import EDIT_KINDS, TRIGRAM_INDEX, MediaTicket, TranscriptEdit, TranscriptSearch
 
 __all__ = [
@@ -64,6 +65,7 @@ __all__ = [
     "TranscriptEdit",
     "TranscriptSearch",
     "User",
+    "VoiceRecord",
     "claim_job",
     "create_job",
     "current_revision",
@@ -73,6 +75,7 @@ __all__ = [
     "head_revision",
     "make_engine",
     "new_job_id",
+    "new_voice_id",
     "session_factory",
     "set_progress",
     "upgrade",
