@@ -143,3 +143,13 @@ def test_too_little_speech_or_none_is_refused(clips, diarizer) -> None:  # type:
         voice_print(diarizer.embedding, [Audio(clips["fr"], "", "")])
     with pytest.raises(EnrolmentError, match="no speech"):
         voice_print(diarizer.embedding, [Audio(np.zeros(5 * SR, np.float32), "", "silence.wav")])
+
+
+def test_narrowband_recordings_use_the_phone_band_prints_and_their_threshold() -> None:
+    wide, narrow = _unit(1, 0, 0), _unit(0, 1, 0)
+    voice = KnownVoice("a", "A", wide, narrowband=narrow)
+    centroid = {"S1": _unit(0.1, 1, 0)}  # like the phone-band print only
+    assert match_voices(centroid, VoiceNaming((voice,), narrowband=False)) == {}
+    assert set(match_voices(centroid, VoiceNaming((voice,), narrowband=True))) == {"S1"}
+    close = {"S1": _unit(0.6, 1, 0)}  # cos 0.86 with the phone-band print
+    assert match_voices(close, VoiceNaming((voice,), narrowband=True, narrowband_threshold=0.9)) == {}

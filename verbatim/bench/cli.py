@@ -300,6 +300,10 @@ def voices(
         Path | None,
         typer.Option(help="Where to write all figures (default: bench-results/voices-<time>.json)."),
     ] = None,
+    rescore: Annotated[
+        Path | None,
+        typer.Option(help="Score again the clusters of an earlier run's JSON (no diarisation)."),
+    ] = None,
 ) -> None:
     """Known voices: correct names on enrolled speakers and false matches (enrolled voices absent), on
     simulated conversations; constants chosen on one seed, reported on another and leaving one out."""
@@ -308,7 +312,12 @@ def voices(
     started = time.perf_counter()
     try:
         tables, figures = run_voices(
-            resolve_data_dir(data), count=count, tune_seed=tune_seed, test_seed=test_seed, log=_log
+            resolve_data_dir(data) if rescore is None else Path("."),
+            count=count,
+            tune_seed=tune_seed,
+            test_seed=test_seed,
+            log=_log,
+            rescore=rescore,
         )
     except BenchError as e:
         _fail(str(e))

@@ -42,7 +42,8 @@ if TYPE_CHECKING:
 __all__ = ["ClusterRow", "run_voices", "score", "split_enrolment"]
 
 Log = Callable[[str], None]
-THRESHOLDS = tuple(round(0.30 + 0.025 * i, 3) for i in range(21))  # 0.30 .. 0.80
+THRESHOLDS = tuple(round(0.30 + 0.025 * i, 3) for i in range(25))  # 0.30 .. 0.90
+BANDS = ("wideband", "narrowband")
 MARGINS = (0.0, 0.02, 0.05, 0.1)
 MAX_FALSE_RATE = 0.01
 ENROL_SPEECH = 8.0  # seconds of speech of an enrolment (the CLI's minimum)
@@ -128,6 +129,8 @@ def _overlap(a: Sequence[tuple[float, float]], b: Sequence[tuple[float, float]])
 
 
 _COUNTS = (
+    "enrolled_speakers",
+    "speaker_correct",
     "enrolled_clusters",
     "correct",
     "wrong_present",
@@ -143,7 +146,8 @@ def score(rows: Sequence[ClusterRow], threshold: float, margin: float) -> dict[s
     own matching (:func:`verbatim.pipeline.voices.match_similarities`).
 
     Returns:
-        ``enrolled_clusters``, ``correct``, ``wrong_present`` (named after another voice, present
+        ``enrolled_speakers`` and ``speaker_correct`` (each enrolled speaker's largest cluster, named after
+        it), ``enrolled_clusters``, ``correct``, ``wrong_present`` (named after another voice, present
         situation), ``other_clusters`` (clusters of speakers not enrolled, present situation), ``false_other``
         (those named), ``absent_clusters``, ``false_absent`` (named, absent situation).
     """
@@ -164,6 +168,14 @@ def score(rows: Sequence[ClusterRow], threshold: float, margin: float) -> dict[s
                 counts["enrolled_clusters"] += 1
                 counts["correct"] += named.get(i) == row.truth
                 counts["wrong_present"] += i in named and named[i] != row.truth
+        largest: dict[int, int] = {}
+        for i, row in enumerate(members):
+            if row.truth is not None and (
+                row.truth not in largest or row.seconds > members[largest[row.truth]].seconds
+            ):
+                largest[row.truth] = i
+        counts["enrolled_speakers"] += len(largest)
+        counts["speaker_correct"] += sum(named.get(i) == truth for truth, i in largest.items())
         allowed = [j for j in range(matrix.shape[1]) if j not in set(members[0].present)]
         absent = {
             i for i, _j, _s in match_similarities(matrix[:, allowed], threshold=threshold, margin=margin)
@@ -179,6 +191,7 @@ def rates(counts: dict[str, int]) -> dict[str, float]:
     false = counts["wrong_present"] + counts["false_other"] + counts["false_absent"]
     clusters = counts["enrolled_clusters"] + counts["other_clusters"] + counts["absent_clusters"]
     return {
+        "speaker_correct_rate": counts["speaker_correct"] / max(1, counts["enrolled_speakers"]),
         "correct_rate": counts["correct"] / max(1, counts["enrolled_clusters"]),
         "false_rate": false / max(1, clusters),
         "false_absent_rate": counts["false_absent"] / max(1, counts["absent_clusters"]),
@@ -254,6 +267,33 @@ def _analyse(
     return rows, spent
 
 
+def band_of(row: ClusterRow) -> str:
+    """``narrowband`` for a cluster of a conversation that sounds like a phone line, else ``wideband``."""
+    return "narrowband" if "narrowband" in row.tags else "wideband"
+
+
+Constants = dict[str, tuple[float, float]]
+
+
+def choose_bands(rows: Sequence[ClusterRow]) -> Constants:
+    """(threshold, margin) per band, each chosen on that band's clusters (see :func:`choose`)."""
+    out: Constants = {}
+    for band in BANDS:
+        subset = [r for r in rows if band_of(r) == band]
+        out[band] = choose(subset) if subset else (THRESHOLDS[-1], MARGINS[-1])
+    return out
+
+
+def score_bands(rows: Sequence[ClusterRow], constants: Constants) -> dict[str, int]:
+    """:func:`score` with each band's constants, summed."""
+    total = dict.fromkeys(_COUNTS, 0)
+    for band, (threshold, margin) in constants.items():
+        subset = [r for r in rows if band_of(r) == band]
+        for key, value in score(subset, threshold, margin).items():
+            total[key] += value
+    return total
+
+
 def _row(label: str, counts: dict[str, int]) -> list[str]:
     r = rates(counts)
     false = counts["wrong_present"] + counts["false_other"] + counts["false_absent"]
@@ -261,39 +301,66 @@ def _row(label: str, counts: dict[str, int]) -> list[str]:
     return [
         label,
         f"{counts['correct']}/{counts['enrolled_clusters']} = {100 * r['correct_rate']:.1f} %",
+        f"{counts['speaker_correct']}/{counts['enrolled_speakers']} "
+        f"= {100 * r['speaker_correct_rate']:.1f} %",
         f"{false}/{clusters} = {100 * r['false_rate']:.2f} %",
         f"{counts['false_absent']}/{counts['absent_clusters']} = {100 * r['false_absent_rate']:.2f} %",
         str(counts["wrong_present"]),
     ]
 
 
-def _leave_one_out(rows: Sequence[ClusterRow]) -> tuple[dict[str, int], list[float]]:
+def _leave_one_out(rows: Sequence[ClusterRow]) -> tuple[dict[str, int], list[Constants]]:
     """Counts when each conversation is scored with the constants chosen on the others."""
     conversations = sorted({r.conversation for r in rows})
     total = dict.fromkeys(_COUNTS, 0)
-    chosen: list[float] = []
+    chosen: list[Constants] = []
     for left in conversations:
-        threshold, margin = choose([r for r in rows if r.conversation != left])
-        chosen.append(threshold)
-        for key, value in score([r for r in rows if r.conversation == left], threshold, margin).items():
+        constants = choose_bands([r for r in rows if r.conversation != left])
+        chosen.append(constants)
+        for key, value in score_bands([r for r in rows if r.conversation == left], constants).items():
             total[key] += value
     return total, chosen
 
 
-def run_voices(
-    data: Path, *, count: int, tune_seed: int, test_seed: int, log: Log
-) -> tuple[list[str], dict[str, Any]]:
-    """Enrol the enrollable voices, diarise ``count`` conversations per seed, tune on ``tune_seed``, report
-    on ``test_seed`` and leaving one tuning conversation out.
+def _rows_to_json(rows: Sequence[ClusterRow]) -> list[dict[str, Any]]:
+    return [
+        {
+            "conversation": r.conversation,
+            "speaker": r.speaker,
+            "truth": r.truth,
+            "seconds": r.seconds,
+            "similarity": list(r.similarity),
+            "present": list(r.present),
+            "tags": list(r.tags),
+        }
+        for r in rows
+    ]
 
-    Returns:
-        (tables, figures).
-    """
+
+def _rows_from_json(items: Sequence[dict[str, Any]]) -> list[ClusterRow]:
+    return [
+        ClusterRow(
+            conversation=str(i["conversation"]),
+            speaker=str(i["speaker"]),
+            truth=None if i["truth"] is None else int(i["truth"]),
+            seconds=float(i["seconds"]),
+            similarity=tuple(float(x) for x in i["similarity"]),
+            present=tuple(int(x) for x in i["present"]),
+            tags=tuple(str(t) for t in i["tags"]),
+        )
+        for i in items
+    ]
+
+
+def _diarised_rows(
+    data: Path, *, count: int, tune_seed: int, test_seed: int, log: Log
+) -> tuple[dict[str, list[ClusterRow]], dict[str, Any]]:
+    """Enrol the enrollable voices and diarise ``count`` conversations per seed (the costly part)."""
     from verbatim.bench.simulate import load_voices, merge_same_speakers, simulated_conversations
     from verbatim.models.diarization import embed_fbank, kaldi_fbank
     from verbatim.pipeline.diarize import SpeakerDiarizer, torch_threads
     from verbatim.pipeline.types import Audio
-    from verbatim.pipeline.voices import DEFAULT_MARGIN, DEFAULT_THRESHOLD, EnrolmentError, voice_print
+    from verbatim.pipeline.voices import EnrolmentError, voice_print
 
     diarizer = SpeakerDiarizer(device="cpu")
 
@@ -333,23 +400,82 @@ def run_voices(
         conversations = simulated_conversations(kept, count, seed=seed)
         with torch_threads(1):
             rows[name], spent[name] = _analyse(diarizer, conversations, matrix, index, log)
-    threshold, margin = choose(rows["tune"])
-    loo, loo_thresholds = _leave_one_out(rows["tune"])
-    header = ["set, constants", "correct names", "false matches (all)", "false, voices absent", "wrong name"]
+    meta = {
+        "voices": len(voices),
+        "enrolled": enrolled,
+        "conversations_per_seed": count,
+        "seeds": {"tune": tune_seed, "test": test_seed},
+        "diarisation_seconds": spent,
+    }
+    return rows, meta
+
+
+def run_voices(
+    data: Path,
+    *,
+    count: int,
+    tune_seed: int,
+    test_seed: int,
+    log: Log,
+    rescore: Path | None = None,
+) -> tuple[list[str], dict[str, Any]]:
+    """Enrol the enrollable voices, diarise ``count`` conversations per seed, choose the constants per band
+    on ``tune_seed``, report on ``test_seed`` and leaving one tuning conversation out.
+
+    Args:
+        rescore: a JSON file an earlier run wrote: score its clusters again without diarising anything.
+
+    Returns:
+        (tables, figures).
+    """
+    import json
+
+    from verbatim.pipeline.voices import (
+        DEFAULT_MARGIN,
+        DEFAULT_NARROWBAND_THRESHOLD,
+        DEFAULT_THRESHOLD,
+    )
+
+    if rescore is not None:
+        earlier = json.loads(rescore.read_text())
+        rows = {name: _rows_from_json(items) for name, items in earlier["clusters"].items()}
+        meta = {
+            k: earlier[k] for k in ("voices", "enrolled", "conversations_per_seed", "seeds") if k in earlier
+        }
+        meta["rescored_from"] = str(rescore)
+    else:
+        rows, meta = _diarised_rows(data, count=count, tune_seed=tune_seed, test_seed=test_seed, log=log)
+    seeds = meta.get("seeds", {"tune": tune_seed, "test": test_seed})
+    chosen = choose_bands(rows["tune"])
+    defaults: Constants = {
+        "wideband": (DEFAULT_THRESHOLD, DEFAULT_MARGIN),
+        "narrowband": (DEFAULT_NARROWBAND_THRESHOLD, DEFAULT_MARGIN),
+    }
+    loo, loo_constants = _leave_one_out(rows["tune"])
+
+    def label(constants: Constants) -> str:
+        return ", ".join(f"{b[0]} {t}/{m}" for b, (t, m) in constants.items())
+
+    header = [
+        "set, constants (w: wideband, n: narrowband threshold/margin)",
+        "correct, clusters",
+        "correct, speakers",
+        "false matches (all)",
+        "false, voices absent",
+        "wrong name",
+    ]
     table: list[list[str]] = [
-        _row(f"tune seed {tune_seed}, chosen {threshold}/{margin}", score(rows["tune"], threshold, margin)),
-        _row(f"test seed {test_seed}, chosen {threshold}/{margin}", score(rows["test"], threshold, margin)),
-        _row(
-            f"test seed {test_seed}, defaults {DEFAULT_THRESHOLD}/{DEFAULT_MARGIN}",
-            score(rows["test"], DEFAULT_THRESHOLD, DEFAULT_MARGIN),
-        ),
-        _row(f"tune seed {tune_seed}, leave-one-out", loo),
+        _row(f"tune seed {seeds['tune']}, chosen {label(chosen)}", score_bands(rows["tune"], chosen)),
+        _row(f"test seed {seeds['test']}, chosen", score_bands(rows["test"], chosen)),
+        _row(f"tune seed {seeds['tune']}, defaults {label(defaults)}", score_bands(rows["tune"], defaults)),
+        _row(f"test seed {seeds['test']}, defaults", score_bands(rows["test"], defaults)),
+        _row(f"tune seed {seeds['tune']}, leave-one-out", loo),
     ]
     for tag in ("phone", "narrowband", "far"):
         for name in ("tune", "test"):
             subset = [r for r in rows[name] if tag in r.tags]
             if subset:
-                table.append(_row(f"{name} seed, {tag} only, chosen", score(subset, threshold, margin)))
+                table.append(_row(f"{name} seed, {tag} only, defaults", score_bands(subset, defaults)))
     tables = [
         format_table(
             "Known voices: speakers named after enrolled voices (simulated conversations, development data)",
@@ -358,36 +484,23 @@ def run_voices(
         ),
         _distribution(rows["tune"] + rows["test"]),
     ]
+
+    def figures_of(counts: dict[str, int]) -> dict[str, Any]:
+        return {**counts, **rates(counts)}
+
     figures: dict[str, Any] = {
-        "voices": len(voices),
-        "enrolled": enrolled,
-        "conversations_per_seed": count,
-        "seeds": {"tune": tune_seed, "test": test_seed},
-        "chosen": {"threshold": threshold, "margin": margin},
-        "defaults": {"threshold": DEFAULT_THRESHOLD, "margin": DEFAULT_MARGIN},
-        "tune": {**score(rows["tune"], threshold, margin), **rates(score(rows["tune"], threshold, margin))},
-        "test": {**score(rows["test"], threshold, margin), **rates(score(rows["test"], threshold, margin))},
-        "test_defaults": {
-            **score(rows["test"], DEFAULT_THRESHOLD, DEFAULT_MARGIN),
-            **rates(score(rows["test"], DEFAULT_THRESHOLD, DEFAULT_MARGIN)),
+        **meta,
+        "chosen": {b: {"threshold": t, "margin": m} for b, (t, m) in chosen.items()},
+        "defaults": {b: {"threshold": t, "margin": m} for b, (t, m) in defaults.items()},
+        "tune": figures_of(score_bands(rows["tune"], chosen)),
+        "test": figures_of(score_bands(rows["test"], chosen)),
+        "tune_defaults": figures_of(score_bands(rows["tune"], defaults)),
+        "test_defaults": figures_of(score_bands(rows["test"], defaults)),
+        "leave_one_out": {
+            **figures_of(loo),
+            "constants": [{b: list(v) for b, v in c.items()} for c in loo_constants],
         },
-        "leave_one_out": {**loo, **rates(loo), "thresholds": loo_thresholds},
-        "diarisation_seconds": spent,
-        "clusters": {
-            name: [
-                {
-                    "conversation": r.conversation,
-                    "speaker": r.speaker,
-                    "truth": r.truth,
-                    "seconds": r.seconds,
-                    "similarity": list(r.similarity),
-                    "present": list(r.present),
-                    "tags": list(r.tags),
-                }
-                for r in rows[name]
-            ]
-            for name in rows
-        },
+        "clusters": {name: _rows_to_json(items) for name, items in rows.items()},
     }
     return tables, figures
 

@@ -35,6 +35,7 @@ from verbatim.ops.audit import record
 from verbatim.ops.db import User, VoiceRecord, new_voice_id
 from verbatim.pipeline.voices import (
     DEFAULT_MARGIN,
+    DEFAULT_NARROWBAND_THRESHOLD,
     DEFAULT_THRESHOLD,
     MIN_ENROLMENT_SPEECH,
     KnownVoice,
@@ -339,6 +340,9 @@ def naming_for_unit(session: Session, settings: Settings, *, unit: str) -> Voice
         voices,
         threshold=DEFAULT_THRESHOLD if conf.threshold is None else conf.threshold,
         margin=DEFAULT_MARGIN if conf.margin is None else conf.margin,
+        narrowband_threshold=DEFAULT_NARROWBAND_THRESHOLD
+        if conf.narrowband_threshold is None
+        else conf.narrowband_threshold,
     )
 
 

@@ -191,6 +191,13 @@ class VoicesSettings(BaseModel):
         description="Least cosine similarity of a speaker with an enrolled voice to name it "
         "(unset: the calibrated default, see `verbatim bench voices`).",
     )
+    narrowband_threshold: float | None = Field(
+        default=None,
+        gt=-1.0,
+        lt=1.0,
+        description="The same on narrowband (telephone) recordings, compared with the voices' phone-band "
+        "prints (unset: the calibrated default).",
+    )
     margin: float | None = Field(
         default=None,
         ge=0.0,

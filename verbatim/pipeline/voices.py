@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MARGIN",
+    "DEFAULT_NARROWBAND_THRESHOLD",
     "DEFAULT_THRESHOLD",
     "MIN_ENROLMENT_SPEECH",
     "EnrolmentError",
@@ -50,11 +51,15 @@ __all__ = [
     "voice_print",
 ]
 
-DEFAULT_THRESHOLD: Final = 0.60
+DEFAULT_THRESHOLD: Final = 0.70
 """Least cosine similarity between a speaker's centroid and an enrolled voice print for the speaker to be
 named (calibrated with ``verbatim bench voices``; see the README for the figures)."""
 
-DEFAULT_MARGIN: Final = 0.05
+DEFAULT_NARROWBAND_THRESHOLD: Final = 0.80
+"""The threshold on narrowband (telephone) recordings, compared with the voices' narrowband prints: phone-band
+embeddings of different people are more alike, so a higher bar keeps false matches as rare."""
+
+DEFAULT_MARGIN: Final = 0.10
 """How much the best enrolled voice must beat the second best for one speaker."""
 
 MIN_ENROLMENT_SPEECH: Final = 6.0
@@ -119,6 +124,7 @@ class VoiceNaming:
     Attributes:
         voices: the candidates.
         threshold: least cosine similarity to name a speaker.
+        narrowband_threshold: the same on narrowband recordings.
         margin: least lead of the best voice over the second best, for one speaker.
         narrowband: the recording went through a telephone line: compare the voices' narrowband prints
             (``None``: decided from the recording where it is at hand, else wideband).
@@ -128,11 +134,13 @@ class VoiceNaming:
     threshold: float = DEFAULT_THRESHOLD
     margin: float = DEFAULT_MARGIN
     narrowband: bool | None = None
+    narrowband_threshold: float = DEFAULT_NARROWBAND_THRESHOLD
 
     def validate(self) -> None:
         """Raise :class:`InvalidOptionError` for a threshold or margin out of range."""
-        if not -1.0 < self.threshold < 1.0:
-            raise InvalidOptionError(f"voice threshold must be in (-1, 1), got {self.threshold}")
+        for value in (self.threshold, self.narrowband_threshold):
+            if not -1.0 < value < 1.0:
+                raise InvalidOptionError(f"voice thresholds must be in (-1, 1), got {value}")
         if not 0.0 <= self.margin < 1.0:
             raise InvalidOptionError(f"voice margin must be in [0, 1), got {self.margin}")
 
@@ -294,7 +302,8 @@ def match_voices(
         k.narrowband if naming.narrowband and k.narrowband is not None else k.embedding for k in naming.voices
     ]
     v = _normalize(np.stack([np.asarray(p, np.float32) for p in prints]))
-    pairs = match_similarities(c @ v.T, threshold=naming.threshold, margin=naming.margin)
+    threshold = naming.narrowband_threshold if naming.narrowband else naming.threshold
+    pairs = match_similarities(c @ v.T, threshold=threshold, margin=naming.margin)
     return {
         speakers[i]: VoiceMatch(voice_id=naming.voices[j].id, similarity=round(score, 4))
         for i, j, score in pairs
