@@ -230,7 +230,7 @@ def test_a_job_names_its_units_enrolled_voice_and_audits_the_match(
         )
         theirs = enrol_voice(session, settings, embedding, unit="brigade-2", name="Other", recordings=[JFK])
         session.commit()
-    job_id = upload_job(sessions, store, owner, JFK.read_bytes())
+    job_id = upload_job(sessions, store, owner, JFK.read_bytes(), options={"language": "en", "diarize": True})
 
     assert (
         process_job(job_id, settings=settings, sessions=sessions, store=store, worker_id="w1") == "succeeded"

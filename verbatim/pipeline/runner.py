@@ -135,7 +135,9 @@ class TranscriptionPipeline:
         if options.diarize and transcript.segments:
             if self.diarizer is None:
                 raise InvalidOptionError("Diarisation was asked for but no diarisation model is loaded.")
-            naming = usable_voices(options.voices, self.diarizer.embedding.sha256)
+            naming = None
+            if options.voices is not None:
+                naming = usable_voices(options.voices, self.diarizer.embedding.sha256)
             if naming is not None and naming.narrowband is None:
                 from verbatim.pipeline.voices import is_narrowband
 
