@@ -46,6 +46,11 @@ retention_app = typer.Typer(help="Retention periods per unit and kind of data.",
 app.add_typer(retention_app, name="retention")
 keys_app = typer.Typer(help="Encryption at rest: create the keyring, rotate keys, see which key holds what.")
 app.add_typer(keys_app, name="keys")
+voices_app = typer.Typer(
+    help="Known voices of a unit's staff (who agreed): enrol, list, remove. Kept encrypted, never the audio.",
+    no_args_is_help=True,
+)
+app.add_typer(voices_app, name="voices")
 
 
 BINARY_FORMATS = ("docx", "odt", "pdf")
@@ -166,6 +171,14 @@ def transcribe(
         list[Path] | None,
         typer.Option("--hide-file", help="With --pseudonymize: a file of names always hidden, one a line."),
     ] = None,
+    unit: Annotated[
+        str | None,
+        typer.Option(
+            "--unit",
+            help="Name speakers after the voices this unit enrolled (`verbatim voices`); default: the "
+            "settings' VERBATIM_VOICES__UNIT, else none.",
+        ),
+    ] = None,
     *,
     request_options: dict[str, object],
 ) -> None:
@@ -207,6 +220,7 @@ def transcribe(
         request = _request(request_options)
         pseudonymizer = _pseudonymizer(request) if request.pseudonymize else None
         pipeline, options = _build(request)
+        voices_unit, options = _with_unit_voices(unit, options)
     except InvalidOptionError as e:
         _fail(str(e), EXIT_USAGE)
     except VerbatimError as e:
@@ -224,6 +238,8 @@ def transcribe(
             failures += 1
             typer.echo(f"verbatim: error: {e}", err=True)
             continue
+        if voices_unit is not None and transcript.voices:
+            _audit_voice_matches(transcript, voices_unit)
         from verbatim.pipeline.export import render, transcript_to_dict
 
         export_options = request.export_options(
@@ -256,6 +272,37 @@ def transcribe(
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
     if failures:
         raise typer.Exit(EXIT_ERROR)
+
+
+def _with_unit_voices(unit: str | None, options: PipelineOptions) -> tuple[str | None, PipelineOptions]:
+    """The options with the enrolled voices of ``unit`` (or of the settings' default unit) to name speakers
+    after; unchanged without a unit, without diarisation, or when the unit enrolled none."""
+    from dataclasses import replace
+
+    from verbatim.ops.settings import get_settings
+
+    settings = get_settings()
+    unit = unit or settings.voices.unit
+    if unit is None or not options.diarize:
+        return None, options
+    from verbatim.jobs.voices import naming_for_unit
+
+    with _session() as session:
+        naming = naming_for_unit(session, settings, unit=unit)
+    if naming is None:
+        typer.echo(f"verbatim: note: unit {unit} has no enrolled voice; speakers keep their ids", err=True)
+        return unit, options
+    return unit, replace(options, voices=naming)
+
+
+def _audit_voice_matches(transcript: Transcript, unit: str) -> None:
+    """Each enrolled voice used to name a speaker is audited (voice id, speaker, similarity; no name)."""
+    import uuid
+
+    from verbatim.jobs.voices import audit_matches
+
+    with _session() as session:
+        audit_matches(session, transcript, unit=unit, request_id=f"cli-{uuid.uuid4()}")
 
 
 def _vocabulary(path: Path) -> list[str]:
@@ -922,6 +969,116 @@ def keys_status() -> None:
     for key_id, count in sorted(values.items()):  # the database's sealed values ("clear": not yet)
         marker = "\tactive" if key_id == active else ""
         typer.echo(f"database {key_id}\t{count}{marker}")
+
+
+@voices_app.command("add")
+def voices_add(
+    name: Annotated[str, typer.Argument(help='The person\'s name, as transcripts show it ("Dupont").')],
+    recordings: Annotated[
+        list[Path], typer.Argument(help="Recordings of that person speaking alone (6 s of speech at least).")
+    ],
+    unit: Annotated[str, typer.Option(help="The unit enrolling the voice of one of its own staff.")],
+    role: Annotated[
+        str | None, typer.Option(help='Shown before the name: --role Enquêteur gives "Enquêteur Dupont".')
+    ] = None,
+) -> None:
+    """Enrol a voice (of a member of the unit's staff who agreed): prints its id on stdout.
+
+    Only a voice print is stored, encrypted with the key of the settings, never the recordings; the
+    enrolment is audited. The unit's transcripts then name a speaker whose voice matches it."""
+    import uuid
+
+    _quiet_libraries()
+    from verbatim.jobs.stages import get_diarizer
+    from verbatim.jobs.voices import enrol_voice
+    from verbatim.ops.settings import get_settings
+
+    missing = [str(p) for p in recordings if not p.is_file()]
+    if missing:
+        _fail(f"no such file: {', '.join(missing)}", EXIT_USAGE)
+    settings = get_settings()
+    try:
+        with _session() as session:
+            voice = enrol_voice(
+                session,
+                settings,
+                get_diarizer(settings).embedding,
+                unit=unit,
+                name=name,
+                role=role,
+                recordings=recordings,
+                request_id=f"cli-{uuid.uuid4()}",
+            )
+            session.commit()
+    except InvalidOptionError as e:
+        _fail(str(e), EXIT_USAGE)
+    except VerbatimError as e:
+        _fail(str(e))
+    typer.echo(voice.id)
+    typer.echo(
+        f"enrolled {voice.display} for unit {voice.unit} ({voice.speech_seconds:.0f} s of speech)", err=True
+    )
+
+
+@voices_app.command("list")
+def voices_list(
+    unit: Annotated[str, typer.Option(help="The unit whose voices to list.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List a unit's enrolled voices: id, shown name, seconds of speech, date (never the prints)."""
+    import uuid
+
+    from verbatim.jobs.voices import list_voices
+    from verbatim.ops.settings import get_settings
+
+    try:
+        with _session() as session:
+            voices = list_voices(session, get_settings(), unit=unit, request_id=f"cli-{uuid.uuid4()}")
+    except InvalidOptionError as e:
+        _fail(str(e), EXIT_USAGE)
+    except VerbatimError as e:
+        _fail(str(e))
+    if as_json:
+        rows = [
+            {
+                "id": v.id,
+                "unit": v.unit,
+                "name": v.name,
+                "role": v.role,
+                "display": v.display,
+                "speech_seconds": v.speech_seconds,
+                "created_at": v.created_at.isoformat(),
+            }
+            for v in voices
+        ]
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for v in voices:
+        typer.echo(f"{v.id}\t{v.display}\t{v.speech_seconds:.0f} s\t{v.created_at:%Y-%m-%d %H:%M}")
+
+
+@voices_app.command("remove")
+def voices_remove(
+    voice: Annotated[str, typer.Argument(help="The voice's id, or its name as listed.")],
+    unit: Annotated[str, typer.Option(help="The unit that enrolled it.")],
+) -> None:
+    """Remove an enrolled voice (its print is deleted; the removal is audited)."""
+    import uuid
+
+    from verbatim.jobs.voices import remove_voice
+    from verbatim.ops.settings import get_settings
+
+    try:
+        with _session() as session:
+            removed = remove_voice(
+                session, get_settings(), unit=unit, voice=voice, request_id=f"cli-{uuid.uuid4()}"
+            )
+            session.commit()
+    except InvalidOptionError as e:
+        _fail(str(e), EXIT_USAGE)
+    except VerbatimError as e:
+        _fail(str(e))
+    typer.echo(f"removed {removed.display} ({removed.id}) from unit {removed.unit}", err=True)
 
 
 @config_app.command("reference")

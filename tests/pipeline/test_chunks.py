@@ -137,3 +137,21 @@ def test_bad_input() -> None:
         merge_chunks(_swapped()[:1], PipelineOptions())  # chunk 1 without chunk 0
     with pytest.raises(InvalidOptionError):
         ChunkResult.from_dict({"schema": "other"})
+
+
+def test_a_long_recording_split_in_parts_names_an_enrolled_voice_once() -> None:
+    from dataclasses import replace
+
+    from verbatim.pipeline.voices import KnownVoice, VoiceNaming
+
+    chunks = [
+        replace(c, transcript=c.transcript.with_(models={"speaker_embedding": {"sha256": "w"}}))
+        for c in _swapped()
+    ]
+    unit = (VOICE_B / np.linalg.norm(VOICE_B)).astype(np.float32)
+    naming = VoiceNaming((KnownVoice("v1", "Greffière Martin", unit, model_sha256="w"),), narrowband=False)
+    merged = merge_chunks(chunks, PipelineOptions(voices=naming))
+    assert merged.speakers == {"S1": "S1", "S2": "Greffière Martin"}  # B, in both parts, is one speaker
+    assert list(merged.voices) == ["S2"] and merged.voices["S2"].similarity > 0.9
+    other_weights = VoiceNaming((KnownVoice("v1", "Greffière Martin", unit, model_sha256="z"),))
+    assert merge_chunks(chunks, PipelineOptions(voices=other_weights)).voices == {}

@@ -214,3 +214,35 @@ def test_make_dispatcher_without_a_broker_is_in_process_on_the_services_parts(tm
     finally:
         dispatcher.close()
         service.close()
+
+
+def test_a_job_names_its_units_enrolled_voice_and_audits_the_match(
+    sessions: sessionmaker[Session], store: LocalObjectStore, owner: User, settings: Settings
+) -> None:
+    from verbatim.jobs.stages import get_diarizer
+    from verbatim.jobs.voices import enrol_voice
+    from verbatim.ops.audit import query
+
+    embedding = get_diarizer(settings).embedding
+    with sessions() as session:
+        mine = enrol_voice(
+            session, settings, embedding, unit="brigade-1", name="Kennedy", role="Enquêteur", recordings=[JFK]
+        )
+        theirs = enrol_voice(session, settings, embedding, unit="brigade-2", name="Other", recordings=[JFK])
+        session.commit()
+    job_id = upload_job(sessions, store, owner, JFK.read_bytes(), options={"language": "en", "diarize": True})
+
+    assert (
+        process_job(job_id, settings=settings, sessions=sessions, store=store, worker_id="w1") == "succeeded"
+    )
+
+    _job, artifacts = load(sessions, job_id)
+    doc = check_transcript(store, job_id, artifacts)
+    named = [s for s in doc["speakers"] if "voice" in s]
+    assert [(s["name"], s["voice"]["id"]) for s in named] == [
+        ("Enquêteur Kennedy", mine.id)
+    ]  # not brigade-2's
+    with sessions() as session:
+        matches = [e for e in query(session, job_id=job_id) if e.detail.startswith("voices match")]
+    assert len(matches) == 1 and mine.id in matches[0].detail and theirs.id not in matches[0].detail
+    assert matches[0].unit == "brigade-1" and "Kennedy" not in matches[0].detail

@@ -123,8 +123,13 @@ def decrypt_token(key: bytes, token: str, *, category: str) -> str:
         raise KeyError_("this token was not encrypted with this key") from e
 
 
-def encrypt_document(key: bytes, document: dict[str, Any], *, context: str) -> bytes:
+def encrypt_document(
+    key: bytes, document: dict[str, Any], *, context: str, schema: str = ENVELOPE_SCHEMA
+) -> bytes:
     """An encrypted envelope of a JSON document (a correspondence table), bound to ``context`` (job id).
+
+    ``schema`` names what the envelope holds (another kind of document, such as a voice print, uses the same
+    envelope under its own name, and :func:`decrypt_document` refuses one kind for another).
 
     Returns:
         UTF-8 JSON ``{"schema", "alg", "key_id", "context", "nonce", "ciphertext"}``.
@@ -133,7 +138,7 @@ def encrypt_document(key: bytes, document: dict[str, Any], *, context: str) -> b
     plaintext = json.dumps(document, ensure_ascii=False, sort_keys=True).encode("utf-8")
     sealed = _aesgcm(key).encrypt(nonce, plaintext, context.encode("utf-8"))
     envelope = {
-        "schema": ENVELOPE_SCHEMA,
+        "schema": schema,
         "alg": "AES-256-GCM",
         "key_id": key_fingerprint(key),
         "context": context,
@@ -143,8 +148,8 @@ def encrypt_document(key: bytes, document: dict[str, Any], *, context: str) -> b
     return (json.dumps(envelope, indent=2) + "\n").encode("utf-8")
 
 
-def decrypt_document(key: bytes, data: bytes) -> dict[str, Any]:
-    """The JSON document inside an :func:`encrypt_document` envelope.
+def decrypt_document(key: bytes, data: bytes, *, schema: str = ENVELOPE_SCHEMA) -> dict[str, Any]:
+    """The JSON document inside an :func:`encrypt_document` envelope of kind ``schema``.
 
     Raises:
         InvalidOptionError: not an envelope.
@@ -154,7 +159,7 @@ def decrypt_document(key: bytes, data: bytes) -> dict[str, Any]:
 
     try:
         envelope = json.loads(data)
-        if envelope.get("schema") != ENVELOPE_SCHEMA:
+        if envelope.get("schema") != schema:
             raise ValueError(f"schema {envelope.get('schema')!r}")
         nonce = base64.b64decode(envelope["nonce"])
         sealed = base64.b64decode(envelope["ciphertext"])

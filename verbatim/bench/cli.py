@@ -283,3 +283,42 @@ def diarization(
     except BenchError as e:
         _fail(str(e))
     _emit("diarization", tables, figures, started, json_out)
+
+
+@bench_app.command("voices")
+def voices(
+    data: Annotated[
+        Path | None,
+        typer.Option(envvar="VERBATIM_BENCH_DATA", help="Evaluation data folder (default: ../shared/data)."),
+    ] = None,
+    count: Annotated[int, typer.Option(min=1, help="Simulated conversations per seed.")] = 30,
+    tune_seed: Annotated[
+        int, typer.Option(help="Seed of the conversations the constants are chosen on.")
+    ] = 11,
+    test_seed: Annotated[int, typer.Option(help="Seed of the held-out conversations.")] = 12,
+    json_out: Annotated[
+        Path | None,
+        typer.Option(help="Where to write all figures (default: bench-results/voices-<time>.json)."),
+    ] = None,
+    rescore: Annotated[
+        Path | None,
+        typer.Option(help="Score again the clusters of an earlier run's JSON (no diarisation)."),
+    ] = None,
+) -> None:
+    """Known voices: correct names on enrolled speakers and false matches (enrolled voices absent), on
+    simulated conversations; constants chosen on one seed, reported on another and leaving one out."""
+    from verbatim.bench.voices import run_voices
+
+    started = time.perf_counter()
+    try:
+        tables, figures = run_voices(
+            resolve_data_dir(data) if rescore is None else Path("."),
+            count=count,
+            tune_seed=tune_seed,
+            test_seed=test_seed,
+            log=_log,
+            rescore=rescore,
+        )
+    except BenchError as e:
+        _fail(str(e))
+    _emit("voices", tables, figures, started, json_out)

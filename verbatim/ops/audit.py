@@ -38,6 +38,7 @@ def record(
     request_id: str | None,
     job_id: str | None = None,
     detail: str = "",
+    unit: str | None = None,
 ) -> AuditEntry:
     """Append an entry to the audit log, and commit (with whatever else the session holds).
 
@@ -49,6 +50,8 @@ def record(
         request_id: the HTTP request's id (or the CLI invocation's), to join with the logs.
         job_id: the job concerned, if any.
         detail: a short technical note, no personal data; control characters removed, cut to 200 characters.
+        unit: the unit concerned when no user acts (an operator at the command line enrolling a unit's
+            voices); a user's own unit otherwise.
 
     Returns:
         The new entry.
@@ -65,7 +68,7 @@ def record(
         user_id=user.id if user is not None else None,
         user_name=user.name if user is not None else None,
         role=user.role if user is not None else None,
-        unit=user.unit if user is not None else None,
+        unit=user.unit if user is not None else unit,
         action=action,
         job_id=job_id,
         outcome=outcome,

@@ -22,6 +22,7 @@ __all__ = [
     "PseudonymizationSettings",
     "Settings",
     "StorageSettings",
+    "VoicesSettings",
     "WorkerSettings",
     "get_settings",
 ]
@@ -175,6 +176,37 @@ class DecodeSettings(BaseModel):
     )
 
 
+class VoicesSettings(BaseModel):
+    """Known voices: speakers named after the voices their unit enrolled (``verbatim voices``)."""
+
+    unit: str | None = Field(
+        default=None,
+        description="Unit whose enrolled voices `verbatim transcribe` looks for when --unit is not given "
+        "(unset: none). Jobs of the service always use their own unit's.",
+    )
+    threshold: float | None = Field(
+        default=None,
+        gt=-1.0,
+        lt=1.0,
+        description="Least cosine similarity of a speaker with an enrolled voice to name it "
+        "(unset: the calibrated default, see `verbatim bench voices`).",
+    )
+    narrowband_threshold: float | None = Field(
+        default=None,
+        gt=-1.0,
+        lt=1.0,
+        description="The same on narrowband (telephone) recordings, compared with the voices' phone-band "
+        "prints (unset: the calibrated default).",
+    )
+    margin: float | None = Field(
+        default=None,
+        ge=0.0,
+        lt=1.0,
+        description="Least lead of the best enrolled voice over the second best (unset: the calibrated "
+        "default).",
+    )
+
+
 class EncryptionSettings(BaseModel):
     """Encryption at rest of recordings, transcripts and every other stored object (AES-256-GCM)."""
 
@@ -271,6 +303,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     pseudonymization: PseudonymizationSettings = Field(default_factory=PseudonymizationSettings)
     encryption: EncryptionSettings = Field(default_factory=EncryptionSettings)
+    voices: VoicesSettings = Field(default_factory=VoicesSettings)
     decode: DecodeSettings = Field(default_factory=DecodeSettings)
 
     def resolved_database_url(self) -> str:

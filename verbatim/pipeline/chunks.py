@@ -187,12 +187,21 @@ def merge_chunks(
     )
     if not options.diarize or not any(r.diarized for r in results):
         return merged
-    diarization = _global_diarization(results, options)
-    return assign_speakers(merged, diarization)
+    from verbatim.pipeline.runner import name_known_voices, usable_voices
+
+    diarization, centroids = _global_diarization(results, options)
+    transcript = assign_speakers(merged, diarization)
+    naming = usable_voices(options.voices, models.get("speaker_embedding", {}).get("sha256"))
+    if naming is not None:
+        transcript = name_known_voices(transcript, centroids, naming)
+    return transcript
 
 
-def _global_diarization(results: list[ChunkResult], options: PipelineOptions) -> Diarization:
-    """Turns of every chunk with one global speaker id per voice, named by first appearance."""
+def _global_diarization(
+    results: list[ChunkResult], options: PipelineOptions
+) -> tuple[Diarization, dict[str, npt.NDArray[np.float32]]]:
+    """Turns of every chunk with one global speaker id per voice, named by first appearance, and each global
+    speaker's centroid (the mean of its local speakers' centroids, weighted by their speech)."""
     keys: list[tuple[int, str]] = []
     vectors: list[tuple[float, ...]] = []
     weights: list[float] = []
@@ -203,7 +212,7 @@ def _global_diarization(results: list[ChunkResult], options: PipelineOptions) ->
                 vectors.append(r.centroids[speaker])
                 weights.append(sum(t.end - t.start for t in r.turns if t.speaker == speaker))
     if not vectors and not any(r.turns for r in results):
-        return Diarization(turns=(), num_speakers=0, model=MODEL_NAME)
+        return Diarization(turns=(), num_speakers=0, model=MODEL_NAME), {}
     labels = _cluster_speakers(
         np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1),
         np.asarray([k[0] for k in keys], dtype=np.int64),
@@ -225,7 +234,16 @@ def _global_diarization(results: list[ChunkResult], options: PipelineOptions) ->
     for start, end, cluster in sorted(raw, key=lambda t: (t[0], t[1])):
         name = names.setdefault(cluster, f"S{len(names) + 1}")
         turns.append(SpeakerTurn(start, end, name))
-    return Diarization(turns=tuple(turns), num_speakers=len(names), model=MODEL_NAME)
+    sums: dict[int, npt.NDArray[np.float64]] = {}
+    for key, vector, weight in zip(keys, vectors, weights, strict=True):
+        label = cluster_of[key]
+        sums[label] = sums.get(label, 0.0) + np.asarray(vector, np.float64) * max(weight, 1e-6)
+    centroids = {
+        names[label]: np.asarray(total / max(float(np.linalg.norm(total)), 1e-12), np.float32)
+        for label, total in sums.items()
+        if label in names
+    }
+    return Diarization(turns=tuple(turns), num_speakers=len(names), model=MODEL_NAME), centroids
 
 
 def _cluster_speakers(

@@ -6,11 +6,13 @@ many files, an in-process worker and a Celery worker all reuse the same warm mod
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from verbatim.errors import InvalidOptionError
 from verbatim.pipeline.asr import AsrOptions
@@ -23,8 +25,15 @@ if TYPE_CHECKING:
     from verbatim.pipeline.asr import WhisperASR
     from verbatim.pipeline.diarize import DiarizationOptions, SpeakerDiarizer
     from verbatim.pipeline.translate import TranslationOptions, Translator
+    from verbatim.pipeline.voices import VoiceNaming
 
-__all__ = ["PipelineOptions", "TranscriptionPipeline", "merge_channel_transcripts"]
+__all__ = [
+    "PipelineOptions",
+    "TranscriptionPipeline",
+    "merge_channel_transcripts",
+    "name_known_voices",
+    "usable_voices",
+]
 
 ChannelMode = Literal["mix", "split"]
 
@@ -48,6 +57,8 @@ class PipelineOptions:
         language_id: when the language is detected (``asr.language`` is ``None``), detect it per segment
             and transcribe each passage in its own language (:mod:`verbatim.pipeline.langid`).
         translation: translate every segment (:mod:`verbatim.pipeline.translate`); ``None``: no translation.
+        voices: enrolled voices of the job's unit to name speakers after (:mod:`verbatim.pipeline.voices`);
+            ``None``: speakers keep their ids.
     """
 
     asr: AsrOptions = field(default_factory=AsrOptions)
@@ -56,6 +67,7 @@ class PipelineOptions:
     channels: ChannelMode = "mix"
     language_id: bool = True
     translation: TranslationOptions | None = None
+    voices: VoiceNaming | None = None
 
 
 class TranscriptionPipeline:
@@ -123,9 +135,24 @@ class TranscriptionPipeline:
         if options.diarize and transcript.segments:
             if self.diarizer is None:
                 raise InvalidOptionError("Diarisation was asked for but no diarisation model is loaded.")
-            diarization = self.diarizer(audio, options.diarization, hook)
+            naming = None
+            if options.voices is not None:
+                naming = usable_voices(options.voices, self.diarizer.embedding.sha256)
+            if naming is not None and naming.narrowband is None:
+                from verbatim.pipeline.voices import is_narrowband
+
+                naming = replace(naming, narrowband=is_narrowband(audio.samples))
+            centroids: dict[str, npt.NDArray[np.float32]] = {}
+            if naming is None:
+                diarization = self.diarizer(audio, options.diarization, hook)
+            else:
+                diarization, centroids = self.diarizer.diarize_with_centroids(
+                    audio, options.diarization, hook
+                )
             models = {**transcript.models, **self.diarizer.identity()}
             transcript = assign_speakers(transcript, diarization).with_(models=models)
+            if naming is not None:
+                transcript = name_known_voices(transcript, centroids, naming)
         return self.translate(transcript, audio, options, hook)
 
     def _run_split(self, channels: list[Audio], options: PipelineOptions, hook: ProgressHook) -> Transcript:
@@ -134,6 +161,28 @@ class TranscriptionPipeline:
             scoped = _scoped(hook, audio.channel, len(channels))
             transcripts.append(self.translate(self.recognize(audio, options, scoped), audio, options, scoped))
         return merge_channel_transcripts(channels, transcripts)
+
+
+def usable_voices(naming: VoiceNaming | None, embedding_sha256: str | None) -> VoiceNaming | None:
+    """The enrolled voices that can be compared with the speakers of a diarizer whose embedding weights hash
+    to ``embedding_sha256``: those whose print the same weights made (a print of other weights lives in
+    another space); ``None`` when none."""
+    if naming is None or not naming.voices or embedding_sha256 is None:
+        return None
+    sha = embedding_sha256
+    voices = tuple(v for v in naming.voices if not v.model_sha256 or v.model_sha256 == sha)
+    return replace(naming, voices=voices) if voices else None
+
+
+def name_known_voices(
+    transcript: Transcript, centroids: Mapping[str, npt.NDArray[np.float32]], naming: VoiceNaming
+) -> Transcript:
+    """The transcript with the speakers that match an enrolled voice named after it (see
+    :func:`verbatim.pipeline.voices.match_voices`)."""
+    from verbatim.pipeline.voices import match_voices, name_speakers
+
+    present = {s: c for s, c in centroids.items() if s in transcript.speakers}
+    return name_speakers(transcript, match_voices(present, naming), naming.voices)
 
 
 def _no_repeats(transcript: Transcript) -> Transcript:

@@ -21,6 +21,7 @@ __all__ = [
     "SegmentTranslation",
     "SpeakerTurn",
     "Transcript",
+    "VoiceMatch",
     "Word",
     "join_words",
 ]
@@ -178,6 +179,19 @@ class Diarization:
 
 
 @dataclass(frozen=True)
+class VoiceMatch:
+    """A speaker named after a voice its unit enrolled (:mod:`verbatim.pipeline.voices`).
+
+    Attributes:
+        voice_id: the enrolment's id.
+        similarity: cosine similarity of the speaker's centroid with the voice print.
+    """
+
+    voice_id: str
+    similarity: float
+
+
+@dataclass(frozen=True)
 class Transcript:
     """A transcript of one recording.
 
@@ -190,6 +204,7 @@ class Transcript:
         speakers: speaker id -> display name (names can be set later by a clerk).
         language_probability: confidence of the language detection (1.0 when forced).
         warnings: damage of the recording that decoding found (see :class:`DecodeWarning`).
+        voices: speaker id -> the enrolled voice that named it, with the similarity (known voices).
     """
 
     language: str
@@ -201,6 +216,7 @@ class Transcript:
     speakers: dict[str, str] = field(default_factory=dict)
     language_probability: float = 1.0
     warnings: tuple[DecodeWarning, ...] = ()
+    voices: dict[str, VoiceMatch] = field(default_factory=dict)
 
     @property
     def text(self) -> str:

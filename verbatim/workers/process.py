@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -47,6 +47,7 @@ from verbatim.workers.chunked import ChunkSubmitter, chunk_artifacts
 
 if TYPE_CHECKING:
     from verbatim.ops.settings import Settings
+    from verbatim.pipeline.voices import VoiceNaming
 from verbatim.pipeline.types import Transcript
 
 __all__ = ["HOLDER_ALIVE", "JobLostError", "ProcessOptions", "process_job"]
@@ -320,9 +321,11 @@ def process_job(
     try:
         with beat:
             request = TranscriptionRequest.from_stored(job.options)
+            voices = _unit_voices(sessions, settings, job) if request.diarize else None
             transcript = _run(
                 job,
                 request,
+                voices=voices,
                 settings=settings,
                 store=store,
                 beat=beat,
@@ -332,6 +335,8 @@ def process_job(
                 submit_chunk=submit_chunk,
             )
             beat.report(0.95, force=True)
+            if transcript.voices:
+                _audit_voices(sessions, job, transcript, worker_id)
             record = _store_transcript(store, job_id, transcript)
             parts = chunk_artifacts(store, job_id)  # a split job's parts, listed in its custody manifest
             if request.pseudonymize:
@@ -410,10 +415,30 @@ def _fail(sessions: sessionmaker[Session], job_id: str, worker_id: str, attempt:
         log.exception("could not record the failure job=%s", job_id)
 
 
+def _unit_voices(sessions: sessionmaker[Session], settings: Settings, job: Job) -> VoiceNaming | None:
+    """The enrolled voices of the job's own unit (never another unit's), decrypted for this job only."""
+    from verbatim.jobs.voices import naming_for_unit
+
+    with sessions() as session:
+        return naming_for_unit(session, settings, unit=job.unit)
+
+
+def _audit_voices(sessions: sessionmaker[Session], job: Job, transcript: Transcript, worker_id: str) -> None:
+    """Each enrolled voice that named a speaker of the job is audited (voice id, speaker, similarity)."""
+    from verbatim.jobs.voices import audit_matches
+
+    def write() -> None:
+        with sessions() as session:
+            audit_matches(session, transcript, unit=job.unit, job_id=job.id, request_id=worker_id[:64])
+
+    _on_fresh_connection("audit voices", job.id, write)
+
+
 def _run(
     job: Job,
     request: TranscriptionRequest,
     *,
+    voices: VoiceNaming | None,
     settings: Settings,
     store: ObjectStore,
     beat: _Heartbeat,
@@ -439,6 +464,8 @@ def _run(
         )
     log.info("job recording fetched job=%s bytes=%d", job.id, stored.size)
     pipeline, pipeline_options = build_pipeline(request, settings)
+    if voices is not None and pipeline_options.diarize:
+        pipeline_options = replace(pipeline_options, voices=voices)
     beat.report(0.0, force=True)
     hook = _progress_hook(beat, diarize=pipeline_options.diarize)
     split = settings.worker.split_seconds
@@ -451,6 +478,13 @@ def _run(
         audio = decode(local)
         hook("decode", completed=1, total=1)
         bounds = block_bounds(audio.samples, split)
+        if len(bounds) > 1 and pipeline_options.voices is not None:
+            from verbatim.pipeline.voices import is_narrowband
+
+            narrowband = is_narrowband(audio.samples)  # the parts are merged without their audio
+            pipeline_options = replace(
+                pipeline_options, voices=replace(pipeline_options.voices, narrowband=narrowband)
+            )
         if len(bounds) > 1:
             transcript = run_chunked(
                 job.id,

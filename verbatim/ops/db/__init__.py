@@ -43,6 +43,7 @@ from verbatim.ops.db.models import (
     new_job_id,
     utcnow,
 )
+from verbatim.ops.db.voices import VoiceRecord, new_voice_id
 from verbatim.ops.db.web import (
     EDIT_KINDS,
     TRIGRAM_INDEX,
@@ -74,6 +75,7 @@ __all__ = [
     "TranscriptSearch",
     "TranscriptTrigram",
     "User",
+    "VoiceRecord",
     "claim_job",
     "create_job",
     "current_revision",
@@ -83,6 +85,7 @@ __all__ = [
     "head_revision",
     "make_engine",
     "new_job_id",
+    "new_voice_id",
     "session_factory",
     "set_progress",
     "upgrade",

@@ -269,12 +269,22 @@ def _rows(transcript: Transcript, options: ExportOptions) -> list[tuple[str, tup
     target = translation_language(transcript)
     if target and options.bilingual:
         rows.append(("Traduction automatique vers", (language_name(target),)))
-    speakers = [display_name(transcript, s) or s for s in transcript.speakers]
+    speakers = [_speaker_line(transcript, s) for s in transcript.speakers]
     if speakers:
         rows.append(("Locuteurs", (", ".join(speakers),)))
     rows.append(("Date de transcription", (date.strftime("%d/%m/%Y"),)))
     rows.append(("Modèles", tuple(model_lines(transcript.models)) or ("—",)))
     return rows
+
+
+def _speaker_line(transcript: Transcript, speaker: str) -> str:
+    """A speaker as the header lists it; one named after an enrolled voice says so, with the similarity."""
+    name = display_name(transcript, speaker) or speaker
+    match = transcript.voices.get(speaker)
+    if match is None:
+        return name
+    similarity = f"{match.similarity:.2f}".replace(".", ",")
+    return f"{name} (voix enregistrée reconnue, similarité {similarity})"
 
 
 def _certification(options: ExportOptions) -> tuple[str, ...]:

@@ -8,7 +8,8 @@ carries ``speaker`` only where it differs from its segment's, so the round trip 
 without ``join`` (written before it existed) reads as every word standing apart. A segment also
 carries ``language_probability`` (per-segment language identification, ``null`` when not measured) and
 ``translation``: ``{"language", "text", "model"}`` or ``null``; ``"outdated": true`` is added when the
-segment's text was corrected after it was translated.
+segment's text was corrected after it was translated. A speaker named after a voice its unit enrolled carries
+``"voice": {"id", "similarity"}`` (the enrolment's id and the cosine similarity that named it).
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from typing import Any
 
 from verbatim.errors import InvalidOptionError
 from verbatim.pipeline.export.options import ExportOptions
-from verbatim.pipeline.types import DecodeWarning, Segment, SegmentTranslation, Transcript, Word
+from verbatim.pipeline.types import (
+    DecodeWarning,
+    Segment,
+    SegmentTranslation,
+    Transcript,
+    VoiceMatch,
+    Word,
+)
 
 __all__ = [
     "SCHEMA",
@@ -62,9 +70,25 @@ def transcript_to_dict(transcript: Transcript) -> dict[str, Any]:
         "language": transcript.language,
         "language_probability": _score(transcript.language_probability),
         "models": {name: dict(info) for name, info in transcript.models.items()},
-        "speakers": [{"id": sid, "name": name} for sid, name in transcript.speakers.items()],
+        "speakers": [_speaker_to_dict(transcript, sid, name) for sid, name in transcript.speakers.items()],
         "segments": [_segment_to_dict(s) for s in transcript.segments],
         **({"warnings": [w.to_dict() for w in transcript.warnings]} if transcript.warnings else {}),
+    }
+
+
+def _speaker_to_dict(transcript: Transcript, speaker: str, name: str) -> dict[str, Any]:
+    doc: dict[str, Any] = {"id": speaker, "name": name}
+    match = transcript.voices.get(speaker)
+    if match is not None:  # named after a voice its unit enrolled
+        doc["voice"] = {"id": match.voice_id, "similarity": _score(match.similarity)}
+    return doc
+
+
+def _voices_from_dict(speakers: list[dict[str, Any]]) -> dict[str, VoiceMatch]:
+    return {
+        str(s["id"]): VoiceMatch(voice_id=str(s["voice"]["id"]), similarity=float(s["voice"]["similarity"]))
+        for s in speakers
+        if isinstance(s.get("voice"), dict)
     }
 
 
@@ -150,6 +174,7 @@ def transcript_from_dict(doc: dict[str, Any]) -> Transcript:
             speakers={str(s["id"]): str(s["name"]) for s in doc.get("speakers", [])},
             language_probability=1.0 if probability is None else float(probability),
             warnings=tuple(_warning_from_dict(w) for w in doc.get("warnings", [])),
+            voices=_voices_from_dict(doc.get("speakers", [])),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise InvalidOptionError(f"malformed transcript document: {type(e).__name__}: {e}") from e

@@ -1,0 +1,375 @@
+"""Known voices of a unit: enrol, list, remove, and hand a job's unit's voices to the pipeline.
+
+A unit enrols the voices of its own staff who agreed (``verbatim voices add``). Only the voice print is
+kept, never the recordings, and it is kept encrypted with the key of the pseudonymisation tables (AES-256-GCM,
+the envelope of :mod:`verbatim.anonymize.crypto`, under the schema ``verbatim.voice/1``), together with the
+name and role: the row in the database (:class:`~verbatim.ops.db.voices.VoiceRecord`) shows neither. Each
+envelope is bound to its unit and id (its associated data, and checked again once decrypted), so a row
+copied to another unit, or edited, fails. Every enrolment, listing, removal and every match used in a
+transcript is audited, by voice id (never a name).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from verbatim.anonymize.crypto import (
+    KeyError_,
+    decrypt_document,
+    encrypt_document,
+    key_fingerprint,
+    resolve_key,
+)
+from verbatim.errors import InvalidOptionError
+from verbatim.ops.accounts import check_unit
+from verbatim.ops.audit import record
+from verbatim.ops.db import User, VoiceRecord, new_voice_id
+from verbatim.pipeline.voices import (
+    DEFAULT_MARGIN,
+    DEFAULT_NARROWBAND_THRESHOLD,
+    DEFAULT_THRESHOLD,
+    MIN_ENROLMENT_SPEECH,
+    KnownVoice,
+    VoiceNaming,
+    display_name,
+)
+
+if TYPE_CHECKING:
+    from verbatim.models.diarization import EmbeddingModel
+    from verbatim.ops.settings import Settings
+    from verbatim.pipeline.types import Transcript
+
+__all__ = [
+    "VOICE_SCHEMA",
+    "EnrolledVoice",
+    "audit_matches",
+    "enrol_voice",
+    "list_voices",
+    "naming_for_unit",
+    "remove_voice",
+    "unit_voices",
+]
+
+VOICE_SCHEMA: Final = "verbatim.voice/1"
+_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,128}")
+_ZERO_WIDTH = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+
+
+@dataclass(frozen=True)
+class EnrolledVoice:
+    """An enrolled voice as it is listed (never its print).
+
+    Attributes:
+        id: the enrolment's id.
+        unit: the unit that enrolled it.
+        name / role: as given at enrolment; ``display`` joins them ("Enquêteur Dupont").
+        created_at: when.
+        speech_seconds: seconds of speech the print rests on.
+        model_sha256: SHA-256 of the embedding weights that made the print.
+    """
+
+    id: str
+    unit: str
+    name: str
+    role: str | None
+    created_at: datetime
+    speech_seconds: float
+    model_sha256: str
+
+    @property
+    def display(self) -> str:
+        return display_name(self.name, self.role)
+
+
+def _check_label(value: str, what: str) -> str:
+    value = value.strip()
+    if not _NAME.fullmatch(value) or _ZERO_WIDTH.search(value):
+        raise InvalidOptionError(
+            f"invalid {what}: 1 to 128 characters, no control, zero-width or text-direction character"
+        )
+    return value
+
+
+def _context(unit: str, voice_id: str) -> str:
+    return f"voice:{unit}:{voice_id}"
+
+
+def _open(key: bytes, row: VoiceRecord) -> dict[str, object]:
+    """The decrypted document of a row, checked to belong to the row's unit and id.
+
+    Raises:
+        KeyError_: another key, or a row altered or moved to another unit.
+    """
+    try:
+        document = decrypt_document(key, row.envelope.encode("utf-8"), schema=VOICE_SCHEMA)
+    except InvalidOptionError as e:
+        raise KeyError_(f"voice {row.id}: not a voice envelope") from e
+    if document.get("unit") != row.unit or document.get("id") != row.id:
+        raise KeyError_(f"voice {row.id}: the envelope belongs to another voice or unit (altered row)")
+    return document
+
+
+def _listed(row: VoiceRecord, document: Mapping[str, object]) -> EnrolledVoice:
+    role = document.get("role")
+    return EnrolledVoice(
+        id=row.id,
+        unit=row.unit,
+        name=str(document["name"]),
+        role=None if role is None else str(role),
+        created_at=row.created_at,
+        speech_seconds=row.speech_seconds,
+        model_sha256=row.model_sha256,
+    )
+
+
+def enrol_voice(
+    session: Session,
+    settings: Settings,
+    model: EmbeddingModel,
+    *,
+    unit: str,
+    name: str,
+    recordings: Sequence[Path],
+    role: str | None = None,
+    by: User | None = None,
+    request_id: str | None = None,
+    min_speech: float = MIN_ENROLMENT_SPEECH,
+) -> EnrolledVoice:
+    """Enrol a voice for a unit: decode the recordings, make the print, store it encrypted, audit.
+
+    Args:
+        session: a session on the migrated database (committed here).
+        settings: where the key comes from, and the decoding limits.
+        model: the diarizer's CAM++ model (:attr:`SpeakerDiarizer.embedding`).
+        unit: the unit enrolling the voice (of its own staff).
+        name: the person's name ("Dupont").
+        recordings: recordings of that person speaking alone; read, never stored.
+        role: shown before the name ("Enquêteur").
+        by: the account enrolling it (``None``: the operator at the command line).
+        request_id: the request's or command's id, for the audit log.
+        min_speech: least seconds of speech, all recordings together.
+
+    Returns:
+        The enrolled voice.
+
+    Raises:
+        InvalidOptionError: a malformed unit, name or role, or no recording.
+        AudioDecodeError: a recording that cannot be decoded.
+        EnrolmentError: a recording without speech, or too little speech in all.
+        KeyError_: the key cannot be used.
+    """
+    from verbatim.pipeline.decode import decode, decode_limits
+    from verbatim.pipeline.voices import voice_print
+
+    unit = check_unit(unit)
+    name = _check_label(name, "name")
+    role = _check_label(role, "role") if role is not None and role.strip() else None
+    if not recordings:
+        raise InvalidOptionError("give at least one recording of the voice")
+    key = resolve_key(settings)
+    limits = decode_limits(settings)
+    audios = [decode(path, limits=limits) for path in recordings]
+    made = voice_print(model, audios, min_speech=min_speech)
+    voice_id = new_voice_id()
+    document = {
+        "id": voice_id,
+        "unit": unit,
+        "name": name,
+        "role": role,
+        "embedding": [round(float(x), 7) for x in made.embedding],
+        "narrowband": None if made.narrowband is None else [round(float(x), 7) for x in made.narrowband],
+    }
+    row = VoiceRecord(
+        id=voice_id,
+        unit=unit,
+        created_by=by.id if by is not None else None,
+        model_sha256=model.sha256,
+        speech_seconds=made.speech_seconds,
+        key_id=key_fingerprint(key),
+        envelope=encrypt_document(
+            key, document, context=_context(unit, voice_id), schema=VOICE_SCHEMA
+        ).decode("utf-8"),
+    )
+    session.add(row)
+    session.flush()
+    record(
+        session,
+        user=by,
+        action="write",
+        outcome="ok",
+        request_id=request_id,
+        detail=f"voices add id={voice_id} unit={unit} speech_s={made.speech_seconds:.1f}",
+        unit=unit,
+    )
+    return _listed(row, document)
+
+
+def _rows(session: Session, unit: str) -> list[VoiceRecord]:
+    statement = select(VoiceRecord).where(VoiceRecord.unit == unit).order_by(VoiceRecord.created_at)
+    return list(session.scalars(statement))
+
+
+def list_voices(
+    session: Session,
+    settings: Settings,
+    *,
+    unit: str,
+    by: User | None = None,
+    request_id: str | None = None,
+) -> list[EnrolledVoice]:
+    """The voices a unit enrolled, oldest first (decrypted to show their names); the listing is audited.
+
+    Raises:
+        InvalidOptionError: a malformed unit.
+        KeyError_: the key cannot decrypt them, or a row was altered.
+    """
+    unit = check_unit(unit)
+    rows = _rows(session, unit)
+    key = resolve_key(settings) if rows else b""
+    listed = [_listed(row, _open(key, row)) for row in rows]
+    record(
+        session,
+        user=by,
+        action="read",
+        outcome="ok",
+        request_id=request_id,
+        detail=f"voices list unit={unit} count={len(listed)}",
+        unit=unit,
+    )
+    return listed
+
+
+def remove_voice(
+    session: Session,
+    settings: Settings,
+    *,
+    unit: str,
+    voice: str,
+    by: User | None = None,
+    request_id: str | None = None,
+) -> EnrolledVoice:
+    """Remove one of a unit's voices, named by its id or by its name (or shown name, as listed); audited.
+
+    Raises:
+        InvalidOptionError: no such voice in this unit (another unit's is never found), or a name that
+            several of its voices share (give the id).
+    """
+    unit = check_unit(unit)
+    rows = _rows(session, unit)
+    key = resolve_key(settings) if rows else b""
+    found = [(row, _listed(row, _open(key, row))) for row in rows]
+    wanted = voice.strip()
+    by_id = [f for f in found if f[0].id == wanted]
+    chosen = by_id or [
+        f for f in found if wanted.casefold() in (f[1].name.casefold(), f[1].display.casefold())
+    ]
+    if not chosen:
+        record(
+            session,
+            user=by,
+            action="delete",
+            outcome="not_found",
+            request_id=request_id,
+            detail=f"voices remove unit={unit}",
+            unit=unit,
+        )
+        raise InvalidOptionError(f"no voice {voice!r} enrolled in unit {unit} (see `verbatim voices list`)")
+    if len(chosen) > 1:
+        ids = ", ".join(f[0].id for f in chosen)
+        raise InvalidOptionError(f"several voices of unit {unit} are named {voice!r}: give the id ({ids})")
+    row, listed = chosen[0]
+    session.delete(row)
+    session.flush()
+    record(
+        session,
+        user=by,
+        action="delete",
+        outcome="ok",
+        request_id=request_id,
+        detail=f"voices remove id={row.id} unit={unit}",
+        unit=unit,
+    )
+    return listed
+
+
+def unit_voices(session: Session, settings: Settings, *, unit: str) -> tuple[KnownVoice, ...]:
+    """The decrypted voice prints of one unit (and of no other), for the pipeline.
+
+    Raises:
+        KeyError_: the key cannot decrypt them, or a row was altered.
+    """
+    rows = _rows(session, check_unit(unit))
+    if not rows:
+        return ()
+    key = resolve_key(settings)
+    voices = []
+    for row in rows:
+        document = _open(key, row)
+        embedding = np.asarray(document["embedding"], dtype=np.float32)
+        narrow = document.get("narrowband")
+        role = document.get("role")
+        voices.append(
+            KnownVoice(
+                row.id,
+                display_name(str(document["name"]), None if role is None else str(role)),
+                embedding,
+                model_sha256=row.model_sha256,
+                narrowband=None if narrow is None else np.asarray(narrow, dtype=np.float32),
+            )
+        )
+    return tuple(voices)
+
+
+def naming_for_unit(session: Session, settings: Settings, *, unit: str) -> VoiceNaming | None:
+    """What the pipeline needs to name a job's speakers after its unit's voices; ``None`` when the unit
+    enrolled none."""
+    voices = unit_voices(session, settings, unit=unit)
+    if not voices:
+        return None
+    conf = settings.voices
+    return VoiceNaming(
+        voices,
+        threshold=DEFAULT_THRESHOLD if conf.threshold is None else conf.threshold,
+        margin=DEFAULT_MARGIN if conf.margin is None else conf.margin,
+        narrowband_threshold=DEFAULT_NARROWBAND_THRESHOLD
+        if conf.narrowband_threshold is None
+        else conf.narrowband_threshold,
+    )
+
+
+def audit_matches(
+    session: Session,
+    transcript: Transcript,
+    *,
+    unit: str,
+    job_id: str | None = None,
+    by: User | None = None,
+    request_id: str | None = None,
+) -> int:
+    """One audit entry per enrolled voice that named a speaker of ``transcript`` (id, speaker, similarity).
+
+    Returns:
+        The number of entries written.
+    """
+    for speaker, match in sorted(transcript.voices.items()):
+        record(
+            session,
+            user=by,
+            action="read",
+            outcome="ok",
+            request_id=request_id,
+            job_id=job_id,
+            detail=f"voices match id={match.voice_id} unit={unit} speaker={speaker} "
+            f"similarity={match.similarity:.3f}",
+            unit=unit,
+        )
+    return len(transcript.voices)
