@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.ops.conftest import Backend, MotoServer
-from verbatim.ops.settings import Settings, StorageSettings
+from verbatim.ops.settings import EncryptionSettings, Settings, StorageSettings
 from verbatim.ops.storage import (
     InvalidKeyError,
     LocalObjectStore,
@@ -26,6 +26,7 @@ from verbatim.ops.storage import (
     StorageError,
     make_store,
 )
+from verbatim.ops.storage.encrypted import EncryptedObjectStore
 
 MiB = 1024 * 1024
 
@@ -396,11 +397,19 @@ def test_s3_default_retry_policy_is_bounded() -> None:
 
 
 def test_make_store_follows_the_settings(tmp_path: Path) -> None:
-    local = make_store(Settings(home=tmp_path))
+    # The embedded deployment encrypts by default (HOME/keyring.json made on first use) ...
+    sealed = make_store(Settings(home=tmp_path))
+    assert isinstance(sealed, EncryptedObjectStore) and isinstance(sealed.inner, LocalObjectStore)
+    assert sealed.inner.root == tmp_path / "objects" and (tmp_path / "keyring.json").is_file()
+    # ... unless the operator turns that default off.
+    plain = EncryptionSettings(embedded_default=False)
+    local = make_store(Settings(home=tmp_path, encryption=plain))
     assert isinstance(local, LocalObjectStore) and local.root == tmp_path / "objects"
     assert isinstance(local, ObjectStore)
 
-    elsewhere = make_store(Settings(home=tmp_path, storage=StorageSettings(local_root=tmp_path / "o")))
+    elsewhere = make_store(
+        Settings(home=tmp_path, encryption=plain, storage=StorageSettings(local_root=tmp_path / "o"))
+    )
     assert isinstance(elsewhere, LocalObjectStore) and elsewhere.root == tmp_path / "o"
 
     # Building the S3 store contacts nothing: the bucket is checked on first use.
