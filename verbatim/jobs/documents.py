@@ -808,9 +808,13 @@ class _Recorder:
         if op.word_index is None:
             target: Mapping[str, Any] = segment
             words = segment.get("words", [])
-            low = float(segments[at - 1]["start"]) if at > 0 else 0.0
-            high_start = float(segments[at + 1]["start"]) if at + 1 < len(segments) else duration
-            if start < low or start > high_start:
+            # turns in time order stay so (a two-channel recording lists each channel's turns in turn)
+            now_start = float(segment["start"])
+            previous = float(segments[at - 1]["start"]) if at > 0 else None
+            following = float(segments[at + 1]["start"]) if at + 1 < len(segments) else None
+            if (previous is not None and previous <= now_start and start < previous) or (
+                following is not None and following >= now_start and start > following
+            ):
                 raise InvalidOptionError(
                     "after: a turn stays between the previous turn's start and the next one's"
                 )
