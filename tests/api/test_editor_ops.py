@@ -107,6 +107,17 @@ def test_a_span_is_replaced_inserted_and_deleted_in_every_export_and_the_pseudon
         assert "meanwhile" in text and " ".join(words[:3]) not in text, where
         # the pseudonymiser takes "umbrella lighthouse" at a sentence's start for a name: replaced there
         assert where == "pseudonymized" or "umbrella lighthouse" in text, where
+    # the archival formats too: ODT (its XML) and PDF/A (made by LibreOffice, read back with pypdf)
+    import re
+    import zipfile
+
+    from pypdf import PdfReader
+
+    odt = zipfile.ZipFile(io.BytesIO(_get(service, job["id"], "odt"))).read("content.xml").decode()
+    assert "umbrella lighthouse" in odt and "meanwhile" in odt
+    pdf = PdfReader(io.BytesIO(_get(service, job["id"], "pdf")))
+    text = re.sub(r"\s+", " ", " ".join(p.extract_text() or "" for p in pdf.pages))
+    assert "umbrella lighthouse" in text and "meanwhile" in text
     # a stale span (the client saw the old words): 409, nothing recorded
     _post(
         service, job["id"],
@@ -163,6 +174,16 @@ def test_words_given_to_another_speaker_split_the_turn_and_a_split_is_merged_bac
     )
     assert split[0]["other_segment_id"] not in {s["id"] for s in doc["segments"]}
     assert len(_get(service, job["id"], view="pseudonymized")["segments"]) == count + 1
+    # the first split cannot be reverted while the merges stand on it: 409 with the reason, nothing recorded
+    r = service.client.post(
+        f"/v1/jobs/{job['id']}/corrections",
+        headers=service.investigator.headers,
+        json={"operations": [{"op": "revert", "edit_id": rows[0]["id"]}]},
+    )
+    assert r.status_code == 409 and "later correction needs it" in r.json()["error"]
+    # the split reverted: the turn whole again (a strict replay of every row without it)
+    _post(service, job["id"], {"op": "revert", "edit_id": split[0]["id"]})
+    assert len(_get(service, job["id"])["segments"]) == count
     # a split at the turn's edge is refused
     _post(
         service,

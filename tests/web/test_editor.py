@@ -57,7 +57,7 @@ def editor(browser: Any, server: Server, job: dict[str, Any]) -> Iterator[Watche
         locale="fr-FR",
         accept_downloads=True,
     )
-    context.set_default_timeout(20_000)
+    context.set_default_timeout(60_000)  # deadlines: a correction waits for the replay on a loaded machine
     watched = watch(context.new_page())
     sign_in(watched, server.tokens["enqueteur-a"])
     watched.page.goto(f"/web/jobs/{job['id']}")
@@ -199,6 +199,12 @@ def test_a_turn_is_split_and_merged_and_a_split_reverted_from_the_history(
     _word(page, segment["id"], 2).focus()
     page.keyboard.press("s")
     _wait(page, "n => document.querySelectorAll('#transcript .seg[data-s]').length === n", count + 1)
+    # the history drawn again with the new split (drawn after the transcript): then its row is the first
+    _wait(
+        page,
+        "n => document.querySelectorAll('#history-table li').length === n",
+        len(_history(server, job["id"])),
+    )
     page.locator("#history-table li[data-kind=split]").first.get_by_role("button").click()
     page.wait_for_selector("#notice >> text=Correction annulée")
     _wait(page, "n => document.querySelectorAll('#transcript .seg[data-s]').length === n", count)
@@ -218,6 +224,27 @@ def test_times_are_nudged_by_keyboard(editor: Watched, server: Server, job: dict
     expected = min(round(word["start"] + 0.1, 3), word["end"])
     assert now["words"][2]["start"] == pytest.approx(expected, abs=2e-3)
     assert page.evaluate("document.activeElement.dataset.i") == "2"  # the focus stays on the word
+    # dragging: the focused word's end slider, dragged to the middle of the word
+    other = segment["words"][1]
+    _word(page, segment["id"], 1).focus()
+    handle = page.locator("#word-end")
+    low, high = float(handle.get_attribute("min") or 0), float(handle.get_attribute("max") or 0)
+    box = handle.bounding_box()
+    assert box and high > low
+    target = round((other["start"] + other["end"]) / 2, 2)
+
+    def x_of(value: float) -> float:
+        return box["x"] + 8 + (value - low) / (high - low) * (box["width"] - 16)  # the thumb's travel
+
+    page.mouse.move(x_of(other["end"]), box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(x_of(target), box["y"] + box["height"] / 2, steps=5)
+    page.mouse.up()
+    page.wait_for_selector("#edit-status >> text=Mot :")
+    dragged = next(s for s in _doc(server, job["id"])["segments"] if s["id"] == segment["id"])["words"][1]
+    assert dragged["start"] == other["start"] and dragged["end"] < other["end"]
+    assert dragged["end"] == pytest.approx(target, abs=(high - low) / box["width"] * 4 + 0.02)
+    _word(page, segment["id"], 2).focus()
     # the start cannot pass the word's end: pressed again until refused, with the reason, nothing recorded
     for _ in range(60):
         shown = page.locator("#history-table li").count()
@@ -253,10 +280,10 @@ def test_undo_and_redo_with_the_keyboard(editor: Watched, server: Server, job: d
     node = _word(page, segment["id"], 0)
     node.focus()
     page.keyboard.press("F2")
-    page.locator(".word-input").fill("Zanzibar")
+    page.locator(".word-input").fill("Ouagadougou")
     page.keyboard.press("Enter")
     page.wait_for_selector("#notice >> text=enregistrée")
-    assert _words(_doc(server, job["id"])["segments"][-1])[0] == "Zanzibar"
+    assert _words(_doc(server, job["id"])["segments"][-1])[0] == "Ouagadougou"
     page.keyboard.press("Control+z")
     page.wait_for_selector("#notice >> text=Modification annulée")
     assert _words(_doc(server, job["id"])["segments"][-1])[0] == before
@@ -267,8 +294,8 @@ def test_undo_and_redo_with_the_keyboard(editor: Watched, server: Server, job: d
     page.locator("#transcript").focus()
     page.keyboard.press("Control+Shift+Z")
     page.wait_for_selector("#notice >> text=Modification rétablie")
-    assert _words(_doc(server, job["id"])["segments"][-1])[0] == "Zanzibar"
-    _word_is(page, segment["id"], 0, "Zanzibar")
+    assert _words(_doc(server, job["id"])["segments"][-1])[0] == "Ouagadougou"
+    _word_is(page, segment["id"], 0, "Ouagadougou")
     _done(editor, "undo-redo", job["width"])
 
 
@@ -283,6 +310,12 @@ def test_playback_speed_by_keyboard_and_in_the_shortcut_help(editor: Watched, jo
     page.keyboard.press("Control+ArrowDown")
     page.wait_for_selector("#speed >> text=0,75×")
     assert page.evaluate("document.getElementById('audio').playbackRate") == 0.75
+    # the pages pick plural forms by the browser's CLDR rules: the same as babel's on the server
+    from verbatim.api.messages import plural_category
+
+    for lang in ("fr", "en"):
+        browser_rules = page.evaluate(f"[0, 1, 2, 5, 21].map(n => new Intl.PluralRules('{lang}').select(n))")
+        assert browser_rules == [plural_category(n, lang) for n in (0, 1, 2, 5, 21)]
     _done(editor, "speed", job["width"])
 
 

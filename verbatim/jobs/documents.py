@@ -695,7 +695,14 @@ class _Recorder:
         )
         if kind == "revert":
             # what the revision becomes without the reverted row: every later row must still apply
-            self.replay = _Replay(apply_edits(self.original, [*self.history, *self.rows, row], strict=True))
+            try:
+                doc = apply_edits(self.original, [*self.history, *self.rows, row], strict=True)
+            except (InvalidOptionError, EditConflictError) as e:  # a later row stands on the one reverted
+                raise EditConflictError(
+                    f"correction {row.reverts} cannot be reverted: a later correction needs it (revert that "
+                    f"one first): {e}"
+                ) from e
+            self.replay = _Replay(doc)
         else:
             self.replay.apply(row)
         self.rows.append(row)

@@ -70,9 +70,83 @@ function buildToolbar() {
     toolButton("merge-turn", "merge_turn", mergeNext),
     menu,
     el("p", { id: "edit-status", class: "muted small", "aria-live": "polite" }),
+    timeSliders(),
   );
   ctx.container.before(tools);
   updateUndoButtons();
+  ctx.container.addEventListener("focusin", (event) => {
+    const node = event.target.closest && event.target.closest(".w");
+    if (node) fillSliders(node);
+  });
+}
+
+// --- times by dragging: two sliders for the focused word's start and end ----------------------------------
+
+function slider(id, key, edge) {
+  // disabled (not hidden) until a word has the focus: showing them then would move the text under the mouse
+  const input = el("input", { type: "range", id, step: "0.01", min: "0", max: "1", value: "0", disabled: true });
+  const output = el("output", { for: id, id: `${id}-value` });
+  input.addEventListener("input", () => {
+    output.textContent = `${seconds(input.value)} s`;
+  });
+  input.addEventListener("change", () => dragTimes(edge, Number(input.value)));
+  return el("div", { class: "slider" }, el("label", { for: id, text: t(key) }), input, output);
+}
+
+function timeSliders() {
+  return el(
+    "div",
+    { id: "time-sliders", class: "time-sliders" },
+    slider("word-start", "word_start", "start"),
+    slider("word-end", "word_end", "end"),
+  );
+}
+
+let sliderWord = null; // {segmentId, index} of the word the sliders show
+
+/** The sliders on the focused word: bounded by its neighbours (or its turn), at its times. */
+function fillSliders(node) {
+  const box = document.getElementById("time-sliders");
+  const segment = segmentById(Number(node.dataset.s));
+  const index = Number(node.dataset.i);
+  const words = wordsOf(segment);
+  const word = words[index];
+  if (!box || !word || !editable()) return;
+  sliderWord = { segmentId: segment.id, index };
+  const low = index > 0 ? words[index - 1].start : segment.start;
+  const high = index + 1 < words.length ? words[index + 1].end : segment.end;
+  for (const [id, value] of [
+    ["word-start", word.start],
+    ["word-end", word.end],
+  ]) {
+    const input = document.getElementById(id);
+    input.min = String(low);
+    input.max = String(high);
+    input.value = String(value);
+    input.disabled = false;
+    input.setAttribute("aria-valuetext", `${seconds(value)} s`);
+    document.getElementById(`${id}-value`).textContent = `${seconds(value)} s`;
+  }
+}
+
+async function dragTimes(edge, value) {
+  if (!sliderWord) return;
+  const segment = segmentById(sliderWord.segmentId);
+  const word = wordsOf(segment)[sliderWord.index];
+  if (!word) return;
+  const before = [word.start, word.end];
+  const after = edge === "start" ? [rounded(value), word.end] : [word.start, rounded(value)];
+  if (after[0] > after[1]) {
+    notify(t("times_order"), "error");
+    fillSliders(wordNode(segment.id, sliderWord.index));
+    return;
+  }
+  const op = { op: "times", segment_id: segment.id, word_index: sliderWord.index, before, after };
+  const { index } = sliderWord;
+  if (!(await record([op]))) return;
+  await redraw(segment.id, index);
+  const status = document.getElementById("edit-status");
+  if (status) status.textContent = t("word_times", { start: seconds(after[0]), end: seconds(after[1]) });
 }
 
 function fillSpeakerMenu() {
@@ -587,9 +661,10 @@ export async function redo() {
 }
 
 /** Revert any row of the history (one more row; a refusal says which later correction needs it). */
-export async function revertRow(id) {
+export async function revertRow(id, message) {
   const rows = await record([{ op: "revert", edit_id: id }]);
   if (!rows) return false;
+  notify(message); // said at once: drawing the transcript again follows
   clearSelection();
   await ctx.reload();
   return true;

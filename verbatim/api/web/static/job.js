@@ -529,10 +529,9 @@ async function postEdits(route, edits) {
  * other; the row reverted stays in the history, marked so. Refused (409) when a later correction needs it.
  */
 async function revertEdit(e) {
-  if (!(await revertRow(e.id))) return;
   const names = speakerNames(state.doc);
   const word = e.kind === "segment_speaker" ? names.get(e.before) || e.before : e.before;
-  notify(e.kind === "word" || e.kind === "segment_speaker" ? t("reverted", { word }) : t("row_reverted_done"));
+  await revertRow(e.id, e.kind === "word" || e.kind === "segment_speaker" ? t("reverted", { word }) : t("row_reverted_done"));
 }
 
 // --- sharing (owning unit) ---------------------------------------------------------------------------
