@@ -181,6 +181,7 @@ def test_words_given_to_another_speaker_split_the_turn_and_a_split_is_merged_bac
         json={"operations": [{"op": "revert", "edit_id": rows[0]["id"]}]},
     )
     assert r.status_code == 409 and "later correction needs it" in r.json()["error"]
+    assert r.json()["code"] == "revert_blocked"
     # the split reverted: the turn whole again (a strict replay of every row without it)
     _post(service, job["id"], {"op": "revert", "edit_id": split[0]["id"]})
     assert len(_get(service, job["id"])["segments"]) == count

@@ -236,11 +236,13 @@ def test_times_are_nudged_by_keyboard(editor: Watched, server: Server, job: dict
     def x_of(value: float) -> float:
         return box["x"] + 8 + (value - low) / (high - low) * (box["width"] - 16)  # the thumb's travel
 
+    rows = len(_history(server, job["id"]))
     page.mouse.move(x_of(other["end"]), box["y"] + box["height"] / 2)
     page.mouse.down()
     page.mouse.move(x_of(target), box["y"] + box["height"] / 2, steps=5)
     page.mouse.up()
-    page.wait_for_selector("#edit-status >> text=Mot :")
+    # recorded and drawn again (the history has one more row)
+    _wait(page, "n => document.querySelectorAll('#history-table li').length > n", rows)
     dragged = next(s for s in _doc(server, job["id"])["segments"] if s["id"] == segment["id"])["words"][1]
     assert dragged["start"] == other["start"] and dragged["end"] < other["end"]
     assert dragged["end"] == pytest.approx(target, abs=(high - low) / box["width"] * 4 + 0.02)
@@ -249,10 +251,12 @@ def test_times_are_nudged_by_keyboard(editor: Watched, server: Server, job: dict
     for _ in range(60):
         shown = page.locator("#history-table li").count()
         page.keyboard.press("Alt+ArrowRight")
+        # recorded and drawn again, the focus back on the word (where the next key goes), or refused
         _wait(
             page,
             "n => document.querySelector('#notice').classList.contains('error')"
-            " || document.querySelectorAll('#history-table li').length > n",
+            " || (document.querySelectorAll('#history-table li').length > n"
+            " && document.activeElement && document.activeElement.dataset.i === '2')",
             shown,
         )
         if "error" in (page.locator("#notice").get_attribute("class") or ""):
@@ -351,7 +355,8 @@ def test_a_corrected_segment_is_translated_again(
     if "outdated" in (first.get_attribute("class") or ""):
         assert "antérieure à une correction" in first.inner_text()
     first.get_by_role("button", name="Retraduire").click()
-    page.wait_for_selector("#notice >> text=Segment retraduit")
+    # a deadline, not a pause: Whisper loaded in the API process and run on the segment, on a loaded machine
+    page.wait_for_selector("#notice >> text=Segment retraduit", timeout=240_000)
     page.wait_for_function(
         "() => !document.querySelector('.turn .seg.two .tr').classList.contains('outdated')"
     )

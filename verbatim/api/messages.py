@@ -38,6 +38,10 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "fr": "Le texte a été modifié entre-temps : rechargez la page puis recommencez.",
         "en": "The text was changed meanwhile by someone else: reload the page and try again.",
     },
+    "revert_blocked": {
+        "fr": "Une correction plus récente s'appuie sur celle-ci : annulez d'abord la plus récente.",
+        "en": "A later correction stands on this one: revert the later one first.",
+    },
     "legal_hold": {
         "fr": "Cette transcription est sous scellé judiciaire : elle ne peut pas être supprimée.",
         "en": "This transcript is on legal hold: it cannot be deleted.",

@@ -37,6 +37,7 @@ __all__ = [
     "MergeEdit",
     "Operation",
     "Rendered",
+    "RevertBlockedError",
     "RevertEdit",
     "SegmentSpeakerEdit",
     "SpanEdit",
@@ -120,6 +121,11 @@ class Rendered:
 
 class EditConflictError(JobNotReadyError):
     """The text the client saw is no longer the current one (someone else corrected it): reload (409)."""
+
+
+class RevertBlockedError(EditConflictError):
+    """A correction a later one stands on (a split a merge needs, a word corrected again): revert the later
+    one first (409)."""
 
 
 @dataclass(frozen=True)
@@ -698,7 +704,7 @@ class _Recorder:
             try:
                 doc = apply_edits(self.original, [*self.history, *self.rows, row], strict=True)
             except (InvalidOptionError, EditConflictError) as e:  # a later row stands on the one reverted
-                raise EditConflictError(
+                raise RevertBlockedError(
                     f"correction {row.reverts} cannot be reverted: a later correction needs it (revert that "
                     f"one first): {e}"
                 ) from e
