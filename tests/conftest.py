@@ -34,6 +34,34 @@ def _isolated_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
     get_settings.cache_clear()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _test_services(request: pytest.FixtureRequest) -> Iterator[object]:
+    """When the collected tests need services (marker ``services``) and PostgreSQL, Redis or RabbitMQ is not
+    reachable where they look (``VERBATIM_TEST_*_URL``, else the default ports), throw-away ones of this
+    session's own (tests/throwaway.py), stopped at its end."""
+    if not any(item.get_closest_marker("services") for item in request.session.items):
+        yield None
+        return
+    import tempfile
+
+    from tests.throwaway import ensure_services
+
+    with tempfile.TemporaryDirectory(prefix="verbatim-services-") as folder:
+        services = ensure_services(Path(folder))
+        try:
+            yield services
+        finally:
+            services.stop()
+
+
+@pytest.fixture(autouse=True)
+def _services_present(request: pytest.FixtureRequest, _test_services: object) -> None:
+    """A test that needs services fails with one line saying what is missing, instead of a stack trace."""
+    line = getattr(_test_services, "line", lambda: "")()
+    if line and request.node.get_closest_marker("services") is not None:
+        pytest.fail(line, pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def asr():  # type: ignore[no-untyped-def]
     """The real packaged Whisper base model, loaded once."""

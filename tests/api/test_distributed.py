@@ -28,6 +28,7 @@ import redis
 from tests.conftest import REPO
 from tests.ops.conftest import MotoServer
 from tests.services import api_settings, delete_keys, start_celery_worker, worker_env
+from tests.throwaway import redis_url
 from verbatim import __version__
 from verbatim.api.serving import ApiThread
 from verbatim.bench.common import stop_process
@@ -41,7 +42,6 @@ from verbatim.workers.dispatch import CeleryDispatcher
 pytestmark = [pytest.mark.services, pytest.mark.models]
 
 # A database number of its own (the worker tests use 7), and a key prefix per run on top.
-REDIS_URL = "redis://127.0.0.1:6379/9"
 JFK = REPO / "tests" / "data" / "jfk.flac"
 JOB_TIMEOUT_S = 180.0
 
@@ -101,7 +101,11 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
             prefix = f"vbtest-api-{uuid.uuid4().hex[:8]}:"
             bucket = f"vb-api-{uuid.uuid4().hex[:12]}"
             where = dict(
-                broker_url=REDIS_URL, db_url=db_url, s3_endpoint=moto.endpoint, bucket=bucket, prefix=prefix
+                broker_url=redis_url(9),
+                db_url=db_url,
+                s3_endpoint=moto.endpoint,
+                bucket=bucket,
+                prefix=prefix,
             )
             env = worker_env(home=tmp_path / "worker-home", **where)
             settings = api_settings(home=tmp_path / "api-home", **where)
@@ -113,7 +117,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
                 engine.dispose()
             logs = tmp_path / "logs"
             logs.mkdir()
-            broker = redis.Redis.from_url(REDIS_URL)
+            broker = redis.Redis.from_url(redis_url(9))
             worker = start_celery_worker(env, logs / "worker.log", "api-e2e")
             try:
                 api = ApiServer(settings)

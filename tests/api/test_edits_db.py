@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,10 +22,9 @@ from verbatim.jobs.documents import (
 from verbatim.jobs.search import job_filters
 from verbatim.ops.accounts import create_user
 from verbatim.ops.db import Artifact, Job, TranscriptEdit, User, create_job, session_factory
-from verbatim.ops.db.testing import DEFAULT_POSTGRES_URL, migrated_engine
+from verbatim.ops.db.testing import migrated_engine
 from verbatim.ops.storage import LocalObjectStore
 
-POSTGRES_URL = os.environ.get("VERBATIM_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
 WORDS = 40
 
 
@@ -48,7 +46,7 @@ def _document() -> dict[str, Any]:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
 def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[sessionmaker[Session], Any, str]]:
-    with migrated_engine(request.param, tmp_path, postgres_url=POSTGRES_URL) as engine:
+    with migrated_engine(request.param, tmp_path) as engine:
         sessions = session_factory(engine)
         store = LocalObjectStore(tmp_path / "objects")
         with sessions() as session:

@@ -6,7 +6,6 @@ and later jobs still run."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 import uuid
@@ -16,13 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import redis
-from kombu import Connection
 
 from tests.conftest import write_audio
 from tests.ops.conftest import MotoServer
 from tests.services import api_settings, start_celery_worker, worker_env
+from tests.throwaway import RABBITMQ_SERVER, RabbitNode, RedisServer
 from tests.workers.helpers import JFK, check_transcript, load, make_owner, upload_job
-from verbatim.api.serving import free_port
 from verbatim.bench.common import stop_process
 from verbatim.ops.db import make_engine, session_factory, upgrade
 from verbatim.ops.db.testing import temporary_postgres_schema
@@ -34,104 +32,6 @@ from verbatim.workers.dispatch import CeleryDispatcher
 pytestmark = [pytest.mark.services, pytest.mark.models]
 
 
-class RedisServer:
-    """``redis-server`` on a free loopback port, persisting to an append-only file in ``folder``."""
-
-    def __init__(self, folder: Path) -> None:
-        self.port = free_port()
-        self.folder = folder
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._process: subprocess.Popen[bytes] | None = None
-        self.start()
-
-    def start(self) -> None:
-        assert self._process is None or self._process.poll() is not None
-        self._process = subprocess.Popen(
-            [
-                "redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-                "--appendonly", "yes", "--dir", str(self.folder), "--logfile", str(self.folder / "redis.log"),
-            ],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 20
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
-        while True:
-            try:
-                if client.ping():
-                    break
-            except redis.ConnectionError:
-                pass
-            assert self._process.poll() is None, (self.folder / "redis.log").read_text()
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.1)
-        client.close()
-
-    def stop(self) -> None:
-        """SIGTERM: Redis writes its append-only file out and exits."""
-        if self._process is not None:
-            stop_process(self._process)
-
-
-class RabbitNode:
-    """A RabbitMQ node of its own (name, AMQP and distribution ports, data folder under ``folder``), so that
-    restarting it touches no other test's broker; ``stop`` is a SIGTERM (a clean shutdown, as a service
-    restart does), ``start`` boots it again on its data: durable queues and persistent messages are back."""
-
-    def __init__(self, folder: Path) -> None:
-        self.port = free_port()
-        self.folder = folder
-        self.name = f"vbfaults-{uuid.uuid4().hex[:8]}@localhost"
-        self.url = f"amqp://guest:guest@127.0.0.1:{self.port}//"
-        self._env = {
-            **os.environ,
-            "HOME": str(folder),  # its own Erlang cookie
-            "RABBITMQ_NODENAME": self.name,
-            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
-            "RABBITMQ_NODE_PORT": str(self.port),
-            "RABBITMQ_DIST_PORT": str(free_port()),
-            "RABBITMQ_MNESIA_BASE": str(folder / "mnesia"),
-            "RABBITMQ_LOG_BASE": str(folder / "log"),
-            "RABBITMQ_PID_FILE": str(folder / "node.pid"),
-            "RABBITMQ_ENABLED_PLUGINS_FILE": str(folder / "enabled_plugins"),
-            "RABBITMQ_CONFIG_FILE": str(folder / "none"),
-            "RABBITMQ_ADVANCED_CONFIG_FILE": str(folder / "advanced.config"),
-        }
-        self._process: subprocess.Popen[bytes] | None = None
-        self.start()
-
-    def start(self) -> None:
-        assert self._process is None or self._process.poll() is not None
-        with (self.folder / "node.out").open("ab") as out:
-            # The server script itself: the packaged wrapper would switch to the rabbitmq user.
-            self._process = subprocess.Popen(
-                [str(RABBITMQ_SERVER)], env=self._env, stdout=out, stderr=subprocess.STDOUT
-            )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with Connection(self.url, connect_timeout=1) as connection:
-                    connection.connect()
-                    return
-            except Exception:  # not listening, or still booting
-                pass
-            assert self._process.poll() is None, (self.folder / "node.out").read_text(errors="replace")[
-                -3000:
-            ]
-            assert time.monotonic() < deadline, "the RabbitMQ node did not start"
-            time.sleep(0.3)
-
-    def stop(self) -> None:
-        if self._process is not None:
-            stop_process(self._process, timeout=60)
-
-    def waiting(self, queue: str) -> int:
-        """Messages ready in ``queue`` (those a stopped worker held unacknowledged are back to ready)."""
-        with Connection(self.url, connect_timeout=5) as connection:
-            _, count, _ = connection.channel().queue_declare(queue, passive=True)
-            return int(count)
-
-
-RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 Broker = RedisServer | RabbitNode
 
 

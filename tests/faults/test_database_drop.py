@@ -17,10 +17,9 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from tests.conftest import write_audio
-from tests.ops.conftest import POSTGRES_URL
 from tests.workers.helpers import JFK, check_transcript, load, make_owner, upload_job
 from verbatim.ops.db import make_engine, session_factory, upgrade
-from verbatim.ops.db.testing import temporary_postgres_schema
+from verbatim.ops.db.testing import postgres_test_url, temporary_postgres_schema
 from verbatim.ops.settings import get_settings
 from verbatim.ops.storage import LocalObjectStore
 from verbatim.pipeline.decode import decode
@@ -31,12 +30,12 @@ pytestmark = [pytest.mark.services, pytest.mark.models]
 
 def test_a_job_completes_when_the_database_drops_its_connections(tmp_path: Path) -> None:
     name = f"vbfaults_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    admin = create_engine(postgres_test_url(), isolation_level="AUTOCOMMIT")
     terminate = text(
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
         "WHERE application_name = :name AND pid <> pg_backend_pid()"
     )
-    with temporary_postgres_schema(POSTGRES_URL) as db_url:
+    with temporary_postgres_schema() as db_url:
         upgrade(db_url)
         # The worker's engine, as make_engine builds it (pool_pre_ping), its connections named for this test.
         worker_url = make_url(db_url).update_query_dict({"application_name": name})
@@ -97,8 +96,8 @@ def test_a_job_completes_when_its_connection_drops_as_it_records_the_result(tmp_
     transcript (the job's update is sent, its artefact's insert is next). The transaction is lost with the
     connection; the worker records the result again on a new connection instead of failing a finished job."""
     name = f"vbfaults_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with temporary_postgres_schema(POSTGRES_URL) as db_url:
+    admin = create_engine(postgres_test_url(), isolation_level="AUTOCOMMIT")
+    with temporary_postgres_schema() as db_url:
         upgrade(db_url)
         worker_url = make_url(db_url).update_query_dict({"application_name": name})
         worker_engine = make_engine(worker_url.render_as_string(hide_password=False))

@@ -19,16 +19,15 @@ from sqlalchemy.orm import Session
 
 from verbatim.api.serving import free_port
 from verbatim.ops.db import session_factory
-from verbatim.ops.db.testing import DEFAULT_POSTGRES_URL, migrated_engine
+from verbatim.ops.db.testing import migrated_engine
 from verbatim.ops.storage import LocalObjectStore, ObjectStore, RetryPolicy, S3ObjectStore
 
-POSTGRES_URL = os.environ.get("VERBATIM_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.services)]
 
 
 @pytest.fixture(params=BACKENDS)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    with migrated_engine(request.param, tmp_path, postgres_url=POSTGRES_URL) as migrated:
+    with migrated_engine(request.param, tmp_path) as migrated:
         yield migrated
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.ops.conftest import BACKENDS, POSTGRES_URL
+from tests.ops.conftest import BACKENDS
 from verbatim.ops import accounts, audit
 from verbatim.ops.db import (
     TRIGRAM_INDEX,
@@ -42,7 +42,7 @@ TABLES = {"users", "jobs", "artifacts", "audit_entries", "alembic_version"}
 
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with temporary_database(request.param, tmp_path, postgres_url=POSTGRES_URL) as url:
+    with temporary_database(request.param, tmp_path) as url:
         yield url
 
 
@@ -336,7 +336,7 @@ def test_the_transcript_search_uses_a_trigram_index_on_postgresql() -> None:
     from verbatim.ops.db import TranscriptSearch
     from verbatim.ops.db.testing import temporary_postgres_schema
 
-    with temporary_postgres_schema(POSTGRES_URL) as url:
+    with temporary_postgres_schema() as url:
         upgrade(url)
         engine = make_engine(url)
         try:

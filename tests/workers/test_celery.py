@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.conftest import write_audio
 from tests.ops.conftest import MotoServer
 from tests.services import api_settings, start_celery_worker, worker_env
+from tests.throwaway import amqp_url, redis_url
 from tests.workers.helpers import JFK, check_transcript, load, make_owner, upload_job
 from verbatim.bench.common import stop_process
 from verbatim.jobs.service import open_service
@@ -32,15 +33,12 @@ from verbatim.workers.dispatch import CeleryDispatcher, make_dispatcher
 
 pytestmark = [pytest.mark.services, pytest.mark.models]
 
-REDIS_URL = "redis://127.0.0.1:6379/7"
-AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
-
 
 def purge_rabbitmq() -> None:
     """Empty the RabbitMQ queues of the workers: a vhost is shared between runs, unlike Redis key prefixes."""
     from kombu import Connection
 
-    with Connection(AMQP_URL, connect_timeout=10) as conn:
+    with Connection(amqp_url(), connect_timeout=10) as conn:
         channel = conn.channel()
         for queue in ("asr", "cpu"):
             try:
@@ -78,7 +76,7 @@ class Cluster:
 @pytest.fixture(params=["redis", "rabbitmq"])
 def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
     """The same cluster on either broker the deployment supports."""
-    broker = REDIS_URL if request.param == "redis" else AMQP_URL
+    broker = redis_url(7) if request.param == "redis" else amqp_url()
     if request.param == "rabbitmq":
         purge_rabbitmq()
     server = MotoServer()

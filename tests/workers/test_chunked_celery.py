@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.ops.conftest import MotoServer
 from tests.services import api_settings, delete_keys, start_celery_worker, worker_env
+from tests.throwaway import redis_url
 from tests.workers.helpers import load, make_owner, upload_job
 from tests.workers.test_chunked import _long_recording, _speakers_by_passage
 from verbatim.bench.common import stop_process
@@ -38,7 +39,6 @@ from verbatim.workers.dispatch import CeleryDispatcher
 pytestmark = [pytest.mark.services, pytest.mark.models]
 
 # A database number of its own (test_celery uses 7, test_distributed 9), and a key prefix per run on top.
-REDIS_URL = "redis://127.0.0.1:6379/11"
 SPLIT_SECONDS = 12
 JOB_TIMEOUT_S = 150.0
 
@@ -92,14 +92,18 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
             prefix = f"vbtest-chunk-{uuid.uuid4().hex[:8]}:"
             bucket = f"vb-chunk-{uuid.uuid4().hex[:12]}"
             where = dict(
-                broker_url=REDIS_URL, db_url=db_url, s3_endpoint=server.endpoint, bucket=bucket, prefix=prefix
+                broker_url=redis_url(11),
+                db_url=db_url,
+                s3_endpoint=server.endpoint,
+                bucket=bucket,
+                prefix=prefix,
             )
             env = worker_env(home=tmp_path / "worker-home", split_seconds=str(SPLIT_SECONDS), **where)
             settings = api_settings(home=tmp_path / "api-home", **where)
             engine = make_engine(db_url)
             logs = tmp_path / "logs"
             logs.mkdir()
-            broker = redis.Redis.from_url(REDIS_URL)
+            broker = redis.Redis.from_url(redis_url(11))
             try:
                 yield Cluster(
                     settings,

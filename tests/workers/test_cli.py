@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.throwaway import redis_url
 from verbatim.errors import InvalidOptionError
 from verbatim.ops.settings import get_settings
 from verbatim.workers.celery_app import ASR_QUEUE, CPU_QUEUE, make_celery
@@ -22,7 +23,7 @@ def test_run_worker_needs_a_broker(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_celery_app_configuration() -> None:
-    settings = get_settings().model_copy(update={"broker_url": "redis://127.0.0.1:6379/7"})
+    settings = get_settings().model_copy(update={"broker_url": redis_url(7)})
     app = make_celery(settings, WorkerSettings(visibility_timeout_s=3600 * 24))
     conf = app.conf
     assert conf.task_acks_late and conf.task_reject_on_worker_lost

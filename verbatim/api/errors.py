@@ -27,7 +27,7 @@ from verbatim.errors import (
     ModelNotFoundError,
     VerbatimError,
 )
-from verbatim.jobs.documents import EditConflictError
+from verbatim.jobs.documents import EditConflictError, RevertBlockedError
 from verbatim.ops.storage import ObjectNotFoundError, ObjectTooLargeError, StorageError
 
 __all__ = [
@@ -92,6 +92,7 @@ _CODES: Final[tuple[tuple[type[BaseException], str], ...]] = (
     (PermissionDeniedError, "permission_denied"),
     (JobNotFoundError, "job_not_found"),
     (ObjectNotFoundError, "object_not_found"),
+    (RevertBlockedError, "revert_blocked"),
     (EditConflictError, "edit_conflict"),
     (JobNotReadyError, "job_not_ready"),
     (LegalHoldError, "legal_hold"),

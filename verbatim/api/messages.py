@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-__all__ = ["FIELD_NAMES", "MESSAGES", "field_of", "message"]
+__all__ = ["FIELD_NAMES", "MESSAGES", "PLURALS", "field_of", "message", "plural", "plural_category"]
 
 MESSAGES: Final[dict[str, dict[str, str]]] = {
     "not_authenticated": {
@@ -37,6 +37,10 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
     "edit_conflict": {
         "fr": "Le texte a été modifié entre-temps : rechargez la page puis recommencez.",
         "en": "The text was changed meanwhile by someone else: reload the page and try again.",
+    },
+    "revert_blocked": {
+        "fr": "Une correction plus récente s'appuie sur celle-ci : annulez d'abord la plus récente.",
+        "en": "A later correction stands on this one: revert the later one first.",
     },
     "legal_hold": {
         "fr": "Cette transcription est sous scellé judiciaire : elle ne peut pas être supprimée.",
@@ -91,6 +95,46 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
 """Code -> language -> message; ``{field}`` is the name of the field the API refused (in French for a
 known request field, see :data:`FIELD_NAMES`)."""
 
+PLURALS: Final[dict[str, dict[str, dict[str, str]]]] = {
+    "corrections_count": {
+        "fr": {"one": "{n} correction", "other": "{n} corrections"},
+        "en": {"one": "{n} correction", "other": "{n} corrections"},
+    },
+    "words_selected": {
+        "fr": {"one": "{n} mot sélectionné", "other": "{n} mots sélectionnés"},
+        "en": {"one": "{n} word selected", "other": "{n} words selected"},
+    },
+    "words_deleted": {
+        "fr": {"one": "{n} mot supprimé (enregistré dans l'historique).", "other": "{n} mots supprimés "
+               "(enregistrés dans l'historique)."},
+        "en": {"one": "{n} word deleted (recorded in the history).", "other": "{n} words deleted (recorded "
+               "in the history)."},
+    },
+    "jobs_count": {
+        "fr": {"one": "{n} transcription", "other": "{n} transcriptions"},
+        "en": {"one": "{n} transcript", "other": "{n} transcripts"},
+    },
+}  # fmt: skip
+"""Messages that depend on a number: key -> language -> CLDR plural category (``one``, ``other``...) -> text.
+The category of a number is the language's CLDR rule (babel on the server, the browser's
+``Intl.PluralRules``, CLDR too, on the pages): French says "0 correction", English "0 corrections"."""
+
+
+def plural_category(n: int, lang: str = "fr") -> str:
+    """The CLDR plural category of ``n`` in ``lang`` (babel's rules): ``one``, ``few``, ``other``..."""
+    from babel import Locale
+
+    category: str = Locale.parse(lang).plural_form(abs(n))
+    return category
+
+
+def plural(key: str, n: int, lang: str = "fr") -> str:
+    """The catalogue's message ``key`` for the number ``n`` in ``lang`` (French by default)."""
+    forms = PLURALS[key].get(lang, PLURALS[key]["fr"])
+    text = forms.get(plural_category(n, lang), forms["other"])
+    return text.replace("{n}", str(n))
+
+
 FIELD_NAMES: Final[dict[str, str]] = {
     "language": "langue",
     "languages": "langues parlées",
@@ -111,6 +155,9 @@ FIELD_NAMES: Final[dict[str, str]] = {
     "hearing_date": "date de l'audition",
     "persons_present": "personnes présentes",
     "file": "fichier",
+    "after": "nouvelle valeur",
+    "edit_id": "correction",
+    "word_index": "position du mot",
     "format": "format",
 }
 """The French names of the request's fields, for ``{field}``."""

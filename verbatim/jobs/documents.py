@@ -35,10 +35,21 @@ __all__ = [
     "MAX_WORD_CHARS",
     "REVISION_KIND",
     "EditConflictError",
+    "MergeEdit",
+    "Operation",
     "Rendered",
+    "RevertBlockedError",
+    "RevertEdit",
     "SegmentSpeakerEdit",
+    "SpanEdit",
+    "SplitEdit",
+    "TimesEdit",
+    "TranslationEdit",
     "WordEdit",
+    "WordsSpeakerEdit",
+    "active_edits",
     "apply_edits",
+    "cancelled_edits",
     "content_disposition",
     "download_name",
     "edit_words",
@@ -48,6 +59,7 @@ __all__ = [
     "load_original",
     "lock_job_row",
     "reassign_segments",
+    "record",
     "rename_speakers",
 ]
 
@@ -112,6 +124,11 @@ class EditConflictError(JobNotReadyError):
     """The text the client saw is no longer the current one (someone else corrected it): reload (409)."""
 
 
+class RevertBlockedError(EditConflictError):
+    """A correction a later one stands on (a split a merge needs, a word corrected again): revert the later
+    one first (409)."""
+
+
 @dataclass(frozen=True)
 class WordEdit:
     """A correction of one word, as a client asks for it."""
@@ -147,21 +164,16 @@ def _segments_by_id(doc: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
     return {int(s["id"]): s for s in doc.get("segments", [])}
 
 
-def _word(doc: Mapping[str, Any], segment_id: int, word_index: int) -> dict[str, Any]:
-    segment = _segments_by_id(doc).get(segment_id)
-    words = segment.get("words", []) if segment is not None else []
-    if not 0 <= word_index < len(words):
-        raise InvalidOptionError(f"no word {word_index} in segment {segment_id}")
-    word: dict[str, Any] = words[word_index]
-    return word
-
-
 def _speaker_ids(doc: Mapping[str, Any]) -> set[str]:
     ids = {str(s["id"]) for s in doc.get("speakers", [])}
     for segment in doc.get("segments", []):
         if segment.get("speaker"):
             ids.add(str(segment["speaker"]))
     return ids
+
+
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.split()) == " ".join(b.split())
 
 
 def _word_spans(text: str, words: Sequence[str]) -> list[tuple[int, int]] | None:
@@ -182,13 +194,74 @@ def _word_spans(text: str, words: Sequence[str]) -> list[tuple[int, int]] | None
     return spans
 
 
-def _apply_one(doc: dict[str, Any], edit: TranscriptEdit, segments: Mapping[int, dict[str, Any]]) -> None:
-    if edit.kind == "word" and edit.segment_id is not None and edit.word_index is not None:
-        segment = segments.get(edit.segment_id)
-        words = segment.get("words", []) if segment is not None else []
-        if segment is None or not 0 <= edit.word_index < len(words):
+def _joined(words: Sequence[Mapping[str, Any]]) -> str:
+    """The text of words, each joined to the previous one as it was spoken (``join``)."""
+    return "".join(
+        (str(w.get("join", " ")) if n else "") + str(w["text"]).strip() for n, w in enumerate(words)
+    ).strip()
+
+
+def _words_text(words: Sequence[Mapping[str, Any]]) -> str:
+    """Words as a client shows and names them: their texts, one space apart."""
+    return " ".join(str(w["text"]).strip() for w in words)
+
+
+def _fmt_times(start: float, end: float) -> str:
+    return f"{start:.3f} {end:.3f}"
+
+
+def _parse_times(value: str) -> tuple[float, float]:
+    start, end = value.split()
+    return float(start), float(end)
+
+
+class _Replay:
+    """The document being corrected, and how each kind of correction row is applied to it.
+
+    ``strict``: a row whose ``before`` is not what the document holds at its place raises
+    :class:`EditConflictError` (used to check that a revert leaves every later correction applicable);
+    otherwise a structural impossibility only (no such segment or word) raises.
+    """
+
+    def __init__(self, doc: dict[str, Any], *, strict: bool = False) -> None:
+        self.doc = doc
+        self.strict = strict
+
+    # --- lookups ---
+
+    def segments(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.doc.setdefault("segments", [])
+        return found
+
+    def index_of(self, segment_id: int | None) -> int:
+        for n, segment in enumerate(self.segments()):
+            if int(segment["id"]) == segment_id:
+                return n
+        raise InvalidOptionError(f"no segment {segment_id} in this transcript")
+
+    def segment(self, segment_id: int | None) -> dict[str, Any]:
+        return self.segments()[self.index_of(segment_id)]
+
+    def check(self, seen: str, now: str, where: str) -> None:
+        if self.strict and not _same(seen, now):
+            raise EditConflictError(f"{where} no longer holds what this correction changed")
+
+    # --- the kinds ---
+
+    def apply(self, edit: TranscriptEdit) -> None:
+        handler = getattr(self, f"_{edit.kind}", None)
+        if handler is None:
+            raise InvalidOptionError(f"unknown correction kind {edit.kind!r}")
+        handler(edit)
+
+    def _word(self, edit: TranscriptEdit) -> None:
+        segment = self.segment(edit.segment_id)
+        words = segment.get("words", [])
+        index = edit.word_index if edit.word_index is not None else -1
+        if not 0 <= index < len(words):
             raise InvalidOptionError(f"no word {edit.word_index} in segment {edit.segment_id}")
-        word = words[edit.word_index]
+        word = words[index]
+        self.check(edit.before, str(word["text"]), f"word {index} of segment {edit.segment_id}")
         spans = _word_spans(str(segment["text"]), [str(w["text"]) for w in words])
         lead = _LEADING_SPACE.match(str(word["text"]))
         attached_before = str(word["text"]).strip()[:1] in _ATTACHING
@@ -203,33 +276,172 @@ def _apply_one(doc: dict[str, Any], edit: TranscriptEdit, segments: Mapping[int,
         if join is not None:
             word["join"] = join
         if spans is not None:
-            start, end = spans[edit.word_index]
+            start, end = spans[index]
             text = str(segment["text"])
             head = text[:start]
-            if join is not None and edit.word_index > 0 and head.strip():
+            if join is not None and index > 0 and head.strip():
                 head = head.rstrip() + join
             segment["text"] = head + word["text"].strip() + text[end:]
         else:
-            segment["text"] = "".join(
-                (str(w.get("join", " ")) if n else "") + str(w["text"]).strip() for n, w in enumerate(words)
-            ).strip()
+            segment["text"] = _joined(words)
         _follow_translation(segment)
-    elif edit.kind == "segment_speaker" and edit.segment_id is not None:
-        segment = segments.get(edit.segment_id)
-        if segment is None:
-            raise InvalidOptionError(f"no segment {edit.segment_id}")
+
+    def _span(self, edit: TranscriptEdit) -> None:
+        """Words ``word_index`` to ``word_index + word_count`` (none: an insertion there) become the words
+        of ``after`` (none: a deletion). New words share the span's time (an insertion: the gap between its
+        neighbours), evenly; a turn left without words is removed."""
+        at = self.index_of(edit.segment_id)
+        segment = self.segments()[at]
+        words: list[dict[str, Any]] = segment.setdefault("words", [])
+        start = edit.word_index if edit.word_index is not None else -1
+        count = edit.word_count or 0
+        if not 0 <= start <= len(words) or start + count > len(words):
+            raise InvalidOptionError(f"no words {start}..{start + count} in segment {edit.segment_id}")
+        old = words[start : start + count]
+        self.check(
+            edit.before, _words_text(old), f"words {start}..{start + count} of segment {edit.segment_id}"
+        )
+        if old:
+            lo, hi = float(old[0]["start"]), float(old[-1]["end"])
+        else:
+            lo = float(words[start - 1]["end"]) if start > 0 else float(segment["start"])
+            hi = float(words[start]["start"]) if start < len(words) else float(segment["end"])
+            hi = max(lo, hi)
+        tokens = edit.after.split()
+        step = (hi - lo) / len(tokens) if tokens else 0.0
+        new = [
+            {
+                "start": round(lo + n * step, 3),
+                "end": round(lo + (n + 1) * step, 3) if n + 1 < len(tokens) else round(hi, 3),
+                "text": token,
+                "probability": 1.0,
+                "join": "" if (token[:1] in _ATTACHING and (n or start)) else " ",
+            }
+            for n, token in enumerate(tokens)
+        ]
+        words[start : start + count] = new
+        if not words:
+            del self.segments()[at]
+            return
+        segment["text"] = _joined(words)
+        _follow_translation(segment)
+
+    def _split(self, edit: TranscriptEdit) -> None:
+        """The turn is cut before word ``word_index``: the words from there make a new turn,
+        ``other_segment_id``, right after it (same speaker and language)."""
+        at = self.index_of(edit.segment_id)
+        segment = self.segments()[at]
+        words: list[dict[str, Any]] = segment.get("words", [])
+        cut = edit.word_index if edit.word_index is not None else -1
+        if not 0 < cut < len(words):
+            raise InvalidOptionError(f"segment {edit.segment_id} cannot be split at word {edit.word_index}")
+        self.check(edit.before, str(segment["text"]), f"segment {edit.segment_id}")
+        if edit.other_segment_id is None or edit.other_segment_id in _segments_by_id(self.doc):
+            raise InvalidOptionError(f"segment {edit.other_segment_id} already exists")
+        second: dict[str, Any] = json.loads(json.dumps(segment))
+        second["id"] = edit.other_segment_id
+        second["words"] = words[cut:]
+        second["start"] = min(float(words[cut]["start"]), float(segment["end"]))
+        segment["words"] = words[:cut]
+        segment["end"] = max(float(words[cut - 1]["end"]), float(segment["start"]))
+        for part in (segment, second):
+            part["text"] = _joined(part["words"])
+            translation = part.get("translation")
+            if isinstance(translation, dict) and translation.get("model") != ORIGINAL_MODEL:
+                # the translation was made for the whole turn: kept on the first part, said to be outdated
+                translation["outdated"] = True
+                if part is second:
+                    translation["text"] = ""
+            _follow_translation(part)
+        self.segments().insert(at + 1, second)
+
+    def _merge(self, edit: TranscriptEdit) -> None:
+        """The turn and the next one, ``other_segment_id``, become one (the first's speaker)."""
+        at = self.index_of(edit.segment_id)
+        segments = self.segments()
+        if at + 1 >= len(segments) or int(segments[at + 1]["id"]) != edit.other_segment_id:
+            raise InvalidOptionError(
+                f"segment {edit.other_segment_id} does not follow segment {edit.segment_id}"
+            )
+        first, second = segments[at], segments[at + 1]
+        self.check(
+            edit.before,
+            _merge_label(first, second),
+            f"segments {edit.segment_id} and {edit.other_segment_id}",
+        )
+        words = second.get("words", [])
+        for word in words:
+            if "speaker" in word:
+                word["speaker"] = first.get("speaker")  # the first turn's speaker now
+        first["words"] = [*first.get("words", []), *words]
+        first["end"] = max(float(first["end"]), float(second["end"]))
+        first["text"] = (
+            _joined(first["words"]) if first["words"] else f"{first['text']} {second['text']}".strip()
+        )
+        one, two = first.get("translation"), second.get("translation")
+        if isinstance(one, dict):
+            one["text"] = " ".join(t for t in (one.get("text"), (two or {}).get("text")) if t)
+            if one.get("model") != ORIGINAL_MODEL or (isinstance(two, dict) and two.get("outdated")):
+                one["outdated"] = True
+        del segments[at + 1]
+        _follow_translation(first)
+
+    def _times(self, edit: TranscriptEdit) -> None:
+        """A word's (``word_index``) or a turn's times set to ``after`` (``"start end"``)."""
+        segment = self.segment(edit.segment_id)
+        start, end = _parse_times(edit.after)
+        if edit.word_index is None:
+            target: dict[str, Any] = segment
+            where = f"segment {edit.segment_id}"
+        else:
+            words = segment.get("words", [])
+            if not 0 <= edit.word_index < len(words):
+                raise InvalidOptionError(f"no word {edit.word_index} in segment {edit.segment_id}")
+            target = words[edit.word_index]
+            where = f"word {edit.word_index} of segment {edit.segment_id}"
+        self.check(edit.before, _fmt_times(float(target["start"]), float(target["end"])), where)
+        target["start"], target["end"] = start, end
+
+    def _segment_speaker(self, edit: TranscriptEdit) -> None:
+        segment = self.segment(edit.segment_id)
+        self.check(
+            edit.before, str(segment.get("speaker") or ""), f"the speaker of segment {edit.segment_id}"
+        )
         segment["speaker"] = edit.after
         for word in segment.get("words", []):
             if "speaker" in word:
                 word["speaker"] = edit.after
-    elif edit.kind == "speaker" and edit.speaker is not None:
-        speakers: list[dict[str, Any]] = doc.setdefault("speakers", [])
+
+    def _speaker(self, edit: TranscriptEdit) -> None:
+        speakers: list[dict[str, Any]] = self.doc.setdefault("speakers", [])
         for entry in speakers:
             if str(entry.get("id")) == edit.speaker:
                 entry["name"] = edit.after
                 break
         else:
             speakers.append({"id": edit.speaker, "name": edit.after})
+
+    def _translation(self, edit: TranscriptEdit) -> None:
+        """A segment re-translated from its corrected text: ``after`` by the model ``speaker``."""
+        segment = self.segment(edit.segment_id)
+        translation = segment.get("translation")
+        if not isinstance(translation, dict):
+            raise InvalidOptionError(f"segment {edit.segment_id} has no translation")
+        self.check(
+            edit.before, str(translation.get("text") or ""), f"the translation of segment {edit.segment_id}"
+        )
+        translation["text"] = edit.after
+        translation["model"] = edit.speaker or translation.get("model")
+        translation.pop("outdated", None)
+
+
+ORIGINAL_MODEL: Final = "original"
+"""The translation "model" of a segment already in the target language (its text copied)."""
+
+
+def _merge_label(first: Mapping[str, Any], second: Mapping[str, Any]) -> str:
+    """How a merge's ``before`` names the two turns: their texts, a pilcrow between."""
+    return f"{first.get('text', '')} ¶ {second.get('text', '')}"
 
 
 def _follow_translation(segment: dict[str, Any]) -> None:
@@ -239,28 +451,52 @@ def _follow_translation(segment: dict[str, Any]) -> None:
     translation = segment.get("translation")
     if not isinstance(translation, dict):
         return
-    if translation.get("model") == "original":
+    if translation.get("model") == ORIGINAL_MODEL:
         translation["text"] = segment["text"]
     else:
         translation["outdated"] = True
 
 
-def apply_edits(original: Mapping[str, Any], edits: Iterable[TranscriptEdit]) -> dict[str, Any]:
+def cancelled_edits(edits: Iterable[TranscriptEdit]) -> set[int]:
+    """The ids of the rows a revert in force cancels (a redo is a revert of the revert: the rows are read
+    newest first, and a cancelled revert cancels nothing)."""
+    cancelled: set[int] = set()
+    for edit in reversed(list(edits)):
+        if edit.id is not None and edit.id in cancelled:
+            continue
+        if edit.kind == "revert" and edit.reverts is not None:
+            cancelled.add(edit.reverts)
+    return cancelled
+
+
+def active_edits(edits: Iterable[TranscriptEdit]) -> list[TranscriptEdit]:
+    """The rows that shape the revision, in order: every row but the reverts and the rows they cancel."""
+    ordered = list(edits)
+    cancelled = cancelled_edits(ordered)
+    return [e for e in ordered if e.kind != "revert" and (e.id is None or e.id not in cancelled)]
+
+
+def apply_edits(
+    original: Mapping[str, Any], edits: Iterable[TranscriptEdit], *, strict: bool = False
+) -> dict[str, Any]:
     """The revision: a copy of ``original`` with ``edits`` applied in order (``original`` is untouched).
 
-    A corrected word is replaced at its place in its segment's text (spacing and punctuation kept; the
-    words re-joined when they do not line up with the text); a speaker's name is set in ``speakers``,
-    which every export format uses for display.
+    Reverted rows are left out (:func:`active_edits`). A corrected word is replaced at its place in its
+    segment's text (spacing and punctuation kept; the words re-joined when they do not line up with the
+    text); a speaker's name is set in ``speakers``, which every export format uses for display.
+
+    Raises:
+        EditConflictError: ``strict`` and a row's ``before`` is not what the document holds at its place.
+        InvalidOptionError: a row names a segment or word the document does not have.
     """
     # A JSON round trip copies a transcript several times faster than copy.deepcopy.
     doc: dict[str, Any] = json.loads(json.dumps(original))
-    segments = _segments_by_id(doc)
-    count = 0
-    for edit in edits:
-        _apply_one(doc, edit, segments)
-        count += 1
-    if count:
-        doc["revision"] = {"edits": count, "of": original.get("audio", {}).get("sha256")}
+    replay = _Replay(doc, strict=strict)
+    rows = list(edits)
+    for edit in active_edits(rows):
+        replay.apply(edit)
+    if rows:
+        doc["revision"] = {"edits": len(rows), "of": original.get("audio", {}).get("sha256")}
     return doc
 
 
@@ -344,43 +580,372 @@ def lock_job_row(session: Session, job: Job) -> None:
     session.refresh(job, attribute_names=["artifacts"])
 
 
+@dataclass(frozen=True)
+class SpanEdit:
+    """Words ``word_index`` to ``word_index + word_count`` of a segment replaced by the words of ``after``:
+    ``word_count = 0`` inserts before ``word_index``, an empty ``after`` deletes. ``before`` is the span as
+    the client saw it (its words, one space apart)."""
+
+    segment_id: int
+    word_index: int
+    word_count: int
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class SplitEdit:
+    """A turn cut before word ``word_index``; ``before`` is the turn's text as the client saw it."""
+
+    segment_id: int
+    word_index: int
+    before: str
+
+
+@dataclass(frozen=True)
+class MergeEdit:
+    """A turn merged with the next one, ``next_segment_id`` (as the client saw them)."""
+
+    segment_id: int
+    next_segment_id: int
+
+
+@dataclass(frozen=True)
+class TimesEdit:
+    """A word's (``word_index``) or a turn's (``None``) start and end, in seconds, from ``before`` (as the
+    client saw them) to ``after``."""
+
+    segment_id: int
+    word_index: int | None
+    before: tuple[float, float]
+    after: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class WordsSpeakerEdit:
+    """Words ``word_index`` to ``word_index + word_count`` given to another speaker: the turn is split around
+    them (one or two ``split`` rows) and the part they make is reassigned (a ``segment_speaker`` row)."""
+
+    segment_id: int
+    word_index: int
+    word_count: int
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class RevertEdit:
+    """A correction row (any kind, a revert too: a redo) cancelled by one more row."""
+
+    edit_id: int
+
+
+@dataclass(frozen=True)
+class TranslationEdit:
+    """A segment's translation made again from its corrected text: ``before`` is the translation the
+    client saw, ``after`` the new one, by ``model``."""
+
+    segment_id: int
+    before: str
+    after: str
+    model: str
+
+
+Operation = (
+    WordEdit
+    | SegmentSpeakerEdit
+    | SpanEdit
+    | SplitEdit
+    | MergeEdit
+    | TimesEdit
+    | WordsSpeakerEdit
+    | RevertEdit
+    | TranslationEdit
+)
+TIME_STEP: Final = 0.001
+"""Times are kept to the millisecond."""
+MAX_SPAN_CHARS: Final = 2000
+
+
+class _Recorder:
+    """Turns a client's operations into correction rows, each checked against the current revision and
+    applied to it at once (so that the next operation of the same request sees it)."""
+
+    def __init__(self, session: Session, store: ObjectStore, job: Job, user: User) -> None:
+        lock_job_row(session, job)
+        self.session = session
+        self.store = store
+        self.job = job
+        self.user = user
+        self.original: dict[str, Any] = json.loads(load_original(store, job))
+        self.history = list(
+            session.scalars(
+                select(TranscriptEdit).where(TranscriptEdit.job_id == job.id).order_by(TranscriptEdit.id)
+            ).all()
+        )
+        self.replay = _Replay(json.loads(load_current(store, job)))
+        self.rows: list[TranscriptEdit] = []
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        return self.replay.doc
+
+    def row(self, kind: str, **values: Any) -> TranscriptEdit:
+        """A new row of ``kind``, applied to the document; kept for the commit."""
+        row = TranscriptEdit(
+            job_id=self.job.id,
+            at=utcnow(),
+            user_id=self.user.id,
+            user_name=self.user.name,
+            kind=kind,
+            **values,
+        )
+        if kind == "revert":
+            # what the revision becomes without the reverted row: every later row must still apply
+            try:
+                doc = apply_edits(self.original, [*self.history, *self.rows, row], strict=True)
+            except (InvalidOptionError, EditConflictError) as e:  # a later row stands on the one reverted
+                raise RevertBlockedError(
+                    f"correction {row.reverts} cannot be reverted: a later correction needs it (revert that "
+                    f"one first): {e}"
+                ) from e
+            self.replay = _Replay(doc)
+        else:
+            self.replay.apply(row)
+        self.rows.append(row)
+        return row
+
+    def new_segment_id(self) -> int:
+        """An id no segment ever had in this job (a reverted split's id is never given again)."""
+        used = [int(s["id"]) for s in self.original.get("segments", [])]
+        used += [int(s["id"]) for s in self.doc.get("segments", [])]
+        used += [r.other_segment_id for r in (*self.history, *self.rows) if r.other_segment_id is not None]
+        return max(used, default=-1) + 1
+
+    def words(self, segment_id: int) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.replay.segment(segment_id).get("words", [])
+        return found
+
+    # --- one method per operation ---
+
+    def add(self, op: Operation) -> None:
+        getattr(self, f"_{type(op).__name__}")(op)
+
+    def _WordEdit(self, op: WordEdit) -> None:
+        after = _clean(op.after, what="after", limit=MAX_WORD_CHARS)
+        words = self.words(op.segment_id)
+        if not 0 <= op.word_index < len(words):
+            raise InvalidOptionError(f"no word {op.word_index} in segment {op.segment_id}")
+        now = str(words[op.word_index]["text"]).strip()
+        if not _same(now, op.before):
+            raise EditConflictError(
+                f"word {op.word_index} of segment {op.segment_id} was changed meanwhile; reload the page"
+            )
+        if after != now:
+            self.row("word", segment_id=op.segment_id, word_index=op.word_index, before=now, after=after)
+
+    def _SegmentSpeakerEdit(self, op: SegmentSpeakerEdit) -> None:
+        segment = self.replay.segment(op.segment_id)
+        self._known_speaker(op.after)
+        now = str(segment.get("speaker") or "")
+        if now != op.before:
+            raise EditConflictError(f"the speaker of segment {op.segment_id} was changed meanwhile; reload")
+        if op.after != now:
+            self.row(
+                "segment_speaker", segment_id=op.segment_id, speaker=op.after, before=now, after=op.after
+            )
+
+    def _known_speaker(self, speaker: str) -> None:
+        known = _speaker_ids(self.doc)
+        if speaker not in known:
+            raise InvalidOptionError(
+                f"after: no speaker {speaker!r} in this transcript (known: {', '.join(sorted(known))})"
+            )
+
+    def _span_now(self, segment_id: int, start: int, count: int, before: str) -> str:
+        words = self.words(segment_id)
+        if count < 0 or not 0 <= start <= len(words) or start + count > len(words):
+            raise InvalidOptionError(f"no words {start}..{start + count} in segment {segment_id}")
+        now = _words_text(words[start : start + count])
+        if not _same(now, before):
+            raise EditConflictError(f"words of segment {segment_id} were changed meanwhile; reload the page")
+        return now
+
+    def _SpanEdit(self, op: SpanEdit) -> None:
+        now = self._span_now(op.segment_id, op.word_index, op.word_count, op.before)
+        after = _clean(op.after, what="after", limit=MAX_SPAN_CHARS) if op.after.strip() else ""
+        if not now and not after:
+            raise InvalidOptionError("after: give the words to insert")
+        if after != now:
+            self.row(
+                "span", segment_id=op.segment_id, word_index=op.word_index, word_count=op.word_count,
+                before=now, after=after,
+            )  # fmt: skip
+
+    def _SplitEdit(self, op: SplitEdit) -> None:
+        segment = self.replay.segment(op.segment_id)
+        if not _same(str(segment["text"]), op.before):
+            raise EditConflictError(f"segment {op.segment_id} was changed meanwhile; reload the page")
+        words = segment.get("words", [])
+        if not 0 < op.word_index < len(words):
+            raise InvalidOptionError(
+                f"word_index: a turn is split between two of its words (1..{len(words) - 1})"
+            )
+        first, second = _joined(words[: op.word_index]), _joined(words[op.word_index :])
+        self.row(
+            "split", segment_id=op.segment_id, word_index=op.word_index,
+            other_segment_id=self.new_segment_id(), before=str(segment["text"]), after=f"{first} ¶ {second}",
+        )  # fmt: skip
+
+    def _MergeEdit(self, op: MergeEdit) -> None:
+        at = self.replay.index_of(op.segment_id)
+        segments = self.replay.segments()
+        if at + 1 >= len(segments) or int(segments[at + 1]["id"]) != op.next_segment_id:
+            raise EditConflictError(f"segment {op.next_segment_id} no longer follows {op.segment_id}; reload")
+        first, second = segments[at], segments[at + 1]
+        after = _joined([*first.get("words", []), *second.get("words", [])])
+        self.row(
+            "merge", segment_id=op.segment_id, other_segment_id=op.next_segment_id,
+            before=_merge_label(first, second), after=after,
+        )  # fmt: skip
+
+    def _TimesEdit(self, op: TimesEdit) -> None:
+        segments = self.replay.segments()
+        at = self.replay.index_of(op.segment_id)
+        segment = segments[at]
+        start, end = (round(t / TIME_STEP) * TIME_STEP for t in op.after)
+        duration = float(self.doc.get("audio", {}).get("duration") or segment["end"])
+        if not 0 <= start <= end <= duration + TIME_STEP / 2:
+            raise InvalidOptionError(
+                f"after: times stay within the recording (0 to {duration:.3f} s), start ≤ end"
+            )
+        if op.word_index is None:
+            target: Mapping[str, Any] = segment
+            words = segment.get("words", [])
+            # turns in time order stay so (a two-channel recording lists each channel's turns in turn)
+            now_start = float(segment["start"])
+            previous = float(segments[at - 1]["start"]) if at > 0 else None
+            following = float(segments[at + 1]["start"]) if at + 1 < len(segments) else None
+            if (previous is not None and previous <= now_start and start < previous) or (
+                following is not None and following >= now_start and start > following
+            ):
+                raise InvalidOptionError(
+                    "after: a turn stays between the previous turn's start and the next one's"
+                )
+            if words and (start > float(words[0]["start"]) + 1e-6 or end < float(words[-1]["end"]) - 1e-6):
+                raise InvalidOptionError("after: a turn's times keep its words inside")
+        else:
+            words = segment.get("words", [])
+            if not 0 <= op.word_index < len(words):
+                raise InvalidOptionError(f"no word {op.word_index} in segment {op.segment_id}")
+            target = words[op.word_index]
+            low = float(words[op.word_index - 1]["start"]) if op.word_index > 0 else float(segment["start"])
+            high = (
+                float(words[op.word_index + 1]["end"])
+                if op.word_index + 1 < len(words)
+                else float(segment["end"])
+            )
+            if start < low - 1e-6 or end > high + 1e-6:
+                raise InvalidOptionError(
+                    "after: a word stays in order with its neighbours and inside its turn (move the turn "
+                    "first)"
+                )
+        now = _fmt_times(float(target["start"]), float(target["end"]))
+        if now != _fmt_times(*op.before):
+            raise EditConflictError("the times were changed meanwhile; reload the page")
+        after = _fmt_times(start, end)
+        if after != now:
+            self.row("times", segment_id=op.segment_id, word_index=op.word_index, before=now, after=after)
+
+    def _WordsSpeakerEdit(self, op: WordsSpeakerEdit) -> None:
+        self._known_speaker(op.after)
+        segment = self.replay.segment(op.segment_id)
+        words = segment.get("words", [])
+        if (
+            op.word_count < 1
+            or not 0 <= op.word_index < len(words)
+            or op.word_index + op.word_count > len(words)
+        ):
+            raise InvalidOptionError(
+                f"no words {op.word_index}..{op.word_index + op.word_count} in segment {op.segment_id}"
+            )
+        if str(segment.get("speaker") or "") != op.before:
+            raise EditConflictError(f"the speaker of segment {op.segment_id} was changed meanwhile; reload")
+        end = op.word_index + op.word_count
+        if end < len(words):  # the words after the selection stay with their speaker, in a turn of their own
+            self._SplitEdit(SplitEdit(op.segment_id, end, str(segment["text"])))
+        target = op.segment_id
+        if op.word_index > 0:
+            self._SplitEdit(
+                SplitEdit(op.segment_id, op.word_index, str(self.replay.segment(op.segment_id)["text"]))
+            )
+            target = self.rows[-1].other_segment_id or target
+        self._SegmentSpeakerEdit(SegmentSpeakerEdit(target, op.before, op.after))
+
+    def _RevertEdit(self, op: RevertEdit) -> None:
+        rows = [*self.history, *self.rows]
+        target = next((r for r in rows if r.id == op.edit_id), None)
+        if target is None:
+            raise InvalidOptionError(f"edit_id: no correction {op.edit_id} in this transcript")
+        if target.id in cancelled_edits(rows):
+            raise EditConflictError(f"correction {op.edit_id} is already reverted")
+        self.row(
+            "revert", reverts=target.id, segment_id=target.segment_id, word_index=target.word_index,
+            speaker=target.speaker, before=target.after, after=target.before,
+        )  # fmt: skip
+
+    def _TranslationEdit(self, op: TranslationEdit) -> None:
+        segment = self.replay.segment(op.segment_id)
+        translation = segment.get("translation")
+        if not isinstance(translation, dict):
+            raise InvalidOptionError(f"segment {op.segment_id} has no translation")
+        now = str(translation.get("text") or "")
+        if not _same(now, op.before):
+            raise EditConflictError(
+                f"the translation of segment {op.segment_id} was changed meanwhile; reload"
+            )
+        after = " ".join(op.after.split())
+        if after != now or translation.get("outdated"):
+            self.row("translation", segment_id=op.segment_id, speaker=op.model[:64], before=now, after=after)
+
+
+def record(
+    session: Session, store: ObjectStore, *, job: Job, user: User, operations: Sequence[Operation]
+) -> list[TranscriptEdit]:
+    """Record a client's operations on a succeeded job's transcript as correction rows, in order and all or
+    none; store the new revision; commit. Answers the rows (what an undo reverts).
+
+    Each operation names what it changes as the client saw it (``before``): when that is no longer the
+    current text the whole request is refused, so that two people correcting at once never overwrite each
+    other unknowingly. An operation that changes nothing records no row.
+
+    Raises:
+        InvalidOptionError: no such segment or word, an empty or overlong text, times out of order.
+        EditConflictError: the text changed meanwhile; a revert that a later correction depends on.
+        JobNotReadyError: the job has no transcript.
+    """
+    if not operations:
+        raise InvalidOptionError("edits: give at least one correction")
+    recorder = _Recorder(session, store, job, user)
+    for op in operations:
+        recorder.add(op)
+    return _commit(session, store, job, recorder.rows)
+
+
 def edit_words(
     session: Session, store: ObjectStore, *, job: Job, user: User, edits: Sequence[WordEdit]
 ) -> list[TranscriptEdit]:
-    """Correct words of a succeeded job's transcript, record who did it, store the new revision; commit.
+    """Correct words (see :func:`record`)."""
+    return record(session, store, job=job, user=user, operations=edits)
 
-    Each edit names the text it replaces (``before``, as the client saw it): when that is no longer the
-    current text the whole request is refused, so that two people correcting at once never overwrite each
-    other unknowingly. An edit whose ``after`` equals the current text is skipped.
 
-    Raises:
-        InvalidOptionError: no such word, an empty or overlong text.
-        EditConflictError: a word's current text is not ``before``.
-        JobNotReadyError: the job has no transcript.
-    """
+def reassign_segments(
+    session: Session, store: ObjectStore, *, job: Job, user: User, edits: Sequence[SegmentSpeakerEdit]
+) -> list[TranscriptEdit]:
+    """Give segments to another of the transcript's speakers (a misattributed turn; see :func:`record`)."""
     if not edits:
-        raise InvalidOptionError("edits: give at least one correction")
-    lock_job_row(session, job)
-    current = json.loads(load_current(store, job))
-    segments = _segments_by_id(current)
-    rows: list[TranscriptEdit] = []
-    for edit in edits:
-        after = _clean(edit.after, what="after", limit=MAX_WORD_CHARS)
-        word = _word(current, edit.segment_id, edit.word_index)
-        now = str(word["text"]).strip()
-        if now != " ".join(edit.before.split()):
-            raise EditConflictError(
-                f"word {edit.word_index} of segment {edit.segment_id} was changed meanwhile; reload the page"
-            )
-        if after == now:
-            continue
-        row = TranscriptEdit(
-            job_id=job.id, at=utcnow(), user_id=user.id, user_name=user.name, kind="word",
-            segment_id=edit.segment_id, word_index=edit.word_index, before=now, after=after,
-        )  # fmt: skip
-        _apply_one(current, row, segments)
-        rows.append(row)
-    return _commit(session, store, job, rows)
+        raise InvalidOptionError("edits: give at least one segment and its new speaker")
+    return record(session, store, job=job, user=user, operations=edits)
 
 
 def rename_speakers(
@@ -394,11 +959,9 @@ def rename_speakers(
     """
     if not names:
         raise InvalidOptionError("names: give at least one speaker id and its name")
-    lock_job_row(session, job)
-    current = json.loads(load_current(store, job))
-    known = _speaker_ids(current)
-    shown = {str(s["id"]): str(s.get("name") or s["id"]) for s in current.get("speakers", [])}
-    rows: list[TranscriptEdit] = []
+    recorder = _Recorder(session, store, job, user)
+    known = _speaker_ids(recorder.doc)
+    shown = {str(s["id"]): str(s.get("name") or s["id"]) for s in recorder.doc.get("speakers", [])}
     for speaker, name in names.items():
         if speaker not in known:
             raise InvalidOptionError(
@@ -406,63 +969,9 @@ def rename_speakers(
             )
         after = _clean(name, what=f"names.{speaker}", limit=MAX_NAME_CHARS)
         before = shown.get(speaker, speaker)
-        if after == before:
-            continue
-        rows.append(
-            TranscriptEdit(
-                job_id=job.id,
-                at=utcnow(),
-                user_id=user.id,
-                user_name=user.name,
-                kind="speaker",
-                speaker=speaker,
-                before=before,
-                after=after,
-            )
-        )
-    return _commit(session, store, job, rows)
-
-
-def reassign_segments(
-    session: Session, store: ObjectStore, *, job: Job, user: User, edits: Sequence[SegmentSpeakerEdit]
-) -> list[TranscriptEdit]:
-    """Give segments to another of the transcript's speakers (a misattributed turn); record it; commit.
-
-    Each edit names the speaker the client saw (``before``): when the segment's speaker changed meanwhile the
-    whole request is refused. A segment already given to ``after`` is skipped.
-
-    Raises:
-        InvalidOptionError: no such segment, an unknown speaker id.
-        EditConflictError: a segment's current speaker is not ``before``.
-        JobNotReadyError: the job has no transcript.
-    """
-    if not edits:
-        raise InvalidOptionError("edits: give at least one segment and its new speaker")
-    lock_job_row(session, job)
-    current = json.loads(load_current(store, job))
-    segments = _segments_by_id(current)
-    known = _speaker_ids(current)
-    rows: list[TranscriptEdit] = []
-    for edit in edits:
-        segment = segments.get(edit.segment_id)
-        if segment is None:
-            raise InvalidOptionError(f"no segment {edit.segment_id} in this transcript")
-        if edit.after not in known:
-            raise InvalidOptionError(
-                f"after: no speaker {edit.after!r} in this transcript (known: {', '.join(sorted(known))})"
-            )
-        now = str(segment.get("speaker") or "")
-        if now != edit.before:
-            raise EditConflictError(f"the speaker of segment {edit.segment_id} was changed meanwhile; reload")
-        if edit.after == now:
-            continue
-        row = TranscriptEdit(
-            job_id=job.id, at=utcnow(), user_id=user.id, user_name=user.name, kind="segment_speaker",
-            segment_id=edit.segment_id, speaker=edit.after, before=now, after=edit.after,
-        )  # fmt: skip
-        _apply_one(current, row, segments)
-        rows.append(row)
-    return _commit(session, store, job, rows)
+        if after != before:
+            recorder.row("speaker", speaker=speaker, before=before, after=after)
+    return _commit(session, store, job, recorder.rows)
 
 
 def _commit(

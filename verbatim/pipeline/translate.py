@@ -428,6 +428,10 @@ class Translator:
                 "`verbatim models add DIR --kind translation` (see the README)."
             )
 
+    def text_model(self, info: TranslationModelInfo) -> TextTranslator:
+        """The loaded text model ``info`` describes (loaded on first use)."""
+        return self._text_model(info)
+
     def _text_model(self, info: TranslationModelInfo) -> TextTranslator:
         if info.name not in self._loaded:
             if self.load is None:

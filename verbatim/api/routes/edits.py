@@ -17,20 +17,31 @@ from verbatim.api.deps import (
     DispatcherDep,
     RequestIdDep,
     SessionDep,
+    SettingsDep,
     StoreDep,
     get_current_user,
 )
 from verbatim.api.errors import JobNotFoundError, NotAuthenticatedError
 from verbatim.api.schemas_web import (
     AudioTicket,
+    CorrectionsCreate,
     EditList,
     EditPublic,
+    MergeOp,
+    RetranslateCreate,
+    RevertOp,
+    SegmentSpeakerOp,
     SegmentSpeakersCreate,
+    SpanOp,
     SpeakerPublic,
     SpeakersPublic,
     SpeakersUpdate,
+    SplitOp,
+    TimesOp,
     UserPublic,
     WordEditsCreate,
+    WordOp,
+    WordsSpeakerOp,
 )
 from verbatim.api.security import bounded_range
 from verbatim.api.services import visible_job
@@ -38,6 +49,7 @@ from verbatim.jobs import documents
 from verbatim.jobs import pseudonymized as copies
 from verbatim.jobs.documents import content_disposition, download_name
 from verbatim.jobs.layout import ArtifactKind, artifact
+from verbatim.jobs.retranslate import retranslate_segment
 from verbatim.jobs.service import Dispatcher
 from verbatim.ops import audit
 from verbatim.ops.db import Job, TranscriptEdit, User
@@ -57,8 +69,9 @@ def _revision_hash(job: Job) -> str | None:
 def _history(session: SessionDep, job: Job) -> list[EditPublic]:
     rows = session.scalars(
         select(TranscriptEdit).where(TranscriptEdit.job_id == job.id).order_by(TranscriptEdit.id)
-    )
-    return [EditPublic.model_validate(r) for r in rows]
+    ).all()
+    cancelled = documents.cancelled_edits(rows)
+    return [EditPublic.model_validate(r).model_copy(update={"reverted": r.id in cancelled}) for r in rows]
 
 
 @router.get("/{job_id}/edits", response_model=EditList)
@@ -131,6 +144,91 @@ def correct_words(
         session, dispatcher, user=user, job=job, request_id=request_id, detail=detail,
         write=lambda: documents.edit_words(session, store, job=job, user=user, edits=edits),
     )  # fmt: skip
+
+
+def _operation(op: object) -> documents.Operation:
+    """The documents layer's operation of a request's item."""
+    match op:
+        case SpanOp():
+            return documents.SpanEdit(op.segment_id, op.word_index, op.word_count, op.before, op.after)
+        case SplitOp():
+            return documents.SplitEdit(op.segment_id, op.word_index, op.before)
+        case MergeOp():
+            return documents.MergeEdit(op.segment_id, op.next_segment_id)
+        case TimesOp():
+            return documents.TimesEdit(op.segment_id, op.word_index, op.before, op.after)
+        case WordsSpeakerOp():
+            return documents.WordsSpeakerEdit(
+                op.segment_id, op.word_index, op.word_count, op.before, op.after
+            )
+        case WordOp():
+            return documents.WordEdit(op.segment_id, op.word_index, op.before, op.after)
+        case SegmentSpeakerOp():
+            return documents.SegmentSpeakerEdit(op.segment_id, op.before, op.after)
+        case RevertOp():
+            return documents.RevertEdit(op.edit_id)
+    raise TypeError(type(op).__name__)  # pragma: no cover (the schema's union is closed)
+
+
+@router.post("/{job_id}/corrections", response_model=EditList)
+def record_corrections(
+    job_id: str,
+    body: CorrectionsCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    store: StoreDep,
+    dispatcher: DispatcherDep,
+    request_id: RequestIdDep,
+) -> EditList:
+    """The editor's operations, in order, all or none: replace, insert or delete a span of words
+    (``span``), give words to another speaker (``words_speaker``: splits the turn), split a turn at a word
+    (``split``) or merge it with the next (``merge``), set a word's or a turn's times (``times``), correct a
+    word (``word``), give a turn to another speaker (``segment_speaker``), cancel any correction row
+    (``revert``; a revert of a revert restores the row: undo and redo).
+
+    Each is checked against what the client saw (409 when the text changed meanwhile, or when a revert would
+    leave a later correction without its text) and recorded as correction rows (who, when, before, after),
+    replayed on the worker's transcript. Answers the rows recorded (one undo step) and the new revision's
+    hash.
+    """
+    kinds = ",".join(sorted({o.op for o in body.operations}))
+    where = ",".join(str(getattr(o, "segment_id", getattr(o, "edit_id", ""))) for o in body.operations[:10])
+    detail = f"correct operations={len(body.operations)} kinds={kinds} at={where}"
+    job = visible_job(session, user=user, job_id=job_id, action="write", request_id=request_id, detail=detail)
+    operations = [_operation(o) for o in body.operations]
+    return _recorded(
+        session, dispatcher, user=user, job=job, request_id=request_id, detail=detail,
+        write=lambda: documents.record(session, store, job=job, user=user, operations=operations),
+    )  # fmt: skip
+
+
+@router.post("/{job_id}/segments/{segment_id}/retranslate", response_model=EditList)
+def retranslate(
+    job_id: str,
+    segment_id: int,
+    body: RetranslateCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    dispatcher: DispatcherDep,
+    request_id: RequestIdDep,
+) -> EditList:
+    """Translate a (corrected) segment again, now, by the route that translates its pair (a text model
+    reads the corrected text; Whisper's speech translation hears the segment again). Recorded as a
+    correction row of the translation (``kind = translation``: before, after, the model in ``speaker``)."""
+    detail = f"retranslate segment={segment_id}"
+    job = visible_job(session, user=user, job_id=job_id, action="write", request_id=request_id, detail=detail)
+
+    def write() -> list[TranscriptEdit]:
+        doc = json.loads(documents.load_current(store, job))
+        made = retranslate_segment(settings, store, job, doc, segment_id)
+        edit = documents.TranslationEdit(segment_id, body.before, made.text, made.model)
+        return documents.record(session, store, job=job, user=user, operations=[edit])
+
+    return _recorded(
+        session, dispatcher, user=user, job=job, request_id=request_id, detail=detail, write=write
+    )
 
 
 @router.post("/{job_id}/segment-speakers", response_model=EditList)

@@ -68,9 +68,9 @@ def job_page(job_id: str) -> FileResponse:
 def messages() -> JSONResponse:
     """The catalogue of error codes and their French and English messages (the pages show an API error in
     the page's language from its ``code``)."""
-    from verbatim.api.messages import FIELD_NAMES, MESSAGES
+    from verbatim.api.messages import FIELD_NAMES, MESSAGES, PLURALS
 
-    return JSONResponse({"messages": MESSAGES, "fields": FIELD_NAMES}, headers=_HEADERS)
+    return JSONResponse({"messages": MESSAGES, "fields": FIELD_NAMES, "plurals": PLURALS}, headers=_HEADERS)
 
 
 def install_web(app: FastAPI) -> None:

@@ -5,6 +5,7 @@ Not imported by the service itself.
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,13 +16,26 @@ from sqlalchemy.engine import make_url
 
 from verbatim.ops.db.engine import make_engine, upgrade
 
-__all__ = ["DEFAULT_POSTGRES_URL", "migrated_engine", "temporary_database", "temporary_postgres_schema"]
+__all__ = [
+    "DEFAULT_POSTGRES_URL",
+    "migrated_engine",
+    "postgres_test_url",
+    "temporary_database",
+    "temporary_postgres_schema",
+]
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+"""Where the tests find PostgreSQL unless ``VERBATIM_TEST_POSTGRES_URL`` says otherwise (the test suite
+points it at a throw-away server of its own when none answers here)."""
+
+
+def postgres_test_url() -> str:
+    """The PostgreSQL database of the tests: ``VERBATIM_TEST_POSTGRES_URL``, else the default port's."""
+    return os.environ.get("VERBATIM_TEST_POSTGRES_URL") or DEFAULT_POSTGRES_URL
 
 
 @contextmanager
-def temporary_postgres_schema(url: str = DEFAULT_POSTGRES_URL, *, prefix: str = "vb_test") -> Iterator[str]:
+def temporary_postgres_schema(url: str | None = None, *, prefix: str = "vb_test") -> Iterator[str]:
     """Create a fresh, empty PostgreSQL schema and drop it (with everything in it) afterwards.
 
     Args:
@@ -32,6 +46,7 @@ def temporary_postgres_schema(url: str = DEFAULT_POSTGRES_URL, *, prefix: str = 
         A URL like ``url`` whose connections use only the new schema (``search_path``), for
         :func:`~verbatim.ops.db.upgrade` and :func:`~verbatim.ops.db.make_engine`.
     """
+    url = url or postgres_test_url()
     name = f"{prefix}_{secrets.token_hex(6)}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     try:
@@ -48,9 +63,7 @@ def temporary_postgres_schema(url: str = DEFAULT_POSTGRES_URL, *, prefix: str = 
 
 
 @contextmanager
-def temporary_database(
-    backend: str, folder: Path, *, postgres_url: str = DEFAULT_POSTGRES_URL
-) -> Iterator[str]:
+def temporary_database(backend: str, folder: Path, *, postgres_url: str | None = None) -> Iterator[str]:
     """An empty database: a SQLite file in ``folder``, or a fresh schema in PostgreSQL.
 
     Args:
@@ -71,9 +84,7 @@ def temporary_database(
 
 
 @contextmanager
-def migrated_engine(
-    backend: str, folder: Path, *, postgres_url: str = DEFAULT_POSTGRES_URL
-) -> Iterator[Engine]:
+def migrated_engine(backend: str, folder: Path, *, postgres_url: str | None = None) -> Iterator[Engine]:
     """An engine on a :func:`temporary_database` that the migrations brought to head."""
     with temporary_database(backend, folder, postgres_url=postgres_url) as url:
         upgrade(url)

@@ -31,12 +31,28 @@ TRIGRAM_INDEX: Final = "ix_transcript_search_text_trgm"
 serves the search's ``LIKE '%words%'`` without reading every transcript (migration 0005). Not declared on the
 model, since SQLite has no such index."""
 
-EDIT_KINDS: Final = ("word", "speaker")
+EDIT_KINDS: Final = (
+    "word",
+    "speaker",
+    "segment_speaker",
+    "span",
+    "split",
+    "merge",
+    "times",
+    "translation",
+    "revert",
+)
 
 
 class TranscriptEdit(Base):
     """One correction: a word's text (``segment_id``, ``word_index``), a speaker's name (``speaker``), or the
-    speaker a segment is given to (``segment_speaker``: ``segment_id``, ``speaker`` the new one).
+    speaker a segment is given to (``segment_speaker``: ``segment_id``, ``speaker`` the new one); a span of
+    words replaced (``span``: ``word_index``, ``word_count`` words, an empty side for an insertion or a
+    deletion); a turn split at a word (``split``: ``other_segment_id`` the turn it creates) or merged with the
+    next (``merge``: ``other_segment_id`` the turn absorbed); a word's or turn's times (``times``: ``"start
+    end"`` in seconds, ``word_index`` null for the turn); a segment re-translated (``translation``:
+    ``speaker`` holds the model that made it); a correction reverted (``revert``: ``reverts`` its id; a
+    revert of a revert restores the row).
 
     ``before`` and ``after`` are the texts on each side of the change; ``user_name`` is copied so that the
     history says who corrected even after the account changed; ``revision_sha256`` is the hash of the
@@ -44,7 +60,7 @@ class TranscriptEdit(Base):
     """
 
     __tablename__ = "transcript_edits"
-    __table_args__ = (CheckConstraint("kind IN ('word', 'speaker', 'segment_speaker')", name="kind"),)
+    __table_args__ = (CheckConstraint(f"kind IN ({', '.join(repr(k) for k in EDIT_KINDS)})", name="kind"),)
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
@@ -56,6 +72,9 @@ class TranscriptEdit(Base):
     word_index: Mapped[int | None] = mapped_column(Integer)
     # sealed when encryption at rest is on (verbatim.ops.db.sealed)
     speaker: Mapped[str | None] = mapped_column(SealedText("transcript_edits.speaker", 64))
+    word_count: Mapped[int | None] = mapped_column(Integer)
+    other_segment_id: Mapped[int | None] = mapped_column(Integer)
+    reverts: Mapped[int | None] = mapped_column(BigIntId)
     before: Mapped[str] = mapped_column(SealedText("transcript_edits.before"))
     after: Mapped[str] = mapped_column(SealedText("transcript_edits.after"))
     revision_sha256: Mapped[str | None] = mapped_column(String(64))

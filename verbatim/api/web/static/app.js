@@ -22,6 +22,19 @@ function messages() {
   return catalogue;
 }
 
+/**
+ * The catalogue's message `key` for the number `n` in the page's language: its CLDR plural category (the
+ * browser's Intl.PluralRules, the rules babel applies on the server) picks the form ("1 correction",
+ * "3 corrections"; French "0 correction").
+ */
+export async function plural(key, n) {
+  const { plurals } = await messages();
+  const forms = (plurals && plurals[key] && (plurals[key][lang()] || plurals[key].fr)) || null;
+  if (!forms) return String(n);
+  const category = new Intl.PluralRules(lang()).select(n);
+  return (forms[category] || forms.other).replace("{n}", String(n));
+}
+
 /** The message of an API error body in the page's language: the catalogue's for its code, else its text. */
 export async function errorMessage(body, fallback) {
   const { messages: table, fields } = await messages();

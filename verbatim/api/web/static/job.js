@@ -1,5 +1,6 @@
 // The transcript page: player synced with the words, corrections, speaker names, history, exports, custody.
-import { ApiError, api, bytes, clock, dateTime, el, initPage, notify, requireSignIn, statusText } from "./app.js";
+import { ApiError, api, bytes, clock, dateTime, el, initPage, notify, plural, requireSignIn, statusText } from "./app.js";
+import { decorate, initEditor, remember, revertRow } from "./editor.js";
 import { t } from "./i18n.js";
 
 const LOW_CONFIDENCE = 0.5;
@@ -225,6 +226,7 @@ function render() {
   document.getElementById("shortcuts").textContent = t(state.view === "original" ? "shortcuts" : "shortcuts_read");
   document.getElementById("speakers-help").hidden = state.view !== "original";
   renderSpeakers(names);
+  decorate(); // the editor's selection, re-translate buttons and toolbar (editor.js)
 }
 
 /** A turn's "give to another speaker" menu (the original view only, with two speakers or more). */
@@ -428,6 +430,7 @@ async function saveSpeakers(event) {
       if (byId.has(node.dataset.speaker)) node.textContent = byId.get(node.dataset.speaker);
     }
     state.doc.speakers = body.speakers;
+    remember(body.edits);
   } catch (e) {
     notify(t("error", { error: e.message }), "error");
     return;
@@ -436,20 +439,32 @@ async function saveSpeakers(event) {
   await Promise.all([loadHistory(), loadCustody(false)]);
 }
 
+/** What a history row changed, in words: where, and the kind of change. */
+function whereText(e) {
+  if (e.kind === "speaker") return t("where_speaker", { id: e.speaker });
+  if (e.kind === "segment_speaker") return t("where_segment", { s: e.segment_id });
+  if (e.kind === "word") return t("where_word", { s: e.segment_id, w: e.word_index });
+  if (e.kind === "revert") return t("where_revert", { id: e.reverts });
+  return t(`where_${e.kind}`, { s: e.segment_id, w: e.word_index, n: e.word_count, other: e.other_segment_id });
+}
+
 async function loadHistory() {
   const target = document.getElementById("history");
   const body = await api(`/v1/jobs/${encodeURIComponent(jobId)}/edits`);
+  const count = document.getElementById("history-count");
+  if (count) count.textContent = await plural("corrections_count", body.edits.length);
   if (!body.edits.length) {
     target.replaceChildren(el("p", { class: "muted", text: t("history_empty") }));
     return;
   }
   // Newest first; each entry: before → after, then who, when and where. A segment's speaker by its name.
   const names = state.doc ? speakerNames(state.doc) : new Map();
-  const shown = (e, value) => (e.kind === "segment_speaker" ? names.get(value) || value : value);
+  const speakerValue = (e) => e.kind === "segment_speaker" || (e.kind === "revert" && e.speaker && !e.word_index && names.has(e.before));
+  const shown = (e, value) => (speakerValue(e) ? names.get(value) || value : value || "∅");
   const items = [...body.edits].reverse().map((e) =>
     el(
       "li",
-      { dataset: { kind: e.kind } },
+      { dataset: { kind: e.kind, id: String(e.id) }, class: e.reverted ? "reverted" : null },
       el(
         "p",
         { class: "change" },
@@ -462,18 +477,21 @@ async function loadHistory() {
         { class: "meta" },
         `${e.user_name || ""} · `,
         el("time", { datetime: e.at, text: dateTime(e.at) }),
-        ` · ${e.kind === "speaker" ? t("where_speaker", { id: e.speaker }) : e.kind === "segment_speaker" ? t("where_segment", { s: e.segment_id }) : t("where_word", { s: e.segment_id, w: e.word_index })}`,
+        ` · ${whereText(e)}`,
+        e.reverted ? el("strong", { class: "undone", text: ` · ${t("row_reverted")}` }) : null,
       ),
-      e.kind === "speaker" || state.view !== "original" || !e.before
+      e.reverted || state.view !== "original"
         ? null
         : el("button", {
             type: "button",
             class: "secondary small revert",
-            text: t("revert", { word: shown(e, e.before) }),
+            text: e.kind === "word" || e.kind === "segment_speaker" ? t("revert", { word: shown(e, e.before) }) : t("revert_row"),
             "aria-label":
               e.kind === "segment_speaker"
                 ? t("revert_segment_label", { word: shown(e, e.before), s: e.segment_id })
-                : t("revert_label", { word: e.before, s: e.segment_id, w: e.word_index }),
+                : e.kind === "word"
+                  ? t("revert_label", { word: e.before, s: e.segment_id, w: e.word_index })
+                  : t("revert_row_label", { where: whereText(e) }),
             onclick: () => revertEdit(e),
           }),
     ),
@@ -492,7 +510,8 @@ async function postWordEdit(segmentId, wordIndex, before, after) {
 /** POST corrections to one of the job's edit routes (`edits`, `segment-speakers`); false when refused. */
 async function postEdits(route, edits) {
   try {
-    await api(`/v1/jobs/${encodeURIComponent(jobId)}/${route}`, { method: "POST", json: { edits } });
+    const body = await api(`/v1/jobs/${encodeURIComponent(jobId)}/${route}`, { method: "POST", json: { edits } });
+    remember(body.edits); // one undo step (editor.js)
   } catch (e) {
     if (e instanceof ApiError && e.status === 409) {
       notify(t("conflict"), "error");
@@ -506,37 +525,13 @@ async function postEdits(route, edits) {
 }
 
 /**
- * Put a word back as it was before a correction of the history: one more correction row (who, when, before,
- * after), replayed like every other; the row reverted stays in the history.
+ * Cancel a correction of the history: one more correction row (a revert, who, when), replayed like every
+ * other; the row reverted stays in the history, marked so. Refused (409) when a later correction needs it.
  */
 async function revertEdit(e) {
-  if (e.kind === "segment_speaker") {
-    const segment = (state.doc.segments || []).find((s) => s.id === e.segment_id);
-    if (!segment) return;
-    const names = speakerNames(state.doc);
-    if (segment.speaker === e.before) {
-      notify(t("revert_same", { word: names.get(e.before) || e.before }));
-      return;
-    }
-    const edit = { segment_id: e.segment_id, before: segment.speaker, after: e.before };
-    if (!(await postEdits("segment-speakers", [edit]))) return;
-    notify(t("reverted", { word: names.get(e.before) || e.before }));
-    await refresh();
-    await Promise.all([loadHistory(), loadCustody(false)]);
-    return;
-  }
-  const span = container.querySelector(`.w[data-s="${e.segment_id}"][data-i="${e.word_index}"]`);
-  if (!span) return;
-  const current = span.textContent;
-  if (current === e.before) {
-    notify(t("revert_same", { word: e.before }));
-    return;
-  }
-  if (!(await postWordEdit(e.segment_id, e.word_index, current, e.before))) return;
-  span.textContent = e.before;
-  span.classList.add("edited");
-  notify(t("reverted", { word: e.before }));
-  await Promise.all([loadHistory(), loadCustody(false)]);
+  const names = speakerNames(state.doc);
+  const word = e.kind === "segment_speaker" ? names.get(e.before) || e.before : e.before;
+  await revertRow(e.id, e.kind === "word" || e.kind === "segment_speaker" ? t("reverted", { word }) : t("row_reverted_done"));
 }
 
 // --- sharing (owning unit) ---------------------------------------------------------------------------
@@ -698,6 +693,7 @@ function moveFocus(from, step) {
 }
 
 function bindEvents() {
+  initEditor({ jobId, state, container, audio, speakerNames, reload });
   container.addEventListener("click", (event) => {
     const word = event.target.closest(".w");
     if (word && !word.querySelector("input")) {
@@ -772,6 +768,12 @@ function bindEvents() {
 async function refresh() {
   state.doc = await loadDoc();
   render();
+}
+
+/** After a correction: the transcript, its history and the custody manifest drawn again. */
+async function reload() {
+  await refresh();
+  await Promise.all([loadHistory(), loadCustody(false)]);
 }
 
 async function main() {
