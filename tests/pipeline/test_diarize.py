@@ -13,7 +13,6 @@ from verbatim.pipeline.diarize import (
     SpeakerDiarizer,
     activity_to_turns,
     assign_to_centroids,
-    cluster_embeddings,
     reconstruct,
 )
 from verbatim.pipeline.types import Audio, SpeakerTurn
@@ -57,42 +56,52 @@ def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
     return len(set(zip(a.tolist(), b.tolist(), strict=True))) == len(set(a.tolist())) == len(set(b.tolist()))
 
 
+def _free(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """chunk, local speaker and seconds of speech of ``n`` embeddings with no cannot-link between them."""
+    return np.arange(n), np.zeros(n, np.int64), np.full(n, 2.0, np.float32)
+
+
 def test_clustering_finds_the_number_of_speakers() -> None:
+    from verbatim.pipeline.clustering import constrained_clustering
+
     x, truth = _blobs([10, 8, 6])
-    labels = cluster_embeddings(x, threshold=0.5)
+    labels = constrained_clustering(x, *_free(len(x)), threshold=0.5)
     assert _same_partition(labels, truth)
 
 
 def test_many_embeddings_are_clustered_through_a_subset() -> None:
     # hours of speech: more embeddings than the direct clustering takes; the result must be the same
     # partition, including a speaker who talks little
+    from verbatim.pipeline.clustering import constrained_clustering
+
     x, truth = _blobs([4000, 2500, 120], seed=1)
     order = np.random.default_rng(2).permutation(len(x))
-    labels = cluster_embeddings(x[order], threshold=0.5, max_points=500)
+    labels = constrained_clustering(x[order], *_free(len(x)), threshold=0.5, max_points=500)
     assert _same_partition(labels, truth[order])
-    forced = cluster_embeddings(x[order], threshold=0.5, num_clusters=2, max_points=500)
+    forced = constrained_clustering(x[order], *_free(len(x)), threshold=0.5, num_clusters=2, max_points=500)
     assert len(set(forced.tolist())) == 2
 
 
-def test_clustering_obeys_a_forced_count_and_bounds() -> None:
-    x, _ = _blobs([10, 8, 6])
-    assert len(set(cluster_embeddings(x, threshold=0.5, num_clusters=2).tolist())) == 2
-    assert len(set(cluster_embeddings(x, threshold=0.5, max_clusters=2).tolist())) == 2
-    assert len(set(cluster_embeddings(x, threshold=1.99, min_clusters=3).tolist())) == 3
-
-
 def test_small_clusters_fold_into_large_ones() -> None:
-    x, truth = _blobs([10, 8, 2])
-    labels = cluster_embeddings(x, threshold=0.5, min_cluster_size=3)
+    from verbatim.pipeline.clustering import constrained_clustering
+
+    x, truth = _blobs([10, 8, 2])  # the third speaker: 2 embeddings of 0.4 s, under a second of speech
+    chunk, local, speech = _free(len(x))
+    speech[truth == 2] = 0.4
+    labels = constrained_clustering(x, chunk, local, speech, threshold=0.5, min_speaker_seconds=1.0)
     assert len(set(labels.tolist())) == 2
     assert _same_partition(labels[truth < 2], truth[truth < 2])
     # unless the count is forced
-    assert len(set(cluster_embeddings(x, threshold=0.5, num_clusters=3, min_cluster_size=3).tolist())) == 3
+    forced = constrained_clustering(
+        x, chunk, local, speech, threshold=0.5, min_speaker_seconds=1.0, num_clusters=3
+    )
+    assert _same_partition(forced, truth)
 
 
 def test_clustering_degenerate_inputs() -> None:
-    assert cluster_embeddings(np.zeros((0, 4), np.float32), threshold=0.5).shape == (0,)
-    assert cluster_embeddings(np.ones((1, 4), np.float32), threshold=0.5).tolist() == [0]
+    from verbatim.pipeline.clustering import constrained_clustering
+
+    assert constrained_clustering(np.ones((1, 4), np.float32), *_free(1), threshold=0.5).tolist() == [0]
 
 
 def test_assignment_keeps_speakers_of_one_chunk_apart() -> None:

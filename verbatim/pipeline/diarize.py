@@ -43,7 +43,6 @@ __all__ = [
     "SpeakerDiarizer",
     "activity_to_turns",
     "assign_to_centroids",
-    "cluster_embeddings",
     "reconstruct",
 ]
 
@@ -147,82 +146,6 @@ def high_band_fraction(samples: npt.NDArray[np.float32]) -> float:
     freqs, power = welch(np.asarray(samples, dtype=np.float64), fs=SAMPLE_RATE, nperseg=512)
     total = float(power.sum())
     return float(power[freqs >= 4500.0].sum()) / total if total > 0 else 0.0
-
-
-def cluster_embeddings(
-    embeddings: npt.NDArray[np.float32],
-    *,
-    threshold: float,
-    num_clusters: int | None = None,
-    min_clusters: int = 1,
-    max_clusters: int | None = None,
-    min_cluster_size: int = 1,
-    max_points: int = 3000,
-) -> npt.NDArray[np.int64]:
-    """Average-linkage agglomerative clustering with cosine distance.
-
-    Agglomerative clustering needs the n × n distance matrix: 10 000 embeddings (about an hour of speech)
-    would take 400 MB and 3 hours 3.6 GB. Past ``max_points`` embeddings, the tree is built on an evenly
-    spaced subset (every part of the recording represented) and the others join the nearest cluster
-    centroid, so memory stays bounded whatever the length of the recording.
-
-    Args:
-        embeddings: (n, dim) embeddings (any norm).
-        threshold: cosine distance at which merging stops (used when ``num_clusters`` is None).
-        num_clusters: exact number of clusters (capped at n).
-        min_clusters / max_clusters: bounds on the estimated number of clusters.
-        min_cluster_size: estimated clusters smaller than this are merged into the closest large cluster
-            (only when the number of clusters is not forced and some cluster is large enough).
-        max_points: most embeddings clustered directly (see above).
-
-    Returns:
-        (n,) labels 0..k-1.
-    """
-    from scipy.cluster.hierarchy import fcluster, linkage
-
-    n = len(embeddings)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    if n == 1:
-        return np.zeros(1, dtype=np.int64)
-    if n > max_points:
-        subset = np.linspace(0, n - 1, max_points).round().astype(np.int64)
-        sub_labels = cluster_embeddings(
-            embeddings[subset],
-            threshold=threshold,
-            num_clusters=num_clusters,
-            min_clusters=min_clusters,
-            max_clusters=max_clusters,
-            min_cluster_size=min_cluster_size,
-            max_points=max_points,
-        )
-        unit = _normalize(embeddings)
-        centroids = _normalize(
-            np.stack([unit[subset][sub_labels == c].mean(axis=0) for c in range(int(sub_labels.max()) + 1)])
-        )
-        return np.asarray(np.argmax(unit @ centroids.T, axis=1), dtype=np.int64)
-    x = _normalize(embeddings).astype(np.float64)
-    tree = linkage(x, method="average", metric="cosine")
-    if num_clusters is not None:
-        labels = fcluster(tree, t=min(num_clusters, n), criterion="maxclust")
-        return _relabel(labels)
-    labels = _relabel(fcluster(tree, t=threshold, criterion="distance"))
-    k = int(labels.max()) + 1
-    low = min(min_clusters, n)
-    high = n if max_clusters is None else min(max_clusters, n)
-    if min_cluster_size > 1:
-        sizes = np.bincount(labels)
-        large = np.flatnonzero(sizes >= min_cluster_size)
-        if 0 < len(large) < k and len(large) >= low:
-            centroids = np.stack([x[labels == c].mean(axis=0) for c in large])
-            small_members = np.flatnonzero(~np.isin(labels, large))
-            nearest = large[np.argmax(x[small_members] @ _normalize(centroids).T, axis=1)]
-            labels[small_members] = nearest
-            labels = _relabel(labels)
-            k = int(labels.max()) + 1
-    if k < low or k > high:
-        labels = _relabel(fcluster(tree, t=int(np.clip(k, low, high)), criterion="maxclust"))
-    return labels
 
 
 def assign_to_centroids(
@@ -351,11 +274,6 @@ def activity_to_turns(
 def _normalize(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
     norm = np.linalg.norm(x, axis=-1, keepdims=True)
     return np.asarray(x / np.maximum(norm, 1e-12))
-
-
-def _relabel(labels: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
-    _, inverse = np.unique(labels, return_inverse=True)
-    return inverse.astype(np.int64).reshape(-1)
 
 
 def _cluster_names(raw: list[tuple[float, float, Any]]) -> dict[Any, str]:
