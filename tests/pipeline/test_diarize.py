@@ -98,6 +98,26 @@ def test_small_clusters_fold_into_large_ones() -> None:
     assert _same_partition(forced, truth)
 
 
+def test_a_forced_count_folds_fragments_before_merging_speakers() -> None:
+    from verbatim.pipeline.clustering import constrained_clustering
+
+    rng = np.random.default_rng(4)
+    eye = np.eye(16)
+    close = (eye[1] + eye[2]) / np.sqrt(2)  # cosine distance 0.29 from speaker 1
+    centres = [eye[0], eye[1], close, eye[3]]
+    sizes = [10, 8, 8, 2]  # the last: a fragment of two embeddings on 0.4 s each
+    x = np.concatenate([c + rng.normal(0, 0.02, (n, 16)) for c, n in zip(centres, sizes, strict=True)])
+    truth = np.repeat(np.arange(4), sizes)
+    chunk, local, speech = _free(len(x))
+    speech[truth == 3] = 0.4
+    kept = constrained_clustering(
+        x.astype(np.float32), chunk, local, speech, threshold=0.2, min_speaker_seconds=1.0, num_clusters=3
+    )
+    # the three speakers stay apart (the two close ones are not merged to make room for the fragment)
+    assert _same_partition(kept[truth < 3], truth[truth < 3])
+    assert len(set(kept.tolist())) == 3
+
+
 def test_clustering_degenerate_inputs() -> None:
     from verbatim.pipeline.clustering import constrained_clustering
 
@@ -314,13 +334,20 @@ def test_three_speakers_without_hints(diarizer: SpeakerDiarizer) -> None:
 
 
 @pytest.mark.models
-@pytest.mark.xfail(reason="not reached yet: 4 speakers found (issue 11, see notes/i11.md)", strict=False)
+@pytest.mark.xfail(
+    reason="not reached yet: 4 speakers found, 5 with min_speaker_seconds 0 (issue 11, notes/i11a.md)",
+    strict=False,
+)
 def test_simulated_five_speakers_without_hints(diarizer: SpeakerDiarizer) -> None:
     assert diarizer(_conversation(5, phone=False, seed=11)).num_speakers == 5
 
 
 @pytest.mark.models
-@pytest.mark.xfail(reason="not reached yet: one speaker found on a phone line (issue 11)", strict=False)
+@pytest.mark.xfail(
+    reason="not reached yet: one speaker on a phone line; 2 only at narrowband_threshold 0.35-0.38, "
+    "which over-splits the development phone recordings (issue 11, notes/i11a.md)",
+    strict=False,
+)
 def test_phone_call_of_two_without_hints(diarizer: SpeakerDiarizer) -> None:
     assert diarizer(_conversation(2, phone=True, seed=5)).num_speakers == 2
 

@@ -72,9 +72,10 @@ class DiarizationOptions:
             voices the segmentation model confused within a chunk can still be told apart.
         embed_overlap: embed every slot of every chunk (each second of speech then ``10 / step`` times: the
             former behaviour, 4 times the cost) instead of the part of the timeline each chunk owns.
-        min_speaker_seconds: when the count is estimated, a cluster resting on less embedded speech than this
-            (s) is folded into its closest cluster. Counted in seconds, not embeddings: a speaker who says
-            two sentences is a speaker.
+        min_speaker_seconds: a cluster resting on less embedded speech than this (s) is folded into its
+            closest cluster; when the count is given, such fragments are folded first, before two larger
+            clusters are merged to reach it. Counted in seconds, not embeddings: a speaker who says two
+            sentences is a speaker.
         min_duration_off: gaps of one speaker shorter than this (s) are filled.
         min_duration_on: turns shorter than this (s) are dropped.
         batch_size: chunks per segmentation forward pass.
