@@ -168,6 +168,16 @@ def test_reconstruction_accepts_per_frame_labels() -> None:
     assert active[:, 1].tolist() == [False] * 3 + [True] * 3
 
 
+def test_reconstruction_follows_the_chunk_that_embedded_a_frame() -> None:
+    # three chunks cover frame 0-3: one embedded it and says speaker 1, two only carried a label (speaker 0)
+    activity = np.ones((3, 4, 1), np.uint8)
+    labels = np.array([0, 0, 1]).reshape(3, 1, 1).repeat(4, axis=1)
+    weights = np.array([1e-3, 1e-3, 1.0], np.float32).reshape(3, 1, 1).repeat(4, axis=1)
+    offsets = np.zeros(3, np.int64)
+    assert reconstruct(activity, offsets, labels, 4, 2, weights)[:, 1].all()
+    assert reconstruct(activity, offsets, labels, 4, 2)[:, 0].all()  # equal votes: the majority
+
+
 def test_activity_to_turns_fills_gaps_and_drops_blips() -> None:
     active = np.zeros((100, 2), bool)
     active[10:30, 0] = True
