@@ -149,12 +149,23 @@ AMI, a simulated conversation) 3.6e-4."""
 
 def high_band_fraction(samples: npt.NDArray[np.float32]) -> float:
     """Share of the energy of 16 kHz ``samples`` above 4.5 kHz (Welch power spectrum): about 0 for speech
-    that went through a telephone line (8 kHz sampling), percents for wideband speech."""
+    that went through a telephone line (8 kHz sampling), percents for wideband speech.
+
+    Computed per minute and summed (weighted by length): Welch on a whole hour at once holds its segments and
+    their spectra in float64, about 2 GB."""
     from scipy.signal import welch
 
     if len(samples) < 512 or not np.any(samples):
         return 0.0
-    freqs, power = welch(np.asarray(samples, dtype=np.float64), fs=SAMPLE_RATE, nperseg=512)
+    block = 60 * SAMPLE_RATE
+    power = np.zeros(257)
+    freqs = np.zeros(257)
+    for start in range(0, len(samples), block):
+        piece = samples[start : start + block]
+        if len(piece) < 512:
+            continue
+        freqs, part = welch(np.asarray(piece, dtype=np.float64), fs=SAMPLE_RATE, nperseg=512)
+        power += part * len(piece)
     total = float(power.sum())
     return float(power[freqs >= 4500.0].sum()) / total if total > 0 else 0.0
 
