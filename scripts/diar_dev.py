@@ -34,9 +34,6 @@ def cache(args: argparse.Namespace) -> None:
     options = DiarizationOptions()
     if args.variant == "whole":
         options = DiarizationOptions(embed_overlap=True, slot_duration=10.0)
-    if args.variant.startswith("span"):
-        span = float(args.variant[4:])
-        options = DiarizationOptions(embed_seconds=span, slot_duration=span)
     if args.variant:
         name = f"{args.variant}-{name}"
     for i, rec in enumerate(recs):
