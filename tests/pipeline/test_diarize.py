@@ -13,7 +13,6 @@ from verbatim.pipeline.diarize import (
     SpeakerDiarizer,
     activity_to_turns,
     assign_to_centroids,
-    cluster_embeddings,
     reconstruct,
 )
 from verbatim.pipeline.types import Audio, SpeakerTurn
@@ -57,42 +56,72 @@ def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
     return len(set(zip(a.tolist(), b.tolist(), strict=True))) == len(set(a.tolist())) == len(set(b.tolist()))
 
 
+def _free(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """chunk, local speaker and seconds of speech of ``n`` embeddings with no cannot-link between them."""
+    return np.arange(n), np.zeros(n, np.int64), np.full(n, 2.0, np.float32)
+
+
 def test_clustering_finds_the_number_of_speakers() -> None:
+    from verbatim.pipeline.clustering import constrained_clustering
+
     x, truth = _blobs([10, 8, 6])
-    labels = cluster_embeddings(x, threshold=0.5)
+    labels = constrained_clustering(x, *_free(len(x)), threshold=0.5)
     assert _same_partition(labels, truth)
 
 
 def test_many_embeddings_are_clustered_through_a_subset() -> None:
     # hours of speech: more embeddings than the direct clustering takes; the result must be the same
     # partition, including a speaker who talks little
+    from verbatim.pipeline.clustering import constrained_clustering
+
     x, truth = _blobs([4000, 2500, 120], seed=1)
     order = np.random.default_rng(2).permutation(len(x))
-    labels = cluster_embeddings(x[order], threshold=0.5, max_points=500)
+    labels = constrained_clustering(x[order], *_free(len(x)), threshold=0.5, max_points=500)
     assert _same_partition(labels, truth[order])
-    forced = cluster_embeddings(x[order], threshold=0.5, num_clusters=2, max_points=500)
+    forced = constrained_clustering(x[order], *_free(len(x)), threshold=0.5, num_clusters=2, max_points=500)
     assert len(set(forced.tolist())) == 2
 
 
-def test_clustering_obeys_a_forced_count_and_bounds() -> None:
-    x, _ = _blobs([10, 8, 6])
-    assert len(set(cluster_embeddings(x, threshold=0.5, num_clusters=2).tolist())) == 2
-    assert len(set(cluster_embeddings(x, threshold=0.5, max_clusters=2).tolist())) == 2
-    assert len(set(cluster_embeddings(x, threshold=1.99, min_clusters=3).tolist())) == 3
-
-
 def test_small_clusters_fold_into_large_ones() -> None:
-    x, truth = _blobs([10, 8, 2])
-    labels = cluster_embeddings(x, threshold=0.5, min_cluster_size=3)
+    from verbatim.pipeline.clustering import constrained_clustering
+
+    x, truth = _blobs([10, 8, 2])  # the third speaker: 2 embeddings of 0.4 s, under a second of speech
+    chunk, local, speech = _free(len(x))
+    speech[truth == 2] = 0.4
+    labels = constrained_clustering(x, chunk, local, speech, threshold=0.5, min_speaker_seconds=1.0)
     assert len(set(labels.tolist())) == 2
     assert _same_partition(labels[truth < 2], truth[truth < 2])
     # unless the count is forced
-    assert len(set(cluster_embeddings(x, threshold=0.5, num_clusters=3, min_cluster_size=3).tolist())) == 3
+    forced = constrained_clustering(
+        x, chunk, local, speech, threshold=0.5, min_speaker_seconds=1.0, num_clusters=3
+    )
+    assert _same_partition(forced, truth)
+
+
+def test_a_forced_count_folds_fragments_before_merging_speakers() -> None:
+    from verbatim.pipeline.clustering import constrained_clustering
+
+    rng = np.random.default_rng(4)
+    eye = np.eye(16)
+    close = (eye[1] + eye[2]) / np.sqrt(2)  # cosine distance 0.29 from speaker 1
+    centres = [eye[0], eye[1], close, eye[3]]
+    sizes = [10, 8, 8, 2]  # the last: a fragment of two embeddings on 0.4 s each
+    x = np.concatenate([c + rng.normal(0, 0.02, (n, 16)) for c, n in zip(centres, sizes, strict=True)])
+    truth = np.repeat(np.arange(4), sizes)
+    chunk, local, speech = _free(len(x))
+    speech[truth == 3] = 0.4
+    kept = constrained_clustering(
+        x.astype(np.float32), chunk, local, speech, threshold=0.2, min_speaker_seconds=1.0, num_clusters=3
+    )
+    # the three speakers stay apart (the two close ones are not merged to make room for the fragment)
+    assert _same_partition(kept[truth < 3], truth[truth < 3])
+    assert len(set(kept.tolist())) == 3
 
 
 def test_clustering_degenerate_inputs() -> None:
-    assert cluster_embeddings(np.zeros((0, 4), np.float32), threshold=0.5).shape == (0,)
-    assert cluster_embeddings(np.ones((1, 4), np.float32), threshold=0.5).tolist() == [0]
+    from verbatim.pipeline.clustering import constrained_clustering
+
+    assert constrained_clustering(np.ones((1, 4), np.float32), *_free(1), threshold=0.5).tolist() == [0]
 
 
 def test_assignment_keeps_speakers_of_one_chunk_apart() -> None:
@@ -137,6 +166,16 @@ def test_reconstruction_accepts_per_frame_labels() -> None:
     active = reconstruct(activity, np.array([0]), labels, num_frames=6, num_clusters=2)
     assert active[:, 0].tolist() == [True] * 3 + [False] * 3
     assert active[:, 1].tolist() == [False] * 3 + [True] * 3
+
+
+def test_reconstruction_follows_the_chunk_that_embedded_a_frame() -> None:
+    # three chunks cover frame 0-3: one embedded it and says speaker 1, two only carried a label (speaker 0)
+    activity = np.ones((3, 4, 1), np.uint8)
+    labels = np.array([0, 0, 1]).reshape(3, 1, 1).repeat(4, axis=1)
+    weights = np.array([1e-3, 1e-3, 1.0], np.float32).reshape(3, 1, 1).repeat(4, axis=1)
+    offsets = np.zeros(3, np.int64)
+    assert reconstruct(activity, offsets, labels, 4, 2, weights)[:, 1].all()
+    assert reconstruct(activity, offsets, labels, 4, 2)[:, 0].all()  # equal votes: the majority
 
 
 def test_activity_to_turns_fills_gaps_and_drops_blips() -> None:
@@ -305,13 +344,20 @@ def test_three_speakers_without_hints(diarizer: SpeakerDiarizer) -> None:
 
 
 @pytest.mark.models
-@pytest.mark.xfail(reason="not reached yet: 4 speakers found (issue 11, see notes/i11.md)", strict=False)
+@pytest.mark.xfail(
+    reason="not reached yet: 4 speakers found, 5 with min_speaker_seconds 0 (issue 11, notes/i11a.md)",
+    strict=False,
+)
 def test_simulated_five_speakers_without_hints(diarizer: SpeakerDiarizer) -> None:
     assert diarizer(_conversation(5, phone=False, seed=11)).num_speakers == 5
 
 
 @pytest.mark.models
-@pytest.mark.xfail(reason="not reached yet: one speaker found on a phone line (issue 11)", strict=False)
+@pytest.mark.xfail(
+    reason="not reached yet: one speaker on a phone line; 2 only at narrowband_threshold 0.35-0.38, "
+    "which over-splits the development phone recordings (issue 11, notes/i11a.md)",
+    strict=False,
+)
 def test_phone_call_of_two_without_hints(diarizer: SpeakerDiarizer) -> None:
     assert diarizer(_conversation(2, phone=True, seed=5)).num_speakers == 2
 

