@@ -20,6 +20,7 @@ from verbatim.anonymize.lexicon import common_word
 from verbatim.anonymize.normalize import fold
 from verbatim.anonymize.recognizers import AnalysisContext
 from verbatim.anonymize.spans import Span
+from verbatim.anonymize.wordnames import bare_name_position
 
 __all__ = [
     "ContextNameRecognizer",
@@ -335,6 +336,13 @@ def _find_mentions(
             # A name of this very document in lower case is hidden even when it is also a word ("benoit",
             # "claire"): hiding a word is a lesser harm than leaving a person's name.
             if not text[m.start()].isupper() and not (person_word and mention not in _stop_words()):
+                continue
+            # ... but only where a name fits when the word is also a French word ("la mer marine").
+            if (
+                not text[m.start()].isupper()
+                and (mention in _AMBIGUOUS_FIRST_NAMES or common_word(mention))
+                and not bare_name_position(text, m.start(), m.end())
+            ):
                 continue
             if any(m.start() < e and s < m.end() for s, e in taken):
                 continue
