@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -328,6 +329,9 @@ def _rebuilt(text: str, replacements: Sequence[tuple[int, int, str]]) -> str:
     return "".join(out)
 
 
+_PARTICLES: Final = frozenset({"le", "la", "de", "du", "des", "van", "von", "di", "da", "del", "ben"})
+
+
 def score_hearings(
     hearings: Sequence[HearingText], transcripts: Sequence[HearingTranscript], *, policy: str = "hearing"
 ) -> dict[str, Any]:
@@ -399,7 +403,9 @@ def score_hearings(
                         left_forms.append(f"transcript {where}")
         for sid, name in hearing_t.speakers.items():
             if sid in hearing_t.private_speakers:
-                speaker_left += any(fold(w) in fold(copy.speakers[sid]) for w in name.split())
+                # whole words, particles aside ("Le" of "Le Gall" is no leak inside the alias "Lefort")
+                kept = set(re.findall(r"\w+", fold(copy.speakers[sid])))
+                speaker_left += any(fold(w) in kept for w in name.split() if fold(w) not in _PARTICLES)
             else:
                 speaker_touched += copy.speakers[sid] != name
     return {
