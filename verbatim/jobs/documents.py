@@ -30,6 +30,7 @@ from verbatim.ops.storage import ObjectNotFoundError, ObjectStore
 from verbatim.pipeline.export import document_bytes
 
 __all__ = [
+    "MARKS_KEY",
     "MAX_NAME_CHARS",
     "MAX_WORD_CHARS",
     "REVISION_KIND",
@@ -38,6 +39,7 @@ __all__ = [
     "SegmentSpeakerEdit",
     "WordEdit",
     "apply_edits",
+    "commit_rows",
     "content_disposition",
     "download_name",
     "edit_words",
@@ -50,6 +52,8 @@ __all__ = [
     "rename_speakers",
 ]
 
+MARKS_KEY: Final = "pseudonymization_marks"
+"""Key of the revision document listing the spans marked or unmarked by hand, in order."""
 REVISION_KIND: Final = ArtifactKind.REVISION
 """Artifact kind of the current corrected revision (the original keeps its own kind, ``transcript``)."""
 MAX_WORD_CHARS: Final = 200
@@ -221,6 +225,17 @@ def _apply_one(doc: dict[str, Any], edit: TranscriptEdit, segments: Mapping[int,
         for word in segment.get("words", []):
             if "speaker" in word:
                 word["speaker"] = edit.after
+    elif edit.kind in ("mark", "unmark") and edit.segment_id is not None and edit.word_index is not None:
+        # Kept in the revision (so that its hash changes and the pseudonymised copies are made again); read
+        # back by verbatim.jobs.marks.marks_of.
+        doc.setdefault(MARKS_KEY, []).append(
+            {
+                "segment_id": edit.segment_id,
+                "word_index": edit.word_index,
+                "word_count": edit.word_count or 1,
+                "marked": edit.kind == "mark",
+            }
+        )
     elif edit.kind == "speaker" and edit.speaker is not None:
         speakers: list[dict[str, Any]] = doc.setdefault("speakers", [])
         for entry in speakers:
@@ -379,7 +394,7 @@ def edit_words(
         )  # fmt: skip
         _apply_one(current, row, segments)
         rows.append(row)
-    return _commit(session, store, job, rows)
+    return commit_rows(session, store, job, rows)
 
 
 def rename_speakers(
@@ -419,7 +434,7 @@ def rename_speakers(
                 after=after,
             )
         )
-    return _commit(session, store, job, rows)
+    return commit_rows(session, store, job, rows)
 
 
 def reassign_segments(
@@ -461,12 +476,13 @@ def reassign_segments(
         )  # fmt: skip
         _apply_one(current, row, segments)
         rows.append(row)
-    return _commit(session, store, job, rows)
+    return commit_rows(session, store, job, rows)
 
 
-def _commit(
+def commit_rows(
     session: Session, store: ObjectStore, job: Job, rows: list[TranscriptEdit]
 ) -> list[TranscriptEdit]:
+    """Record correction rows, store the revision they make (under the job's lock) and commit."""
     if not rows:
         return rows
     session.add_all(rows)

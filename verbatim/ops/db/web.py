@@ -28,7 +28,9 @@ EDIT_KINDS: Final = ("word", "speaker")
 
 class TranscriptEdit(Base):
     """One correction: a word's text (``segment_id``, ``word_index``), a speaker's name (``speaker``), or the
-    speaker a segment is given to (``segment_speaker``: ``segment_id``, ``speaker`` the new one).
+    speaker a segment is given to (``segment_speaker``: ``segment_id``, ``speaker`` the new one), or a span
+    of ``word_count`` words from ``word_index`` marked as personal data (``mark``) or left in clear
+    (``unmark``) in the pseudonymised copies, ``before`` and ``after`` then being the span's text.
 
     ``before`` and ``after`` are the texts on each side of the change; ``user_name`` is copied so that the
     history says who corrected even after the account changed; ``revision_sha256`` is the hash of the
@@ -36,7 +38,9 @@ class TranscriptEdit(Base):
     """
 
     __tablename__ = "transcript_edits"
-    __table_args__ = (CheckConstraint("kind IN ('word', 'speaker', 'segment_speaker')", name="kind"),)
+    __table_args__ = (
+        CheckConstraint("kind IN ('word', 'speaker', 'segment_speaker', 'mark', 'unmark')", name="kind"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
@@ -47,6 +51,7 @@ class TranscriptEdit(Base):
     segment_id: Mapped[int | None] = mapped_column(Integer)
     word_index: Mapped[int | None] = mapped_column(Integer)
     speaker: Mapped[str | None] = mapped_column(String(64))
+    word_count: Mapped[int | None] = mapped_column(Integer)
     before: Mapped[str] = mapped_column(Text)
     after: Mapped[str] = mapped_column(Text)
     revision_sha256: Mapped[str | None] = mapped_column(String(64))

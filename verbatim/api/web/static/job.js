@@ -1,6 +1,7 @@
 // The transcript page: player synced with the words, corrections, speaker names, history, exports, custody.
 import { ApiError, api, bytes, clock, dateTime, el, initPage, notify, requireSignIn, statusText } from "./app.js";
 import { t } from "./i18n.js";
+import { initMarks, markText } from "./marks.js";
 
 const LOW_CONFIDENCE = 0.5;
 const SKIP_S = 5;
@@ -455,7 +456,7 @@ async function loadHistory() {
         { class: "change" },
         el("del", { text: shown(e, e.before) }),
         el("span", { "aria-hidden": "true", text: " → " }),
-        el("ins", { text: shown(e, e.after) }),
+        el("ins", { text: e.kind === "mark" || e.kind === "unmark" ? markText(`history_${e.kind}`) : shown(e, e.after) }),
       ),
       el(
         "p",
@@ -464,7 +465,7 @@ async function loadHistory() {
         el("time", { datetime: e.at, text: dateTime(e.at) }),
         ` · ${e.kind === "speaker" ? t("where_speaker", { id: e.speaker }) : e.kind === "segment_speaker" ? t("where_segment", { s: e.segment_id }) : t("where_word", { s: e.segment_id, w: e.word_index })}`,
       ),
-      e.kind === "speaker" || state.view !== "original" || !e.before
+      e.kind === "speaker" || e.kind === "mark" || e.kind === "unmark" || state.view !== "original" || !e.before
         ? null
         : el("button", {
             type: "button",
@@ -795,6 +796,19 @@ async function main() {
   await refresh();
   // The history holds the original words: not shown to someone who may only see the pseudonymised copy.
   document.getElementById("history-title").closest("section").hidden = state.pseudoOnly;
+  // Marking spans by hand for the pseudonymised copies (marks.js), in the original view of the owning unit.
+  const marks = initMarks({
+    jobId,
+    container,
+    place: document.querySelector(".side"),
+    doc: () => state.doc,
+    editable: () => !state.pseudoOnly && state.view === "original",
+    after: async () => {
+      await refresh();
+      await Promise.all([loadHistory(), loadCustody(false)]);
+    },
+  });
+  document.getElementById("view").addEventListener("change", () => marks.update());
   // Sharing is the owning unit's decision: not shown to a unit that reads a shared copy.
   document.getElementById("sharing").hidden = state.pseudoOnly;
   await Promise.all([
