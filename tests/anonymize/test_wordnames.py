@@ -21,6 +21,8 @@ NAMES = [
     ("Madame rose, vous confirmez ?", "rose"),
     ("Merci claire.", "claire"),
     ("Non, c'est Aimé qui m'a emmenée.", "Aimé"),
+    ("OPJ : Tu peux épeler ton nom ? Pierre ?", "Pierre"),
+    ("Vous êtes bien Julie Pierre ?", "Pierre"),
 ]
 
 WORDS = [

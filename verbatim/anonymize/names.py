@@ -270,7 +270,10 @@ class FirstNameRecognizer:
             # "Julie Martin": the capitalised word after a first name is its surname.
             follow = _CAP_WORD.match(text, end + 1) if text[end : end + 1] == " " else None
             score = 0.6
-            if follow is not None and fold(follow.group()) not in _AMBIGUOUS_FIRST_NAMES:
+            # ... also a word or a first name that is a French surname ("Julie Pierre", "Léa Blanc").
+            if follow is not None and (
+                fold(follow.group()) not in _AMBIGUOUS_FIRST_NAMES or fold(follow.group()) in surnames()
+            ):
                 end, score = follow.end(), 0.8
             spans.append(Span(m.start(), end, "PER", score, text[m.start() : end], self.name))
         return spans

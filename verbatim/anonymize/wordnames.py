@@ -9,7 +9,7 @@ where a person's name fits:
 - after a relative or a title: "ma fille claire", "son frère marc", "madame rose", "tonton pierre";
 - after a verb that introduces a name: "je m'appelle claire", "elle s'appelle marine";
 - after "chez" ("chez marc": a bare common noun never follows "chez"), in "c'est X qui";
-- as the one addressed: "claire, est-ce que tu...", "merci marine.";
+- as the one addressed: "claire, est-ce que tu...", "merci marine."; asked alone: "ton nom ? Pierre ?";
 - as the subject of a speech or action verb, bare, at the start of a clause: "claire m'a dit",
   "marc il m'a frappé", "et pierre est venu".
 
@@ -92,6 +92,8 @@ _VOCATIVE_AFTER = re.compile(
     r"qu['’]est-ce|quel|quelle|pourquoi|comment|où|quand|est-ce\s+que|merci)",
     re.IGNORECASE,
 )
+_SENTENCE_BEFORE = re.compile(r"(?:^|[.!?…\n])\s*$")
+_ALONE_AFTER = re.compile(r"^\s*[?!]")
 _GREETING_BEFORE = re.compile(r"\b(?:bonjour|bonsoir|merci|salut|au\s+revoir)\s*,?\s+$", re.IGNORECASE)
 _GREETING_AFTER = re.compile(r"^\s*(?:[.!?,…]|$)")
 # The subject of a speech or action verb: a bare word at a clause start, then an object pronoun, a
@@ -156,6 +158,10 @@ def _in_name_context(text: str, start: int, end: int) -> bool:
     if _START.search(before) and _VOCATIVE_AFTER.match(after):
         return True
     if _GREETING_BEFORE.search(before) and _GREETING_AFTER.match(after):
+        return True
+    # A sentence of this one word, asked or called ("Tu peux épeler ton nom ? Pierre ?"): a bare noun is no
+    # sentence of its own.
+    if _SENTENCE_BEFORE.search(before) and _ALONE_AFTER.match(after):
         return True
     return bool(_CLAUSE_START.search(before) and _VERB_AFTER.match(after))
 
