@@ -25,11 +25,13 @@ LABELS: Final = {
     "fr": {
         "PER": "Personne", "LOC": "Lieu", "ORG": "Organisation", "ADDRESS": "Adresse", "PHONE": "Téléphone",
         "EMAIL": "Courriel", "NIR": "NIR", "IBAN": "IBAN", "PLATE": "Immatriculation",
+        "COMPANY_ID": "SIREN/SIRET",
         "CASE_NUMBER": "Numéro de procédure", "BIRTHDATE": "Date de naissance", "AGE": "Âge", "DATE": "Date",
     },
     "en": {
         "PER": "Person", "LOC": "Place", "ORG": "Organisation", "ADDRESS": "Address", "PHONE": "Phone",
         "EMAIL": "E-mail", "NIR": "Social security number", "IBAN": "IBAN", "PLATE": "Licence plate",
+        "COMPANY_ID": "Company number",
         "CASE_NUMBER": "Case number", "BIRTHDATE": "Date of birth", "AGE": "Age", "DATE": "Date",
     },
 }  # fmt: skip

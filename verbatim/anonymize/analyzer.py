@@ -24,9 +24,11 @@ from verbatim.anonymize.spans import Span, merge_spans
 __all__ = ["DEFAULT_RECOGNIZERS", "Analyzer", "analyzer_from", "default_analyzer"]
 
 RULES: Final = (
-    "phone", "email", "nir", "iban", "plate", "case_number", "date", "age", "address",
+    "phone", "email", "nir", "iban", "company_id", "plate", "case_number", "date", "age", "address",
 )  # fmt: skip
-NAMES: Final = ("title", "context_name", "first_name", "lower_name", "capitals_name", "spelled", "known")
+NAMES: Final = (
+    "title", "context_name", "first_name", "lower_name", "capitals_name", "word_name", "spelled", "known",
+)  # fmt: skip
 DEFAULT_RECOGNIZERS: Final = (*RULES, *NAMES, "spacy", "spacy_en")
 """Recognizers of the default analyzer, by registered name."""
 

@@ -18,7 +18,7 @@ from verbatim.anonymize.crypto import encrypt_document, encrypt_token, key_finge
 from verbatim.anonymize.layout import is_structure_label
 from verbatim.anonymize.names import name_tokens
 from verbatim.anonymize.normalize import fold
-from verbatim.anonymize.people import hide_known
+from verbatim.anonymize.people import HIDE, hide_known
 from verbatim.anonymize.policy import Policy
 from verbatim.anonymize.spans import Span
 from verbatim.errors import InvalidOptionError
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAPPING_SCHEMA",
+    "HandMark",
     "PseudonymizationMapping",
     "PseudonymizedText",
     "Pseudonymizer",
@@ -50,6 +51,24 @@ class Replacement:
     operator: str
     original: str
     replacement: str
+
+
+@dataclass(frozen=True)
+class HandMark:
+    """A span of a segment's words marked by hand as personal data (``marked``) or left in clear.
+
+    Attributes:
+        segment_id: the segment's id.
+        word_index: its first word.
+        word_count: how many words.
+        marked: True: replaced (and its text hidden wherever it appears, like the hide list); False: what
+            the recognizers found there is left in clear (a word that is no one's name: "Pierre" the stone).
+    """
+
+    segment_id: int
+    word_index: int
+    word_count: int
+    marked: bool
 
 
 @dataclass(frozen=True)
@@ -139,6 +158,14 @@ class Pseudonymizer:
         self._counts: Counter[str] = Counter()
         self._known: dict[str, str] = {}
         self._hide = hide_known(hide)
+
+    def hide_whole(self, texts: Sequence[str]) -> None:
+        """Hide these texts wherever they appear, whole (a span marked by hand: "la petite Claire" hides
+        that, not every "petite")."""
+        for text in texts:
+            whole = " ".join(fold(text).split())
+            if len(whole) >= 2:
+                self._hide[whole] = HIDE
 
     def analyze(self, text: str, *, language: str = "fr", known: dict[str, str] | None = None) -> list[Span]:
         """Spans of ``text`` (every category, before the policy); the hide list is always looked for."""
@@ -398,6 +425,7 @@ def pseudonymize_transcript(
     analyzer: Analyzer | None = None,
     key: bytes | None = None,
     hide: Sequence[str] = (),
+    marks: Sequence[HandMark] = (),
 ) -> tuple[Transcript, PseudonymizationMapping]:
     """A pseudonymised copy of a transcript, its translation and its speaker names, and the table.
 
@@ -414,12 +442,18 @@ def pseudonymize_transcript(
         key: AES key, for policies that encrypt.
         hide: names the case already knows, hidden in the text, the translation, the speaker names and
             (through the replaced words' times) the released recording.
+        marks: spans marked or unmarked by hand on the transcript page, in the order they were made (a later
+            one over the same words wins). A marked span is replaced and its text hidden everywhere; an
+            unmarked one is left in clear in its segment and that segment's translation.
 
     Returns:
         The pseudonymised transcript (file name removed) and its correspondence table, whose ``intervals``
         are the times of the replaced words.
     """
+    hand = _hand_ranges(transcript, marks)
+    marked_texts = [text for ranges in hand.values() for _, _, text, marked in ranges if marked]
     engine = Pseudonymizer(policy, analyzer=analyzer, key=key, hide=hide)
+    engine.hide_whole(marked_texts)
     language = transcript.language or "fr"
     speaker_spans = {
         speaker_id: _speaker_spans(engine, name, language) for speaker_id, name in transcript.speakers.items()
@@ -444,6 +478,8 @@ def pseudonymize_transcript(
     intervals: list[tuple[float, float]] = []
     new_segments = []
     for index, (segment, seg_spans) in enumerate(zip(segments, split_spans(spans, bounds), strict=True)):
+        ranges = hand.get(segment.id, [])
+        seg_spans = _by_hand(seg_spans, ranges)
         result = engine.replace_spans(segment.text, seg_spans, language=language)
         rows.extend(_row("segment", segment.id, r) for r in result.replacements)
         words, covered = _replace_words(segment, result)
@@ -451,9 +487,10 @@ def pseudonymize_transcript(
         changes: dict[str, Any] = {"text": result.text, "words": words}
         translation = translations[index]
         if translation is not None and tr_language is not None:
-            tr_result = engine.replace_spans(
-                translation.text, tr_spans_by_segment[index], language=tr_language
-            )
+            # What was left in clear by hand stays in clear in this segment's translation too.
+            unmarked = {fold(text) for _, _, text, marked in ranges if not marked}
+            tr_spans = [s for s in tr_spans_by_segment[index] if fold(s.text) not in unmarked]
+            tr_result = engine.replace_spans(translation.text, tr_spans, language=tr_language)
             rows.extend(_row("translation", segment.id, r) for r in tr_result.replacements)
             changes["translation"] = replace(translation, text=tr_result.text)
         new_segments.append(replace(segment, **changes))
@@ -465,3 +502,39 @@ def pseudonymize_transcript(
         speakers[speaker_id] = result.text
     copy = replace(transcript, segments=tuple(new_segments), speakers=speakers, filename="")
     return copy, engine.mapping(rows, intervals)
+
+
+HandRange = tuple[int, int, str, bool]  # (start, end, text, marked) in a segment's text
+
+
+def _hand_ranges(transcript: Transcript, marks: Sequence[HandMark]) -> dict[int, list[HandRange]]:
+    """Each segment's hand-marked character ranges; a later mark over the same words replaces an earlier."""
+    latest: dict[tuple[int, int, int], bool] = {}
+    for mark in marks:
+        where = (mark.segment_id, mark.word_index, mark.word_count)
+        latest.pop(where, None)
+        latest[where] = mark.marked
+    by_id = {segment.id: segment for segment in transcript.segments}
+    out: dict[int, list[HandRange]] = {}
+    for (segment_id, first, count), marked in latest.items():
+        segment = by_id.get(segment_id)
+        if segment is None or count < 1:
+            continue
+        located = _locate_words(segment.text, segment.words)[first : first + count]
+        if len(located) != count or any(loc is None for loc in located):
+            continue  # the words no longer line up with the text: nothing to place
+        start, end = located[0][0], located[-1][1]  # type: ignore[index]
+        text = segment.text[start:end]
+        if text.strip():
+            out.setdefault(segment_id, []).append((start, end, text, marked))
+    return out
+
+
+def _by_hand(spans: list[Span], ranges: Sequence[HandRange]) -> list[Span]:
+    """A segment's spans with the hand marks applied in order: unmarked ranges cleared, marked ones added."""
+    out = list(spans)
+    for start, end, text, marked in ranges:
+        out = [s for s in out if not (s.start < end and start < s.end)]
+        if marked:
+            out.append(Span(start, end, "PER", 1.0, text, "hand"))
+    return sorted(out, key=lambda s: s.start)

@@ -20,6 +20,7 @@ from verbatim.anonymize.lexicon import common_word
 from verbatim.anonymize.normalize import fold
 from verbatim.anonymize.recognizers import AnalysisContext
 from verbatim.anonymize.spans import Span
+from verbatim.anonymize.wordnames import bare_name_position
 
 __all__ = [
     "ContextNameRecognizer",
@@ -269,7 +270,10 @@ class FirstNameRecognizer:
             # "Julie Martin": the capitalised word after a first name is its surname.
             follow = _CAP_WORD.match(text, end + 1) if text[end : end + 1] == " " else None
             score = 0.6
-            if follow is not None and fold(follow.group()) not in _AMBIGUOUS_FIRST_NAMES:
+            # ... also a word or a first name that is a French surname ("Julie Pierre", "Léa Blanc").
+            if follow is not None and (
+                fold(follow.group()) not in _AMBIGUOUS_FIRST_NAMES or fold(follow.group()) in surnames()
+            ):
                 end, score = follow.end(), 0.8
             spans.append(Span(m.start(), end, "PER", score, text[m.start() : end], self.name))
         return spans
@@ -335,6 +339,13 @@ def _find_mentions(
             # A name of this very document in lower case is hidden even when it is also a word ("benoit",
             # "claire"): hiding a word is a lesser harm than leaving a person's name.
             if not text[m.start()].isupper() and not (person_word and mention not in _stop_words()):
+                continue
+            # ... but only where a name fits when the word is also a French word ("la mer marine").
+            if (
+                not text[m.start()].isupper()
+                and (mention in _AMBIGUOUS_FIRST_NAMES or common_word(mention))
+                and not bare_name_position(text, m.start(), m.end())
+            ):
                 continue
             if any(m.start() < e and s < m.end() for s, e in taken):
                 continue

@@ -10,8 +10,10 @@ import threading
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
 
+from verbatim.anonymize.normalize import fold
 from verbatim.anonymize.recognizers import AnalysisContext
 from verbatim.anonymize.spans import Span
+from verbatim.anonymize.wordnames import word_first_names
 from verbatim.errors import ModelNotFoundError
 
 if TYPE_CHECKING:
@@ -147,6 +149,9 @@ def _entities(doc: Any) -> list[Span]:
         if not tokens:
             continue
         if all(t.lower_ in _NOT_ENTITIES or t.is_stop for t in tokens):
+            continue
+        # "la pierre", "la marine": a first name that is also a word, in lower case, is the word.
+        if len(tokens) == 1 and tokens[0].text.islower() and fold(tokens[0].text) in word_first_names():
             continue
         # A person's name has at least one capitalised word (spoken transcripts keep names capitalised).
         if category == "PER" and not any(t.text[:1].isupper() for t in tokens):

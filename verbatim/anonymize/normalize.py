@@ -213,18 +213,13 @@ def normalize_numbers(text: str) -> NormalizedText:
         for piece in pieces:
             sub = [words[n] for n in piece]
             hyphens = [n > 0 and "-" in text[run[n - 1][1] : run[n][0]] for n in piece]
-            k = 0
-            while k < len(sub):
-                if sub[k] == "et":  # "trente-quatre et cinquante": a word between two numbers
-                    k += 1
-                    continue
-                parsed = _parse_group(sub, k, hyphens)
-                if parsed is None:
-                    ok = False
-                    break
-                value, nxt = parsed
-                groups.append((str(value), run[piece[k]][0], run[piece[nxt - 1]][1]))
-                k = nxt
+            said = [text[run[n][0] : run[n][1]].lower() for n in piece]
+            found = _piece_numbers(sub, hyphens, said)
+            if found is None:
+                ok = False
+                break
+            for digits, k, nxt in found:
+                groups.append((digits, run[piece[k]][0], run[piece[nxt - 1]][1]))
         if not ok or not groups:
             i = j
             continue
@@ -250,6 +245,94 @@ def normalize_numbers(text: str) -> NormalizedText:
         starts.append(c)
         ends.append(c + 1)
     return NormalizedText("".join(out), tuple(starts), tuple(ends))
+
+
+def _piece_numbers(
+    words: list[str], hyphens: list[bool], said: list[str]
+) -> list[tuple[str, int, int]] | None:
+    """The numbers of one pause-free piece of a run of number words (``words`` folded, ``said`` as written,
+    in lower case): (digits, first word, end word)."""
+    if USE_TEXT2NUM:
+        found = _text2num_numbers(words, hyphens, said)
+        if found is not None:
+            return found
+    out = []
+    k = 0
+    while k < len(words):
+        if words[k] == "et":  # "trente-quatre et cinquante": a word between two numbers
+            k += 1
+            continue
+        parsed = _parse_group(words, k, hyphens)
+        if parsed is None:
+            return None
+        value, nxt = parsed
+        out.append((str(value), k, nxt))
+        k = nxt
+    return out
+
+
+USE_TEXT2NUM = True
+"""Parse number words with text2num's ``find_numbers`` when it is installed (own parser otherwise)."""
+
+
+_TEENS_AFTER_VINGT: Final = ("dix", "onze", "douze", "treize", "quatorze", "quinze", "seize")
+
+
+class _Token:
+    """A number word for text2num's ``find_numbers`` (its token protocol), with how it joins the previous."""
+
+    def __init__(self, word: str, said: str, hyphenated: bool, next_word: str) -> None:
+        self.word = word
+        self.said = said
+        self.hyphenated = hyphenated
+        self.next_word = next_word  # the next word when hyphenated to this one, else ""
+
+    def text(self) -> str:
+        return self.said
+
+    def text_lowercase(self) -> str:
+        return self.said
+
+    def nt_separated(self, previous: _Token) -> bool:
+        # As numbers are dictated (a phone number in pairs): "soixante douze" is 60 then 12, "soixante-douze"
+        # is 72; "quatre vingt-quatre" is 4 then 24 ("quatre vingt-dix" stays 90).
+        if self.hyphenated:
+            return False
+        if previous.word in _TENS and self.word in _UNITS:
+            return True
+        teen = self.next_word in ("", *_TEENS_AFTER_VINGT)
+        return self.word == "vingt" and previous.word in _UNITS and not teen
+
+    def not_a_number_part(self) -> bool:
+        return False
+
+
+def _text2num_numbers(
+    words: list[str], hyphens: list[bool], said: list[str]
+) -> list[tuple[str, int, int]] | None:
+    """:func:`_piece_numbers` by text2num: token indices of each number found, so that its digits map back
+    onto the words they were said in (``alpha2digit`` gives a rewritten text and no way back). None when
+    text2num is not installed or leaves a number word unread."""
+    try:
+        from text_to_num import find_numbers
+    except ImportError:
+        return None
+    tokens = [
+        _Token(w, s, h, words[k + 1] if k + 1 < len(words) and hyphens[k + 1] else "")
+        for k, (w, s, h) in enumerate(zip(words, said, hyphens, strict=True))
+    ]
+    found = [(str(o.text), int(o.start), int(o.end)) for o in find_numbers(tokens, "fr", 0.0)]
+    covered = {k for _, start, end in found for k in range(start, end)}
+    if any(k not in covered and w != "et" for k, w in enumerate(words)):
+        return None
+    # One digit string per spoken group, as the own parser gives them ("zéro six": "0 6", not "06").
+    out: list[tuple[str, int, int]] = []
+    for digits, start, end in found:
+        if digits.startswith("0") and len(digits) > 1 and end - start == len(digits):
+            out.extend(("0" if d == "0" else d, start + n, start + n + 1) for n, d in enumerate(digits))
+        else:
+            out.append((digits, start, end))
+    return out
 
 
 _UNIT_WORDS: Final = (

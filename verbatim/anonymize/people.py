@@ -29,6 +29,7 @@ from verbatim.anonymize.names import faker_first_names, name_tokens
 from verbatim.anonymize.normalize import fold
 from verbatim.anonymize.recognizers import AnalysisContext
 from verbatim.anonymize.spans import Span
+from verbatim.anonymize.wordnames import bare_name_position
 
 __all__ = [
     "HIDE",
@@ -113,6 +114,9 @@ class KnownMentionRecognizer:
                         or (french and not _common_word(mention) and mention not in _AMBIGUOUS)
                     )
                 )
+                # A known person's name that is also a word ("claire"): where a name fits, not a noun.
+                if not capital and not lower_ok and category == "PER" and french and " " not in mention:
+                    lower_ok = bare_name_position(text, m.start(), m.end())
                 if not capital and not lower_ok:
                     continue
                 taken.append((m.start(), m.end()))

@@ -51,9 +51,10 @@ def builtin_registry() -> RecognizerRegistry:
     from verbatim.anonymize.ner import ENGLISH_MODEL, SpacyRecognizer
     from verbatim.anonymize.people import PEOPLE_RECOGNIZERS
     from verbatim.anonymize.rules import RULE_RECOGNIZERS
+    from verbatim.anonymize.wordnames import WORD_NAME_RECOGNIZERS
 
     registry = RecognizerRegistry()
-    for recognizer in (*RULE_RECOGNIZERS, *NAME_RECOGNIZERS, *PEOPLE_RECOGNIZERS):
+    for recognizer in (*RULE_RECOGNIZERS, *NAME_RECOGNIZERS, *PEOPLE_RECOGNIZERS, *WORD_NAME_RECOGNIZERS):
         registry.add(recognizer.name, recognizer)
     registry.add("spacy", SpacyRecognizer)
     registry.add("spacy_en", lambda: SpacyRecognizer(ENGLISH_MODEL, language="en", name="spacy_en"))

@@ -251,6 +251,53 @@ class IbanRecognizer:
         return spans
 
 
+# --- SIREN / SIRET -------------------------------------------------------------------------------
+
+# 9 digits (SIREN, "123 456 789") or 14 (SIRET: the SIREN and a 5-digit establishment number), in groups.
+_COMPANY_CANDIDATE = re.compile(r"(?<![\w.,])\d{3}[ .]?\d{3}[ .]?\d{3}(?:[ .]?\d{5})?(?![\w]|[.,]\d)")
+_COMPANY_CONTEXT: Final = (
+    "siren", "siret", "rcs", "société", "societe", "entreprise", "auto-entrepreneur", "micro-entreprise",
+    "établissement", "etablissement", "immatriculée", "immatriculee", "kbis", "employeur", "sarl", "sas",
+)  # fmt: skip
+
+
+def company_id_is_valid(number: str) -> bool:
+    """Whether ``number`` (spaces and dots allowed) is a SIREN (9 digits) or a SIRET (14) with a valid Luhn
+    check digit (python-stdnum)."""
+    from stdnum.fr import siren, siret
+
+    compact = re.sub(r"[ .]", "", number)
+    if len(compact) == 9:
+        return bool(siren.is_valid(compact))
+    return len(compact) == 14 and bool(siret.is_valid(compact))
+
+
+class CompanyIdRecognizer:
+    """SIREN and SIRET numbers of a business (a sole trader's identifies a person), checksum-validated.
+
+    The Luhn check passes one random number in ten: a number is taken only near a word that announces a
+    business ("SIRET", "société", "RCS", "employeur"...), or written as a SIRET in its 3-3-3-5 groups.
+    """
+
+    name = "company_id"
+    languages = _ALL
+
+    def analyze(self, context: AnalysisContext) -> list[Span]:
+        norm = context.normalized.text
+        spans: list[Span] = []
+        for m in _COMPANY_CANDIDATE.finditer(norm):
+            if not company_id_is_valid(m.group()):
+                continue
+            grouped_siret = re.fullmatch(r"\d{3} \d{3} \d{3} \d{5}", m.group()) is not None
+            score = 0.6 if grouped_siret else 0.3
+            compact = re.sub(r"[ .]", "", m.group())
+            span = context.span_from_normalized(m.start(), m.end(), "COMPANY_ID", score, self.name, compact)
+            if span is not None:
+                spans.append(span)
+        boosted = boost(spans, context.text, _COMPANY_CONTEXT, amount=0.5, window=80)
+        return [s for s in boosted if s.score >= 0.5]
+
+
 # --- licence plates -------------------------------------------------------------------------------
 
 _PLATE_SIV = re.compile(
@@ -448,6 +495,7 @@ RULE_RECOGNIZERS: Final = (
     EmailRecognizer,
     NirRecognizer,
     IbanRecognizer,
+    CompanyIdRecognizer,
     PlateRecognizer,
     CaseNumberRecognizer,
     DateRecognizer,

@@ -26,6 +26,7 @@ CATEGORIES: Final = (
     "EMAIL",
     "NIR",  # French social security number
     "IBAN",
+    "COMPANY_ID",  # SIREN or SIRET number of a business (a sole trader's names a person)
     "PLATE",  # vehicle licence plate
     "CASE_NUMBER",  # procedure, case, PV, RG, parquet numbers
     "BIRTHDATE",  # a date of birth (in context)
@@ -93,6 +94,7 @@ class Span:
 _PRIORITY: Final = {
     "EMAIL": 9,
     "IBAN": 9,
+    "COMPANY_ID": 9,
     "NIR": 9,
     "PHONE": 8,
     "PLATE": 8,

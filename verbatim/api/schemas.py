@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from verbatim.jobs.request import RequestForm, form_model
+from verbatim.jobs.request import SEALED_HIDE, RequestForm, form_model
 
 __all__ = [
     "MAX_REVEAL_CHARS",
@@ -134,7 +134,7 @@ class JobPublic(BaseModel):
     @classmethod
     def _without_hide_list(cls, value: dict[str, Any]) -> dict[str, Any]:
         # The names to hide are the very names a shared copy must not show: never in the job's view.
-        return {k: v for k, v in value.items() if k != "hide"}
+        return {k: v for k, v in value.items() if k not in ("hide", SEALED_HIDE)}
 
 
 class LegalHoldUpdate(BaseModel):

@@ -134,6 +134,25 @@ class RetranslateCreate(BaseModel):
     before: str = Field(max_length=20_000, description="The translation as you saw it (409 when it changed).")
 
 
+class SpanMarkCreate(BaseModel):
+    """A span of a segment's words to mark as personal data in the pseudonymised copies, or leave in clear."""
+
+    segment_id: int = Field(ge=0, le=MAX_SQL_INT)
+    word_index: int = Field(ge=0, le=MAX_SQL_INT, description="The span's first word.")
+    word_count: int = Field(default=1, ge=1, le=12, description="How many words, from word_index.")
+    before: str = Field(
+        max_length=2000, description="The span's words as you saw them, joined by spaces (409 if changed)."
+    )
+    marked: bool = Field(
+        description="true: personal data, replaced in every pseudonymised artefact and its text hidden "
+        "wherever it appears; false: left in clear here (a word that is no one's name)."
+    )
+
+
+class SpanMarksCreate(BaseModel):
+    marks: list[SpanMarkCreate] = Field(min_length=1, max_length=100)
+
+
 class SpeakersUpdate(BaseModel):
     names: dict[str, str] = Field(
         min_length=1, max_length=50, description='Speaker id → display name, e.g. {"S1": "Enquêteur"}.'

@@ -17,6 +17,7 @@ from typing import BinaryIO, Final
 from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from verbatim.anonymize.crypto import resolve_key
 from verbatim.api.errors import JobNotFoundError, ServiceUnavailableError, WaitTimeoutError
 from verbatim.api.schemas import ArtifactPublic, CustodyManifest, OriginalPublic
 from verbatim.digest import sha256_stream
@@ -146,7 +147,7 @@ def submit_job(
             job = create_job(
                 session,
                 owner=user,
-                options=request.to_stored(),
+                options=request.to_stored(key=resolve_key(settings) if request.hide else None),
                 filename=safe_filename(intake.filename),
                 audio_sha256=stored.sha256,
                 audio_size=stored.size,

@@ -6,7 +6,8 @@ and a Conseil d'État decision with its party's names tagged (MIT). Scores are t
 as found when a predicted span of the matching category covers it. Titles (M., Mme, Sir), function words (de,
 et, le...) and punctuation are not scored, for every system alike: they identify nobody.
 
-Plus a generated set of written and spoken phone numbers, e-mail addresses, NIR and IBAN (valid checksums)
+Plus a generated set of written and spoken phone numbers, e-mail addresses, NIR, IBAN, SIREN and SIRET (valid
+checksums)
 with invalid look-alikes, where recall must be 1.0.
 """
 
@@ -57,6 +58,7 @@ _REPLACED: Final = frozenset(
         "EMAIL",
         "NIR",
         "IBAN",
+        "COMPANY_ID",
         "PLATE",
         "BIRTHDATE",
         "AGE",
@@ -338,6 +340,14 @@ def _iban_fr(rng: random.Random) -> str:
     return f"FR{check:02d}{bban}"
 
 
+def _luhn_valid(rng: random.Random, length: int, prefix: str = "") -> str:
+    """``length`` digits from ``prefix``, the last one their Luhn check digit (a SIREN, a SIRET)."""
+    from stdnum import luhn
+
+    body = prefix + "".join(str(rng.randrange(10)) for _ in range(length - 1 - len(prefix)))
+    return body + luhn.calc_check_digit(body)
+
+
 _FIRST: Final = ("julie", "kevin", "samia", "lucas", "ines", "theo", "nadia", "hugo")
 _LAST: Final = ("martin", "dubois", "benali", "nguyen", "moreau", "lefevre", "diallo", "roux")
 _DOMAINS: Final = ("exemple.fr", "mail.com", "orange.fr", "free.fr", "laposte.net")
@@ -414,6 +424,17 @@ def generate_contact_cases(seed: int = 0, per_form: int = 10) -> list[GeneratedC
         spoken_iban = "F R " + ", ".join(_spoken_digits(b) for b in [iban[2:4], *blocks[1:]])
         add("mon RIB c'est ", spoken_iban, ", voilà", "IBAN", "iban spoken")
 
+        siren = _luhn_valid(rng, 9)
+        siret = _luhn_valid(rng, 14, siren)
+        grouped = f"{siret[:3]} {siret[3:6]} {siret[6:9]} {siret[9:]}"
+        add("Mon employeur, SIRET ", grouped, ", m'a licencié.", "COMPANY_ID", "siret grouped")
+        add("la société immatriculée au RCS sous le numéro ", f"{siren[:3]} {siren[3:6]} {siren[6:]}", ".",
+            "COMPANY_ID", "siren in context")  # fmt: skip
+        add("son entreprise, SIREN ", siren, ", a fermé.", "COMPANY_ID", "siren compact")
+        bad_siren = siren[:8] + str((int(siren[8]) + 1) % 10)
+        text = f"L'entreprise SIREN {bad_siren} n'existe pas."
+        at = text.index(bad_siren)
+        cases.append(GeneratedCase(text, (), ((at, at + 9, "COMPANY_ID"),), form="decoys"))
         # Look-alikes: a wrong NIR key, a wrong IBAN checksum.
         bad_nir = nir[:13] + f"{(int(nir[13:]) % 96) + 1:02d}"
         bad_iban = iban[:2] + f"{(int(iban[2:4]) + 1) % 97 + 2:02d}" + iban[4:]
@@ -494,9 +515,10 @@ def _datasets(data_dir: Path, split: str) -> list[tuple[TokenDoc, tuple[str, ...
 
 
 def run_anonymize(
-    data_dir: Path, *, split: str = "dev", systems: Sequence[str] = SYSTEMS, log: Log
+    data_dir: Path, *, split: str = "dev", systems: Sequence[str] = SYSTEMS, log: Log, seed: int = 0
 ) -> AnonymizeReport:
-    """Score each system on each annotated text and on the generated contact forms, in one run."""
+    """Score each system on each annotated text and on the generated contact forms, in one run
+    (``seed``: of the generated hearings)."""
     unknown = set(systems) - set(SYSTEMS)
     if unknown:
         raise BenchError(f"unknown systems {sorted(unknown)}: choose from {', '.join(SYSTEMS)}")
@@ -561,14 +583,14 @@ def run_anonymize(
         from verbatim.bench.hearings import generate_hearings, score_hearings
 
         started = time.perf_counter()
-        hearings, transcripts = generate_hearings(seed=0)
+        hearings, transcripts = generate_hearings(seed=seed)
         scores = score_hearings(hearings, transcripts)
         log(f"generated hearings: verbatim in {time.perf_counter() - started:.1f} s")
-        report.data["hearings"] = scores
+        report.data["hearings"] = {"seed": seed, **scores}
         report.tables.append(
             format_table(
-                f"generated hearings ({scores['texts']} texts, {scores['transcripts']} transcripts with "
-                "translations): what the hearing policy leaves",
+                f"generated hearings (seed {seed}: {scores['texts']} texts, {scores['transcripts']} "
+                "transcripts with translations): what the hearing policy leaves",
                 ["measure", "count", "of"],
                 [
                     ["names left (text)", scores["names_left"], scores["names"]],
@@ -576,6 +598,8 @@ def run_anonymize(
                      scores["transcript_names"]],
                     ["speaker names left", scores["speaker_names_left"], 2 * scores["transcripts"]],
                     ["labels replaced", scores["labels_touched"], scores["labels"]],
+                    ["ordinary lines touched (claire, pierre as words)", scores["ordinary_lines_touched"],
+                     scores["ordinary_lines"]],
                     ["speaker labels replaced", scores["speaker_labels_touched"], scores["transcripts"]],
                     ["professionals hidden", scores["professionals_hidden"], scores["professionals"]],
                     ["texts with characters lost", scores["lost"], scores["texts"]],

@@ -216,6 +216,7 @@ def anonymize(
         Path | None,
         typer.Option(help="Where to write all figures (default: bench-results/anonymize-<time>.json)."),
     ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the generated hearings.")] = 0,
 ) -> None:
     """Pseudonymisation detection: token recall/precision per category, ours vs spaCy alone vs Presidio."""
     from verbatim.bench.anonymize import run_anonymize
@@ -225,7 +226,11 @@ def anonymize(
         data_dir = resolve_data_dir(data)
         _log(f"data: {data_dir}")
         report = run_anonymize(
-            data_dir, split=split, systems=[s.strip() for s in systems.split(",") if s.strip()], log=_log
+            data_dir,
+            split=split,
+            systems=[s.strip() for s in systems.split(",") if s.strip()],
+            log=_log,
+            seed=seed,
         )
     except BenchError as e:
         _fail(str(e))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -36,6 +37,21 @@ COURT_LABELS: Final = (
 ANSWER_LABELS: Final = ("Réponse", "R", "Témoin", "Mineur", "Mineure", "L'enfant", "Victime", "Le témoin")
 SPEAKER_IDS: Final = ("S1", "S2", "S3", "SPEAKER_00", "SPEAKER_01", "Locuteur 2", "Intervenant 1")
 TITLES: Final = ("Mme", "M.", "Madame", "Monsieur")
+# First names given in France that are also ordinary words: an ASR transcript writes them in lower case.
+WORD_FIRST_NAMES: Final = (
+    "Claire", "Marine", "Rose", "Pierre", "Marc", "Olivier", "Florence", "Violette", "Aurore", "Clément",
+    "Constance", "Victoire", "Jade", "Iris", "Ambre", "Capucine", "Romain", "Germain", "Pascal", "Benoît",
+    "Adrienne", "Madeleine", "Martin", "Laure", "Colin", "Robin", "Max", "Blanche", "Prudence", "Océane",
+)  # fmt: skip
+# The same words used as words, in lines of a hearing: they must stay.
+ORDINARY_USES: Final = (
+    "La pierre était claire et lisse.", "Il portait un blouson bleu marine.",
+    "Elle avait une rose à la main.",
+    "C'est clair, la situation est claire.", "Le mur en pierre, il est tombé.", "Il est dans la marine.",
+    "Les volets étaient violette, enfin violets.", "À l'aurore on est partis.", "Une voix claire, calme.",
+    "J'ai vu une pierre, elle était rouge.", "La marine, il voulait y entrer.", "Il a offert une rose.",
+    "Elle avait les yeux bleu marine.", "Il fait preuve de constance.", "Le martin-pêcheur est parti.",
+)  # fmt: skip
 INVISIBLE: Final = ("\u200b", "\u200c", "\u2060", "\u00ad", "\u200e")
 
 
@@ -48,6 +64,7 @@ class HearingText:
     labels: list[Interval] = field(default_factory=list)
     professionals: list[Interval] = field(default_factory=list)
     forms: list[str] = field(default_factory=list)  # the form of each name (for the report)
+    words: list[Interval] = field(default_factory=list)  # ordinary words that look like names: must stay
 
 
 @dataclass
@@ -91,6 +108,8 @@ class _Line:
             self.hearing.labels.append(interval)
         elif kind == "professional":
             self.hearing.professionals.append(interval)
+        elif kind == "word":
+            self.hearing.words.append(interval)
 
     def end(self) -> None:
         self.hearing.text += "".join(self.parts) + "\n"
@@ -119,14 +138,17 @@ def _hearing_text(rng: random.Random, first: list[str], last: list[str], lines: 
     minor_first, minor_last = rng.choice(first), rng.choice(last)
     relative_first, relative_last = rng.choice(first), rng.choice(last)
     pro_last = rng.choice([n for n in last if n not in (minor_last, relative_last)])
+    word_first = rng.choice(WORD_FIRST_NAMES)
     court = rng.random() < 0.5
     asking = COURT_LABELS if court else POLICE_LABELS
     for _ in range(lines):
         line = _Line(hearing)
         label = rng.choice(asking + SPEAKER_IDS)
         answer = rng.choice(ANSWER_LABELS + SPEAKER_IDS)
-        form = rng.randrange(13)
-        if form in (0, 1, 2, 3, 4, 9):
+        form = rng.randrange(19)
+        # As an ASR transcript writes it (lower case) or as a clerk would (capitalised).
+        word_name = word_first.lower() if rng.random() < 0.7 else word_first
+        if form in (0, 1, 2, 3, 4, 9, 16):
             line.add(label, "label")
         else:
             line.add(answer, "label")
@@ -185,10 +207,48 @@ def _hearing_text(rng: random.Random, first: list[str], last: list[str], lines: 
             line.add(rng.choice(TITLES) + " ")
             line.add(minor_last, "name", "title")
             line.add(".")
-        else:
+        elif form == 12:
             line.add("Je suis ")
             line.add(f"{minor_first.upper()} {minor_last.upper()}", "name", "capitals")
             line.add(".")
+        elif form == 13:
+            line.add(rng.choice(("Et ta sœur ", "Et ton frère ", "Ta copine ", "Ta cousine ")))
+            line.add(word_name, "name", "word name after a relative")
+            line.add(rng.choice((", elle était là ?", ", il était où ?", " elle dit autre chose.")))
+        elif form == 14:
+            line.add(rng.choice(("", "Euh ", "Et après ")))
+            line.add(word_name, "name", "word name subject")
+            line.add(
+                rng.choice(
+                    (
+                        " m'a dit de rien dire.",
+                        " il m'a frappée.",
+                        " elle m'a pris le téléphone.",
+                        " a dit que c'était un jeu.",
+                    )
+                )
+            )
+        elif form == 15:
+            line.add(rng.choice(("Après l'école je suis allée chez ", "On dormait chez ")))
+            line.add(word_name, "name", "word name after chez")
+            line.add(rng.choice((".", " le week-end.", " avec ma mère.")))
+        elif form == 16:
+            line.add(word_name, "name", "word name addressed")
+            line.add(
+                rng.choice(
+                    (", est-ce que tu peux me dire ce qu'il t'a fait ?", ", tu étais où ce soir-là ?",
+                     ", vous confirmez ?")
+                )
+            )  # fmt: skip
+        elif form == 17:
+            line.add("Non, c'est ")
+            line.add(word_name, "name", "word name in c'est X qui")
+            line.add(" qui m'a emmenée. Et ")
+            line.add(word_name, "name", "word name subject")
+            line.add(" elle a rien dit.")
+        else:
+            line.add(rng.choice(("Oui. ", "Euh ", "")))
+            line.add(rng.choice(ORDINARY_USES), "word")
         line.end()
     return hearing
 
@@ -269,6 +329,9 @@ def _rebuilt(text: str, replacements: Sequence[tuple[int, int, str]]) -> str:
     return "".join(out)
 
 
+_PARTICLES: Final = frozenset({"le", "la", "de", "du", "des", "van", "von", "di", "da", "del", "ben"})
+
+
 def score_hearings(
     hearings: Sequence[HearingText], transcripts: Sequence[HearingTranscript], *, policy: str = "hearing"
 ) -> dict[str, Any]:
@@ -283,7 +346,7 @@ def score_hearings(
     from verbatim.pipeline.types import Segment, SegmentTranslation, Transcript
 
     chosen = get_policy(policy)
-    names = left = labels = touched = pros = pros_hidden = lost = 0
+    names = left = labels = touched = pros = pros_hidden = lost = words = words_touched = 0
     left_forms: list[str] = []
     left_examples: list[str] = []
     for hearing in hearings:
@@ -300,6 +363,11 @@ def score_hearings(
             if any(s < end and start < e for s, e in replaced):
                 touched += 1
                 left_examples.append(f"label: {hearing.text[start:end]}")
+        for start, end in hearing.words:
+            words += 1
+            if any(s < end and start < e for s, e in replaced):
+                words_touched += 1
+                left_examples.append(f"word: {hearing.text[start:end]}")
         for start, end in hearing.professionals:
             pros += 1
             pros_hidden += any(s < end and start < e for s, e in replaced)
@@ -335,7 +403,9 @@ def score_hearings(
                         left_forms.append(f"transcript {where}")
         for sid, name in hearing_t.speakers.items():
             if sid in hearing_t.private_speakers:
-                speaker_left += any(fold(w) in fold(copy.speakers[sid]) for w in name.split())
+                # whole words, particles aside ("Le" of "Le Gall" is no leak inside the alias "Lefort")
+                kept = set(re.findall(r"\w+", fold(copy.speakers[sid])))
+                speaker_left += any(fold(w) in kept for w in name.split() if fold(w) not in _PARTICLES)
             else:
                 speaker_touched += copy.speakers[sid] != name
     return {
@@ -344,6 +414,8 @@ def score_hearings(
         "names_left": left,
         "labels": labels,
         "labels_touched": touched,
+        "ordinary_lines": words,
+        "ordinary_lines_touched": words_touched,
         "professionals": pros,
         "professionals_hidden": pros_hidden,
         "lost": lost,

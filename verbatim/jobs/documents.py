@@ -31,6 +31,7 @@ from verbatim.ops.storage import ObjectNotFoundError, ObjectStore
 from verbatim.pipeline.export import document_bytes
 
 __all__ = [
+    "MARKS_KEY",
     "MAX_NAME_CHARS",
     "MAX_WORD_CHARS",
     "REVISION_KIND",
@@ -50,6 +51,7 @@ __all__ = [
     "active_edits",
     "apply_edits",
     "cancelled_edits",
+    "commit_rows",
     "content_disposition",
     "download_name",
     "edit_words",
@@ -63,6 +65,8 @@ __all__ = [
     "rename_speakers",
 ]
 
+MARKS_KEY: Final = "pseudonymization_marks"
+"""Key of the revision document listing the spans marked or unmarked by hand, in order."""
 REVISION_KIND: Final = ArtifactKind.REVISION
 """Artifact kind of the current corrected revision (the original keeps its own kind, ``transcript``)."""
 MAX_WORD_CHARS: Final = 200
@@ -420,6 +424,22 @@ class _Replay:
                 break
         else:
             speakers.append({"id": edit.speaker, "name": edit.after})
+
+    def _mark(self, edit: TranscriptEdit) -> None:
+        # Kept in the revision (so that its hash changes and the pseudonymised copies are made again); read
+        # back by verbatim.jobs.marks.marks_of.
+        if edit.segment_id is None or edit.word_index is None:
+            raise InvalidOptionError("a mark names a segment and a word")
+        self.doc.setdefault(MARKS_KEY, []).append(
+            {
+                "segment_id": edit.segment_id,
+                "word_index": edit.word_index,
+                "word_count": edit.word_count or 1,
+                "marked": edit.kind == "mark",
+            }
+        )
+
+    _unmark = _mark
 
     def _translation(self, edit: TranscriptEdit) -> None:
         """A segment re-translated from its corrected text: ``after`` by the model ``speaker``."""
@@ -929,7 +949,7 @@ def record(
     recorder = _Recorder(session, store, job, user)
     for op in operations:
         recorder.add(op)
-    return _commit(session, store, job, recorder.rows)
+    return commit_rows(session, store, job, recorder.rows)
 
 
 def edit_words(
@@ -971,12 +991,13 @@ def rename_speakers(
         before = shown.get(speaker, speaker)
         if after != before:
             recorder.row("speaker", speaker=speaker, before=before, after=after)
-    return _commit(session, store, job, recorder.rows)
+    return commit_rows(session, store, job, recorder.rows)
 
 
-def _commit(
+def commit_rows(
     session: Session, store: ObjectStore, job: Job, rows: list[TranscriptEdit]
 ) -> list[TranscriptEdit]:
+    """Record correction rows, store the revision they make (under the job's lock) and commit."""
     if not rows:
         return rows
     session.add_all(rows)

@@ -18,9 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from verbatim.anonymize.crypto import resolve_key
 from verbatim.errors import InvalidOptionError, JobNotReadyError
 from verbatim.jobs.documents import Rendered, download_name, load_current, lock_job_row
 from verbatim.jobs.layout import ArtifactKind, artifact, content_type, key_of
+from verbatim.jobs.marks import marks_of
 from verbatim.jobs.request import TranscriptionRequest
 from verbatim.ops.db import Artifact, ArtifactRecord, Job, utcnow
 from verbatim.ops.storage.base import ObjectNotFoundError, ObjectStore
@@ -28,6 +30,7 @@ from verbatim.ops.storage.base import ObjectNotFoundError, ObjectStore
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
+    from verbatim.anonymize.engine import HandMark
     from verbatim.anonymize.policy import Policy
     from verbatim.anonymize.reveal import Revealed
     from verbatim.ops.settings import Settings
@@ -72,6 +75,7 @@ def make_pseudonymized(
     settings: Settings,
     recording: Path | None,
     hide: Sequence[str] = (),
+    marks: Sequence[HandMark] = (),
 ) -> dict[ArtifactKind, bytes]:
     """Pseudonymise a transcript: the copy, the encrypted table and the released audio, by artefact kind.
 
@@ -82,6 +86,7 @@ def make_pseudonymized(
         settings: for the pseudonymisation key.
         recording: the original recording on local disk, for the released copy (None: no audio copy).
         hide: names always hidden (the job's request's hide list).
+        marks: spans marked or unmarked by hand (:func:`verbatim.jobs.marks.marks_of` the revision).
     """
     from verbatim.anonymize import pseudonymize_transcript
     from verbatim.anonymize.audio import release_recording
@@ -89,7 +94,7 @@ def make_pseudonymized(
     from verbatim.anonymize.export import render_pseudonymized
 
     key = resolve_key(settings)
-    copy, mapping = pseudonymize_transcript(transcript, policy, key=key, hide=hide)
+    copy, mapping = pseudonymize_transcript(transcript, policy, key=key, hide=hide, marks=marks)
     made = {
         ArtifactKind.PSEUDONYMIZED: render_pseudonymized(copy, "json", mapping),
         ArtifactKind.PSEUDONYMIZATION_MAP: mapping.encrypt(key, context=job_id),
@@ -155,8 +160,9 @@ def refresh_after_corrections(session: Session, store: ObjectStore, job: Job, se
 
     revision = artifact(job, ArtifactKind.REVISION)
     seen = revision.sha256 if revision is not None else None
-    transcript = transcript_from_json(load_current(store, job))
-    request = TranscriptionRequest.from_stored(job.options)
+    current = load_current(store, job)
+    transcript, marks = transcript_from_json(current), marks_of(current)
+    request = TranscriptionRequest.from_stored(job.options, key=resolve_key(settings))
     policy, hide = request.policy(), request.hide
     released = artifact(job, ArtifactKind.AUDIO_PSEUDONYMIZED) and job.original_purged_at is None
     source = job.object_key if released else None
@@ -169,7 +175,7 @@ def refresh_after_corrections(session: Session, store: ObjectStore, job: Job, se
             with store.open(source) as stream, recording.open("wb") as sink:
                 shutil.copyfileobj(stream, sink, 1024 * 1024)
         made = make_pseudonymized(
-            job_id, transcript, policy=policy, settings=settings, recording=recording, hide=hide
+            job_id, transcript, policy=policy, settings=settings, recording=recording, hide=hide, marks=marks
         )
     lock_job_row(session, job)  # re-reads the artefacts
     revision = artifact(job, ArtifactKind.REVISION)
@@ -202,7 +208,7 @@ def refresh_job(
     return "refreshed" if refreshed else "fresh"
 
 
-def render_pseudonymized_view(store: ObjectStore, job: Job, fmt: str) -> Rendered:
+def render_pseudonymized_view(store: ObjectStore, job: Job, fmt: str, settings: Settings) -> Rendered:
     """The pseudonymised transcript in an export format: the stored copy, or one made now from the current
     revision with the job's policy, for a job that has none or whose copy predates the latest correction (the
     same aliases as the stored copy: they depend on the text only; the text alone is pseudonymised, no
@@ -220,7 +226,7 @@ def render_pseudonymized_view(store: ObjectStore, job: Job, fmt: str) -> Rendere
     stored = artifact(job, ArtifactKind.PSEUDONYMIZED)
     name = download_name(job, fmt, pseudonymized=True)
     try:
-        request = TranscriptionRequest.from_stored(job.options)
+        request = TranscriptionRequest.from_stored(job.options, key=resolve_key(settings))
     except InvalidOptionError:
         request = TranscriptionRequest()
     if stored is not None and not is_stale(job):
@@ -233,8 +239,10 @@ def render_pseudonymized_view(store: ObjectStore, job: Job, fmt: str) -> Rendere
         return Rendered(render(transcript_from_json(data), fmt, options=options), MEDIA_TYPES[fmt], name)
     from verbatim.anonymize import pseudonymize_transcript
 
-    original = transcript_from_json(load_current(store, job))
-    copy, mapping = pseudonymize_transcript(original, request.policy(), hide=request.hide)
+    current = load_current(store, job)
+    copy, mapping = pseudonymize_transcript(
+        transcript_from_json(current), request.policy(), hide=request.hide, marks=marks_of(current)
+    )
     return Rendered(
         render_pseudonymized(copy, fmt, mapping, options=request.export_options()), MEDIA_TYPES[fmt], name
     )

@@ -322,18 +322,50 @@ class TranscriptionRequest(BaseModel):
         chosen = self.pseudonymization_policy
         return chosen.policy() if isinstance(chosen, PolicyDocument) else get_policy(chosen)
 
-    def to_stored(self) -> dict[str, Any]:
-        """The JSON form kept with the job (``job.options``)."""
-        return self.model_dump(mode="json")
+    def to_stored(self, *, key: bytes | None = None) -> dict[str, Any]:
+        """The JSON form kept with the job (``job.options``).
+
+        Args:
+            key: the pseudonymisation key. With it, the hide list is kept sealed (AES-256-GCM, under
+                :data:`SEALED_HIDE`) so that no hidden name is in clear in the database; without it (a
+                request that is not stored, tests), in clear.
+        """
+        stored = self.model_dump(mode="json")
+        if key is not None and self.hide:
+            from verbatim.anonymize.crypto import encrypt_document
+
+            envelope = encrypt_document(key, {"hide": list(self.hide)}, context=_HIDE_CONTEXT)
+            stored["hide"] = []
+            stored[SEALED_HIDE] = envelope.decode("utf-8")
+        return stored
 
     @classmethod
-    def from_stored(cls, stored: Mapping[str, Any] | None) -> TranscriptionRequest:
+    def from_stored(
+        cls, stored: Mapping[str, Any] | None, *, key: bytes | None = None
+    ) -> TranscriptionRequest:
         """The request as :meth:`to_stored` kept it (no default is resolved again from today's settings).
+
+        Args:
+            stored: ``job.options``.
+            key: the pseudonymisation key, to open a sealed hide list; without it the request's ``hide``
+                is empty (callers that do not pseudonymise need no key).
 
         Raises:
             InvalidOptionError: the stored options no longer validate.
+            KeyError_: the hide list was sealed with another key.
         """
-        return _validate(cls, dict(stored or {}))
+        data = dict(stored or {})
+        sealed = data.pop(SEALED_HIDE, None)
+        if sealed is not None and key is not None:
+            from verbatim.anonymize.crypto import decrypt_document
+
+            data["hide"] = list(decrypt_document(key, str(sealed).encode("utf-8")).get("hide", []))
+        return _validate(cls, data)
+
+
+SEALED_HIDE = "hide_sealed"
+"""The key of ``job.options`` holding the encrypted hide list (see :meth:`TranscriptionRequest.to_stored`)."""
+_HIDE_CONTEXT = "verbatim.job-options/hide"
 
 
 SETTINGS_DEFAULTS: dict[str, Callable[[Settings], object]] = {

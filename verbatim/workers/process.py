@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from verbatim.errors import AudioDecodeError, VerbatimError
 from verbatim.jobs.layout import ArtifactKind, content_type, key_of, original_key
-from verbatim.jobs.request import TranscriptionRequest
+from verbatim.jobs.request import SEALED_HIDE, TranscriptionRequest
 from verbatim.models.identity import public_identities
 from verbatim.ops.db import (
     DEFAULT_MAX_ATTEMPTS,
@@ -320,7 +320,7 @@ def process_job(
     workdir = Path(tempfile.mkdtemp(prefix="verbatim-job-"))  # private (0o700)
     try:
         with beat:
-            request = TranscriptionRequest.from_stored(job.options)
+            request = TranscriptionRequest.from_stored(job.options, key=_hide_key(job.options, settings))
             voices = _unit_voices(sessions, settings, job) if request.diarize else None
             transcript = _run(
                 job,
@@ -535,6 +535,15 @@ def _pseudonymized(
         recording=recording,
         hide=request.hide,
     )
+
+
+def _hide_key(options: dict[str, object] | None, settings: Settings) -> bytes | None:
+    """The pseudonymisation key when the job's hide list is sealed with it (no key file made otherwise)."""
+    if not options or SEALED_HIDE not in options:
+        return None
+    from verbatim.anonymize.crypto import resolve_key
+
+    return resolve_key(settings)
 
 
 def _store_transcript(store: ObjectStore, job_id: str, transcript: Transcript) -> ArtifactRecord:

@@ -32,6 +32,7 @@ from verbatim.api.schemas_web import (
     RevertOp,
     SegmentSpeakerOp,
     SegmentSpeakersCreate,
+    SpanMarksCreate,
     SpanOp,
     SpeakerPublic,
     SpeakersPublic,
@@ -45,7 +46,7 @@ from verbatim.api.schemas_web import (
 )
 from verbatim.api.security import bounded_range
 from verbatim.api.services import visible_job
-from verbatim.jobs import documents
+from verbatim.jobs import documents, marks
 from verbatim.jobs import pseudonymized as copies
 from verbatim.jobs.documents import content_disposition, download_name
 from verbatim.jobs.layout import ArtifactKind, artifact
@@ -249,6 +250,35 @@ def reassign_segments(
     return _recorded(
         session, dispatcher, user=user, job=job, request_id=request_id, detail=detail,
         write=lambda: documents.reassign_segments(session, store, job=job, user=user, edits=edits),
+    )  # fmt: skip
+
+
+@router.post("/{job_id}/marks", response_model=EditList)
+def mark_spans(
+    job_id: str,
+    body: SpanMarksCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    store: StoreDep,
+    dispatcher: DispatcherDep,
+    request_id: RequestIdDep,
+) -> EditList:
+    """Mark spans by hand as personal data (``marked: true``) or leave detected ones in clear (``false``) in
+    every pseudonymised artefact: text, JSON, translation, speaker names, the released recording's tones.
+
+    Each names the words it covers as the client saw them (409 if they changed). Recorded in the history
+    like a word correction (who, when, the span's text), audited (positions only); the pseudonymised copies
+    are made again by the workers.
+    """
+    where = ",".join(
+        f"{'+' if m.marked else '-'}{m.segment_id}:{m.word_index}+{m.word_count}" for m in body.marks[:10]
+    )
+    detail = f"mark spans={len(body.marks)} at={where}"
+    job = visible_job(session, user=user, job_id=job_id, action="write", request_id=request_id, detail=detail)
+    spans = [marks.SpanMark(m.segment_id, m.word_index, m.word_count, m.before, m.marked) for m in body.marks]
+    return _recorded(
+        session, dispatcher, user=user, job=job, request_id=request_id, detail=detail,
+        write=lambda: marks.mark_spans(session, store, job=job, user=user, marks=spans),
     )  # fmt: skip
 
 

@@ -145,6 +145,7 @@ def get_transcript(
     store: StoreDep,
     request_id: RequestIdDep,
     dispatcher: DispatcherDep,
+    settings: SettingsDep,
     format: ExportFormat = "json",
     view: TranscriptView = "original",
     subtitles: Literal["original", "translation"] = "original",
@@ -166,7 +167,7 @@ def get_transcript(
     try:
         if view == "pseudonymized":
             pseudonymized.ask_refresh(dispatcher, job)  # stale: a copy of the current revision made now
-            rendered = copies.render_pseudonymized_view(store, job, format)
+            rendered = copies.render_pseudonymized_view(store, job, format, settings)
         else:
             rendered = services.render_transcript(store, job, format, subtitles=subtitles)
     except Exception as e:

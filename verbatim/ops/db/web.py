@@ -41,6 +41,8 @@ EDIT_KINDS: Final = (
     "times",
     "translation",
     "revert",
+    "mark",
+    "unmark",
 )
 
 
@@ -52,7 +54,9 @@ class TranscriptEdit(Base):
     next (``merge``: ``other_segment_id`` the turn absorbed); a word's or turn's times (``times``: ``"start
     end"`` in seconds, ``word_index`` null for the turn); a segment re-translated (``translation``:
     ``speaker`` holds the model that made it); a correction reverted (``revert``: ``reverts`` its id; a
-    revert of a revert restores the row).
+    revert of a revert restores the row); a span of ``word_count`` words from ``word_index`` marked as
+    personal data (``mark``) or left in clear (``unmark``) in the pseudonymised copies, ``before`` and
+    ``after`` then being the span's text.
 
     ``before`` and ``after`` are the texts on each side of the change; ``user_name`` is copied so that the
     history says who corrected even after the account changed; ``revision_sha256`` is the hash of the

@@ -2,6 +2,7 @@
 import { ApiError, api, bytes, clock, dateTime, el, initPage, notify, plural, requireSignIn, statusText } from "./app.js";
 import { decorate, initEditor, remember, revertRow } from "./editor.js";
 import { t } from "./i18n.js";
+import { initMarks, markText } from "./marks.js";
 
 const LOW_CONFIDENCE = 0.5;
 const SKIP_S = 5;
@@ -470,7 +471,7 @@ async function loadHistory() {
         { class: "change" },
         el("del", { text: shown(e, e.before) }),
         el("span", { "aria-hidden": "true", text: " → " }),
-        el("ins", { text: shown(e, e.after) }),
+        el("ins", { text: e.kind === "mark" || e.kind === "unmark" ? markText(`history_${e.kind}`) : shown(e, e.after) }),
       ),
       el(
         "p",
@@ -480,7 +481,7 @@ async function loadHistory() {
         ` · ${whereText(e)}`,
         e.reverted ? el("strong", { class: "undone", text: ` · ${t("row_reverted")}` }) : null,
       ),
-      e.reverted || state.view !== "original"
+      e.reverted || e.kind === "mark" || e.kind === "unmark" || state.view !== "original"
         ? null
         : el("button", {
             type: "button",
@@ -797,6 +798,19 @@ async function main() {
   await refresh();
   // The history holds the original words: not shown to someone who may only see the pseudonymised copy.
   document.getElementById("history-title").closest("section").hidden = state.pseudoOnly;
+  // Marking spans by hand for the pseudonymised copies (marks.js), in the original view of the owning unit.
+  const marks = initMarks({
+    jobId,
+    container,
+    place: document.querySelector(".side"),
+    doc: () => state.doc,
+    editable: () => !state.pseudoOnly && state.view === "original",
+    after: async () => {
+      await refresh();
+      await Promise.all([loadHistory(), loadCustody(false)]);
+    },
+  });
+  document.getElementById("view").addEventListener("change", () => marks.update());
   // Sharing is the owning unit's decision: not shown to a unit that reads a shared copy.
   document.getElementById("sharing").hidden = state.pseudoOnly;
   await Promise.all([
