@@ -26,6 +26,9 @@ from tests.workers.helpers import JFK
 from verbatim.api.serving import free_port
 from verbatim.ops.accounts import create_user
 from verbatim.ops.db import Job, make_engine, session_factory, upgrade
+from verbatim.ops.db.sealed import attach_keyring
+from verbatim.ops.keys import resolve_keyring
+from verbatim.ops.settings import Settings
 from verbatim.ops.storage import LocalObjectStore
 
 pytestmark = pytest.mark.services
@@ -145,6 +148,8 @@ def home(tmp_path: Path) -> Iterator[tuple[Path, str]]:
 
 def jobs_in(home: Path) -> list[Job]:
     engine = make_engine(f"sqlite:///{home / 'verbatim.db'}")
+    # the embedded deployment seals its database columns by default, with the home's keyring
+    attach_keyring(engine, resolve_keyring(Settings(home=home)))
     try:
         with session_factory(engine)() as session:
             return list(session.query(Job))

@@ -247,7 +247,10 @@ def test_a_correction_is_kept_when_the_field_loses_focus_and_cancelled_by_escape
     rows_before = page.locator("#history-table li").count()
     page.get_by_role("button", name=f"Rétablir « {original} » (segment {key[0]}, mot {key[1]})").first.click()
     page.wait_for_selector(f"#notice >> text=« {original} » rétabli")
-    assert saved.inner_text() == original
+    from playwright.sync_api import expect
+
+    # the notice may show before the transcript is drawn again: wait on the word itself
+    expect(saved).to_have_text(original, timeout=20_000)
     page.wait_for_function(
         f"() => document.querySelectorAll('#history-table li').length === {rows_before + 1}"
     )

@@ -304,7 +304,13 @@ def process_job(
                 max_attempts=options.max_attempts,
                 stale_after=options.stale_after,
             )
-            return session.get(Job, job_id) if claimed else None
+            job = session.get(Job, job_id)
+            if job is None:
+                return None
+            # A claim that committed but whose connection was lost before the job was read back is tried
+            # again, and that try finds the job running: held by this very execution, it is ours.
+            mine = job.status == "running" and job.worker_id == worker_id
+            return job if claimed or mine else None
 
     # A lost connection here would end the task with the job still queued: claim on a fresh one.
     job = _on_fresh_connection("claim", job_id, claim)
