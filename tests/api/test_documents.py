@@ -110,3 +110,8 @@ def test_the_pseudonymised_copy_is_named_by_the_case_not_the_recording(
         "2026_00123_2026-11-29_pseudonymise.docx",
         "2026_00123_2026-11-29_pseudonymise.docx",
     )
+
+
+def test_line_numbers_is_a_request_field_given_to_the_documents() -> None:
+    assert parse_request({"line_numbers": "true"}).export_options().line_numbers is True
+    assert parse_request({}).export_options().line_numbers is False

@@ -175,6 +175,47 @@ def test_odt_is_a4_with_header_footer_and_page_fields() -> None:
     assert "Bonjour, vous êtes bien madame Dupont ? Asseyez-vous je vous prie." in body
 
 
+@pytest.mark.parametrize("numbered", [True, False])
+def test_docx_numbers_its_lines_on_each_page_only_when_asked(numbered: bool) -> None:
+    import dataclasses
+
+    import docx
+    from docx.oxml.ns import qn
+
+    options = dataclasses.replace(CASE, line_numbers=numbered)
+    document = docx.Document(io.BytesIO(render(_long(), "docx", options=options)))
+    section = document.sections[0]._sectPr
+    found = section.findall(qn("w:lnNumType"))
+    if not numbered:
+        assert found == []
+        return
+    [numbering] = found
+    assert numbering.get(qn("w:restart")) == "newPage" and numbering.get(qn("w:countBy")) == "1"
+    # where the schema wants it: right after the page margins, before the page numbering and the columns
+    names = [child.tag for child in section]
+    assert names.index(qn("w:lnNumType")) == names.index(qn("w:pgMar")) + 1
+    assert names.index(qn("w:lnNumType")) < names.index(qn("w:cols"))
+
+
+@pytest.mark.parametrize("numbered", [True, False])
+def test_odt_numbers_its_lines_on_each_page_only_when_asked(numbered: bool) -> None:
+    import dataclasses
+
+    from odf.opendocument import load
+    from odf.text import LinenumberingConfiguration
+
+    options = dataclasses.replace(CASE, line_numbers=numbered)
+    document = load(io.BytesIO(render(_long(), "odt", options=options)))
+    found = document.styles.getElementsByType(LinenumberingConfiguration)
+    if not numbered:
+        assert all(c.getAttribute("numberlines") != "true" for c in found)
+        return
+    [config] = found
+    assert config.getAttribute("numberlines") == "true"
+    assert config.getAttribute("restartonpage") == "true"
+    assert config.getAttribute("numberposition") == "left"
+
+
 # --- PDF (LibreOffice) ----------------------------------------------------------------------------------
 
 
@@ -199,6 +240,26 @@ def test_bilingual_pdf_has_one_table_with_headers_and_the_notice(soffice: str) -
     assert "Question number 7 asked of the witness." in whole
     # The header row repeats on the pages the table runs over.
     assert sum("Traduction automatique (anglais)" in t for t in texts) >= 2
+
+
+def test_pdf_numbers_its_lines_anew_on_each_page_only_when_asked(soffice: str) -> None:
+    import dataclasses
+
+    from pypdf import PdfReader
+
+    def numbers(line_numbers: bool) -> list[set[str]]:
+        data = render(_long(), "pdf", options=dataclasses.replace(CASE, line_numbers=line_numbers))
+        pages = PdfReader(io.BytesIO(data)).pages
+        return [
+            {line.strip() for line in (p.extract_text() or "").splitlines() if line.strip().isdigit()}
+            for p in pages
+        ]
+
+    numbered = numbers(True)
+    assert len(numbered) >= 2
+    for page in numbered:  # each page's lines numbered from 1
+        assert {"1", "2", "3", "10"} <= page
+    assert not any({"2", "3", "10"} <= page for page in numbers(False))
 
 
 def test_docx_laid_out_by_libreoffice_has_the_header_and_page_x_of_y_on_every_page(soffice: str) -> None:

@@ -154,6 +154,7 @@ FIELD_NAMES: Final[dict[str, str]] = {
     "hearing_place": "lieu de l'audition",
     "hearing_date": "date de l'audition",
     "persons_present": "personnes présentes",
+    "line_numbers": "numéros de ligne",
     "file": "fichier",
     "after": "nouvelle valeur",
     "edit_id": "correction",

@@ -196,6 +196,11 @@ class TranscriptionRequest(BaseModel):
         default_factory=list,
         description="Persons present, each with their role: 'Mme Durand (greffière), M. Martin (témoin)'.",
     )
+    line_numbers: bool = Field(
+        default=False,
+        description="Number the lines of the documents (DOCX, ODT, PDF) in the margin, anew on each page, so "
+        "that a passage can be cited by page and line.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -312,6 +317,7 @@ class TranscriptionRequest(BaseModel):
             hearing_place=self.hearing_place,
             hearing_date=self.hearing_date,
             persons_present=tuple(self.persons_present),
+            line_numbers=self.line_numbers,
             **layout,
         )
 

@@ -59,6 +59,14 @@ def render_docx(transcript: Transcript, options: ExportOptions) -> bytes:
     section.left_margin = section.right_margin = Mm(20)
     section.top_margin = section.bottom_margin = Mm(20)
     section.header_distance = section.footer_distance = Mm(10)
+    if options.line_numbers:
+        # Word numbers every line of the section's body (not the header table's cells), anew on each page.
+        numbering = OxmlElement("w:lnNumType")
+        numbering.set(qn("w:countBy"), "1")
+        numbering.set(qn("w:distance"), str(Mm(5).twips))
+        numbering.set(qn("w:restart"), "newPage")
+        # the schema puts lnNumType after the page margins (pgMar) and before pgNumType/cols
+        section._sectPr.find(qn("w:pgMar")).addnext(numbering)
     normal = document.styles["Normal"]
     normal.font.name = "Calibri"
     normal.font.size = Pt(11)

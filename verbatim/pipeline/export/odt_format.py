@@ -38,6 +38,15 @@ def render_odt(transcript: Transcript, options: ExportOptions) -> bytes:
     record = build_record(transcript, options)
     document = OpenDocumentText()
     styles = _Styles(document, record)
+    if options.line_numbers:
+        from odf.text import LinenumberingConfiguration
+
+        # Every line of the body numbered in the left margin, anew on each page (headers and footers are not).
+        numbering = LinenumberingConfiguration(
+            numberlines="true", numformat="1", increment="1", restartonpage="true",
+            numberposition="left", offset="0.5cm", countemptylines="false",
+        )  # fmt: skip
+        document.styles.addElement(numbering)
     document.meta.addElement(_meta("Title", record.title))
     body = document.text
     body.addElement(P(stylename=styles.title, text=clean(record.title)))

@@ -31,6 +31,7 @@ class ExportOptions:
         hearing_place: where the hearing took place.
         hearing_date: when: an ISO date or date and time (``2026-11-29`` or ``2026-11-29T14:30``).
         persons_present: the persons present, each with their role (``Mme Durand (greffière)``).
+        line_numbers: number the lines in the left margin, restarting on each page (DOCX, ODT, PDF).
     """
 
     title: str = "Transcription d'audition"
@@ -46,3 +47,4 @@ class ExportOptions:
     hearing_place: str | None = None
     hearing_date: str | None = None
     persons_present: tuple[str, ...] = ()
+    line_numbers: bool = False
