@@ -130,7 +130,14 @@ def test_a_tokenless_huge_body_is_refused_before_it_is_sent(
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
         f"Content-Length: {declared}\r\n\r\n"
     ).encode()
-    answer, sent = _first_answer(server.api.port, head, body_bytes=declared)
+    # The server answers 401 and closes while body bytes are still arriving: its kernel then resets the
+    # connection, and a reset that overtakes the answer discards it on the client's side (seen once in a CI
+    # run on a loaded machine). A reset with nothing read is tried again; the 401 must come on some try.
+    for _ in range(3):
+        answer, sent = _first_answer(server.api.port, head, body_bytes=declared)
+        if answer:
+            break
+        assert sent < declared // 10  # even the reset came while the body was still being sent
     assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
     assert sent < declared // 10  # the answer came while the body was still being sent
     assert (
