@@ -20,7 +20,7 @@ from verbatim.anonymize.lexicon import common_word
 from verbatim.anonymize.normalize import fold
 from verbatim.anonymize.recognizers import AnalysisContext
 from verbatim.anonymize.spans import Span
-from verbatim.anonymize.wordnames import bare_name_position
+from verbatim.anonymize.wordnames import bare_name_position, faker_names
 
 __all__ = [
     "ContextNameRecognizer",
@@ -213,15 +213,7 @@ _FAKER_LOCALES: Final = (
 
 def faker_first_names(locales: tuple[str, ...]) -> frozenset[str]:
     """Folded first names of Faker's ``locales`` (MIT), 3 letters or more, minus common words."""
-    names: set[str] = set()
-    for locale in locales:
-        try:
-            provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
-        except (ImportError, AttributeError):
-            continue
-        for attr in ("first_names", "first_names_male", "first_names_female"):
-            values = getattr(provider, attr, ())
-            names.update(fold(v) for v in (values.keys() if isinstance(values, dict) else values))
+    names = faker_names(locales)
     return frozenset(n for n in names if len(n) >= 3 and n.isascii() and n not in _AMBIGUOUS_FIRST_NAMES)
 
 

@@ -45,11 +45,10 @@ _EXTRA: Final = (
 )  # fmt: skip
 
 
-@lru_cache(maxsize=1)
-def word_first_names() -> frozenset[str]:
-    """Folded first names given in France (Faker's French-speaking lists), ordinary words included."""
+def faker_names(locales: tuple[str, ...]) -> set[str]:
+    """Every folded first name of Faker's ``locales`` (MIT), as listed (words and short names included)."""
     names: set[str] = set()
-    for locale in _FRENCH_LOCALES:
+    for locale in locales:
         try:
             provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
         except (ImportError, AttributeError):
@@ -57,6 +56,13 @@ def word_first_names() -> frozenset[str]:
         for attr in ("first_names", "first_names_male", "first_names_female"):
             values = getattr(provider, attr, ())
             names.update(fold(v) for v in (values.keys() if isinstance(values, dict) else values))
+    return names
+
+
+@lru_cache(maxsize=1)
+def word_first_names() -> frozenset[str]:
+    """Folded first names given in France (Faker's French-speaking lists), ordinary words included."""
+    names = faker_names(_FRENCH_LOCALES)
     names.update(_EXTRA)
     return frozenset(n for n in names if len(n) >= 3 and n.isascii() and n not in _NEVER)
 
