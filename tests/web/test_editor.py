@@ -135,6 +135,12 @@ def test_a_span_is_replaced_inserted_deleted_and_escape_cancels(
     page.wait_for_selector("#notice >> text=Correction annulée")
     assert page.locator(".span-input").count() == 0 and len(_history(server, job["id"])) == rows
     assert _word(page, sid, 0).inner_text() == "alpha"
+    # the words the field stood in for are shown again, and the keyboard is back on the last of them
+    from playwright.sync_api import expect
+
+    expect(_word(page, sid, 0)).to_be_visible()
+    expect(_word(page, sid, 1)).to_be_visible()
+    expect(_word(page, sid, 1)).to_be_focused()
     # insert after a word (I), then delete it (Suppr)
     _word(page, sid, 1).focus()
     page.keyboard.press("i")

@@ -128,6 +128,32 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+/**
+ * The keys of a field in which a word (or a span of words) is being corrected: Enter keeps what was typed,
+ * Escape cancels, and leaving the field keeps it too (as Enter does: typed text is never silently dropped).
+ * `finish(keep)` is called once, by the first of the three; what it returns (a promise) is returned. Key
+ * presses stay in the field: the page's own keys (word navigation, shortcuts) do not see them.
+ */
+export function editKeys(input, finish) {
+  let done = false;
+  const end = (keep) => {
+    if (done) return undefined;
+    done = true;
+    return finish(keep);
+  };
+  input.addEventListener("keydown", (event) => {
+    event.stopPropagation();
+    if (event.key === "Enter") {
+      event.preventDefault();
+      end(true);
+    } else if (event.key === "Escape") {
+      event.preventDefault();
+      end(false);
+    }
+  });
+  input.addEventListener("blur", () => end(true));
+}
+
 export function clock(seconds) {
   const total = Math.max(0, Math.floor(seconds || 0));
   const h = Math.floor(total / 3600);

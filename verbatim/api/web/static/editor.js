@@ -4,7 +4,7 @@
 // an undo is a revert row, a redo a revert of that revert. The page (job.js) draws the transcript and calls
 // `decorate()` after each drawing; this module keeps to its own functions and elements (`#editor-tools`,
 // `.sel`, `.retranslate`, `#speed`) so that other controls of the page stay apart.
-import { ApiError, api, el, notify, plural } from "./app.js";
+import { ApiError, api, editKeys, el, notify, plural } from "./app.js";
 import { t } from "./i18n.js";
 
 const NUDGE_S = 0.1;
@@ -436,10 +436,7 @@ function inlineInput(anchor, { value, label, replace, save }) {
   const hidden = replace || [];
   for (const node of hidden) node.hidden = true;
   anchor.after(input);
-  let done = false;
-  const finish = async (keep) => {
-    if (done) return;
-    done = true;
+  editKeys(input, async (keep) => {
     const text = input.value.trim();
     input.remove();
     for (const node of hidden) node.hidden = false;
@@ -449,18 +446,7 @@ function inlineInput(anchor, { value, label, replace, save }) {
       return;
     }
     await save(text);
-  };
-  input.addEventListener("keydown", (event) => {
-    event.stopPropagation();
-    if (event.key === "Enter") {
-      event.preventDefault();
-      finish(true);
-    } else if (event.key === "Escape") {
-      event.preventDefault();
-      finish(false);
-    }
   });
-  input.addEventListener("blur", () => finish(true));
   input.focus();
   input.select();
 }

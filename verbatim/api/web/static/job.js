@@ -1,5 +1,5 @@
 // The transcript page: player synced with the words, corrections, speaker names, history, exports, custody.
-import { ApiError, api, bytes, clock, dateTime, el, initPage, notify, plural, requireSignIn, statusText } from "./app.js";
+import { ApiError, api, bytes, clock, dateTime, editKeys, el, initPage, notify, plural, requireSignIn, statusText } from "./app.js";
 import { decorate, initEditor, remember, revertRow } from "./editor.js";
 import { t } from "./i18n.js";
 import { initMarks, markText } from "./marks.js";
@@ -384,10 +384,8 @@ function editWord(span) {
     title: t("edit_help"),
     size: String(Math.max(4, before.length + 2)),
   });
-  let done = false;
-  const finish = async (save) => {
-    if (done) return;
-    done = true;
+  // Leaving the field keeps what was typed (saved, as Enter does): only Escape cancels, and says so.
+  editKeys(input, async (save) => {
     const after = input.value.trim();
     span.textContent = before;
     span.focus();
@@ -400,19 +398,7 @@ function editWord(span) {
     span.title = t("edited_title");
     notify(t("saved"));
     await Promise.all([loadHistory(), loadCustody(false)]);
-  };
-  input.addEventListener("keydown", (event) => {
-    event.stopPropagation();
-    if (event.key === "Enter") {
-      event.preventDefault();
-      finish(true);
-    } else if (event.key === "Escape") {
-      event.preventDefault();
-      finish(false);
-    }
   });
-  // Leaving the field keeps what was typed (saved, as Enter does): only Escape cancels, and says so.
-  input.addEventListener("blur", () => finish(true));
   span.replaceChildren(input);
   input.focus();
   input.select();
