@@ -7,7 +7,10 @@ recorded as a correction row of kind ``translation`` (:func:`verbatim.jobs.docum
 - a **text** model that covers the pair translates the *corrected* text (names marked as such kept);
 - otherwise, into English, **Whisper's speech translation** hears the segment's audio again: it cannot read
   the corrected words, so a correction of the text changes its output only through the segment's (possibly
-  corrected) times;
+  corrected) times. Only the segment's window (:data:`MARGIN_S` either side) is decoded, by a seek
+  (:func:`verbatim.pipeline.decode.decode_window`): the samples Whisper hears are those a decode of the whole
+  recording gives, at the cost of the segment, not of hours of audio. The stored recording (decrypted and
+  authenticated by the store when encrypted at rest) must still have the SHA-256 recorded at upload;
 - a segment already in the target language gets its corrected text (model ``original``).
 """
 
@@ -19,18 +22,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from verbatim.errors import InvalidOptionError, TranslationUnavailableError
+from verbatim.errors import AudioDecodeError, InvalidOptionError, TranslationUnavailableError
 from verbatim.ops.db import Job
 from verbatim.ops.settings import Settings
-from verbatim.ops.storage import ObjectStore
+from verbatim.ops.storage import ObjectNotFoundError, ObjectStore
 
-__all__ = ["Retranslation", "retranslate_segment"]
+__all__ = ["MARGIN_S", "Retranslation", "retranslate_segment", "segment_window"]
+
+MARGIN_S = 1.0
+"""Seconds of audio decoded either side of the segment: more than the 0.2 s pad speech translation adds,
+and enough that the pad comes out the same as on the whole recording (it needs 0.4 s of audio after)."""
 
 
 @dataclass(frozen=True)
 class Retranslation:
     text: str
     model: str
+
+
+def segment_window(start: float, end: float) -> tuple[int, int]:
+    """The samples (16 kHz, ``[first, last)``) decoded to translate a segment of ``[start, end]`` again."""
+    from verbatim.pipeline.types import SAMPLE_RATE
+
+    first = max(0, round((start - MARGIN_S) * SAMPLE_RATE))
+    return first, max(first, round((end + MARGIN_S) * SAMPLE_RATE))
 
 
 def retranslate_segment(
@@ -40,7 +55,11 @@ def retranslate_segment(
 
     Raises:
         InvalidOptionError: no such segment, or it has no translation.
-        TranslationUnavailableError: no route translates the pair on this server.
+        TranslationUnavailableError: no route translates the pair on this server, or the recording the
+            speech route must hear is no longer stored.
+        AudioDecodeError: the stored recording is not the one uploaded (SHA-256), or its window does not
+            decode.
+        IntegrityError: an encrypted recording failed authentication (from the store).
     """
     from verbatim.jobs.stages import get_asr, get_translator
     from verbatim.pipeline.export.json_format import transcript_from_dict
@@ -79,14 +98,26 @@ def retranslate_segment(
         asr = get_asr(settings)
     if job.object_key is None:
         raise TranslationUnavailableError("The recording is no longer stored: it cannot be heard again.")
-    from verbatim.pipeline.decode import decode
+    from verbatim.pipeline.decode import decode_window
 
     transcript = transcript_from_dict(dict(doc))
     seg = next(s for s in transcript.segments if s.id == segment_id)
+    first, last = segment_window(seg.start, seg.end)
     with tempfile.TemporaryDirectory(prefix="verbatim-retranslate-") as folder:
+        # a fixed neutral name: decoding errors quote it, and the user's file name must not reach logs
         path = Path(folder) / "recording"
-        store.download_to(job.object_key, path)
-        audio = decode(path)
-    texts = speech_translate(asr, audio, [seg.with_(language=source)], beam_size=5)
+        try:
+            stored = store.download_to(job.object_key, path)  # the store decrypts and authenticates
+        except ObjectNotFoundError as e:
+            raise TranslationUnavailableError(
+                "The recording is missing from storage: it cannot be heard again."
+            ) from e
+        if job.audio_sha256 and stored.sha256 != job.audio_sha256:
+            raise AudioDecodeError(
+                "The stored recording does not match the SHA-256 recorded at upload (chain of custody "
+                "broken); ask an administrator to check the object store."
+            )
+        audio = decode_window(path, first, last, sha256=stored.sha256)
+    texts = speech_translate(asr, audio, [seg.with_(language=source)], beam_size=5, first_sample=first)
     name = asr.identity().get("name", "whisper")
     return Retranslation(texts[0], f"{name}:translate")

@@ -15,6 +15,13 @@ audio than ``max_duration_s``: :class:`AudioLimitError`.
 
 A damaged file is decoded as far as it goes (evidence is kept), and said: the report carries
 :class:`DecodeWarning` ``truncated`` when the audio stops well before what the header declares.
+
+A **window** of samples (``window=(first, last)``) is decoded alone: the demuxer seeks to a packet before it
+(:data:`PREROLL_S` earlier, so that decoders which carry state from one packet to the next, MP3's bit
+reservoir, have settled), and the decoded frames are placed by their timestamps on the clock of a whole
+decode (sample 0 is the stream's first sample), so the window holds the very samples a whole decode has at
+those indexes. A file whose packets carry no timestamps, or where the seek lands past the window, is read
+from its start, and only the window kept: memory stays the window's either way.
 """
 
 from __future__ import annotations
@@ -51,6 +58,8 @@ __all__ = [
 _BYTES_PER_SAMPLE: Final = 4
 _SLACK_BYTES: Final = 16 * 1024 * 1024
 _FFMPEG_MIX_CHANNELS: Final = 8
+PREROLL_S: Final = 1.0
+"""Seconds decoded (and dropped) before a window, for decoders whose output depends on earlier packets."""
 TRUNCATION_TOLERANCE_S: Final = 1.0
 """Declared minus decoded duration above which a file is said truncated (and above 2 % of the declared)."""
 
@@ -162,27 +171,41 @@ def _run_child(spec: dict[str, Any], name: str, *, pass_fds: tuple[int, ...] = (
     return report
 
 
-def decode_isolated(path: Path, *, mono: bool, limits: DecodeLimits) -> Decoded:
+def decode_isolated(
+    path: Path, *, mono: bool, limits: DecodeLimits, window: tuple[int, int] | None = None
+) -> Decoded:
     """Decode ``path`` to 16 kHz float32 in a limited child process.
 
     Args:
         path: the recording.
         mono: mix every channel into one; else one plane per channel (bounded by ``max_channels``).
         limits: bounds of the decode.
+        window: only the samples ``[first, last)`` of the whole decode (fewer where the recording ends
+            first); ``None``: all of them.
 
     Returns:
-        The samples, shape (channels, samples) (one channel when ``mono``), and the warnings.
+        The samples, shape (channels, samples) (one channel when ``mono``), and the warnings (a window
+        says only ``corrupt`` data met in it: whether the whole file is truncated is not looked at).
 
     Raises:
         AudioLimitError: out of bounds (sample rate, channels, duration).
         EmptyAudioError: nothing decodes.
         AudioDecodeError: unreadable, or the decoder crashed or ran out of its limits.
     """
+    if window is not None and not 0 <= window[0] <= window[1]:
+        raise ValueError(f"bad window {window}")
     if not limits.isolated:
-        return _decode_to(path, None, mono=mono, limits=limits)
+        return _decode_to(path, None, mono=mono, limits=limits, window=window)
     with tempfile.TemporaryDirectory(prefix="verbatim-decode-") as folder:  # 0700
         out = Path(folder) / "samples.f32"
-        spec = {"op": "decode", "path": str(path), "out": str(out), "mono": mono, "limits": asdict(limits)}
+        spec = {
+            "op": "decode",
+            "path": str(path),
+            "out": str(out),
+            "mono": mono,
+            "limits": asdict(limits),
+            "window": list(window) if window is not None else None,
+        }
         report = _run_child(spec, path.name)
         channels = int(report["channels"])
         flat = np.fromfile(out, dtype=np.float32)
@@ -422,8 +445,71 @@ def _damage(decoded_s: float, declared: float | None, corrupt: bool) -> list[Dec
     return warnings
 
 
-def _decode_to(path: Path, out: Path | None, *, mono: bool, limits: DecodeLimits) -> Decoded:
-    """Decode to 16 kHz float32, interleaved chunks written to ``out`` (or kept in memory when ``None``)."""
+class _Restart(Exception):
+    """The seek to a window cannot be trusted (no timestamps, or it landed past the window)."""
+
+
+def _aligned(frame: Any, origin_s: float) -> tuple[Any, int]:
+    """The first frame decoded after a seek, cut to start on the resampler's grid of a whole decode, and
+    the index (16 kHz, on a whole decode's clock) of its first output sample.
+
+    A whole decode resamples from the stream's first sample: its output sample ``k`` is the input at
+    ``k * rate / 16000``. Started at another input sample, the resampler would take its samples between
+    those (a fraction of a sample off, values a little different), so the frame is cut to begin at an input
+    sample that is on the grid (a multiple of ``rate / gcd(rate, 16000)``: 441 at 44.1 kHz, 3 at 48 kHz).
+    The frame is ``None`` when all of it lies before the grid's next point.
+
+    Raises:
+        _Restart: the frame has no timestamp.
+    """
+    import math
+
+    import av
+
+    if frame.pts is None or frame.time_base is None or not frame.sample_rate:
+        raise _Restart
+    rate = int(frame.sample_rate)
+    period = rate // math.gcd(rate, SAMPLE_RATE)
+    start = round((float(frame.pts * frame.time_base) - origin_s) * rate)  # input samples from the origin
+    drop = -start % period
+    at = (start + drop) * SAMPLE_RATE // rate
+    if drop == 0:
+        return frame, at
+    if drop >= frame.samples:
+        return None, at
+    data = frame.to_ndarray()
+    data = data[:, drop:] if frame.format.is_planar else data[:, drop * len(frame.layout.channels) :]
+    cut = av.AudioFrame.from_ndarray(
+        np.ascontiguousarray(data), format=frame.format.name, layout=frame.layout.name
+    )
+    cut.sample_rate = rate
+    cut.time_base = frame.time_base
+    cut.pts = frame.pts + round(drop / rate / frame.time_base)
+    return cut, at
+
+
+def _decode_to(
+    path: Path, out: Path | None, *, mono: bool, limits: DecodeLimits, window: tuple[int, int] | None = None
+) -> Decoded:
+    """Decode to 16 kHz float32, interleaved chunks written to ``out`` (or kept in memory when ``None``);
+    only the samples ``[first, last)`` of ``window`` when one is given (seeking to it)."""
+    if window is not None and window[0] > 0:
+        try:
+            return _decode_once(path, out, mono=mono, limits=limits, window=window, seek=True)
+        except _Restart:
+            pass
+    return _decode_once(path, out, mono=mono, limits=limits, window=window, seek=False)
+
+
+def _decode_once(
+    path: Path,
+    out: Path | None,
+    *,
+    mono: bool,
+    limits: DecodeLimits,
+    window: tuple[int, int] | None,
+    seek: bool,
+) -> Decoded:
     import av
 
     name = path.name
@@ -432,6 +518,7 @@ def _decode_to(path: Path, out: Path | None, *, mono: bool, limits: DecodeLimits
     except (av.error.FFmpegError, UnicodeDecodeError) as e:
         raise AudioDecodeError(f"{name}: not a readable audio or video file ({_reason(e)}).") from e
     sink: _Sink | None = None
+    first, last = window if window is not None else (0, -1)
     try:
         if not container.streams.audio:
             raise AudioDecodeError(f"{name}: the file has no audio stream.")
@@ -440,7 +527,21 @@ def _decode_to(path: Path, out: Path | None, *, mono: bool, limits: DecodeLimits
         _rate, file_channels = _check_stream(name, stream, limits, split=not mono)
         channels = 1 if mono else max(1, file_channels)
         declared = _declared_seconds(container, stream, str(path))
-        sink = _Sink(out, channels, int(limits.max_duration_s * SAMPLE_RATE), name, limits)
+        most = int(limits.max_duration_s * SAMPLE_RATE)
+        sink = _Sink(out, channels, most if window is None else min(most, last - first), name, limits)
+        # Where a whole decode's sample 0 lies: the stream's start (after its encoder delay).
+        base = float(stream.time_base) if stream.time_base is not None else 0.0
+        origin_s = stream.start_time * base if stream.start_time is not None else 0.0
+        at: int | None = 0  # index of the next resampled sample on a whole decode's clock (None: unknown yet)
+        if seek:
+            if not base:
+                raise _Restart
+            target = max(0.0, first / SAMPLE_RATE - PREROLL_S) + origin_s
+            try:
+                container.seek(int(target / base), stream=stream, backward=True)
+            except av.error.FFmpegError as e:
+                raise _Restart from e
+            at = None
         # Packed ("flt") output: one interleaved plane. PyAV's planar to_ndarray crashed on 8+ channels.
         # FFmpeg mixes down the layouts it knows (up to 7.1); more channels are averaged here.
         own_mix = mono and file_channels > _FFMPEG_MIX_CHANNELS
@@ -448,18 +549,36 @@ def _decode_to(path: Path, out: Path | None, *, mono: bool, limits: DecodeLimits
         resampler = av.AudioResampler(format="flt", layout=layout, rate=SAMPLE_RATE)
 
         def emit(converted: Any) -> None:
+            nonlocal at
             data = converted.to_ndarray().reshape(-1)
             if own_mix:
                 data = data.reshape(-1, file_channels).mean(axis=1, dtype=np.float32)
-            sink.write(data)
+            if window is None:
+                sink.write(data)
+                return
+            assert at is not None  # placed by the first frame after a seek (_aligned)
+            count = data.size // channels
+            lo, hi = max(0, first - at), max(0, min(count, last - at))
+            at += count
+            if lo < hi:
+                sink.write(data[lo * channels : hi * channels])
 
         decoded_any = False
         corrupt = False
         try:
             for frame in container.decode(stream):
                 decoded_any = True
+                if at is None:  # the first frame after a seek
+                    cut, placed = _aligned(frame, origin_s)
+                    if placed > first:
+                        raise _Restart
+                    if cut is None:
+                        continue
+                    frame, at = cut, placed
                 for converted in resampler.resample(frame):
                     emit(converted)
+                if window is not None and at is not None and at >= last:
+                    break
         except av.error.InvalidDataError as e:
             # A truncated or partly corrupt file: keep what decoded cleanly (evidence is never silently
             # dropped whole), say so, but refuse a file where nothing decodes.
@@ -475,7 +594,14 @@ def _decode_to(path: Path, out: Path | None, *, mono: bool, limits: DecodeLimits
             sink.close()
         container.close()
     if sink.samples == 0:
+        if window is not None:
+            raise EmptyAudioError(
+                f"{name}: no audio between {first / SAMPLE_RATE:.2f} s and {last / SAMPLE_RATE:.2f} s "
+                "(the recording is shorter)."
+            )
         raise EmptyAudioError(f"{name}: the audio stream holds no samples.")
+    if window is not None:  # a part: the whole file's length is not known here
+        declared = None
     warnings = tuple(_damage(sink.samples / SAMPLE_RATE, declared, corrupt))
     if out is not None:
         return Decoded(np.empty((channels, 0), np.float32), warnings)
@@ -495,7 +621,14 @@ def _child_main() -> int:
             report = _probe(spec["path"], limits=limits, split=bool(spec.get("split")))
         else:
             out = Path(spec["out"])
-            decoded = _decode_to(Path(spec["path"]), out, mono=mono, limits=limits)
+            window = spec.get("window")
+            decoded = _decode_to(
+                Path(spec["path"]),
+                out,
+                mono=mono,
+                limits=limits,
+                window=(int(window[0]), int(window[1])) if window else None,
+            )
             size = out.stat().st_size
             channels = decoded.samples.shape[0]
             report = {

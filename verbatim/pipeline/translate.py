@@ -265,6 +265,7 @@ def speech_translate(
     pad_seconds: float = 0.2,
     max_gap: float = 1.0,
     max_span: float = 25.0,
+    first_sample: int = 0,
 ) -> list[str]:
     """English text of each segment's audio by Whisper's ``translate`` task.
 
@@ -273,6 +274,10 @@ def speech_translate(
     as one; Whisper's timestamps give each output phrase back to the segment it overlaps most. A segment
     alone, or one its group's timestamps left without text, is decoded alone. The excerpts' margins never
     reach into the neighbours' speech, so the translation stays aligned with the segment's speaker and times.
+
+    ``audio`` may be a window of the recording that starts at its sample ``first_sample`` (16 kHz) and covers
+    the segments with their margins (:func:`verbatim.pipeline.decode.decode_window`); the segments' times
+    stay on the recording's clock, and the samples heard are those the whole recording gives.
     """
     ordered = sorted(range(len(segments)), key=lambda i: segments[i].start)
     groups: list[list[int]] = []
@@ -290,16 +295,19 @@ def speech_translate(
                 continue
         groups.append([i])
     texts: dict[int, str] = {}
+    end = (first_sample + audio.samples.size) / SAMPLE_RATE
     bounds = [(segments[i].start, segments[i].end) for i in ordered]
     starts = {i: rank for rank, i in enumerate(ordered)}
     for group in groups:
         first_rank, last_rank = starts[group[0]], starts[group[-1]]
         before = bounds[first_rank - 1][1] if first_rank > 0 else 0.0
-        after = bounds[last_rank + 1][0] if last_rank + 1 < len(bounds) else audio.duration
+        after = bounds[last_rank + 1][0] if last_rank + 1 < len(bounds) else end
         head, tail = segments[group[0]], segments[group[-1]]
         lo = max(head.start - pad_seconds, min(head.start, (before + head.start) / 2))
         hi = min(tail.end + pad_seconds, max(tail.end, (tail.end + after) / 2))
-        phrases = _translate_span(asr, audio, lo, hi, head.language, beam_size, timestamps=len(group) > 1)
+        phrases = _translate_span(
+            asr, audio, lo, hi, head.language, beam_size, timestamps=len(group) > 1, first_sample=first_sample
+        )
         if len(group) == 1:
             texts[group[0]] = " ".join(t for _, _, t in phrases).strip()
             continue
@@ -311,7 +319,14 @@ def speech_translate(
             if not texts[i]:  # the group's timestamps gave it nothing: decode it alone
                 seg = segments[i]
                 alone = _translate_span(
-                    asr, audio, seg.start, seg.end, seg.language, beam_size, timestamps=False
+                    asr,
+                    audio,
+                    seg.start,
+                    seg.end,
+                    seg.language,
+                    beam_size,
+                    timestamps=False,
+                    first_sample=first_sample,
                 )
                 texts[i] = " ".join(t for _, _, t in alone).strip()
     return [texts[i] for i in range(len(segments))]
@@ -338,13 +353,16 @@ def _translate_span(
     beam_size: int,
     *,
     timestamps: bool,
+    first_sample: int = 0,
 ) -> list[tuple[float, float, str]]:
     """(start, end, English text) of the phrases Whisper's translate task gives for ``[lo, hi]``; times on
-    the recording's clock (the whole span when ``timestamps`` is off)."""
+    the recording's clock (the whole span when ``timestamps`` is off). ``audio`` starts at the recording's
+    sample ``first_sample``."""
     from verbatim.pipeline.asr import is_credit_hallucination
 
-    first, last = max(0, int(lo * SAMPLE_RATE)), min(audio.samples.size, int(hi * SAMPLE_RATE))
-    samples = audio.samples[first:last]
+    first = max(first_sample, int(lo * SAMPLE_RATE))
+    last = min(first_sample + audio.samples.size, int(hi * SAMPLE_RATE))
+    samples = audio.samples[first - first_sample : max(first, last) - first_sample]
     if samples.size < SAMPLE_RATE // 2:  # too short for Whisper to say anything: pad with silence
         samples = np.pad(samples, (0, SAMPLE_RATE // 2 - samples.size))
     peak = float(np.max(np.abs(samples))) if samples.size else 0.0
