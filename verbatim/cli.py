@@ -220,7 +220,7 @@ def transcribe(
         request = _request(request_options)
         pseudonymizer = _pseudonymizer(request) if request.pseudonymize else None
         pipeline, options = _build(request)
-        voices_unit, options = _with_unit_voices(unit, options)
+        voices_unit, options = _with_unit_voices(unit, options, enabled=request.voices)
     except InvalidOptionError as e:
         _fail(str(e), EXIT_USAGE)
     except VerbatimError as e:
@@ -274,16 +274,19 @@ def transcribe(
         raise typer.Exit(EXIT_ERROR)
 
 
-def _with_unit_voices(unit: str | None, options: PipelineOptions) -> tuple[str | None, PipelineOptions]:
+def _with_unit_voices(
+    unit: str | None, options: PipelineOptions, *, enabled: bool = True
+) -> tuple[str | None, PipelineOptions]:
     """The options with the enrolled voices of ``unit`` (or of the settings' default unit) to name speakers
-    after; unchanged without a unit, without diarisation, or when the unit enrolled none."""
+    after; unchanged without a unit, without diarisation, with ``--no-voices`` (``enabled`` false), or when
+    the unit enrolled none."""
     from dataclasses import replace
 
     from verbatim.ops.settings import get_settings
 
     settings = get_settings()
     unit = unit or settings.voices.unit
-    if unit is None or not options.diarize:
+    if unit is None or not options.diarize or not enabled:
         return None, options
     from verbatim.jobs.voices import naming_for_unit
 

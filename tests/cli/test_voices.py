@@ -77,6 +77,13 @@ def test_enrol_name_list_remove_and_audit(tmp_path: Path) -> None:
     assert len(named) == 1 and named[0]["name"] == "Enquêteur Dupont"
     assert named[0]["voice"]["id"] == voice_id and named[0]["voice"]["similarity"] >= 0.6
     assert len(speakers) >= 2  # the others keep their ids
+    off = run(
+        "transcribe", str(recording), "--unit", "bpf-75", "--no-voices", "--language", "en", "-q", home=home
+    )
+    assert off.returncode == 0, off.stderr
+    assert all(
+        "voice" not in s and s["name"] != "Enquêteur Dupont" for s in json.loads(off.stdout)["speakers"]
+    )
 
     raw = (home / "verbatim.db").read_bytes()
     assert b"Dupont" not in raw and voice_id.encode() in raw
@@ -91,7 +98,7 @@ def test_enrol_name_list_remove_and_audit(tmp_path: Path) -> None:
     entries = [json.loads(line) for line in audit.stdout.splitlines()]
     details = [e["detail"] for e in entries]
     assert any(d.startswith(f"voices add id={voice_id}") for d in details)
-    assert any(d.startswith(f"voices match id={voice_id} unit=bpf-75 speaker=") for d in details)
+    assert sum(d.startswith(f"voices match id={voice_id} unit=bpf-75 speaker=") for d in details) == 1
     assert f"voices remove id={voice_id} unit=bpf-75" in details
     assert sum(d.startswith("voices list unit=bpf-75") for d in details) == 2
     assert "Dupont" not in audit.stdout

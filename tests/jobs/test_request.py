@@ -160,3 +160,15 @@ def test_the_hide_list_is_never_shown_with_the_job() -> None:
         }
     )  # fmt: skip
     assert "hide" not in public.options and public.options["pseudonymize"] is True
+
+
+def test_naming_by_known_voices_is_on_unless_a_job_turns_it_off() -> None:
+    assert TranscriptionRequest().voices is True
+    assert (
+        TranscriptionRequest.from_stored({"language": "fr"}).voices is True
+    )  # jobs stored before the switch
+    off = parse_request({"voices": "false"})
+    assert off.voices is False and TranscriptionRequest.from_stored(off.to_stored()).voices is False
+    assert form_model()(voices="false").options() == {"voices": "false"}
+    option = next(o for o in cli_options() if o.name == "voices")
+    assert option.flags == ("--voices/--no-voices",) and option.default is True

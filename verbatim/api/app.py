@@ -21,7 +21,7 @@ from verbatim.api.deps import ServiceState, new_request_id
 from verbatim.api.docs import install_docs
 from verbatim.api.errors import install_error_handlers
 from verbatim.api.limits import BodyLimit
-from verbatim.api.routes import edits, jobs, openai_compat, retention, service
+from verbatim.api.routes import edits, jobs, openai_compat, retention, service, voices
 from verbatim.api.security import SecurityGate
 from verbatim.api.web import install_web
 from verbatim.jobs.service import Dispatcher, DispatcherFactory, open_service
@@ -36,7 +36,7 @@ access_log = logging.getLogger("verbatim.access")
 DEFAULT_WAIT_TIMEOUT_S = 600.0
 """How long an OpenAI-compatible request waits for its job (OpenAI's client gives up after 600 s too)."""
 DEFAULT_POLL_INTERVAL_S = 0.25
-UPLOAD_PATHS = frozenset({"/v1/jobs", "/v1/audio/transcriptions", "/v1/audio/translations"})
+UPLOAD_PATHS = frozenset({"/v1/jobs", "/v1/audio/transcriptions", "/v1/audio/translations", "/v1/voices"})
 """The routes that receive recordings (the upload limit); every other body is bounded by a small limit."""
 
 
@@ -151,5 +151,6 @@ def create_app(
     app.include_router(retention.router)
     app.include_router(edits.router)
     app.include_router(edits.account_router)
+    app.include_router(voices.router)
     install_web(app)
     return app

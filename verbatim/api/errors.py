@@ -28,7 +28,9 @@ from verbatim.errors import (
     VerbatimError,
 )
 from verbatim.jobs.documents import EditConflictError, RevertBlockedError
+from verbatim.jobs.voices import VoiceExistsError, VoiceNotFoundError
 from verbatim.ops.storage import ObjectNotFoundError, ObjectTooLargeError, StorageError
+from verbatim.pipeline.voices import EnrolmentError
 
 __all__ = [
     "JobNotFoundError",
@@ -71,11 +73,14 @@ _STATUSES: Final[tuple[tuple[type[BaseException], int], ...]] = (
     (PermissionDeniedError, 403),
     (JobNotFoundError, 404),
     (ObjectNotFoundError, 404),
+    (VoiceNotFoundError, 404),  # before its parent, InvalidOptionError
     (JobNotReadyError, 409),
+    (VoiceExistsError, 409),
     (LegalHoldError, 409),
     (ObjectTooLargeError, 413),
     (AudioLimitError, 422),  # readable, but out of the accepted bounds (sample rate, channels, duration)
     (AudioDecodeError, 415),
+    (EnrolmentError, 422),  # decoded, but too little speech to make a voice print
     (InvalidOptionError, 422),
     (WaitTimeoutError, 504),
     (ModelNotFoundError, 503),
@@ -92,6 +97,9 @@ _CODES: Final[tuple[tuple[type[BaseException], str], ...]] = (
     (PermissionDeniedError, "permission_denied"),
     (JobNotFoundError, "job_not_found"),
     (ObjectNotFoundError, "object_not_found"),
+    (VoiceNotFoundError, "voice_not_found"),
+    (VoiceExistsError, "voice_exists"),
+    (EnrolmentError, "voice_enrolment"),
     (RevertBlockedError, "revert_blocked"),
     (EditConflictError, "edit_conflict"),
     (JobNotReadyError, "job_not_ready"),

@@ -82,6 +82,20 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "fr": "Service momentanément indisponible : réessayez dans quelques instants.",
         "en": "Service temporarily unavailable: try again in a moment.",
     },
+    "voice_not_found": {
+        "fr": "Voix introuvable (supprimée, ou d'une autre unité).",
+        "en": "Voice not found (removed, or another unit's).",
+    },
+    "voice_exists": {
+        "fr": "Votre unité a déjà enregistré une voix sous ce nom : supprimez-la d'abord ou changez le nom.",
+        "en": "Your unit already enrolled a voice under this name: remove it first or change the name.",
+    },
+    "voice_enrolment": {
+        "fr": "Enregistrement inutilisable pour reconnaître la voix : pas assez de parole (6 secondes au "
+        "moins, la personne parlant seule).",
+        "en": "Recording unusable to enrol the voice: not enough speech (6 seconds at least, the person "
+        "speaking alone).",
+    },
     "not_found": {"fr": "Adresse inconnue.", "en": "Unknown address."},
     "rate_limited": {
         "fr": "Trop de requêtes : patientez un instant puis réessayez.",
@@ -140,6 +154,7 @@ FIELD_NAMES: Final[dict[str, str]] = {
     "languages": "langues parlées",
     "task": "tâche",
     "diarize": "distinguer les locuteurs",
+    "voices": "nommer les voix connues",
     "pseudonymize": "copie pseudonymisée",
     "prompt": "consigne de transcription",
     "vocabulary": "vocabulaire de l'affaire",
@@ -160,6 +175,10 @@ FIELD_NAMES: Final[dict[str, str]] = {
     "edit_id": "correction",
     "word_index": "position du mot",
     "format": "format",
+    "name": "nom",
+    "role": "fonction",
+    "recordings": "enregistrements de la voix",
+    "voice_id": "voix",
 }
 """The French names of the request's fields, for ``{field}``."""
 

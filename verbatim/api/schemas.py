@@ -34,6 +34,8 @@ __all__ = [
     "OriginalPublic",
     "RevealRequest",
     "RevealedCopy",
+    "VoiceList",
+    "VoicePublic",
 ]
 
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
@@ -89,6 +91,23 @@ class JobSharePublic(BaseModel):
 
 class JobShareList(BaseModel):
     shares: list[JobSharePublic]
+
+
+class VoicePublic(BaseModel):
+    """An enrolled voice as its unit sees it: who and when, never its print."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str = Field(description='The person\'s name ("Dupont").')
+    role: str | None = Field(default=None, description='Shown before the name ("Enquêteur").')
+    display: str = Field(description='What transcripts show for a matching speaker ("Enquêteur Dupont").')
+    speech_seconds: float = Field(description="Seconds of speech the voice print rests on.")
+    created_at: datetime
+
+
+class VoiceList(BaseModel):
+    voices: list[VoicePublic]
 
 
 class JobCreated(BaseModel):

@@ -124,6 +124,11 @@ class TranscriptionRequest(BaseModel):
     )
     min_speakers: int | None = Field(default=None, ge=1, le=32, description="At least this many speakers.")
     max_speakers: int | None = Field(default=None, ge=1, le=32, description="At most this many speakers.")
+    voices: bool = Field(
+        default=True,
+        description="Name speakers after the voices the unit enrolled (known voices: /v1/voices, `verbatim "
+        "voices`); false: this job's speakers keep their ids.",
+    )
     channels: Literal["mix", "split"] = Field(
         default="mix",
         description="mix: all channels together; split: one speaker per channel (one mic each).",

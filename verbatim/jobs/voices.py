@@ -29,7 +29,7 @@ from verbatim.anonymize.crypto import (
     key_fingerprint,
     resolve_key,
 )
-from verbatim.errors import InvalidOptionError
+from verbatim.errors import InvalidOptionError, VerbatimError
 from verbatim.ops.accounts import check_unit
 from verbatim.ops.audit import record
 from verbatim.ops.db import User, VoiceRecord, new_voice_id
@@ -46,12 +46,16 @@ from verbatim.pipeline.voices import (
 if TYPE_CHECKING:
     from verbatim.models.diarization import EmbeddingModel
     from verbatim.ops.settings import Settings
+    from verbatim.pipeline.decode_guard import DecodeLimits
     from verbatim.pipeline.types import Transcript
 
 __all__ = [
     "VOICE_SCHEMA",
     "EnrolledVoice",
+    "VoiceExistsError",
+    "VoiceNotFoundError",
     "audit_matches",
+    "check_new_voice",
     "enrol_voice",
     "list_voices",
     "naming_for_unit",
@@ -62,6 +66,14 @@ __all__ = [
 VOICE_SCHEMA: Final = "verbatim.voice/1"
 _NAME = re.compile(r"[^\x00-\x1f\x7f]{1,128}")
 _ZERO_WIDTH = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+
+
+class VoiceExistsError(VerbatimError):
+    """The unit already enrolled a voice shown under this name: its transcripts could not tell them apart."""
+
+
+class VoiceNotFoundError(InvalidOptionError):
+    """No such voice among the unit's (another unit's voice is never found: both read the same)."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +106,7 @@ def _check_label(value: str, what: str) -> str:
     value = value.strip()
     if not _NAME.fullmatch(value) or _ZERO_WIDTH.search(value):
         raise InvalidOptionError(
-            f"invalid {what}: 1 to 128 characters, no control, zero-width or text-direction character"
+            f"{what}: invalid: 1 to 128 characters, no control, zero-width or text-direction character"
         )
     return value
 
@@ -131,6 +143,34 @@ def _listed(row: VoiceRecord, document: Mapping[str, object]) -> EnrolledVoice:
     )
 
 
+def check_new_voice(
+    session: Session, settings: Settings, *, unit: str, name: str, role: str | None
+) -> tuple[str, str, str | None]:
+    """The unit, name and role of a new enrolment, checked before any recording is read.
+
+    Returns:
+        (unit, name, role) as they are kept (trimmed; an empty role is ``None``).
+
+    Raises:
+        InvalidOptionError: a malformed unit, name or role.
+        VoiceExistsError: the unit already enrolled a voice shown under the same name (compared without
+            case): a transcript could not tell the two apart.
+    """
+    unit = check_unit(unit)
+    name = _check_label(name, "name")
+    role = _check_label(role, "role") if role is not None and role.strip() else None
+    rows = _rows(session, unit)
+    if rows:
+        key = resolve_key(settings)
+        shown = display_name(name, role)
+        if any(_listed(row, _open(key, row)).display.casefold() == shown.casefold() for row in rows):
+            raise VoiceExistsError(
+                f"unit {unit} already enrolled a voice shown as {shown!r}: remove it first, or give another "
+                "name or role"
+            )
+    return unit, name, role
+
+
 def enrol_voice(
     session: Session,
     settings: Settings,
@@ -143,6 +183,7 @@ def enrol_voice(
     by: User | None = None,
     request_id: str | None = None,
     min_speech: float = MIN_ENROLMENT_SPEECH,
+    limits: DecodeLimits | None = None,
 ) -> EnrolledVoice:
     """Enrol a voice for a unit: decode the recordings, make the print, store it encrypted, audit.
 
@@ -157,12 +198,15 @@ def enrol_voice(
         by: the account enrolling it (``None``: the operator at the command line).
         request_id: the request's or command's id, for the audit log.
         min_speech: least seconds of speech, all recordings together.
+        limits: bounds of the decoding (default: the settings'); the API narrows the duration.
 
     Returns:
         The enrolled voice.
 
     Raises:
         InvalidOptionError: a malformed unit, name or role, or no recording.
+        VoiceExistsError: the unit already enrolled a voice shown under the same name (checked before any
+            recording is read).
         AudioDecodeError: a recording that cannot be decoded.
         EnrolmentError: a recording without speech, or too little speech in all.
         KeyError_: the key cannot be used.
@@ -170,13 +214,11 @@ def enrol_voice(
     from verbatim.pipeline.decode import decode, decode_limits
     from verbatim.pipeline.voices import voice_print
 
-    unit = check_unit(unit)
-    name = _check_label(name, "name")
-    role = _check_label(role, "role") if role is not None and role.strip() else None
+    unit, name, role = check_new_voice(session, settings, unit=unit, name=name, role=role)
     if not recordings:
-        raise InvalidOptionError("give at least one recording of the voice")
+        raise InvalidOptionError("recordings: give at least one recording of the voice")
     key = resolve_key(settings)
-    limits = decode_limits(settings)
+    limits = decode_limits(settings) if limits is None else limits
     audios = [decode(path, limits=limits) for path in recordings]
     made = voice_print(model, audios, min_speech=min_speech)
     voice_id = new_voice_id()
@@ -256,12 +298,16 @@ def remove_voice(
     voice: str,
     by: User | None = None,
     request_id: str | None = None,
+    by_name: bool = True,
 ) -> EnrolledVoice:
     """Remove one of a unit's voices, named by its id or by its name (or shown name, as listed); audited.
 
+    ``by_name=False`` (the HTTP API) takes an id only. Another unit's voice is never found; the refusal is
+    audited ``denied`` (``not_found`` when no unit has that id), like another unit's job.
+
     Raises:
-        InvalidOptionError: no such voice in this unit (another unit's is never found), or a name that
-            several of its voices share (give the id).
+        VoiceNotFoundError: no such voice in this unit.
+        InvalidOptionError: a name that several of its voices share (give the id).
     """
     unit = check_unit(unit)
     rows = _rows(session, unit)
@@ -270,19 +316,20 @@ def remove_voice(
     wanted = voice.strip()
     by_id = [f for f in found if f[0].id == wanted]
     chosen = by_id or [
-        f for f in found if wanted.casefold() in (f[1].name.casefold(), f[1].display.casefold())
+        f for f in found if by_name and wanted.casefold() in (f[1].name.casefold(), f[1].display.casefold())
     ]
     if not chosen:
+        elsewhere = session.get(VoiceRecord, wanted) if len(wanted) <= 64 else None
         record(
             session,
             user=by,
             action="delete",
-            outcome="not_found",
+            outcome="denied" if elsewhere is not None else "not_found",
             request_id=request_id,
             detail=f"voices remove unit={unit}",
             unit=unit,
         )
-        raise InvalidOptionError(f"no voice {voice!r} enrolled in unit {unit} (see `verbatim voices list`)")
+        raise VoiceNotFoundError(f"no voice {voice!r} enrolled in unit {unit} (see `verbatim voices list`)")
     if len(chosen) > 1:
         ids = ", ".join(f[0].id for f in chosen)
         raise InvalidOptionError(f"several voices of unit {unit} are named {voice!r}: give the id ({ids})")

@@ -22,6 +22,7 @@ PERMISSIONS: Final = {
     "delete": "delete a job",
     "hold": "place or release a legal hold",
     "read_map": "read a pseudonymisation correspondence table",
+    "voices": "enrol and remove the known voices of the unit's staff",
     "administer": "read the audit log and the metrics of every unit",
 }
 """Each permission and what it covers."""
@@ -36,6 +37,9 @@ ROLE_TABLE: Final[dict[str, frozenset[str]]] = {
     "delete": frozenset({"investigator", "clerk", "admin"}),
     "hold": frozenset({"clerk", "admin"}),
     "read_map": frozenset({"investigator", "clerk", "admin"}),
+    # A voice print is biometric data of a member of staff: enrolled and removed by the same roles that
+    # decide what leaves the unit (every role of the unit sees the list and has its voices named).
+    "voices": frozenset({"investigator", "clerk", "admin"}),
     "administer": frozenset({"admin"}),
 }
 """Permission -> the roles that hold it."""

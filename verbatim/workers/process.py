@@ -327,7 +327,7 @@ def process_job(
     try:
         with beat:
             request = TranscriptionRequest.from_stored(job.options, key=_hide_key(job.options, settings))
-            voices = _unit_voices(sessions, settings, job) if request.diarize else None
+            voices = _unit_voices(sessions, settings, job) if request.diarize and request.voices else None
             transcript = _run(
                 job,
                 request,
