@@ -17,6 +17,8 @@ from sqlalchemy import select
 
 from tests.api.conftest import JFK, Actor, Service
 from tests.conftest import DATA, write_audio
+from tests.services import RecordingDispatcher
+from verbatim.api.errors import ServiceUnavailableError
 from verbatim.api.voices import Recording, accept_enrolment
 from verbatim.jobs.voices import unit_voices, voice_upload_prefix
 from verbatim.ops.accounts import create_user
@@ -235,32 +237,13 @@ def test_bad_enrolments_are_refused_with_their_code_and_audited(
         assert [r.id for r in session.scalars(select(VoiceRecord))] == [dupont["id"]]
 
 
-class _Held:
-    """A dispatcher that keeps what it is handed (no worker runs it): the test runs the worker's step."""
-
-    def __init__(self) -> None:
-        self.enrolled: list[str] = []
-
-    def submit(self, job_id: str) -> None:
-        raise AssertionError("no job here")
-
-    def refresh(self, job_id: str) -> None:
-        raise AssertionError("no job here")
-
-    def enrol(self, voice_id: str) -> None:
-        self.enrolled.append(voice_id)
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-
 def test_a_pending_voice_is_stored_encrypted_names_nobody_and_the_worker_deletes_its_audio(
     service: Service, dupont: dict[str, Any]
 ) -> None:
     state = service.state
     store = state.store
     assert isinstance(store, EncryptedObjectStore)  # the embedded deployment encrypts by default
-    held = _Held()
+    held = RecordingDispatcher()  # keeps what it is handed: the test runs the worker's step itself
     audio = JFK.read_bytes()
     with state.sessions() as session, JFK.open("rb") as fh:
         voice = accept_enrolment(
@@ -305,6 +288,22 @@ def test_a_pending_voice_is_stored_encrypted_names_nobody_and_the_worker_deletes
     )
     assert stored_uploads(service) == []
     assert process_voice(gone.id, settings=state.settings, sessions=state.sessions, store=store) == "skipped"
+
+    # the broker is down: 503, the voice failed (never used), its recordings deleted at once
+    class Down(RecordingDispatcher):
+        def enrol(self, voice_id: str) -> None:
+            raise ConnectionError("broker unreachable")
+
+    with state.sessions() as session, JFK.open("rb") as fh, pytest.raises(ServiceUnavailableError):
+        accept_enrolment(
+            session, state.settings, store=store, dispatcher=Down(), user=service.colleague.user,
+            name="Durand", role=None, recordings=[Recording(fh, "a.flac")], request_id="test",
+        )  # fmt: skip
+    assert stored_uploads(service) == []
+    with state.sessions() as session:
+        (row,) = session.scalars(select(VoiceRecord).where(VoiceRecord.status != "ready"))
+        assert (row.status, row.error) == ("failed", "service_unavailable")
+    assert service.client.delete(f"/v1/voices/{row.id}", headers=service.colleague.headers).status_code == 204
 
 
 def _user(service: Service, name: str, role: str, unit: str) -> tuple[Any, str]:
