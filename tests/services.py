@@ -24,12 +24,16 @@ class RecordingDispatcher:
     def __init__(self) -> None:
         self.submitted: list[str] = []
         self.refreshed: list[str] = []
+        self.enrolled: list[str] = []
 
     def submit(self, job_id: str) -> None:
         self.submitted.append(job_id)
 
     def refresh(self, job_id: str) -> None:
         self.refreshed.append(job_id)
+
+    def enrol(self, voice_id: str) -> None:
+        self.enrolled.append(voice_id)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -1019,7 +1019,8 @@ def voices_add(
         _fail(str(e))
     typer.echo(voice.id)
     typer.echo(
-        f"enrolled {voice.display} for unit {voice.unit} ({voice.speech_seconds:.0f} s of speech)", err=True
+        f"enrolled {voice.display} for unit {voice.unit} ({voice.speech_seconds or 0:.0f} s of speech)",
+        err=True,
     )
 
 
@@ -1028,7 +1029,8 @@ def voices_list(
     unit: Annotated[str, typer.Option(help="The unit whose voices to list.")],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """List a unit's enrolled voices: id, shown name, seconds of speech, date (never the prints)."""
+    """List a unit's enrolled voices: id, shown name, seconds of speech (or pending / failed, for an
+    enrolment through the service), date (never the prints)."""
     import uuid
 
     from verbatim.jobs.voices import list_voices
@@ -1051,13 +1053,20 @@ def voices_list(
                 "display": v.display,
                 "speech_seconds": v.speech_seconds,
                 "created_at": v.created_at.isoformat(),
+                "status": v.status,
+                "error": v.error,
             }
             for v in voices
         ]
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     for v in voices:
-        typer.echo(f"{v.id}\t{v.display}\t{v.speech_seconds:.0f} s\t{v.created_at:%Y-%m-%d %H:%M}")
+        state = (
+            f"{v.speech_seconds:.0f} s" if v.status == "ready" and v.speech_seconds is not None else v.status
+        )
+        if v.error:
+            state += f" ({v.error})"
+        typer.echo(f"{v.id}\t{v.display}\t{state}\t{v.created_at:%Y-%m-%d %H:%M}")
 
 
 @voices_app.command("remove")

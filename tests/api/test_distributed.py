@@ -8,10 +8,12 @@ the object in the bucket.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
 import re
+import secrets
 import time
 import uuid
 from collections.abc import Iterator
@@ -107,6 +109,13 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
                 bucket=bucket,
                 prefix=prefix,
             )
+            # One pseudonymisation key for the API and the workers, as a deployment must have it: the
+            # workers open the voices the API recorded (and the sealed hide lists).
+            key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii") + "\n"
+            for home in ("worker-home", "api-home"):
+                (tmp_path / home).mkdir()
+                (tmp_path / home / "pseudonymization.key").write_text(key, encoding="ascii")
+                (tmp_path / home / "pseudonymization.key").chmod(0o600)
             env = worker_env(home=tmp_path / "worker-home", **where)
             settings = api_settings(home=tmp_path / "api-home", **where)
             engine = make_engine(db_url)
@@ -217,3 +226,32 @@ def test_upload_poll_and_fetch_every_format_through_celery_postgres_and_s3(clust
         data = s3.get_object(Bucket=cluster.bucket, Key=artifact["object_key"])["Body"].read()
         assert hashlib.sha256(data).hexdigest() == artifact["sha256"]
     print(f"distributed job done in {elapsed:.1f} s")
+
+
+def test_a_voice_is_enrolled_by_a_celery_worker_and_its_recording_deleted_from_the_bucket(
+    cluster: Cluster,
+) -> None:
+    """The API only checks and stores; the Celery worker (which holds the diarizer) makes the print, then
+    deletes the recording from the S3 bucket."""
+    h = cluster.headers
+    started = time.monotonic()
+    r = cluster.client.post(
+        "/v1/voices", headers=h, data={"name": "Dupont", "role": "Enquêteur"},
+        files=[("recordings", (JFK.name, JFK.read_bytes(), "audio/flac"))],
+    )  # fmt: skip
+    assert r.status_code == 202, r.text
+    accepted = r.json()
+    assert accepted["status"] == "pending" and accepted["url"] == r.headers["location"]
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    while (body := cluster.client.get(accepted["url"], headers=h).json())["status"] == "pending":
+        assert time.monotonic() < deadline, f"voice still pending\n{cluster.worker_logs()}"
+        time.sleep(0.5)
+    assert body["status"] == "ready", f"{body}\n{cluster.worker_logs()}"
+    assert body["display"] == "Enquêteur Dupont" and body["speech_seconds"] >= 6
+    print(f"distributed enrolment ready in {time.monotonic() - started:.1f} s")
+    s3 = boto3.client(
+        "s3", endpoint_url=f"http://{cluster.moto.endpoint}", aws_access_key_id="testing",
+        aws_secret_access_key="testing", region_name="us-east-1",
+    )  # fmt: skip
+    left = s3.list_objects_v2(Bucket=cluster.bucket, Prefix="voices/")
+    assert left.get("KeyCount", 0) == 0, left.get("Contents")

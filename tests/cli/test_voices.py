@@ -66,7 +66,9 @@ def test_enrol_name_list_remove_and_audit(tmp_path: Path) -> None:
 
     listing = run("voices", "list", "--unit", "bpf-75", "--json", home=home)
     assert listing.returncode == 0, listing.stderr
-    assert [(v["id"], v["display"]) for v in json.loads(listing.stdout)] == [(voice_id, "Enquêteur Dupont")]
+    assert [(v["id"], v["display"], v["status"]) for v in json.loads(listing.stdout)] == [
+        (voice_id, "Enquêteur Dupont", "ready")
+    ]  # enrolled at once where the models are
     assert json.loads(run("voices", "list", "--unit", "tj-lyon", "--json", home=home).stdout) == []
 
     recording = _conversation(tmp_path / "audition.wav")

@@ -246,3 +246,29 @@ def test_a_job_names_its_units_enrolled_voice_and_audits_the_match(
         matches = [e for e in query(session, job_id=job_id) if e.detail.startswith("voices match")]
     assert len(matches) == 1 and mine.id in matches[0].detail and theirs.id not in matches[0].detail
     assert matches[0].unit == "brigade-1" and "Kennedy" not in matches[0].detail
+
+
+def test_the_in_process_dispatcher_enrols_voices_left_pending_and_deletes_their_recordings(
+    sessions: sessionmaker[Session], store: LocalObjectStore, owner: User, settings: Settings
+) -> None:
+    """Two voices accepted before a "restart": one with its recording (made ready), one whose recording is
+    gone (failed); neither leaves an object behind, and only the ready one names speakers."""
+    from verbatim.jobs.voices import create_pending_voice, unit_voices, voice_upload_prefix
+    from verbatim.ops.db import VoiceRecord
+
+    with sessions() as session:
+        ok = create_pending_voice(session, settings, unit="brigade-1", name="Kennedy", role=None, by=owner)
+        lost = create_pending_voice(session, settings, unit="brigade-1", name="Other", role=None, by=owner)
+    store.put_bytes(f"{voice_upload_prefix(ok.id)}recording-1.flac", JFK.read_bytes())
+    with sessions() as session:
+        assert unit_voices(session, settings, unit="brigade-1") == ()  # pending: names nobody
+    dispatcher = InProcessDispatcher(settings, sessions=sessions, store=store)
+    try:
+        dispatcher.join()
+    finally:
+        dispatcher.close()
+    with sessions() as session:
+        rows = {r.id: (r.status, r.error) for r in session.query(VoiceRecord)}
+        assert rows == {ok.id: ("ready", None), lost.id: ("failed", "internal")}
+        assert [v.id for v in unit_voices(session, settings, unit="brigade-1")] == [ok.id]
+    assert store.list("voices/") == []

@@ -34,6 +34,7 @@ __all__ = [
     "OriginalPublic",
     "RevealRequest",
     "RevealedCopy",
+    "VoiceAccepted",
     "VoiceList",
     "VoicePublic",
 ]
@@ -102,8 +103,26 @@ class VoicePublic(BaseModel):
     name: str = Field(description='The person\'s name ("Dupont").')
     role: str | None = Field(default=None, description='Shown before the name ("Enquêteur").')
     display: str = Field(description='What transcripts show for a matching speaker ("Enquêteur Dupont").')
-    speech_seconds: float = Field(description="Seconds of speech the voice print rests on.")
+    speech_seconds: float | None = Field(
+        default=None, description="Seconds of speech the voice print rests on (null until it is made)."
+    )
     created_at: datetime
+    status: Literal["pending", "ready", "failed"] = Field(
+        description="pending: a worker is making the voice print; ready: it names your unit's speakers; "
+        "failed: see error (a pending or failed voice never names anyone)."
+    )
+    error: str | None = Field(
+        default=None,
+        description="Why the enrolment failed: an error code (voice_enrolment: too little speech; "
+        "audio_unreadable; audio_limit; model_unavailable; service_unavailable; internal).",
+    )
+    message: str | None = Field(default=None, description="The error in French, for the user.")
+
+
+class VoiceAccepted(VoicePublic):
+    """An enrolment accepted: the voice is pending; follow it at ``url`` until it is ready or failed."""
+
+    url: str = Field(description="Where to follow the enrolment (GET): /v1/voices/{id}.")
 
 
 class VoiceList(BaseModel):

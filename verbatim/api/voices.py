@@ -1,50 +1,49 @@
-"""Known voices through the service: an enrolment's uploads turned into a voice print, the audio kept nowhere.
+"""Known voices through the service: an enrolment's uploads checked and handed to the workers.
 
-Where the print is computed: in the API process, in the request, like the re-translation of one segment
-(:mod:`verbatim.jobs.retranslate`), and not by the workers that run jobs. An enrolment is small (a few
-recordings of one person, at most :data:`MAX_ENROLMENT_RECORDINGS` of :data:`MAX_ENROLMENT_SECONDS` each: a
-few seconds of CAM++ on a CPU), its answer is needed at once (too little speech, a name already enrolled),
-and its audio must never be stored: handing it to a worker would mean writing it to the object store or to
-the broker (both persistent), and Celery here has no result backend to bring the print back. The model is
-the diarizer's, from the process's model cache (:func:`verbatim.jobs.stages.get_diarizer`): in the embedded
-deployment that is the very model the in-process worker keeps warm. One enrolment computes at a time per
-process (:data:`_ENROLLING`), so that enrolments never starve the API's threads or the worker of CPU.
-
-The uploads are copied to a private temporary folder (0700) under neutral names (``recording-1.<ext>``: the
-client's file name is never used as a path, never logged, never audited), decoded there in the limited
-child process of :mod:`verbatim.pipeline.decode_guard`, and the folder is removed before the answer.
+The API runs no model in the request (DESIGN.md): it checks what is cheap (the permission, the name and
+role, a name already enrolled, the number of recordings, and that each recording decodes within the bounds,
+in the limited child process of :mod:`verbatim.pipeline.decode_guard`), stores the recordings in the object
+store, encrypted like a job's original, under :func:`~verbatim.jobs.voices.voice_upload_prefix` with neutral
+names (``recording-1.<ext>``: the client's file name is never used as a key, never logged, never audited),
+records the voice ``pending`` and dispatches it. A worker makes the print with the diarizer's model
+(:func:`verbatim.workers.voices.process_voice`), marks the voice ``ready`` or ``failed`` (too little speech:
+``voice_enrolment``), and deletes the recordings whatever the outcome. A pending or failed voice never
+names a speaker.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-import shutil
-import tempfile
-import threading
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 from typing import BinaryIO, Final
 
 from sqlalchemy.orm import Session
 
-from verbatim.api.services import safe_filename
+from verbatim.api.errors import ServiceUnavailableError
+from verbatim.api.services import probe_audio, safe_filename
 from verbatim.errors import InvalidOptionError, VerbatimError
-from verbatim.jobs.voices import EnrolledVoice, check_new_voice, enrol_voice
+from verbatim.jobs.service import Dispatcher
+from verbatim.jobs.voices import (
+    MAX_ENROLMENT_RECORDINGS,
+    MAX_ENROLMENT_SECONDS,
+    EnrolledVoice,
+    check_new_voice,
+    create_pending_voice,
+    enrolment_limits,
+    fail_voice,
+    voice_upload_prefix,
+)
 from verbatim.ops import audit
-from verbatim.ops.db import User
+from verbatim.ops.db import User, new_voice_id
 from verbatim.ops.settings import Settings
-from verbatim.ops.storage import ObjectTooLargeError
+from verbatim.ops.storage import ObjectStore, ObjectTooLargeError
 
-__all__ = ["MAX_ENROLMENT_RECORDINGS", "MAX_ENROLMENT_SECONDS", "Recording", "enrol_uploads"]
+__all__ = ["MAX_ENROLMENT_RECORDINGS", "MAX_ENROLMENT_SECONDS", "Recording", "accept_enrolment"]
 
-MAX_ENROLMENT_RECORDINGS: Final = 5
-"""Most recordings one enrolment takes (a voice print needs 6 s of speech; a few recordings are plenty)."""
-MAX_ENROLMENT_SECONDS: Final = 300.0
-"""Longest enrolment recording (five minutes): longer ones are refused (422, ``audio_limit``)."""
+log = logging.getLogger("verbatim.api")
 
-_ENROLLING = threading.BoundedSemaphore(1)
-_EXTENSION = re.compile(r"[A-Za-z0-9]{1,10}")
-_CHUNK = 1024 * 1024
+_EXTENSION: Final = re.compile(r"[A-Za-z0-9]{1,10}")
 
 
 @dataclass(frozen=True)
@@ -62,54 +61,33 @@ def _extension(filename: str | None) -> str:
     return f".{ext.lower()}" if dot and stem and _EXTENSION.fullmatch(ext) else ""
 
 
-def _copy(recordings: list[Recording], folder: Path, max_bytes: int) -> list[Path]:
-    """The uploads copied into ``folder`` under neutral names, at most ``max_bytes`` in all.
-
-    Raises:
-        ObjectTooLargeError: more than ``max_bytes`` together.
-    """
-    paths: list[Path] = []
-    total = 0
-    for number, recording in enumerate(recordings, start=1):
-        path = folder / f"recording-{number}{_extension(recording.filename)}"
-        with path.open("wb") as out:
-            while chunk := recording.stream.read(_CHUNK):
-                total += len(chunk)
-                if total > max_bytes:
-                    raise ObjectTooLargeError(f"the recordings are larger than the {max_bytes} bytes allowed")
-                out.write(chunk)
-        paths.append(path)
-    return paths
-
-
-def enrol_uploads(
+def accept_enrolment(
     session: Session,
     settings: Settings,
     *,
+    store: ObjectStore,
+    dispatcher: Dispatcher,
     user: User,
     name: str,
     role: str | None,
     recordings: list[Recording],
     request_id: str,
 ) -> EnrolledVoice:
-    """Enrol a voice of the user's own unit from uploaded recordings; every outcome is audited.
-
-    Checks first what costs nothing (name, role, a name already enrolled, the number of recordings), then
-    copies, decodes and embeds; the temporary copies are removed whatever happens.
+    """Check an enrolment, store its recordings (encrypted), record the voice ``pending`` and hand it to the
+    workers; every refusal is audited, and nothing refused is left in the store.
 
     Raises:
         InvalidOptionError: a malformed name or role, no recording or too many.
-        VoiceExistsError: the unit already enrolled a voice shown under that name.
-        ObjectTooLargeError: more bytes than the upload limit.
+        VoiceExistsError: the unit already enrolled (or is enrolling) a voice shown under that name.
+        ObjectTooLargeError: more bytes than the upload limit, all recordings together.
         AudioLimitError: a recording longer than :data:`MAX_ENROLMENT_SECONDS` (or out of the other bounds).
         AudioDecodeError: a recording that is empty or does not decode.
-        EnrolmentError: too little speech in all.
+        ServiceUnavailableError: the enrolment could not be handed to the workers (the voice is failed).
     """
-    from verbatim.jobs.stages import get_diarizer
-    from verbatim.pipeline.decode import decode_limits
-
     detail = f"voices add unit={user.unit}"
-    folder: Path | None = None
+    voice_id = new_voice_id()
+    prefix = voice_upload_prefix(voice_id)
+    stored = False
     try:
         _unit, name, role = check_new_voice(session, settings, unit=user.unit, name=name, role=role)
         if not recordings:
@@ -119,25 +97,59 @@ def enrol_uploads(
                 f"recordings: at most {MAX_ENROLMENT_RECORDINGS} recordings per enrolment, "
                 f"got {len(recordings)}"
             )
-        folder = Path(tempfile.mkdtemp(prefix="verbatim-voice-"))  # private (0o700)
-        paths = _copy(recordings, folder, settings.max_upload_bytes)
-        limits = decode_limits(settings)
-        limits = replace(limits, max_duration_s=min(limits.max_duration_s, MAX_ENROLMENT_SECONDS))
-        with _ENROLLING:
-            model = get_diarizer(settings).embedding
-            voice = enrol_voice(
-                session, settings, model, unit=user.unit, name=name, role=role, recordings=paths,
-                by=user, request_id=request_id, limits=limits,
-            )  # fmt: skip
-        session.commit()
-        return voice
-    except VerbatimError as e:
-        session.rollback()
-        audit.record(
-            session, user=user, action="write", outcome="error", request_id=request_id,
-            detail=f"{detail}; {type(e).__name__}",
+        limits = enrolment_limits(settings)
+        for recording in recordings:
+            probe_audio(recording.stream, limits=limits)
+        left = settings.max_upload_bytes
+        stored = True
+        for number, recording in enumerate(recordings, start=1):
+            put = store.put_stream(
+                f"{prefix}recording-{number}{_extension(recording.filename)}",
+                recording.stream,
+                max_bytes=left,
+                overwrite=False,
+            )
+            left -= put.size
+        voice = create_pending_voice(
+            session, settings, unit=user.unit, name=name, role=role, by=user, request_id=request_id,
+            voice_id=voice_id,
         )  # fmt: skip
+    except ObjectTooLargeError:
+        _refused(session, user, request_id, detail, "ObjectTooLargeError")
+        _remove(store, prefix)
+        raise ObjectTooLargeError(
+            f"the recordings are larger than the {settings.max_upload_bytes} bytes allowed"
+        ) from None
+    except VerbatimError as e:
+        _refused(session, user, request_id, detail, type(e).__name__)
+        if stored:
+            _remove(store, prefix)
         raise
-    finally:
-        if folder is not None:
-            shutil.rmtree(folder, ignore_errors=True)
+    except Exception:
+        session.rollback()
+        if stored:
+            _remove(store, prefix)
+        raise
+    try:
+        dispatcher.enrol(voice.id)
+    except Exception as e:
+        log.exception("voice %s could not be dispatched", voice.id)
+        fail_voice(session, voice_id=voice.id, code="service_unavailable")
+        session.commit()
+        _remove(store, prefix)
+        raise ServiceUnavailableError("The enrolment could not be queued; try again later.") from e
+    return voice
+
+
+def _refused(session: Session, user: User, request_id: str, detail: str, kind: str) -> None:
+    session.rollback()
+    audit.record(
+        session, user=user, action="write", outcome="error", request_id=request_id, detail=f"{detail}; {kind}"
+    )
+
+
+def _remove(store: ObjectStore, prefix: str) -> None:
+    try:
+        store.delete_prefix(prefix)
+    except Exception:
+        log.exception("enrolment recordings not removed from the store")

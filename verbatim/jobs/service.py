@@ -43,6 +43,12 @@ class Dispatcher(Protocol):
         correction made them stale (:func:`verbatim.jobs.pseudonymized.refresh_job`); returns at once."""
         ...
 
+    def enrol(self, voice_id: str) -> None:
+        """Have the print of a ``pending`` voice made (soon) from its stored recordings, which are deleted
+        then (:func:`verbatim.workers.voices.process_voice`); returns at once. Raises when it cannot be
+        handed over."""
+        ...
+
     def close(self) -> None:
         """Release what the dispatcher holds (threads, connections); idempotent."""
         ...

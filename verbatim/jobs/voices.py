@@ -7,6 +7,12 @@ name and role: the row in the database (:class:`~verbatim.ops.db.voices.VoiceRec
 envelope is bound to its unit and id (its associated data, and checked again once decrypted), so a row
 copied to another unit, or edited, fails. Every enrolment, listing, removal and every match used in a
 transcript is audited, by voice id (never a name).
+
+Two ways to enrol: at once where the models are (:func:`enrol_voice`, the command line), or in two steps
+through the service: the API records a ``pending`` voice (:func:`create_pending_voice`) and stores the
+recordings, encrypted, under :func:`voice_upload_prefix`; a worker makes the print
+(:func:`complete_voice`, or :func:`fail_voice` with an error code) and deletes the recordings whatever the
+outcome. Only a ``ready`` voice names speakers.
 """
 
 from __future__ import annotations
@@ -29,7 +35,14 @@ from verbatim.anonymize.crypto import (
     key_fingerprint,
     resolve_key,
 )
-from verbatim.errors import InvalidOptionError, VerbatimError
+from verbatim.errors import (
+    AudioDecodeError,
+    AudioLimitError,
+    InvalidOptionError,
+    ModelIntegrityError,
+    ModelNotFoundError,
+    VerbatimError,
+)
 from verbatim.ops.accounts import check_unit
 from verbatim.ops.audit import record
 from verbatim.ops.db import User, VoiceRecord, new_voice_id
@@ -38,6 +51,7 @@ from verbatim.pipeline.voices import (
     DEFAULT_NARROWBAND_THRESHOLD,
     DEFAULT_THRESHOLD,
     MIN_ENROLMENT_SPEECH,
+    EnrolmentError,
     KnownVoice,
     VoiceNaming,
     display_name,
@@ -48,22 +62,37 @@ if TYPE_CHECKING:
     from verbatim.ops.settings import Settings
     from verbatim.pipeline.decode_guard import DecodeLimits
     from verbatim.pipeline.types import Transcript
+    from verbatim.pipeline.voices import VoicePrint
 
 __all__ = [
+    "MAX_ENROLMENT_RECORDINGS",
+    "MAX_ENROLMENT_SECONDS",
     "VOICE_SCHEMA",
     "EnrolledVoice",
     "VoiceExistsError",
     "VoiceNotFoundError",
     "audit_matches",
     "check_new_voice",
+    "complete_voice",
+    "create_pending_voice",
     "enrol_voice",
+    "enrolment_error_code",
+    "enrolment_limits",
+    "fail_voice",
+    "get_voice",
     "list_voices",
     "naming_for_unit",
     "remove_voice",
     "unit_voices",
+    "voice_upload_prefix",
 ]
 
 VOICE_SCHEMA: Final = "verbatim.voice/1"
+MAX_ENROLMENT_RECORDINGS: Final = 5
+"""Most recordings one enrolment through the service takes (a voice print needs 6 s of speech)."""
+MAX_ENROLMENT_SECONDS: Final = 300.0
+"""Longest enrolment recording through the service (five minutes): longer ones are refused
+(``audio_limit``)."""
 _NAME = re.compile(r"[^\x00-\x1f\x7f]{1,128}")
 _ZERO_WIDTH = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 
@@ -85,8 +114,10 @@ class EnrolledVoice:
         unit: the unit that enrolled it.
         name / role: as given at enrolment; ``display`` joins them ("Enquêteur Dupont").
         created_at: when.
-        speech_seconds: seconds of speech the print rests on.
-        model_sha256: SHA-256 of the embedding weights that made the print.
+        speech_seconds: seconds of speech the print rests on (``None`` until it is made).
+        model_sha256: SHA-256 of the embedding weights that made the print (``None`` until it is made).
+        status: ``pending`` (a worker makes the print), ``ready`` (names speakers) or ``failed``.
+        error: the error code of a failed enrolment (``voice_enrolment``: too little speech).
     """
 
     id: str
@@ -94,8 +125,10 @@ class EnrolledVoice:
     name: str
     role: str | None
     created_at: datetime
-    speech_seconds: float
-    model_sha256: str
+    speech_seconds: float | None
+    model_sha256: str | None
+    status: str = "ready"
+    error: str | None = None
 
     @property
     def display(self) -> str:
@@ -140,7 +173,43 @@ def _listed(row: VoiceRecord, document: Mapping[str, object]) -> EnrolledVoice:
         created_at=row.created_at,
         speech_seconds=row.speech_seconds,
         model_sha256=row.model_sha256,
+        status=row.status,
+        error=row.error,
     )
+
+
+def enrolment_limits(settings: Settings) -> DecodeLimits:
+    """The decoding bounds of an enrolment through the service: the settings', at most
+    :data:`MAX_ENROLMENT_SECONDS` per recording (the API probes with them, the worker decodes with them)."""
+    from dataclasses import replace
+
+    from verbatim.pipeline.decode import decode_limits
+
+    limits = decode_limits(settings)
+    return replace(limits, max_duration_s=min(limits.max_duration_s, MAX_ENROLMENT_SECONDS))
+
+
+def voice_upload_prefix(voice_id: str) -> str:
+    """Where the service keeps an enrolment's recordings until a worker has read them (then deleted)."""
+    return f"voices/{voice_id}/"
+
+
+_ERROR_CODES: Final[tuple[tuple[type[BaseException], str], ...]] = (
+    (EnrolmentError, "voice_enrolment"),
+    (AudioLimitError, "audio_limit"),
+    (AudioDecodeError, "audio_unreadable"),
+    (ModelNotFoundError, "model_unavailable"),
+    (ModelIntegrityError, "model_unavailable"),
+)
+
+
+def enrolment_error_code(error: BaseException) -> str:
+    """The error code a failed enrolment keeps (the API's catalogue: ``voice_enrolment`` for too little
+    speech; ``internal`` for anything unexpected)."""
+    for kind, code in _ERROR_CODES:
+        if isinstance(error, kind):
+            return code
+    return "internal"
 
 
 def check_new_voice(
@@ -159,7 +228,7 @@ def check_new_voice(
     unit = check_unit(unit)
     name = _check_label(name, "name")
     role = _check_label(role, "role") if role is not None and role.strip() else None
-    rows = _rows(session, unit)
+    rows = [row for row in _rows(session, unit) if row.status != "failed"]  # a failed one may be retried
     if rows:
         key = resolve_key(settings)
         shown = display_name(name, role)
@@ -211,36 +280,14 @@ def enrol_voice(
         EnrolmentError: a recording without speech, or too little speech in all.
         KeyError_: the key cannot be used.
     """
-    from verbatim.pipeline.decode import decode, decode_limits
-    from verbatim.pipeline.voices import voice_print
-
     unit, name, role = check_new_voice(session, settings, unit=unit, name=name, role=role)
     if not recordings:
         raise InvalidOptionError("recordings: give at least one recording of the voice")
     key = resolve_key(settings)
-    limits = decode_limits(settings) if limits is None else limits
-    audios = [decode(path, limits=limits) for path in recordings]
-    made = voice_print(model, audios, min_speech=min_speech)
     voice_id = new_voice_id()
-    document = {
-        "id": voice_id,
-        "unit": unit,
-        "name": name,
-        "role": role,
-        "embedding": [round(float(x), 7) for x in made.embedding],
-        "narrowband": None if made.narrowband is None else [round(float(x), 7) for x in made.narrowband],
-    }
-    row = VoiceRecord(
-        id=voice_id,
-        unit=unit,
-        created_by=by.id if by is not None else None,
-        model_sha256=model.sha256,
-        speech_seconds=made.speech_seconds,
-        key_id=key_fingerprint(key),
-        envelope=encrypt_document(
-            key, document, context=_context(unit, voice_id), schema=VOICE_SCHEMA
-        ).decode("utf-8"),
-    )
+    row = VoiceRecord(id=voice_id, unit=unit, created_by=by.id if by is not None else None, status="ready")
+    document: dict[str, object] = {"id": voice_id, "unit": unit, "name": name, "role": role}
+    made = _print_into(row, document, key, model, recordings, settings, limits, min_speech)
     session.add(row)
     session.flush()
     record(
@@ -253,6 +300,150 @@ def enrol_voice(
         unit=unit,
     )
     return _listed(row, document)
+
+
+def _seal(row: VoiceRecord, document: Mapping[str, object], key: bytes) -> None:
+    row.key_id = key_fingerprint(key)
+    row.envelope = encrypt_document(
+        key, dict(document), context=_context(row.unit, row.id), schema=VOICE_SCHEMA
+    ).decode("utf-8")
+
+
+def _print_into(
+    row: VoiceRecord,
+    document: dict[str, object],
+    key: bytes,
+    model: EmbeddingModel,
+    recordings: Sequence[Path],
+    settings: Settings,
+    limits: DecodeLimits | None,
+    min_speech: float,
+) -> VoicePrint:
+    """Decode the recordings, make the print, and seal it into ``row`` (with ``document``'s name and role)."""
+    from verbatim.pipeline.decode import decode, decode_limits
+    from verbatim.pipeline.voices import voice_print
+
+    limits = decode_limits(settings) if limits is None else limits
+    audios = [decode(path, limits=limits) for path in recordings]
+    made = voice_print(model, audios, min_speech=min_speech)
+    document["embedding"] = [round(float(x), 7) for x in made.embedding]
+    document["narrowband"] = (
+        None if made.narrowband is None else [round(float(x), 7) for x in made.narrowband]
+    )
+    row.model_sha256 = model.sha256
+    row.speech_seconds = made.speech_seconds
+    _seal(row, document, key)
+    return made
+
+
+def create_pending_voice(
+    session: Session,
+    settings: Settings,
+    *,
+    unit: str,
+    name: str,
+    role: str | None,
+    by: User | None,
+    request_id: str | None = None,
+    voice_id: str | None = None,
+) -> EnrolledVoice:
+    """Record a ``pending`` voice (name and role encrypted, no print yet) for a worker to complete; audited
+    ``voices add id=... status=pending``. The caller stores the recordings under
+    :func:`voice_upload_prefix` (of ``voice_id``, chosen beforehand with :func:`new_voice_id`), then
+    dispatches. The row is committed (with its audit entry).
+
+    Raises:
+        InvalidOptionError: a malformed unit, name or role.
+        VoiceExistsError: the unit already enrolled (or is enrolling) a voice shown under the same name.
+    """
+    unit, name, role = check_new_voice(session, settings, unit=unit, name=name, role=role)
+    key = resolve_key(settings)
+    row = VoiceRecord(
+        id=voice_id or new_voice_id(),
+        unit=unit,
+        created_by=by.id if by is not None else None,
+        status="pending",
+    )
+    document = {"id": row.id, "unit": unit, "name": name, "role": role}
+    _seal(row, document, key)
+    session.add(row)
+    session.flush()
+    record(
+        session,
+        user=by,
+        action="write",
+        outcome="ok",
+        request_id=request_id,
+        detail=f"voices add id={row.id} unit={unit} status=pending",
+        unit=unit,
+    )
+    return _listed(row, document)
+
+
+def _pending(session: Session, voice_id: str) -> VoiceRecord:
+    row = session.get(VoiceRecord, voice_id)
+    if row is None or row.status != "pending":
+        raise VoiceNotFoundError(f"no pending voice {voice_id}")
+    return row
+
+
+def complete_voice(
+    session: Session,
+    settings: Settings,
+    model: EmbeddingModel,
+    *,
+    voice_id: str,
+    recordings: Sequence[Path],
+    min_speech: float = MIN_ENROLMENT_SPEECH,
+    limits: DecodeLimits | None = None,
+) -> EnrolledVoice:
+    """Make the print of a ``pending`` voice from its recordings and mark it ``ready`` (the worker's step);
+    audited ``voices enrolled id=... speech_s=...`` under the account that asked.
+
+    Raises:
+        VoiceNotFoundError: no such voice, or it is not pending any more (removed meanwhile, done).
+        AudioDecodeError: a recording that cannot be decoded.
+        EnrolmentError: a recording without speech, or too little speech in all.
+        KeyError_: the key cannot be used.
+    """
+    row = _pending(session, voice_id)
+    key = resolve_key(settings)
+    document = dict(_open(key, row))
+    made = _print_into(row, document, key, model, recordings, settings, limits, min_speech)
+    row.status = "ready"
+    row.error = None
+    session.flush()
+    record(
+        session,
+        user=session.get(User, row.created_by) if row.created_by is not None else None,
+        action="write",
+        outcome="ok",
+        request_id=None,
+        detail=f"voices enrolled id={row.id} unit={row.unit} speech_s={made.speech_seconds:.1f}",
+        unit=row.unit,
+    )
+    return _listed(row, document)
+
+
+def fail_voice(session: Session, *, voice_id: str, code: str) -> bool:
+    """Mark a ``pending`` voice ``failed`` with an error code (it never names anyone); audited
+    ``error``. Returns false when the voice is not pending (removed meanwhile, or done)."""
+    row = session.get(VoiceRecord, voice_id)
+    if row is None or row.status != "pending":
+        return False
+    row.status = "failed"
+    row.error = code
+    session.flush()
+    record(
+        session,
+        user=session.get(User, row.created_by) if row.created_by is not None else None,
+        action="write",
+        outcome="error",
+        request_id=None,
+        detail=f"voices enrolled id={row.id} unit={row.unit}; {code}",
+        unit=row.unit,
+    )
+    return True
 
 
 def _rows(session: Session, unit: str) -> list[VoiceRecord]:
@@ -285,6 +476,50 @@ def list_voices(
         outcome="ok",
         request_id=request_id,
         detail=f"voices list unit={unit} count={len(listed)}",
+        unit=unit,
+    )
+    return listed
+
+
+def get_voice(
+    session: Session,
+    settings: Settings,
+    *,
+    unit: str,
+    voice_id: str,
+    by: User | None = None,
+    request_id: str | None = None,
+) -> EnrolledVoice:
+    """One of a unit's voices by id (its status: pending, ready or failed); audited ``voices read``.
+
+    Another unit's voice is never found; the refusal is audited ``denied`` (``not_found`` when no unit has
+    that id), like another unit's job.
+
+    Raises:
+        VoiceNotFoundError: no such voice in this unit.
+        KeyError_: the key cannot decrypt it, or the row was altered.
+    """
+    unit = check_unit(unit)
+    row = session.get(VoiceRecord, voice_id) if len(voice_id) <= 64 else None
+    if row is None or row.unit != unit:
+        record(
+            session,
+            user=by,
+            action="read",
+            outcome="denied" if row is not None else "not_found",
+            request_id=request_id,
+            detail=f"voices read unit={unit}",
+            unit=unit,
+        )
+        raise VoiceNotFoundError(f"no voice {voice_id!r} enrolled in unit {unit}")
+    listed = _listed(row, _open(resolve_key(settings), row))
+    record(
+        session,
+        user=by,
+        action="read",
+        outcome="ok",
+        request_id=request_id,
+        detail=f"voices read id={row.id} unit={unit} status={row.status}",
         unit=unit,
     )
     return listed
@@ -354,7 +589,7 @@ def unit_voices(session: Session, settings: Settings, *, unit: str) -> tuple[Kno
     Raises:
         KeyError_: the key cannot decrypt them, or a row was altered.
     """
-    rows = _rows(session, check_unit(unit))
+    rows = [row for row in _rows(session, check_unit(unit)) if row.status == "ready"]
     if not rows:
         return ()
     key = resolve_key(settings)
@@ -369,7 +604,7 @@ def unit_voices(session: Session, settings: Settings, *, unit: str) -> tuple[Kno
                 row.id,
                 display_name(str(document["name"]), None if role is None else str(role)),
                 embedding,
-                model_sha256=row.model_sha256,
+                model_sha256=row.model_sha256 or "",
                 narrowband=None if narrow is None else np.asarray(narrow, dtype=np.float32),
             )
         )

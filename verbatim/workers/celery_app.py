@@ -22,7 +22,15 @@ from verbatim.ops.settings import Settings, get_settings
 from verbatim.workers.chunked import process_chunk
 from verbatim.workers.config import WorkerSettings, get_worker_settings, process_options
 from verbatim.workers.process import HOLDER_ALIVE, ProcessOptions, process_job
-from verbatim.workers.queues import ASR_QUEUE, CHUNK_TASK_NAME, CPU_QUEUE, REFRESH_TASK_NAME, TASK_NAME
+from verbatim.workers.queues import (
+    ASR_QUEUE,
+    CHUNK_TASK_NAME,
+    CPU_QUEUE,
+    REFRESH_TASK_NAME,
+    TASK_NAME,
+    VOICE_TASK_NAME,
+)
+from verbatim.workers.voices import process_voice
 
 if TYPE_CHECKING:
     from verbatim.ops.storage.base import ObjectStore
@@ -33,6 +41,7 @@ __all__ = [
     "CPU_QUEUE",
     "REFRESH_TASK_NAME",
     "TASK_NAME",
+    "VOICE_TASK_NAME",
     "app",
     "make_celery",
 ]
@@ -80,6 +89,7 @@ def make_celery(settings: Settings, worker: WorkerSettings | None = None) -> Cel
             TASK_NAME: {"queue": ASR_QUEUE},
             CHUNK_TASK_NAME: {"queue": ASR_QUEUE},
             REFRESH_TASK_NAME: {"queue": ASR_QUEUE},
+            VOICE_TASK_NAME: {"queue": ASR_QUEUE},
         },
         task_serializer="json",
         accept_content=["json"],
@@ -138,6 +148,13 @@ def make_celery(settings: Settings, worker: WorkerSettings | None = None) -> Cel
 
         settings_, sessions, store, _ = _resources()
         return refresh_job(job_id, sessions=sessions, store=store, settings=settings_)
+
+    @celery.task(  # type: ignore[untyped-decorator]
+        name=VOICE_TASK_NAME, acks_late=True, reject_on_worker_lost=True
+    )
+    def enrol_voice_task(voice_id: str) -> str:
+        settings_, sessions, store, _ = _resources()
+        return process_voice(voice_id, settings=settings_, sessions=sessions, store=store)
 
     return celery
 

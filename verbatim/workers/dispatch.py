@@ -23,7 +23,8 @@ from verbatim.jobs.service import Dispatcher, Service, open_service
 from verbatim.ops.db import Job, utcnow
 from verbatim.ops.storage.base import ObjectStore
 from verbatim.workers.process import HOLDER_ALIVE, ProcessOptions, process_job
-from verbatim.workers.queues import REFRESH_TASK_NAME, TASK_NAME
+from verbatim.workers.queues import REFRESH_TASK_NAME, TASK_NAME, VOICE_TASK_NAME
+from verbatim.workers.voices import pending_voice_ids, process_voice
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -36,6 +37,7 @@ log = logging.getLogger("verbatim.worker")
 
 _PROCESS = "process"
 _REFRESH = "refresh"
+_ENROL = "enrol"
 
 
 def pending_job_ids(sessions: sessionmaker[Session], options: ProcessOptions) -> list[str]:
@@ -59,7 +61,8 @@ class InProcessDispatcher:
     """The embedded worker: one background thread runs jobs one at a time, models kept warm.
 
     At start it re-submits the jobs left queued, and running jobs whose worker is gone, by an earlier process,
-    so nothing is lost across restarts. A job another live execution holds is tried again after
+    and the voices left pending, so nothing is lost across restarts. Voice enrolments run on the same thread
+    (one model at a time). A job another live execution holds is tried again after
     ``retry_delay`` seconds.
 
     Args:
@@ -104,6 +107,8 @@ class InProcessDispatcher:
                 log.info("re-submitting %d pending jobs", len(pending))
             for job_id in pending:
                 self.submit(job_id)
+            for voice_id in pending_voice_ids(self._sessions):
+                self.enrol(voice_id)
 
     def submit(self, job_id: str) -> None:
         """Queue the job for the background thread."""
@@ -112,6 +117,10 @@ class InProcessDispatcher:
     def refresh(self, job_id: str) -> None:
         """Queue the making again of the job's pseudonymised artefacts for the background thread."""
         self._put(_REFRESH, job_id)
+
+    def enrol(self, voice_id: str) -> None:
+        """Queue the making of a pending voice's print for the background thread."""
+        self._put(_ENROL, voice_id)
 
     def _put(self, task: str, job_id: str) -> None:
         with self._lock:
@@ -159,6 +168,8 @@ class InProcessDispatcher:
                 task, job_id = item
                 if task == _REFRESH:
                     self._refresh(job_id)
+                elif task == _ENROL:
+                    self._enrol(job_id)
                 else:
                     self._handle(job_id)
             finally:
@@ -171,6 +182,12 @@ class InProcessDispatcher:
             refresh_job(job_id, sessions=self._sessions, store=self._store, settings=self._settings)
         except Exception:  # the next read that finds the copy stale asks again
             log.exception("pseudonymised copies not made again job=%s", job_id)
+
+    def _enrol(self, voice_id: str) -> None:
+        try:
+            process_voice(voice_id, settings=self._settings, sessions=self._sessions, store=self._store)
+        except Exception:  # process_voice marks the voice failed itself; only a database outage gets here
+            log.exception("voice enrolment not run voice=%s", voice_id)
 
     def _handle(self, job_id: str) -> None:
         worker_id = f"{self._prefix}:{uuid.uuid4().hex[:12]}"
@@ -223,6 +240,11 @@ class CeleryDispatcher:
         """Publish ``verbatim.refresh_pseudonymized(job_id)`` (to the ``asr`` queue, which every deployment
         consumes); raises when the broker is unreachable."""
         self._app.send_task(REFRESH_TASK_NAME, args=[job_id])
+
+    def enrol(self, voice_id: str) -> None:
+        """Publish ``verbatim.enrol_voice(voice_id)`` (to the ``asr`` queue, whose workers hold the diarizer);
+        raises when the broker is unreachable."""
+        self._app.send_task(VOICE_TASK_NAME, args=[voice_id])
 
     def close(self) -> None:
         """Nothing to release: the app's connection pool is shared."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["ASR_QUEUE", "CHUNK_TASK_NAME", "CPU_QUEUE", "REFRESH_TASK_NAME", "TASK_NAME"]
+__all__ = ["ASR_QUEUE", "CHUNK_TASK_NAME", "CPU_QUEUE", "REFRESH_TASK_NAME", "TASK_NAME", "VOICE_TASK_NAME"]
 
 TASK_NAME: Final = "verbatim.process_job"
 """One job: ``verbatim.process_job(job_id)``."""
@@ -13,6 +13,9 @@ CHUNK_TASK_NAME: Final = "verbatim.process_chunk"
 REFRESH_TASK_NAME: Final = "verbatim.refresh_pseudonymized"
 """A job's pseudonymised artefacts made again after a correction: ``verbatim.refresh_pseudonymized(job_id)``.
 Routed to the ``asr`` queue, which every deployment consumes (it decodes and tones the recording)."""
+VOICE_TASK_NAME: Final = "verbatim.enrol_voice"
+"""The print of a pending voice made from its stored recordings: ``verbatim.enrol_voice(voice_id)``. Routed to
+the ``asr`` queue, whose workers hold the diarizer."""
 ASR_QUEUE: Final = "asr"
 """Transcription (GPU or fast CPU machines)."""
 CPU_QUEUE: Final = "cpu"

@@ -43,7 +43,7 @@ from verbatim.ops.db.models import (
     new_job_id,
     utcnow,
 )
-from verbatim.ops.db.voices import VoiceRecord, new_voice_id
+from verbatim.ops.db.voices import VOICE_STATUSES, VoiceRecord, new_voice_id
 from verbatim.ops.db.web import (
     EDIT_KINDS,
     TRIGRAM_INDEX,
@@ -62,6 +62,7 @@ __all__ = [
     "RETENTION_KINDS",
     "ROLES",
     "TRIGRAM_INDEX",
+    "VOICE_STATUSES",
     "Artifact",
     "ArtifactRecord",
     "AuditEntry",
