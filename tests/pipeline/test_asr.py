@@ -82,9 +82,10 @@ def test_a_narrowband_recording_gets_the_narrowband_vad_threshold() -> None:
     adapted = options.for_recording(narrow)
     assert adapted.vad_threshold == options.narrowband_vad_threshold
     assert adapted.vad_threshold is not None and adapted.vad_threshold < options.vad_threshold
-    assert adapted == replace(options, vad_threshold=adapted.vad_threshold)  # nothing else changes
+    # its speech regions are widened over their sounding edges; nothing else changes
+    assert adapted == replace(options, vad_threshold=adapted.vad_threshold, widen_edges=True)
     off = AsrOptions(narrowband_vad_threshold=None)
-    assert off.for_recording(narrow) == off
+    assert off.for_recording(narrow) == replace(off, widen_edges=True)
     assert AsrOptions(vad=False).for_recording(narrow) == AsrOptions(vad=False)
     # digital silence has no band: it is not a phone line
     assert options.for_recording(np.zeros(16000 * 5, np.float32)) == options

@@ -80,6 +80,11 @@ class AsrOptions:
             keeps 60 s of silence, hum and white noise (up to -26 dBFS, phone-band too) at zero words, where
             0.25 does not.
         speech_pad_ms: margin kept around each speech chunk so word starts are not clipped.
+        widen_edges: widen each speech region over the sound that continues it (see
+            :func:`extend_speech_ends`): set by :meth:`for_recording` on a narrowband recording, where Silero
+            scores a sentence's quiet last word, or the first words of a recording cut mid-sentence, under
+            its threshold. On wideband French it changed no deletion and moved borderline words of the
+            bundled sample, so it is kept to the recordings it was made for.
         word_timestamps: per-word times and probabilities (needed for speakers, subtitles, review marks).
         temperatures: decoding temperatures, the later ones a fallback when a decode looks degenerate
             (compression, low log-prob). The default is beam search alone, which never samples: the same
@@ -106,6 +111,7 @@ class AsrOptions:
     narrowband_vad_threshold: float | None = 0.35
     min_silence_ms: int = 500
     speech_pad_ms: int = 300
+    widen_edges: bool = False
     word_timestamps: bool = True
     temperatures: tuple[float, ...] = (0.0,)
     initial_prompt: str | None = None
@@ -116,15 +122,18 @@ class AsrOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def for_recording(self, samples: np.ndarray) -> AsrOptions:
-        """These options as they apply to ``samples`` (16 kHz): ``narrowband_vad_threshold`` in place of
-        ``vad_threshold`` when the recording is narrowband."""
-        if not self.vad or self.narrowband_vad_threshold is None:
+        """These options as they apply to ``samples`` (16 kHz): on a narrowband recording,
+        ``narrowband_vad_threshold`` in place of ``vad_threshold`` (when set) and ``widen_edges``."""
+        if not self.vad:
             return self
         from verbatim.pipeline.bandwidth import is_narrowband
 
         if not is_narrowband(samples):
             return self
-        return replace(self, vad_threshold=self.narrowband_vad_threshold)
+        threshold = self.narrowband_vad_threshold
+        return replace(
+            self, vad_threshold=self.vad_threshold if threshold is None else threshold, widen_edges=True
+        )
 
     def validated(self) -> AsrOptions:
         if self.task not in ("transcribe", "translate"):
@@ -440,6 +449,8 @@ class WhisperASR:
         info["temperatures"] = ",".join(f"{t:g}" for t in options.temperatures)
         if options.vad:
             info["vad_threshold"] = f"{options.vad_threshold:g}"
+            if options.widen_edges:
+                info["vad_edges"] = "widened"
         if options.initial_prompt:
             info["prompt"] = options.initial_prompt
         if options.languages:
@@ -593,10 +604,11 @@ class WhisperASR:
                 samples, **{**common, **sequential, **options.extra}
             )
         # What faster-whisper does with vad_filter (the speech regions put end to end, times mapped back),
-        # with each region's sounding edges kept (see extend_speech_ends). Without the hallucination-silence
-        # skip: the regions joined hold no silence, so its tests degenerate to "near the start or the end of
-        # a 30 s window", where it threw away real speech (the first second of a conversation cut
-        # mid-sentence, heard through a phone line); what the VAD left out is never decoded anyway.
+        # with each region's sounding edges kept on a narrowband recording (see extend_speech_ends).
+        # Without the hallucination-silence skip: the regions joined hold no silence, so its tests
+        # degenerate to "near the start or the end of a 30 s window", where it threw away real speech (the
+        # first second of a conversation cut mid-sentence, heard through a phone line); what the VAD left
+        # out is never decoded anyway.
         from faster_whisper.transcribe import restore_speech_timestamps
 
         speech = np.concatenate([samples[c["start"] : c["end"]] for c in chunks])
@@ -614,7 +626,8 @@ class WhisperASR:
 
     @staticmethod
     def _speech_chunks(samples: np.ndarray, options: AsrOptions) -> list[dict[str, int]]:
-        """The speech regions the sequential decoding hears: Silero VAD's, each with its tail."""
+        """The speech regions the sequential decoding hears: Silero VAD's, widened over their sounding edges
+        when ``options.widen_edges``."""
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
         chunks = get_speech_timestamps(
@@ -625,7 +638,7 @@ class WhisperASR:
                 speech_pad_ms=options.speech_pad_ms,
             ),
         )
-        return extend_speech_ends(samples, chunks)
+        return extend_speech_ends(samples, chunks) if options.widen_edges else chunks
 
     def _collect(
         self, generator: Iterable[Any], offset: float, duration: float, hook: ProgressHook
