@@ -70,6 +70,7 @@ def _run(system: str, out: Path, sets: list[str], only: set[str], extra: str) ->
         r = run(audio)
         r["process_s"] = time.perf_counter() - started
         r["reference"] = clip.reference
+        r["reference_language"] = clip.language
         r["set"] = clip.set
         results[clip.id] = r
         s = clip_wer(clip.reference or "", r["text"])
@@ -79,7 +80,8 @@ def _run(system: str, out: Path, sets: list[str], only: set[str], extra: str) ->
 
 
 RULERS = {"old": (None, False), "numbers": ("fr", False), "no-fillers": ("fr", True)}
-"""The bench's normaliser before this change, the headline (numbers as digits), and without fillers."""
+"""The bench's normaliser before this change, the headline (numbers as digits), and without fillers; "fr"
+stands for the clip's own language where the run saved it."""
 
 
 def _say(line: str) -> None:
@@ -99,10 +101,11 @@ def _deleted(ref: str, hyp: str, language: str | None, fillers: bool) -> set[int
 
 def _compare(ours_path: Path, plain_path: Path, ruler: str) -> None:
     ours, plain = json.loads(ours_path.read_text()), json.loads(plain_path.read_text())
-    language, fillers = RULERS[ruler]
     for cid, o in ours.items():
         if cid not in plain:
             continue
+        language, fillers = RULERS[ruler]
+        language = language and o.get("reference_language", language)
         ref, p = o["reference"], plain[cid]
         so = clip_wer(ref, o["text"], language, drop_fillers=fillers)
         sp = clip_wer(ref, p["text"], language, drop_fillers=fillers)
@@ -122,8 +125,9 @@ def _compare(ours_path: Path, plain_path: Path, ruler: str) -> None:
         for cid, o in ours.items():
             if cid not in plain:
                 continue
-            so = clip_wer(o["reference"], o["text"], lang, drop_fillers=fill)
-            sp = clip_wer(o["reference"], plain[cid]["text"], lang, drop_fillers=fill)
+            own = lang and o.get("reference_language", lang)
+            so = clip_wer(o["reference"], o["text"], own, drop_fillers=fill)
+            sp = clip_wer(o["reference"], plain[cid]["text"], own, drop_fillers=fill)
             t = totals.setdefault(o["set"], [0] * 7)
             values = (so.substitutions, so.deletions, so.insertions, sp.substitutions, sp.deletions)
             for i, v in enumerate((*values, sp.insertions, so.reference_words)):
