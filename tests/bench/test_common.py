@@ -46,6 +46,46 @@ def test_normalize_text_is_nfc() -> None:
     assert normalize_text(decomposed) == normalize_text("ÉTÉ")
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Il a vingt-deux ans.", "il a 22 ans"),
+        ("Il a 22 ans", "il a 22 ans"),
+        ("en mille neuf cent quatre-vingt-dix-huit", "en 1998"),
+        ("dix-sept heures trente", "17 heures 30"),
+        ("1 000 euros", "1000 euros"),
+        ("mille euros", "1000 euros"),
+        # small numbers are articles and pronouns too: they stay words on both sides
+        ("un chat et une souris", "un chat et une souris"),
+    ],
+)
+def test_french_numbers_are_scored_as_digits(text: str, expected: str) -> None:
+    assert normalize_text(text, "fr") == expected
+
+
+def test_numbers_only_in_a_known_language() -> None:
+    assert normalize_text("vingt-deux") == "vingt deux"
+    assert normalize_text("twenty two people", "en") == "22 people"
+    assert normalize_text("vingt-deux", "ar") == "vingt deux"
+
+
+def test_spelled_number_against_digits_is_no_error() -> None:
+    reference = "elle est partie à dix-sept heures avec vingt-deux personnes"
+    assert clip_wer(reference, "Elle est partie à 17 heures avec 22 personnes.", "fr").errors == 0
+    assert clip_wer(reference, "Elle est partie à 17 heures avec 22 personnes.").errors == 4
+
+
+def test_fillers_dropped_only_when_asked() -> None:
+    reference = "et euh donc heu c'est toi hum qui as les contacts"
+    hypothesis = "Et donc c'est toi qui as les contacts."
+    kept = clip_wer(reference, hypothesis, "fr")
+    assert (kept.deletions, kept.reference_words) == (3, 11)
+    bare = clip_wer(reference, hypothesis, "fr", drop_fillers=True)
+    assert (bare.errors, bare.reference_words) == (0, 8)
+    # a hypothesis's own fillers go as well, and words that carry meaning stay
+    assert normalize_text("Euh, ben oui, hum.", "fr", drop_fillers=True) == "ben oui"
+
+
 def test_clip_wer_normalises_both_sides() -> None:
     score = clip_wer("Ask not what your country can do for you.", "ask not, what your country can do for YOU")
     assert score.errors == 0

@@ -41,6 +41,13 @@ def test_wer_by_set_is_corpus_level_and_skips_silence() -> None:
     assert scores["en"].wer == 0.0
 
 
+def test_wer_by_set_reads_numbers_in_the_clip_language_and_can_drop_fillers() -> None:
+    clips = [Clip(id="fr/n", set="fr", kind="asr", path="n.wav", language="fr", reference="euh vingt-deux")]
+    assert wer_by_set(clips, {"fr/n": "22"})["fr"].deletions == 1  # the filler, a word said
+    bare = wer_by_set(clips, {"fr/n": "22"}, drop_fillers=True)["fr"]
+    assert (bare.errors, bare.reference_words) == (0, 1)
+
+
 def test_der_summary_weights_by_reference_speech() -> None:
     assert der_summary([(0.0, 90.0), (1.0, 10.0)]) == pytest.approx(0.1)
     assert math.isnan(der_summary([]))

@@ -12,6 +12,7 @@ from verbatim.errors import InvalidOptionError
 from verbatim.pipeline.asr import (
     AsrOptions,
     drop_repetitions,
+    extend_speech_ends,
     is_credit_hallucination,
     normalize_language,
 )
@@ -81,9 +82,10 @@ def test_a_narrowband_recording_gets_the_narrowband_vad_threshold() -> None:
     adapted = options.for_recording(narrow)
     assert adapted.vad_threshold == options.narrowband_vad_threshold
     assert adapted.vad_threshold is not None and adapted.vad_threshold < options.vad_threshold
-    assert adapted == replace(options, vad_threshold=adapted.vad_threshold)  # nothing else changes
+    # its speech regions are widened over their sounding edges; nothing else changes
+    assert adapted == replace(options, vad_threshold=adapted.vad_threshold, widen_edges=True)
     off = AsrOptions(narrowband_vad_threshold=None)
-    assert off.for_recording(narrow) == off
+    assert off.for_recording(narrow) == replace(off, widen_edges=True)
     assert AsrOptions(vad=False).for_recording(narrow) == AsrOptions(vad=False)
     # digital silence has no band: it is not a phone line
     assert options.for_recording(np.zeros(16000 * 5, np.float32)) == options
@@ -101,6 +103,59 @@ def test_the_band_of_a_long_recording_is_measured_on_excerpts() -> None:
     assert is_narrowband(np.tile(narrow_minute, 20))
     # a phone call with a wideband passage in its middle is not narrowband
     assert not is_narrowband(np.concatenate([np.tile(narrow_minute, 9), minute, np.tile(narrow_minute, 9)]))
+
+
+def _burst(seconds: float, level: float, rng: np.random.Generator) -> np.ndarray:
+    return (rng.standard_normal(int(seconds * 16000)) * level).astype(np.float32)
+
+
+def _at(seconds: float) -> int:
+    return round(seconds * 16000)
+
+
+def test_a_region_is_widened_over_the_sound_that_continues_it() -> None:
+    rng = np.random.default_rng(3)
+    floor = 0.0005  # about -66 dBFS of background
+    samples = _burst(6.0, floor, rng)
+    samples[_at(1.0) : _at(3.0)] += _burst(2.0, 0.1, rng)  # what the VAD called speech
+    samples[_at(3.1) : _at(3.4)] += _burst(0.3, 0.02, rng)  # a quiet last word, 30 dB over the floor
+    region = {"start": _at(1.0), "end": _at(3.0)}
+    (widened,) = extend_speech_ends(samples, [region])
+    assert widened["start"] == region["start"]  # nothing sounds before it
+    assert _at(3.4) <= widened["end"] <= _at(3.4 + 0.25)  # the last word and a margin, no more
+    # background alone after it: unchanged; no region: none made
+    samples[_at(3.1) : _at(3.4)] = _burst(0.3, floor, rng)
+    assert extend_speech_ends(samples, [region]) == [region]
+    assert extend_speech_ends(samples, []) == []
+
+
+def test_a_recording_that_starts_mid_word_keeps_its_start() -> None:
+    rng = np.random.default_rng(5)
+    samples = _burst(5.0, 0.0005, rng)
+    samples[: _at(0.15)] += _burst(0.15, 0.03, rng)  # the end of a word cut by the recording's start
+    samples[_at(0.5) : _at(3.0)] += _burst(2.5, 0.1, rng)
+    (widened,) = extend_speech_ends(samples, [{"start": _at(0.3), "end": _at(3.0)}])
+    assert widened["start"] == 0
+
+
+def test_widening_stops_at_gaps_the_neighbours_and_the_cap() -> None:
+    rng = np.random.default_rng(9)
+    samples = _burst(8.0, 0.0005, rng)
+    samples[_at(1.0) : _at(2.0)] += _burst(1.0, 0.1, rng)
+    samples[_at(2.5) : _at(2.7)] += _burst(0.2, 0.05, rng)  # after 0.5 s of background: not a tail
+    samples[_at(4.0) : _at(7.0)] += _burst(3.0, 0.05, rng)  # sound that goes on and on
+    first, second = {"start": _at(1.0), "end": _at(2.0)}, {"start": _at(4.0), "end": _at(4.5)}
+    out = extend_speech_ends(samples, [first, second])
+    assert out[0] == first
+    assert out[1]["end"] == _at(4.5 + 1.0)  # at most 1 s more
+    # never into the next region, though the sound goes on into it
+    samples[_at(2.0) : _at(2.7)] += _burst(0.7, 0.05, rng)
+    close = {"start": _at(2.3), "end": _at(3.0)}
+    assert extend_speech_ends(samples, [first, close])[0]["end"] == close["start"]
+    # digital silence is no background: a region in zeros stays as it is
+    zeros = np.zeros(_at(4.0), np.float32)
+    zeros[_at(1.0) : _at(2.0)] = _burst(1.0, 0.1, rng)
+    assert extend_speech_ends(zeros, [first]) == [first]
 
 
 # -- integration: the real packaged model ------------------------------------------------------------------
@@ -130,6 +185,21 @@ def test_french_clip_is_transcribed_faithfully(asr) -> None:  # type: ignore[no-
     hypothesis = " ".join(re.sub(r"[^\w' ]", " ", transcript.text.lower()).split())
     assert jiwer.wer(reference, hypothesis) <= 0.2, hypothesis
     assert "consulat" in hypothesis and "forêts" in hypothesis
+
+
+@pytest.mark.models
+def test_a_phone_call_cut_at_both_ends_of_a_sentence_keeps_its_words(asr) -> None:  # type: ignore[no-untyped-def]
+    """A known passage heard through a phone line, the recording starting on its first word and stopping on
+    its last: every robust word is kept, the first and the last included."""
+    from verbatim.bench.worker import phone_band
+
+    audio = decode(DATA / "picovoice_test_fr.wav")
+    cut = phone_band(audio.samples[_at(0.85) : _at(5.45)])
+    transcript = asr.transcribe(Audio(cut, audio.sha256, "cut.wav"))
+    text = transcript.text.lower()
+    # the last two words as stems: their endings vary ("conseiller(s) généra(l|ux)")
+    for word in ("consulat", "devient", "conservateur", "eaux", "forêts", "conseill", "génér"):
+        assert word in text, text
 
 
 @pytest.mark.models

@@ -42,27 +42,60 @@ class BenchError(Exception):
 # --- text normalisation and WER -----------------------------------------------------------------------------
 
 _APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "‘": "'", "`": "'", "´": "'"})
-_SPACE = re.compile(r"\s+")
 # French elision before a quotation: qu’« on » -> qu'on, as a transcriber writes it without the quote mark.
 _ELISION_QUOTE = re.compile(r"(\w)'\s*[«»“”„‹›\"]\s*(?=\w)")
 
 
-def normalize_text(text: str) -> str:
+NUMBER_LANGUAGES = frozenset({"fr", "en", "es", "pt", "de", "nl", "da", "it"})
+"""Languages whose spelled numbers are written as digits before scoring (text2num's ``alpha2digit``)."""
+
+FILLERS: dict[str, frozenset[str]] = {
+    "fr": frozenset({"euh", "euhm", "heu", "hum", "hm", "hmm", "mh", "mhm", "mm", "mmh"}),
+    "en": frozenset({"uh", "um", "umm", "hm", "hmm", "mh", "mhm", "mm", "mmm"}),
+}
+"""Hesitation sounds per language, dropped from every text only when asked (``drop_fillers``): a
+transcriber writes them, Whisper mostly does not. Words that carry meaning ("ben", "bah", "eh") are not
+among them."""
+
+# Digit groups of a number written with a space as thousands separator ("1 000", "10 000 000").
+_DIGIT_GROUPS = re.compile(r"\b\d{1,3}(?:[ \u00a0\u202f]\d{3})+\b")
+
+
+def _numbers_as_digits(text: str, language: str) -> str:
+    """Spelled numbers as digits ("vingt-deux" -> "22", "mille neuf cent" -> "1900"), the way text2num
+    reads them (small numbers such as "un", "deux" stay words: they are articles and pronouns too), and a
+    number written with thousands separators as one token ("1 000" -> "1000")."""
+    from text_to_num import alpha2digit
+
+    text = _DIGIT_GROUPS.sub(lambda m: re.sub(r"\s", "", m.group(0)), text)
+    try:
+        return str(alpha2digit(text, language))
+    except ValueError:  # a language text2num does not know after all
+        return text
+
+
+def normalize_text(text: str, language: str | None = None, *, drop_fillers: bool = False) -> str:
     """Normalise a hypothesis or a reference before WER, the same way for both.
 
     NFC, lower case, typographic apostrophes to ``'``, punctuation and symbols replaced by spaces (an
     apostrophe inside a word is kept: ``l'accident`` stays one token; hyphens split ``états-unis`` in two),
-    whitespace collapsed. Numbers are not spelled out: a reference that writes "dix-sept" where Whisper writes
-    "17" counts as errors for every system alike.
+    whitespace collapsed. With ``language`` one of :data:`NUMBER_LANGUAGES`, spelled numbers become digits
+    first (a reference that writes "dix-sept" where Whisper writes "17" is no error, as Whisper's own
+    English normaliser does); with ``drop_fillers``, the language's hesitation sounds (:data:`FILLERS`)
+    are removed.
 
     Args:
         text: any transcript text.
+        language: the spoken language (ISO 639-1), when known.
+        drop_fillers: remove hesitation sounds ("euh", "hum").
 
     Returns:
         Space-separated lower-case tokens ('' for no words).
     """
     text = unicodedata.normalize("NFC", text).lower().translate(_APOSTROPHES)
     text = _ELISION_QUOTE.sub(r"\1'", text)
+    if language in NUMBER_LANGUAGES:
+        text = _numbers_as_digits(text, language)
     out: list[str] = []
     for i, ch in enumerate(text):
         category = unicodedata.category(ch)
@@ -73,7 +106,11 @@ def normalize_text(text: str) -> str:
             out.append(" ")
         else:
             out.append(ch)
-    return _SPACE.sub(" ", "".join(out)).strip()
+    tokens = "".join(out).split()
+    if drop_fillers:
+        fillers = FILLERS.get(language or "", frozenset()) or frozenset().union(*FILLERS.values())
+        tokens = [t for t in tokens if t not in fillers]
+    return " ".join(tokens)
 
 
 @dataclass(frozen=True)
@@ -122,13 +159,16 @@ class WerScore:
         }
 
 
-def clip_wer(reference: str, hypothesis: str) -> WerScore:
-    """Word errors of one clip after :func:`normalize_text` on both sides.
+def clip_wer(
+    reference: str, hypothesis: str, language: str | None = None, *, drop_fillers: bool = False
+) -> WerScore:
+    """Word errors of one clip after :func:`normalize_text` on both sides (the same ``language`` and
+    ``drop_fillers`` for both).
 
     An empty reference scores every hypothesis word as an insertion (the silence set).
     """
-    ref = normalize_text(reference)
-    hyp = normalize_text(hypothesis)
+    ref = normalize_text(reference, language, drop_fillers=drop_fillers)
+    hyp = normalize_text(hypothesis, language, drop_fillers=drop_fillers)
     ref_n, hyp_n = len(ref.split()), len(hyp.split())
     if not ref_n or not hyp_n:
         return WerScore(0, ref_n, hyp_n, ref_n, hyp_n)

@@ -53,13 +53,20 @@ class LongReport:
 # --- scoring (pure, unit-tested) ----------------------------------------------------------------------------
 
 
-def wer_by_set(clips: Sequence[Clip], hypotheses: dict[str, str]) -> dict[str, WerScore]:
-    """Corpus WER of each set over its clips that have a non-empty reference (silence is counted apart)."""
+def wer_by_set(
+    clips: Sequence[Clip], hypotheses: dict[str, str], *, drop_fillers: bool = False
+) -> dict[str, WerScore]:
+    """Corpus WER of each set over its clips that have a non-empty reference (silence is counted apart).
+
+    Each clip is normalised in its own language (spelled numbers as digits, see
+    :func:`~verbatim.bench.common.normalize_text`); ``drop_fillers`` removes hesitation sounds from the
+    reference and the hypothesis alike (a second view: the headline keeps them, as words said)."""
     out: dict[str, WerScore] = {}
     for clip in clips:
         if clip.kind != "asr" or not clip.reference or clip.id not in hypotheses:
             continue
-        out[clip.set] = out.get(clip.set, WerScore()) + clip_wer(clip.reference, hypotheses[clip.id])
+        score = clip_wer(clip.reference, hypotheses[clip.id], clip.language, drop_fillers=drop_fillers)
+        out[clip.set] = out.get(clip.set, WerScore()) + score
     return out
 
 
@@ -228,12 +235,19 @@ def _asr_section(
                 **({"stage_s": r["stage_s"]} if "stage_s" in r else {}),
             }
             if clip.reference:
-                entry[name]["wer"] = clip_wer(clip.reference, r["text"]).to_dict()
+                entry[name]["wer"] = clip_wer(clip.reference, r["text"], clip.language).to_dict()
+                entry[name]["wer_without_fillers"] = clip_wer(
+                    clip.reference, r["text"], clip.language, drop_fillers=True
+                ).to_dict()
         per_clip.append(entry)
     data["asr_clips"] = per_clip
 
     ours_sets = wer_by_set(clips, {k: v["text"] for k, v in ours.items()})
     plain_sets = wer_by_set(clips, {k: v["text"] for k, v in plain.items()})
+    bare = {
+        name: wer_by_set(clips, {k: v["text"] for k, v in w.items()}, drop_fillers=True)
+        for name, w in (("ours", ours), ("plain", plain))
+    }
     wer_rows = []
     sets: dict[str, Any] = {}
     for set_name in dict.fromkeys(c.set for c in clips if c.reference):
@@ -247,6 +261,7 @@ def _asr_section(
             "ours": {**so.to_dict(), "rtf": ours_rtf},
             "plain": {**sp.to_dict(), "rtf": plain_rtf},
             "wer_ratio": ratio(so.wer, sp.wer),
+            "without_fillers": {name: b[set_name].to_dict() for name, b in bare.items()},
         }
         wer_rows.append(
             [
@@ -293,8 +308,8 @@ def _asr_section(
     data["wer_by_set"] = sets
     report.tables.append(
         format_table(
-            "WER by set (normalised text, corpus WER; S/D/I = substitutions/deletions/insertions) and "
-            "real-time factor",
+            "WER by set (normalised text, spelled numbers as digits, fillers kept, corpus WER; "
+            "S/D/I = substitutions/deletions/insertions) and real-time factor",
             [
                 "set",
                 "clips",
@@ -309,6 +324,26 @@ def _asr_section(
                 "RTF plain",
             ],
             wer_rows,
+        )
+    )
+
+    report.tables.append(
+        format_table(
+            "WER by set without hesitation fillers (euh, heu, hum, hm...; uh, um...) in the reference and "
+            "both hypotheses: a second view, the ratios above keep them",
+            ["set", "ref words", "WER ours", "WER plain", "ours/plain", "S/D/I ours", "S/D/I plain"],
+            [
+                [
+                    name,
+                    bare["ours"][name].reference_words,
+                    bare["ours"][name].wer,
+                    bare["plain"][name].wer,
+                    ratio(bare["ours"][name].wer, bare["plain"][name].wer),
+                    _sdi(bare["ours"][name]),
+                    _sdi(bare["plain"][name]),
+                ]
+                for name in bare["ours"]
+            ],
         )
     )
 

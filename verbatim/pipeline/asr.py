@@ -80,6 +80,11 @@ class AsrOptions:
             keeps 60 s of silence, hum and white noise (up to -26 dBFS, phone-band too) at zero words, where
             0.25 does not.
         speech_pad_ms: margin kept around each speech chunk so word starts are not clipped.
+        widen_edges: widen each speech region over the sound that continues it (see
+            :func:`extend_speech_ends`): set by :meth:`for_recording` on a narrowband recording, where Silero
+            scores a sentence's quiet last word, or the first words of a recording cut mid-sentence, under
+            its threshold. On wideband French it changed no deletion and moved borderline words of the
+            bundled sample, so it is kept to the recordings it was made for.
         word_timestamps: per-word times and probabilities (needed for speakers, subtitles, review marks).
         temperatures: decoding temperatures, the later ones a fallback when a decode looks degenerate
             (compression, low log-prob). The default is beam search alone, which never samples: the same
@@ -106,6 +111,7 @@ class AsrOptions:
     narrowband_vad_threshold: float | None = 0.35
     min_silence_ms: int = 500
     speech_pad_ms: int = 300
+    widen_edges: bool = False
     word_timestamps: bool = True
     temperatures: tuple[float, ...] = (0.0,)
     initial_prompt: str | None = None
@@ -116,15 +122,18 @@ class AsrOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def for_recording(self, samples: np.ndarray) -> AsrOptions:
-        """These options as they apply to ``samples`` (16 kHz): ``narrowband_vad_threshold`` in place of
-        ``vad_threshold`` when the recording is narrowband."""
-        if not self.vad or self.narrowband_vad_threshold is None:
+        """These options as they apply to ``samples`` (16 kHz): on a narrowband recording,
+        ``narrowband_vad_threshold`` in place of ``vad_threshold`` (when set) and ``widen_edges``."""
+        if not self.vad:
             return self
         from verbatim.pipeline.bandwidth import is_narrowband
 
         if not is_narrowband(samples):
             return self
-        return replace(self, vad_threshold=self.narrowband_vad_threshold)
+        threshold = self.narrowband_vad_threshold
+        return replace(
+            self, vad_threshold=self.vad_threshold if threshold is None else threshold, widen_edges=True
+        )
 
     def validated(self) -> AsrOptions:
         if self.task not in ("transcribe", "translate"):
@@ -277,6 +286,67 @@ def block_bounds(samples: np.ndarray, block_seconds: float) -> list[tuple[int, i
     return bounds
 
 
+_TAIL_FRAME = SAMPLE_RATE // 50
+"""20 ms: the frame the level of a speech tail is read on."""
+TAIL_ABOVE_FLOOR_DB = 20.0
+"""A frame this much louder than the recording's floor (its 10th-percentile frame level) is sound."""
+TAIL_GAP_S = 0.2
+"""A tail ends after this long without a sound frame (longer than the closure of a stop consonant)."""
+TAIL_MAX_S = 1.0
+"""The most a speech region is lengthened by its tail."""
+
+
+def extend_speech_ends(samples: np.ndarray, chunks: list[dict[str, int]]) -> list[dict[str, int]]:
+    """Speech regions (sample indices, in order, as Silero VAD gives them) widened over the sound that
+    continues each one on either side: a sentence's last word, quieter and more band-limited than the rest,
+    and the first words of a recording that starts mid-sentence may score under the VAD's threshold although
+    they are plainly louder than the recording's background (measured through a phone line: a read
+    sentence's last word 20-45 dB above the floor at speech probability below 0.2; a conversation cut
+    mid-word, whose first second Whisper then skipped).
+
+    A region's end moves to the last sound frame (:data:`TAIL_ABOVE_FLOOR_DB` over the recording's floor,
+    its 10th-percentile 20 ms level) that follows it with no gap longer than :data:`TAIL_GAP_S`, plus the
+    gap as a margin, by at most :data:`TAIL_MAX_S`; its start moves back the same way. Never into the
+    neighbouring region nor past the recording. A region next to silence or steady background is left as it
+    is, and audio without a region gets none.
+    """
+    if not chunks or samples.size < _TAIL_FRAME:
+        return chunks
+    n = samples.size // _TAIL_FRAME
+    frames = samples[: n * _TAIL_FRAME].reshape(n, _TAIL_FRAME).astype(np.float32)
+    level = 10.0 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
+    heard = level[level > -100.0]  # digital silence (padding, muted stretches) is no background level
+    if heard.size == 0:
+        return chunks
+    sound = level > float(np.percentile(heard, 10)) + TAIL_ABOVE_FLOOR_DB
+    gap, most = round(TAIL_GAP_S * 50), round(TAIL_MAX_S * 50)
+
+    def reach(first: int, step: int) -> int | None:
+        """The farthest sound frame from ``first`` on in direction ``step``, no gap over ``gap`` frames."""
+        last = None
+        for k in range(most):
+            frame = first + step * k
+            if not 0 <= frame < n or (k - (abs(last - first) if last is not None else -1)) > gap:
+                break
+            if sound[frame]:
+                last = frame
+        return last
+
+    out: list[dict[str, int]] = []
+    for i, chunk in enumerate(chunks):
+        lower = out[-1]["end"] if out else 0
+        upper = chunks[i + 1]["start"] if i + 1 < len(chunks) else samples.size
+        start, end = chunk["start"], chunk["end"]
+        before = reach(start // _TAIL_FRAME - 1, -1)
+        if before is not None:
+            start = max(lower, (before - gap) * _TAIL_FRAME, start - most * _TAIL_FRAME, 0)
+        after = reach(-(-end // _TAIL_FRAME), 1)  # from the first whole frame after the region
+        if after is not None:
+            end = min(upper, (after + 1 + gap) * _TAIL_FRAME, end + most * _TAIL_FRAME, samples.size)
+        out.append({**chunk, "start": min(start, chunk["start"]), "end": max(end, chunk["end"])})
+    return out
+
+
 def cpu_instruction_set(cpuinfo: str | None = None) -> str:
     """The widest x86 instruction set CTranslate2 dispatches to on this CPU (``AVX512``, ``AVX2``, ``AVX``,
     ``GENERIC``), or the machine's architecture elsewhere; ``CT2_FORCE_CPU_ISA`` overrides it as it does
@@ -379,6 +449,8 @@ class WhisperASR:
         info["temperatures"] = ",".join(f"{t:g}" for t in options.temperatures)
         if options.vad:
             info["vad_threshold"] = f"{options.vad_threshold:g}"
+            if options.widen_edges:
+                info["vad_edges"] = "widened"
         if options.initial_prompt:
             info["prompt"] = options.initial_prompt
         if options.languages:
@@ -526,9 +598,47 @@ class WhisperASR:
             condition_on_previous_text=False,  # a wrong segment must not poison the next (loops)
             hallucination_silence_threshold=2.0 if options.word_timestamps else None,
         )
-        return self.model.transcribe(  # type: ignore[no-any-return]
-            samples, **{**common, **sequential, **options.extra}
+        chunks = self._speech_chunks(samples, options) if options.vad else []
+        if not chunks:  # no VAD, or no speech at all: faster-whisper's own path
+            return self.model.transcribe(  # type: ignore[no-any-return]
+                samples, **{**common, **sequential, **options.extra}
+            )
+        # What faster-whisper does with vad_filter (the speech regions put end to end, times mapped back),
+        # with each region's sounding edges kept on a narrowband recording (see extend_speech_ends).
+        # Without the hallucination-silence skip: the regions joined hold no silence, so its tests
+        # degenerate to "near the start or the end of a 30 s window", where it threw away real speech (the
+        # first second of a conversation cut mid-sentence, heard through a phone line); what the VAD left
+        # out is never decoded anyway.
+        from faster_whisper.transcribe import restore_speech_timestamps
+
+        speech = np.concatenate([samples[c["start"] : c["end"]] for c in chunks])
+        generator, info = self.model.transcribe(
+            speech,
+            **{
+                **common,
+                **sequential,
+                "hallucination_silence_threshold": None,
+                **options.extra,
+                "vad_filter": False,
+            },
         )
+        return restore_speech_timestamps(generator, chunks, SAMPLE_RATE), info
+
+    @staticmethod
+    def _speech_chunks(samples: np.ndarray, options: AsrOptions) -> list[dict[str, int]]:
+        """The speech regions the sequential decoding hears: Silero VAD's, widened over their sounding edges
+        when ``options.widen_edges``."""
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        chunks = get_speech_timestamps(
+            samples,
+            VadOptions(
+                threshold=options.vad_threshold,
+                min_silence_duration_ms=options.min_silence_ms,
+                speech_pad_ms=options.speech_pad_ms,
+            ),
+        )
+        return extend_speech_ends(samples, chunks) if options.widen_edges else chunks
 
     def _collect(
         self, generator: Iterable[Any], offset: float, duration: float, hook: ProgressHook
