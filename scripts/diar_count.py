@@ -191,7 +191,8 @@ def main() -> None:
         emb, chunk, local, speech = train_of(analysis, base)
         if method.startswith("vote"):
             d, _ = SpeakerDiarizer.finish(None, analysis, base)  # type: ignore[arg-type]
-            ks = [d.num_speakers, estimate("silw", rec, analysis), estimate("enh-cap-s5", rec, analysis)]
+            third = {"vote": "enh-cap-s5", "vote-nme": "nme", "vote-gap": "gap"}[method]
+            ks = [d.num_speakers, estimate("silw", rec, analysis), estimate(third, rec, analysis)]
             return int(sorted(ks)[1])
         if method.startswith("enh"):
             sig = float(method.split("s")[-1]) if "-s" in method else 50.0
