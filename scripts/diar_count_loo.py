@@ -3,7 +3,7 @@
 median-of-three speaker count (threshold, silhouette, NeMo-style enhanced NME-SC with anchor noise sigma):
 sigma is chosen on every other recording of the pool (most exact counts, then lowest pooled DER).
 
-    DIAR_CACHE=/tmp/i11count_cache PYTHONPATH=$PWD .venv/bin/python scripts/diar_count_loo.py
+    DIAR_CACHE=/tmp/i11count_cache PYTHONPATH=$PWD .venv/bin/python scripts/diar_count_loo.py [POOL ...]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def main() -> None:
     from verbatim.pipeline.types import SpeakerTurn
 
     base = DiarizationOptions()
-    for pool in ("1", "real,2,3"):
+    for pool in sys.argv[1:] or ("1", "real,2,3"):
         rows = []
         for rec, an in load(pool):
             emb, chunk, local, speech = train_of(an, base)
