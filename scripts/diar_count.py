@@ -197,11 +197,13 @@ def main() -> None:
     ap.add_argument("--verbose", action="store_true")
     a = ap.parse_args()
     groups = {g: load(g) for g in a.sets.split(";")}
-    base = DiarizationOptions()
+    base = DiarizationOptions(count_method="threshold")  # the estimators below replace its count
 
     def estimate(method: str, rec: Any, analysis: Any) -> int | None:
         if method == "thr":
             return None
+        if method == "product":  # the product's default count (DiarizationOptions.count_method)
+            return -1
         if method == "true":
             return int(rec.num_speakers)
         emb, chunk, local, speech = train_of(analysis, base)
@@ -273,6 +275,8 @@ def main() -> None:
             for rec, analysis in items:
                 k = estimate(method, rec, analysis)
                 opts = base if k is None else replace(base, num_speakers=k)
+                if k == -1:
+                    opts = DiarizationOptions()
                 d, _ = SpeakerDiarizer.finish(None, analysis, opts)  # type: ignore[arg-type]
                 exact += d.num_speakers == rec.num_speakers
                 der = None
