@@ -1,3 +1,4 @@
+# ruff: noqa: T201
 """Development helper for issue 11 (not part of the product): analyse the diarisation bench recordings once,
 cache the analyses in /tmp, then re-cluster them cheaply with other options and break the DER down.
 
@@ -8,11 +9,12 @@ cache the analyses in /tmp, then re-cluster them cheaply with other options and 
 from __future__ import annotations
 
 import argparse
+import os
 import pickle
 import sys
 from pathlib import Path
 
-CACHE = Path("/tmp/i11a_cache")
+CACHE = Path(os.environ.get("DIAR_CACHE", "/tmp/i11a_cache"))
 DATA = Path("/work/shared/data")
 
 
@@ -95,7 +97,7 @@ def score(items, options_for, verbose=True):
             continue
         ref = [SpeakerTurn(s, e, spk) for s, e, spk in rec.turns]
         total, miss, fa, conf = components(ref, d, rec.uem)
-        for k, v in zip(("ref", "miss", "fa", "conf"), (total, miss, fa, conf)):
+        for k, v in zip(("ref", "miss", "fa", "conf"), (total, miss, fa, conf), strict=True):
             tot[k] += v
         rows.append(
             (
@@ -113,7 +115,8 @@ def score(items, options_for, verbose=True):
             else:
                 m, f, c = r[3]
                 print(
-                    f"{r[0]:40s} true {r[1]} found {r[2]}  DER {m + f + c:.3f} miss {m:.3f} fa {f:.3f} conf {c:.3f} {'NB' if r[4] else ''}"
+                    f"{r[0]:40s} true {r[1]} found {r[2]}  DER {m + f + c:.3f} miss {m:.3f} fa {f:.3f} "
+                    f"conf {c:.3f} {'NB' if r[4] else ''}"
                 )
     ref = tot["ref"] or 1
     print(

@@ -304,6 +304,7 @@ def run_diarization(data: Path, *, simulated: int, seed: int, log: Log) -> tuple
         "narrowband_threshold": defaults.narrowband_threshold,
         "min_speaker_seconds": defaults.min_speaker_seconds,
         "step": defaults.step,
+        "count_method": defaults.count_method,
     }
     figures["simulated"] = {"count": simulated, "seed": seed}
     return tables, figures

@@ -26,6 +26,7 @@ import numpy.typing as npt
 from verbatim.pipeline.types import SAMPLE_RATE
 
 __all__ = [
+    "MIN_PIECE_SECONDS",
     "Conversation",
     "SimulationOptions",
     "Voice",
@@ -40,6 +41,14 @@ __all__ = [
 SAME_SPEAKER_SIMILARITY = 0.65
 """CAM++ cosine similarity of two clean 8 s clips above which they are taken as one person (measured on the
 shared data: clips of one FLEURS reader score 0.72-0.88, different people at most 0.61)."""
+
+MIN_PIECE_SECONDS = 2.0
+"""Shortest source piece (s) a voice is drawn from. A shorter stretch where one AMI or TCOF participant
+"talks alone" according to the RTTM is often a turn edge holding another participant's voice or a cough;
+drawn as a turn or a back-channel, it put a second voice under one reference speaker (the held-out
+conversation sim-3-008 was a single speaker built from such stretches). Shorter pieces are left out, and a
+voice left with under 2 s of speech is not drawn at all (4 of 49 voices: AMI FEO070 and MEE073, two TCOF
+speakers)."""
 
 _TARGET_RMS = 0.05  # about -26 dBFS: every source is brought to a common level before the mix
 
@@ -145,15 +154,16 @@ def _normalise(samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 
 
 def voice_from_samples(speaker: str, corpus: str, pieces: Sequence[npt.NDArray[np.float32]]) -> Voice | None:
-    """A :class:`Voice` from recordings of one person (16 kHz): level-normalised, speech regions found.
+    """A :class:`Voice` from recordings of one person (16 kHz): level-normalised, speech regions found; pieces
+    shorter than :data:`MIN_PIECE_SECONDS` are left out.
 
     Returns:
-        None when no piece holds speech.
+        None when no piece is long enough and holds speech.
     """
     kept: list[npt.NDArray[np.float32]] = []
     regions: list[tuple[tuple[float, float], ...]] = []
     for piece in pieces:
-        if len(piece) < SAMPLE_RATE // 4:
+        if len(piece) < round(MIN_PIECE_SECONDS * SAMPLE_RATE):
             continue
         clean = _normalise(piece)
         found = speech_regions(clean)
@@ -233,7 +243,7 @@ def load_voices(data: Path) -> list[Voice]:
                 for speaker in sorted({t.speaker for t in turns}):
                     # AMI speaker ids name people across meetings; TCOF's only within a recording
                     key = f"ami/{speaker}" if corpus == "ami" else f"tcof/{file_id}-{speaker}"
-                    for s, e in _alone_stretches(triples, speaker, 1.0):
+                    for s, e in _alone_stretches(triples, speaker, MIN_PIECE_SECONDS):
                         add(key, corpus, samples[round(s * SAMPLE_RATE) : round(e * SAMPLE_RATE)])
     voices = []
     for speaker, (corpus, pieces) in found.items():

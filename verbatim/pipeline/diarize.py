@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -83,6 +83,20 @@ class DiarizationOptions:
         min_duration_off: gaps of one speaker shorter than this (s) are filled.
         min_duration_on: turns shorter than this (s) are dropped.
         batch_size: chunks per segmentation forward pass.
+        count_method: how the number of speakers is found when ``num_speakers`` is not given (``min_speakers``
+            / ``max_speakers`` still bound it). ``"vote"``: the median of the threshold count, the
+            speech-weighted silhouette count and an anchored NME-SC count
+            (:mod:`verbatim.pipeline.speaker_count`), then the same agglomeration forced to that count.
+            ``"threshold"``: the agglomeration stopped at ``clustering_threshold`` (the former behaviour).
+            Why "vote": the threshold count is wrong on 24 of 56 held-out simulated conversations, both
+            ways, mostly by one, and the two other counts err differently (the silhouette's partitions use
+            ``clustering_threshold`` on narrowband recordings too, as evaluated). Held out (8 real
+            recordings and 56 simulated, seeds 2-5) the count is exact on 43 of 64 instead of 37 and the DER
+            without hints falls from 0.199 to 0.194 (simulated seeds 4+5, looked at last: 17 -> 20 of 28,
+            0.173 -> 0.170). Known loss: one real count, ami/tst00 (4 speakers) found as 2 instead of 4,
+            although its DER improves (0.515 -> 0.481). The anchors' spread was chosen on the development set
+            and is not stable under leave-one-out there (5 or 20); held out, 0.3, 1 and 5 give the same
+            counts.
     """
 
     num_speakers: int | None = None
@@ -98,6 +112,7 @@ class DiarizationOptions:
     min_duration_off: float = 0.0
     min_duration_on: float = 0.0
     batch_size: int = 16
+    count_method: Literal["vote", "threshold"] = "vote"
 
     def validate(self) -> None:
         """Raise :class:`InvalidOptionError` when the options cannot be honoured."""
@@ -131,6 +146,8 @@ class DiarizationOptions:
             raise InvalidOptionError("min_duration_off and min_duration_on must not be negative")
         if self.batch_size < 1:
             raise InvalidOptionError("batch_size must be at least 1")
+        if self.count_method not in ("vote", "threshold"):
+            raise InvalidOptionError(f"count_method must be 'vote' or 'threshold', got {self.count_method!r}")
 
 
 # --- pure steps (no model), unit-tested on synthetic data ---------------------------------------------------
@@ -442,9 +459,11 @@ class SpeakerDiarizer:
         weights = np.ones(activity.shape, np.float32)
         centroids = np.zeros((0, pieces.embeddings.shape[1]), np.float32)
         if len(pieces.embeddings):
+            # the count vote's partitions use the wideband threshold on every recording, as evaluated
+            count_threshold = options.clustering_threshold
             if analysis.narrowband and options.narrowband_threshold is not None:
                 options = replace(options, clustering_threshold=options.narrowband_threshold)
-            cl, train = _cluster_pieces(pieces, options)
+            cl, train = _cluster_pieces(pieces, options, count_threshold)
             num_clusters = int(cl.max()) + 1
             train_norm = _normalize(pieces.embeddings[train])
             centroids = np.stack([train_norm[cl == k].mean(axis=0) for k in range(num_clusters)])
@@ -637,26 +656,58 @@ class DiarizationAnalysis:
 
 
 def _cluster_pieces(
-    pieces: _Pieces, options: DiarizationOptions
+    pieces: _Pieces, options: DiarizationOptions, count_threshold: float | None = None
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
     """Labels of the embeddings that rest on enough speech, and which those are (see
-    :func:`verbatim.pipeline.clustering.constrained_clustering`)."""
+    :func:`verbatim.pipeline.clustering.constrained_clustering`); with ``count_method="vote"`` and no given
+    count, the count comes from :func:`verbatim.pipeline.speaker_count.vote_count`, whose silhouette
+    partitions use ``count_threshold`` (default: ``options.clustering_threshold``)."""
     from verbatim.pipeline.clustering import constrained_clustering
+    from verbatim.pipeline.speaker_count import vote_count
 
     train = pieces.speech >= options.min_embedding_duration
     if not train.any():
         train = pieces.speech >= pieces.speech.max()
-    labels = constrained_clustering(
+    embeddings, chunk, local, speech = (
         pieces.embeddings[train],
         pieces.chunk[train],
         pieces.local[train],
         pieces.speech[train],
+    )
+    labels = constrained_clustering(
+        embeddings,
+        chunk,
+        local,
+        speech,
         threshold=options.clustering_threshold,
         min_speaker_seconds=options.min_speaker_seconds,
         num_clusters=options.num_speakers,
         min_clusters=options.min_speakers,
         max_clusters=options.max_speakers,
     )
+    if options.num_speakers is None and options.count_method == "vote" and len(labels):
+        threshold_count = int(labels.max()) + 1
+        count = vote_count(
+            embeddings,
+            chunk,
+            local,
+            speech,
+            threshold_count=threshold_count,
+            threshold=options.clustering_threshold if count_threshold is None else count_threshold,
+            min_speaker_seconds=options.min_speaker_seconds,
+            min_count=options.min_speakers,
+            max_count=options.max_speakers,
+        )
+        if count != threshold_count:
+            labels = constrained_clustering(
+                embeddings,
+                chunk,
+                local,
+                speech,
+                threshold=options.clustering_threshold,
+                min_speaker_seconds=options.min_speaker_seconds,
+                num_clusters=count,
+            )
     return labels, train
 
 
