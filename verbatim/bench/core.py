@@ -302,6 +302,7 @@ def _asr_section(
                 "rtf": r["process_s"] / r["audio_s"] if r["audio_s"] else None,
                 **({"speakers": r["speakers"]} if "speakers" in r else {}),
                 **({"stage_s": r["stage_s"]} if "stage_s" in r else {}),
+                **({"stage_own_s": r["stage_own_s"]} if "stage_own_s" in r else {}),
             }
             if clip.reference:
                 entry[name]["wer"] = clip_wer(clip.reference, r["text"]).to_dict()
