@@ -17,8 +17,10 @@ from verbatim.bench.common import (
     default_json_path,
     format_table,
     normalize_text,
+    pair_order,
     ratio,
     resolve_data_dir,
+    stage_seconds,
     write_json,
 )
 
@@ -145,6 +147,21 @@ def test_ratio() -> None:
     assert ratio(None, 2.0) is None
     assert ratio(math.nan, 2.0) is None
     assert ratio(1.0, math.inf) is None
+
+
+def test_pair_order_alternates_who_goes_first() -> None:
+    orders = [pair_order(i) for i in range(4)]
+    assert orders == [("ours", "plain"), ("plain", "ours"), ("ours", "plain"), ("plain", "ours")]
+
+
+def test_stage_seconds_splits_the_whole_run_and_sums_repeated_stages() -> None:
+    changes = [("transcribe", 11.0), ("language", 13.0), ("transcribe", 14.0), ("diarize", 16.0)]
+    seconds = stage_seconds(changes, 10.0, 20.0)
+    assert seconds == pytest.approx({"other": 1.0, "transcribe": 4.0, "language": 1.0, "diarize": 4.0})
+    assert sum(seconds.values()) == pytest.approx(10.0)
+    # a report at the very start leaves nothing to "other"; no report at all is all "other"
+    assert stage_seconds([("transcribe", 0.0)], 0.0, 2.0) == pytest.approx({"transcribe": 2.0})
+    assert stage_seconds([], 0.0, 2.0) == pytest.approx({"other": 2.0})
 
 
 def test_format_table_aligns_columns() -> None:

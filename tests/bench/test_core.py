@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from verbatim.bench import core
 from verbatim.bench.cli import bench_app
 from verbatim.bench.common import WorkerResult
-from verbatim.bench.core import der_summary, reference_speech, run_core, wer_by_set
+from verbatim.bench.core import der_summary, reference_speech, run_core, split_pair, wall_by_set, wer_by_set
 from verbatim.bench.manifest import Clip
 
 CLIPS = [
@@ -116,6 +116,85 @@ def test_run_core_scores_and_reports(monkeypatch: pytest.MonkeyPatch) -> None:
     for title in ("WER by set", "Silence and noise", "Speed and memory", "Diarisation: DER", "Ratios"):
         assert title in text
     json.dumps(data)  # serialisable as is
+
+
+def test_wall_by_set_sums_per_set_and_over_all() -> None:
+    ours = {
+        "fr/a": {"audio_s": 10.0, "process_s": 3.0, "stage_own_s": {"transcribe": 2.0, "diarize": 1.0}},
+        "fr/b": {"audio_s": 5.0, "process_s": 2.0, "stage_own_s": {"transcribe": 1.5, "other": 0.5}},
+        "en/c": {"audio_s": 5.0, "process_s": 1.0},
+    }
+    plain = {"fr/a": {"process_s": 4.0}, "fr/b": {"process_s": 4.0}, "en/c": {"process_s": 0.5}}
+    walls = wall_by_set(CLIPS, ours, plain)
+    assert list(walls) == ["fr", "en", "all"]  # sets in clip order, then all; clips missing a result skipped
+    assert walls["fr"]["clips"] == 2 and walls["fr"]["audio_s"] == 15.0
+    assert walls["fr"]["ours_s"] == 5.0 and walls["fr"]["plain_s"] == 8.0
+    assert walls["fr"]["ratio"] == pytest.approx(5 / 8)
+    assert walls["fr"]["stages"] == {"transcribe": 3.5, "diarize": 1.0, "other": 0.5}
+    assert walls["en"]["ratio"] == pytest.approx(2.0)
+    assert walls["all"]["ours_s"] == 6.0 and walls["all"]["ratio"] == pytest.approx(6 / 8.5)
+
+
+def test_run_core_interleaved_runs_one_pair_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    ours = _asr(
+        {"fr/a": "le chat dort", "fr/b": "il pleut", "en/c": "ask", "silence/s": "", "multi/m": "oui"}, 0.5, 0
+    )
+    plain = _asr(
+        {"fr/a": "le chien dort", "fr/b": "il", "en/c": "ask", "silence/s": "", "multi/m": "oui"}, 1.0, 0
+    )
+    pair = {
+        "load_s": 3.0,
+        "warmup_s": 4.0,
+        "info": {"ours": {"o": 1}, "plain": {"p": 1}},
+        "clips": [
+            {"id": o["id"], "audio_s": 10.0, "ours": o, "plain": p}
+            for o, p in zip(ours["clips"], plain["clips"], strict=True)
+        ],
+        "peak_rss_mb": 1500.0,
+    }
+    canned = {
+        "pair": pair,
+        "diar-ours": _diar([[0.0, 10.0, "S1"], [10.0, 20.0, "S2"]], 4.0, 700),
+        "diar-senko": _diar([[0.0, 20.0, "S1"]], 2.0, 800),
+    }
+    seen: list[tuple[str, list[str]]] = []
+
+    def fake_run_worker(system: str, manifest: Path, out: Path, **_: object) -> WorkerResult:
+        entries = json.loads(manifest.read_text(encoding="utf-8"))
+        seen.append((system, [c["id"] for c in entries]))
+        if system == "pair":
+            assert {c["kind"] for c in entries} == {"asr"}  # the multi-speaker clip transcribed by both
+        return WorkerResult(canned[system], 1.0, canned[system]["peak_rss_mb"])
+
+    monkeypatch.setattr(core, "run_worker", fake_run_worker)
+    report = run_core(CLIPS, log=lambda _m: None, interleave=True)
+    assert [s for s, _ in seen] == ["pair", "diar-ours", "diar-senko"]
+    assert seen[0][1] == ["fr/a", "fr/b", "en/c", "silence/s", "multi/m"]
+    data = report.data
+    assert data["interleaved"] is True
+    assert data["wer_by_set"]["fr"]["plain"]["deletions"] == 1
+    assert set(data["wall_by_set"]) == {"fr", "en", "silence", "multi", "all"}
+    assert data["ratios"]["wall time (all ASR clips)"]["ratio"] == pytest.approx(0.5)
+    assert "peak RSS MB" not in data["ratios"]  # one process: no memory ratio
+    assert "interleaved clip by clip" in "\n".join(report.tables)
+
+
+def test_split_pair_gives_each_system_its_clips() -> None:
+    pair = WorkerResult(
+        {
+            "load_s": 1.0,
+            "warmup_s": 2.0,
+            "info": {"ours": {"o": 1}, "plain": {"p": 1}},
+            "clips": [{"id": "x", "audio_s": 1.0, "ours": {"text": "a"}, "plain": {"text": "b"}}],
+        },
+        5.0,
+        900.0,
+    )
+    ours, plain = split_pair(pair)
+    assert ours.data["clips"] == [{"id": "x", "text": "a"}] and plain.data["clips"] == [
+        {"id": "x", "text": "b"}
+    ]
+    assert ours.data["info"] == {"o": 1} and plain.peak_rss_mb == 900.0 and ours.data["interleaved"]
 
 
 def test_cli_help_and_missing_data(tmp_path: Path) -> None:

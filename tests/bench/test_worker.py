@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -77,3 +78,30 @@ def test_phone_band_keeps_speech_band_and_removes_the_rest() -> None:
     assert level(1000.0) > 0.8  # inside 300-3400 Hz: passes
     assert level(100.0) < 0.1  # mains hum, a low voice's fundamental: cut
     assert level(6000.0) < 0.01  # above a phone line's 4 kHz Nyquist: gone
+
+
+def test_pair_runs_both_on_the_same_audio_alternating_who_goes_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, object]] = []
+
+    def system(name: str) -> Any:
+        def load() -> tuple[Any, dict[str, Any]]:
+            def run(audio: object) -> dict[str, Any]:
+                calls.append((name, audio))
+                return {"process_s": 1.0 if name == "ours" else 2.0, "audio_s": 5.0, "text": name}
+
+            return run, {"name": name}
+
+        return load
+
+    monkeypatch.setattr(worker, "_ours_on_audio", system("ours"))
+    monkeypatch.setattr(worker, "_plain_on_audio", system("plain"))
+    monkeypatch.setattr(worker, "_audio", lambda clip: SimpleNamespace(id=clip["id"], duration=5.0))
+    clips = [{"id": "a", "kind": "asr"}, {"id": "b", "kind": "asr"}]
+    result = worker.run_system("pair", clips, warmup=False)
+    assert [name for name, _ in calls] == ["ours", "plain", "plain", "ours"]
+    assert [audio.id for _, audio in calls] == ["a", "a", "b", "b"]  # type: ignore[attr-defined]
+    assert calls[0][1] is calls[1][1]  # one decoded audio for the two
+    first = result["clips"][0]
+    assert first["ours"]["text"] == "ours" and first["plain"]["text"] == "plain"
+    assert first["process_s"] == 3.0 and first["first"] == "ours" and result["clips"][1]["first"] == "plain"
+    assert result["info"] == {"ours": {"name": "ours"}, "plain": {"name": "plain"}}

@@ -67,7 +67,10 @@ def core(
         ),
     ] = None,
     sets: Annotated[
-        str | None, typer.Option(help="Comma-separated sets (default: fr,en,multi-speaker,silence).")
+        str | None,
+        typer.Option(
+            help="Comma-separated sets (default: fr,fr-spontaneous,fr-phone,en,multi-speaker,silence)."
+        ),
     ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="At most N clips per set.")] = None,
     json_out: Annotated[
@@ -83,6 +86,14 @@ def core(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the long recording's clip order and pauses.")] = 0,
+    interleave: Annotated[
+        bool,
+        typer.Option(
+            help="Run ours (diarisation on) and plain faster-whisper in one process, clip by clip, so the "
+            "machine's load weighs on both alike (wall-time ratio, seconds per stage); the multi-speaker "
+            "recordings are transcribed by both too. Peak RSS is then the two together."
+        ),
+    ] = False,
 ) -> None:
     """Core benchmark: our pipeline vs plain faster-whisper (WER, RTF, memory); diariser vs senko (DER)."""
     if ctx.invoked_subcommand is not None:
@@ -110,7 +121,7 @@ def core(
             long_report = run_long(clips, long, seed=seed, log=_log)
             tables, figures, suite = long_report.tables, long_report.data, "long"
         else:
-            core_report = run_core(clips, log=_log)
+            core_report = run_core(clips, log=_log, interleave=interleave)
             tables, figures, suite = core_report.tables, core_report.data, "core"
     except BenchError as e:
         _fail(str(e))

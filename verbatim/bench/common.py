@@ -17,6 +17,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,11 @@ __all__ = [
     "default_json_path",
     "format_table",
     "normalize_text",
+    "pair_order",
     "ratio",
     "resolve_data_dir",
     "run_worker",
+    "stage_seconds",
     "write_json",
 ]
 
@@ -248,6 +251,32 @@ def run_worker(
     except (OSError, ValueError) as e:
         raise BenchError(f"worker '{system}' wrote no readable result to {out}") from e
     return WorkerResult(data=data, wall_s=wall, peak_rss_mb=float(data.get("peak_rss_mb", math.nan)))
+
+
+def pair_order(index: int) -> tuple[str, str]:
+    """Who runs first on the ``index``-th clip of an interleaved run: ours and plain in turn, so neither
+    always meets the warmer cache or the calmer moment of the machine."""
+    return ("ours", "plain") if index % 2 == 0 else ("plain", "ours")
+
+
+def stage_seconds(changes: Sequence[tuple[str, float]], start: float, end: float) -> dict[str, float]:
+    """Seconds spent in each stage of a run, from the moments its progress reports changed stage.
+
+    Each stretch between two changes goes to the stage that reported at its start (a stage reports as it
+    starts and as it works); the stretch before the first report goes to ``other``. The values add up to
+    ``end - start``, a stage met twice (transcribe, languages, transcribe again) is summed.
+
+    Args:
+        changes: ``(stage, time)`` each time the reporting stage changed, in time order.
+        start: when the run started.
+        end: when it ended.
+    """
+    out: dict[str, float] = {}
+    marks = [("other", start), *[(step, min(max(t, start), end)) for step, t in changes], ("", end)]
+    for (step, begin), (_, until) in pairwise(marks):
+        if until > begin:
+            out[step] = out.get(step, 0.0) + (until - begin)
+    return out
 
 
 def peak_rss_mb() -> float:

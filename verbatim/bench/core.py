@@ -12,7 +12,7 @@ import math
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,16 @@ from verbatim.bench.common import (
 )
 from verbatim.bench.manifest import Clip
 
-__all__ = ["CoreReport", "LongReport", "der_summary", "run_core", "run_long", "wer_by_set"]
+__all__ = [
+    "CoreReport",
+    "LongReport",
+    "der_summary",
+    "run_core",
+    "run_long",
+    "split_pair",
+    "wall_by_set",
+    "wer_by_set",
+]
 
 TARGETS = {"wer": 0.9, "deletions": 1.0, "rtf": 1.0, "der": 1.0}
 """Ratios ours / baseline that the benchmark must meet (at most)."""
@@ -113,6 +122,60 @@ def reference_speech(turns: Sequence[tuple[float, float, str]], uem: tuple[float
     return total
 
 
+def wall_by_set(
+    clips: Sequence[Clip], ours: dict[str, dict[str, Any]], plain: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Wall time of ours and plain on the same clips, per set and over all, with ours' seconds per stage.
+
+    Args:
+        clips: the clips both ran, in report order.
+        ours / plain: per clip id, a worker's result (``process_s``, ``audio_s``; ours' ``stage_own_s``).
+
+    Returns:
+        ``{set: {clips, audio_s, ours_s, plain_s, ratio, stages: {stage: seconds}}}``, then ``all``.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for clip in clips:
+        if clip.id not in ours or clip.id not in plain:
+            continue
+        o, p = ours[clip.id], plain[clip.id]
+        for key in (clip.set, "all"):
+            entry = out.setdefault(
+                key, {"clips": 0, "audio_s": 0.0, "ours_s": 0.0, "plain_s": 0.0, "stages": {}}
+            )
+            entry["clips"] += 1
+            entry["audio_s"] += float(o["audio_s"])
+            entry["ours_s"] += float(o["process_s"])
+            entry["plain_s"] += float(p["process_s"])
+            for stage, seconds in o.get("stage_own_s", {}).items():
+                entry["stages"][stage] = entry["stages"].get(stage, 0.0) + float(seconds)
+    if "all" in out:
+        out["all"] = out.pop("all")  # last, after the sets
+    for entry in out.values():
+        entry["ratio"] = ratio(entry["ours_s"], entry["plain_s"])
+    return out
+
+
+def split_pair(pair: WorkerResult) -> tuple[WorkerResult, WorkerResult]:
+    """The ``pair`` worker's result as the two results an ``ours`` and a ``plain`` worker would have given.
+
+    Both share the process: its wall time, load time and peak RSS are those of the two together.
+    """
+    out = []
+    for name in ("ours", "plain"):
+        data = {
+            "system": name,
+            "info": pair.data["info"][name],
+            "load_s": pair.data["load_s"],
+            "warmup_s": pair.data["warmup_s"],
+            "clips": [{"id": c["id"], **c[name]} for c in pair.data["clips"]],
+            "peak_rss_mb": pair.peak_rss_mb,
+            "interleaved": True,
+        }
+        out.append(WorkerResult(data=data, wall_s=pair.wall_s, peak_rss_mb=pair.peak_rss_mb))
+    return out[0], out[1]
+
+
 def _rtf(results: Sequence[dict[str, Any]]) -> tuple[float, float, float]:
     audio = sum(float(r["audio_s"]) for r in results)
     process = sum(float(r["process_s"]) for r in results)
@@ -148,8 +211,15 @@ def _signal_hint(message: str) -> str:
     return ""
 
 
-def run_core(clips: Sequence[Clip], *, log: Log) -> CoreReport:
+def run_core(clips: Sequence[Clip], *, log: Log, interleave: bool = False) -> CoreReport:
     """Run the ASR systems on the ASR clips and the diarisers on the diarisation clips, then score.
+
+    Args:
+        clips: the clips.
+        log: progress messages.
+        interleave: run ours (whole pipeline, diarisation on) and plain faster-whisper in one process, clip
+            by clip, so the machine's load weighs on both alike; the diarisation clips are transcribed by both
+            too (no reference words: wall time only). Peak RSS is then that of the two together.
 
     Raises:
         BenchError: no clip to run, or a worker failed.
@@ -158,12 +228,17 @@ def run_core(clips: Sequence[Clip], *, log: Log) -> CoreReport:
     diar_clips = [c for c in clips if c.kind == "diarization"]
     if not asr_clips and not diar_clips:
         raise BenchError("no clip to benchmark")
+    if interleave:
+        # the multi-speaker recordings through both ASR systems: what diarisation costs where it works most
+        asr_clips += [replace(c, kind="asr", rttm=None, uem=None, reference=None) for c in diar_clips]
     report = CoreReport()
-    data: dict[str, Any] = {"clips": [c.to_dict() for c in clips]}
+    data: dict[str, Any] = {"clips": [c.to_dict() for c in clips], "interleaved": interleave}
     with tempfile.TemporaryDirectory(prefix="verbatim-bench-") as tmp_name:
         tmp = Path(tmp_name)
         workers: dict[str, WorkerResult] = {}
-        if asr_clips:
+        if asr_clips and interleave:
+            workers["ours"], workers["plain"] = split_pair(_worker("pair", asr_clips, tmp, log))
+        elif asr_clips:
             for system in ("ours", "plain"):
                 workers[system] = _worker(system, asr_clips, tmp, log)
         baseline_error: str | None = None
@@ -179,6 +254,7 @@ def run_core(clips: Sequence[Clip], *, log: Log) -> CoreReport:
     ratios: dict[str, dict[str, Any]] = {}
     if asr_clips:
         _asr_section(asr_clips, workers["ours"], workers["plain"], data, ratios, report)
+        _wall_section(asr_clips, workers["ours"], workers["plain"], data, ratios, report)
     if diar_clips:
         _der_section(diar_clips, workers["diar-ours"], workers.get("diar-senko"), data, ratios, report)
         if baseline_error is not None:
@@ -233,6 +309,7 @@ def _asr_section(
                 "rtf": r["process_s"] / r["audio_s"] if r["audio_s"] else None,
                 **({"speakers": r["speakers"]} if "speakers" in r else {}),
                 **({"stage_s": r["stage_s"]} if "stage_s" in r else {}),
+                **({"stage_own_s": r["stage_own_s"]} if "stage_own_s" in r else {}),
             }
             if clip.reference:
                 entry[name]["wer"] = clip_wer(clip.reference, r["text"], clip.language).to_dict()
@@ -398,9 +475,14 @@ def _asr_section(
             ("plain faster-whisper", speed["plain"]),
         )
     ]
+    how = (
+        "one process, interleaved: load, warm-up and peak RSS are the two together"
+        if ours_w.data.get("interleaved")
+        else "own process each"
+    )
     report.tables.append(
         format_table(
-            "Speed and memory, ASR systems (own process each; RTF excludes model load and warm-up; "
+            f"Speed and memory, ASR systems ({how}; RTF excludes model load and warm-up; "
             "CPU RTF = process CPU seconds / audio seconds, less sensitive to other load on the machine)",
             [
                 "system",
@@ -456,12 +538,72 @@ def _asr_section(
         "ratio": ratio(cpu_o, cpu_p),
         "target": None,
     }
-    ratios["peak RSS MB"] = {
-        "ours": ours_w.peak_rss_mb,
-        "baseline": plain_w.peak_rss_mb,
-        "ratio": ratio(ours_w.peak_rss_mb, plain_w.peak_rss_mb),
-        "target": None,
-    }
+    if not ours_w.data.get("interleaved"):  # interleaved: one process, one peak for the two
+        ratios["peak RSS MB"] = {
+            "ours": ours_w.peak_rss_mb,
+            "baseline": plain_w.peak_rss_mb,
+            "ratio": ratio(ours_w.peak_rss_mb, plain_w.peak_rss_mb),
+            "target": None,
+        }
+
+
+STAGES = ("transcribe", "language", "relanguage", "diarize")
+"""Ours' stages in the wall-time table (any other reported stage is shown under ``other``)."""
+
+
+def _wall_section(
+    clips: Sequence[Clip],
+    ours_w: WorkerResult,
+    plain_w: WorkerResult,
+    data: dict[str, Any],
+    ratios: dict[str, dict[str, Any]],
+    report: CoreReport,
+) -> None:
+    """Wall time of the whole pipeline (diarisation included) against plain faster-whisper, per set, with
+    ours' seconds per stage."""
+    walls = wall_by_set(clips, _by_id(ours_w), _by_id(plain_w))
+    data["wall_by_set"] = walls
+    rows = []
+    for name, w in walls.items():
+        stages = w["stages"]
+        other = sum(v for k, v in stages.items() if k not in STAGES)
+        rows.append(
+            [
+                name,
+                w["clips"],
+                f"{w['audio_s']:.1f}",
+                w["ours_s"],
+                w["plain_s"],
+                w["ratio"],
+                *[stages.get(k, 0.0) for k in STAGES],
+                other,
+            ]
+        )
+    how = "interleaved clip by clip in one process" if ours_w.data.get("interleaved") else "own process each"
+    report.tables.append(
+        format_table(
+            f"Wall time: ours (whole pipeline, diarisation on) vs plain faster-whisper, same clips ({how}; "
+            "audio decoded apart); ours' seconds per stage",
+            [
+                "set",
+                "clips",
+                "audio s",
+                "ours s",
+                "plain s",
+                "ours/plain",
+                *[f"{k} s" for k in STAGES],
+                "other s",
+            ],
+            rows,
+        )
+    )
+    if "all" in walls:
+        ratios["wall time (all ASR clips)"] = {
+            "ours": walls["all"]["ours_s"],
+            "baseline": walls["all"]["plain_s"],
+            "ratio": walls["all"]["ratio"],
+            "target": TARGETS["rtf"],
+        }
 
 
 def _speed(worker: WorkerResult, speech_ids: Sequence[str]) -> dict[str, Any]:

@@ -10,6 +10,8 @@ Systems:
     diar-ours   SpeakerDiarizer with default options.
     diar-senko  senko's own pipeline (``run_senko_directly``).
     long        TranscriptionPipeline.run(path): the full pipeline, decoding the file included.
+    pair        ``ours`` and ``plain`` in one process, interleaved clip by clip on the same decoded audio (who
+                goes first alternates), so the machine's load weighs on both alike; one peak RSS for the two.
 """
 
 from __future__ import annotations
@@ -25,20 +27,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from verbatim.bench.common import peak_rss_mb
+from verbatim.bench.common import pair_order, peak_rss_mb, stage_seconds
 
 if TYPE_CHECKING:
     from verbatim.pipeline.types import Audio
 
 __all__ = ["SYSTEMS", "generated_audio", "main", "phone_band"]
 
-SYSTEMS = ("ours", "plain", "diar-ours", "diar-senko", "long")
-_ASR_SYSTEMS = ("ours", "plain", "long")
+SYSTEMS = ("ours", "plain", "diar-ours", "diar-senko", "long", "pair")
+_ASR_SYSTEMS = ("ours", "plain", "long", "pair")
 
 NOISE_RMS = 0.001
 """Standard deviation of the generated low noise (about -60 dBFS)."""
 
 RunClip = Callable[[dict[str, Any]], dict[str, Any]]
+RunAudio = Callable[["Audio"], dict[str, Any]]
 
 
 def _log(message: str) -> None:
@@ -117,10 +120,13 @@ class _StageClock:
 
     def __init__(self) -> None:
         self.spans: dict[str, list[float]] = {}
+        self.changes: list[tuple[str, float]] = []  # (step, time) each time the reporting step changes
 
     def __call__(self, step: str, *, completed: float, total: float) -> None:
         now = time.perf_counter()
         self.spans.setdefault(step, [now, now])[1] = now
+        if not self.changes or self.changes[-1][0] != step:
+            self.changes.append((step, now))
 
     def durations(self) -> dict[str, float]:
         """Seconds from each stage's first report to its last."""
@@ -137,20 +143,21 @@ def _transcript_result(transcript: Any) -> dict[str, Any]:
     }
 
 
-def _load_ours() -> tuple[RunClip, dict[str, Any]]:
+def _ours_on_audio() -> tuple[RunAudio, dict[str, Any]]:
     pipeline, options = _pipeline_and_options()
 
-    def run(clip: dict[str, Any]) -> dict[str, Any]:
-        audio = _audio(clip)
+    def run(audio: Audio) -> dict[str, Any]:
         stages = _StageClock()
         started = time.perf_counter()
         cpu_started = time.process_time()
         transcript = pipeline.run_audio(audio, options, stages)
+        ended = time.perf_counter()
         return {
-            "process_s": time.perf_counter() - started,
+            "process_s": ended - started,
             "cpu_s": time.process_time() - cpu_started,
             "audio_s": audio.duration,
             "stage_s": stages.durations(),
+            "stage_own_s": stage_seconds(stages.changes, started, ended),
             **_transcript_result(transcript),
         }
 
@@ -164,6 +171,11 @@ def _load_ours() -> tuple[RunClip, dict[str, Any]]:
     return run, info
 
 
+def _load_ours() -> tuple[RunClip, dict[str, Any]]:
+    run, info = _ours_on_audio()
+    return (lambda clip: run(_audio(clip))), info
+
+
 def _load_long() -> tuple[RunClip, dict[str, Any]]:
     pipeline, options = _pipeline_and_options()
 
@@ -172,10 +184,12 @@ def _load_long() -> tuple[RunClip, dict[str, Any]]:
         started = time.perf_counter()
         cpu_started = time.process_time()
         transcript = pipeline.run(clip["path"], options, stages)
+        ended = time.perf_counter()
         return {
-            "process_s": time.perf_counter() - started,
+            "process_s": ended - started,
             "cpu_s": time.process_time() - cpu_started,
             "stage_s": stages.durations(),
+            "stage_own_s": stage_seconds(stages.changes, started, ended),
             "audio_s": transcript.duration,
             **_transcript_result(transcript),
         }
@@ -183,7 +197,7 @@ def _load_long() -> tuple[RunClip, dict[str, Any]]:
     return run, {"asr": pipeline.asr.identity(), "decode_included": True}
 
 
-def _load_plain() -> tuple[RunClip, dict[str, Any]]:
+def _plain_on_audio() -> tuple[RunAudio, dict[str, Any]]:
     from faster_whisper import WhisperModel
 
     from verbatim.models.store import ModelStore
@@ -193,8 +207,7 @@ def _load_plain() -> tuple[RunClip, dict[str, Any]]:
     model_dir = ModelStore(settings.models_dir).resolve(settings.asr.model, kind="asr").path
     model = WhisperModel(str(model_dir))  # faster-whisper's defaults: device auto, compute type "default"
 
-    def run(clip: dict[str, Any]) -> dict[str, Any]:
-        audio = _audio(clip)
+    def run(audio: Audio) -> dict[str, Any]:
         started = time.perf_counter()
         cpu_started = time.process_time()
         segments, info = model.transcribe(audio.samples)  # beam 5, no VAD, its own defaults
@@ -215,6 +228,33 @@ def _load_plain() -> tuple[RunClip, dict[str, Any]]:
         }
 
     return run, {"model_dir": str(model_dir), "device": "auto", "compute_type": "default"}
+
+
+def _load_plain() -> tuple[RunClip, dict[str, Any]]:
+    run, info = _plain_on_audio()
+    return (lambda clip: run(_audio(clip))), info
+
+
+def _load_pair() -> tuple[RunClip, dict[str, Any]]:
+    ours, ours_info = _ours_on_audio()
+    plain, plain_info = _plain_on_audio()
+    systems: dict[str, RunAudio] = {"ours": ours, "plain": plain}
+    calls = 0
+
+    def run(clip: dict[str, Any]) -> dict[str, Any]:
+        nonlocal calls
+        audio = _audio(clip)
+        order = pair_order(calls)
+        calls += 1
+        results = {name: systems[name](audio) for name in order}
+        return {
+            "audio_s": audio.duration,
+            "process_s": sum(float(r["process_s"]) for r in results.values()),
+            "first": order[0],
+            **results,
+        }
+
+    return run, {"ours": ours_info, "plain": plain_info}
 
 
 def _diarization_result(diarization: Any) -> dict[str, Any]:
@@ -272,6 +312,7 @@ _LOADERS: dict[str, Callable[[], tuple[RunClip, dict[str, Any]]]] = {
     "diar-ours": _load_diar_ours,
     "diar-senko": _load_diar_senko,
     "long": _load_long,
+    "pair": _load_pair,
 }
 
 
