@@ -92,7 +92,8 @@ class AsrOptions:
             draws from CTranslate2's per-thread generator, seeded once per process by ``WhisperASR(seed=)``,
             so a long-lived worker would not repeat a fresh process's draws.) Measured on the French dev sets
             (read, spontaneous, phone-band): Whisper's usual ``(0.0, 0.2, ..., 1.0)`` gave exactly the same
-            words; the repetition filter and ``condition_on_previous_text=False`` deal with loops.
+            words; the repetition filter, ``condition_on_previous_text=False`` and a deterministic
+            re-decode of a looping window (see :func:`_loop_retrying_model`) deal with loops.
         initial_prompt: optional text to bias spelling (names, vocabulary of a case).
         languages: the languages the recording may hold (ISO 639-1), e.g. ``("fr", "ar")``: with the
             language detected, detection (of the recording and of each passage) chooses among these only.
