@@ -9,11 +9,13 @@ import pytest
 
 from tests.conftest import DATA
 from verbatim.errors import InvalidOptionError
+from verbatim.pipeline import asr as asr_module
 from verbatim.pipeline.asr import (
     AsrOptions,
     drop_repetitions,
     extend_speech_ends,
     is_credit_hallucination,
+    loop_period,
     normalize_language,
 )
 from verbatim.pipeline.decode import decode
@@ -159,6 +161,56 @@ def test_widening_stops_at_gaps_the_neighbours_and_the_cap() -> None:
 
 
 # -- integration: the real packaged model ------------------------------------------------------------------
+
+
+def test_the_period_of_a_loop_at_the_end_of_the_tokens() -> None:
+    assert loop_period([7, 8, 9, 1, 2, 1, 2, 1, 2]) == 2
+    assert loop_period([7, 8, 1, 2, 3, 1, 2, 3, 1, 2, 3, 1]) == 3  # the last copy cut short
+    assert loop_period([5, 5, 5]) == 1
+    assert loop_period([1, 2, 1, 2, 3]) is None  # two copies, then something else: no loop
+    assert loop_period([]) is None
+
+
+def test_a_looping_window_is_decoded_again_without_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from faster_whisper import WhisperModel
+    from faster_whisper.transcribe import TranscriptionOptions
+
+    seen: list[tuple[int, list[float]]] = []
+    outputs: dict[int, tuple[list[int], float]] = {}
+
+    def fake_decode(self, encoder_output, prompt, tokenizer, options):  # type: ignore[no-untyped-def]
+        seen.append((options.no_repeat_ngram_size, list(options.temperatures)))
+        tokens, ratio = outputs[options.no_repeat_ngram_size]
+        return (SimpleNamespace(sequences_ids=[tokens]), -0.3, 0.0, ratio)
+
+    monkeypatch.setattr(WhisperModel, "generate_with_fallback", fake_decode)
+    model = object.__new__(asr_module._loop_retrying_model())
+    fields = dict.fromkeys(TranscriptionOptions.__dataclass_fields__)
+    options = TranscriptionOptions(
+        **{**fields, "compression_ratio_threshold": 2.4, "no_repeat_ngram_size": 0, "temperatures": [0.0]}
+    )
+
+    outputs[0] = ([4, 5, 6], 1.8)  # no loop: decoded once, as faster-whisper does
+    assert model.generate_with_fallback(None, [], None, options)[3] == 1.8
+    assert seen == [(0, [0.0])]
+
+    seen.clear()  # a two-token loop: once more, beam search only, no 6-token sequence twice
+    outputs[0] = ([4, 5] + [1, 2] * 100, 31.9)
+    outputs[6] = ([4, 5, 1, 2, 1, 2, 7], 1.5)
+    assert model.generate_with_fallback(None, [], None, options)[3] == 1.5
+    assert seen == [(0, [0.0]), (6, [0.0])]
+
+    outputs[6] = ([4, 5] + [3, 1] * 100, 40.0)  # the retry loops worse: the first result stays
+    assert model.generate_with_fallback(None, [], None, options)[3] == 31.9
+
+    seen.clear()  # too repetitive but no loop at the end, or the caller's own n-gram rule: left alone
+    outputs[0] = ([4, 5, 1, 2, 1, 2, 1, 2, 9], 2.6)
+    assert model.generate_with_fallback(None, [], None, options)[3] == 2.6
+    outputs[4] = ([1, 2] * 100, 31.9)
+    assert model.generate_with_fallback(None, [], None, replace(options, no_repeat_ngram_size=4))[3] == 31.9
+    assert seen == [(0, [0.0]), (4, [0.0])]
 
 
 @pytest.mark.models

@@ -92,7 +92,8 @@ class AsrOptions:
             draws from CTranslate2's per-thread generator, seeded once per process by ``WhisperASR(seed=)``,
             so a long-lived worker would not repeat a fresh process's draws.) Measured on the French dev sets
             (read, spontaneous, phone-band): Whisper's usual ``(0.0, 0.2, ..., 1.0)`` gave exactly the same
-            words; the repetition filter and ``condition_on_previous_text=False`` deal with loops.
+            words; the repetition filter, ``condition_on_previous_text=False`` and a deterministic
+            re-decode of a looping window (see :func:`_loop_retrying_model`) deal with loops.
         initial_prompt: optional text to bias spelling (names, vocabulary of a case).
         languages: the languages the recording may hold (ISO 639-1), e.g. ``("fr", "ar")``: with the
             language detected, detection (of the recording and of each passage) chooses among these only.
@@ -184,8 +185,12 @@ def is_credit_hallucination(text: str) -> bool:
     return not norm or any(p.fullmatch(norm) for p in _CREDIT_PATTERNS)
 
 
+MAX_REPEATS = 3
+"""Copies of a phrase said back to back that count as speech ("non non non"); more is a decoding loop."""
+
+
 def drop_repetitions(
-    words: tuple[Word, ...], *, max_ngram: int = 8, max_repeats: int = 3
+    words: tuple[Word, ...], *, max_ngram: int = 8, max_repeats: int = MAX_REPEATS
 ) -> tuple[Word, ...]:
     """Remove a repetition loop: an n-gram repeated back to back more than ``max_repeats`` times.
 
@@ -383,6 +388,55 @@ def cpu_instruction_set(cpuinfo: str | None = None) -> str:
     return "GENERIC"
 
 
+def loop_period(tokens: list[int], copies: int = 3) -> int | None:
+    """The shortest period of a loop at the end of ``tokens``: the smallest ``p`` such that the last
+    ``copies * p`` tokens repeat every ``p`` tokens (the last copy may be cut short); ``None`` when the end
+    does not loop."""
+    n = len(tokens)
+    for p in range(1, n // copies + 1):
+        if all(tokens[i] == tokens[i - p] for i in range(n - (copies - 1) * p, n)):
+            return p
+    return None
+
+
+def _loop_retrying_model() -> type[WhisperModel]:
+    """faster-whisper's model, with a deterministic fallback for a window that loops.
+
+    At temperature 0 alone (the default, see :attr:`AsrOptions.temperatures`) a window whose text is too
+    repetitive (compression ratio over faster-whisper's threshold) is kept as it is: beam search has run to
+    the 448-token limit, :func:`drop_repetitions` then drops the copies, the next window starts where the
+    loop began and often loops again, and the recovery pass decodes the stretches lost one by one. Measured
+    on an AMI meeting clip (30 s): three looping windows (about 8 s each, the last on 30 ms of audio left)
+    for 14 words, then two recovered stretches.
+
+    Such a window is decoded once more with beam search (no sampling: deterministic), forbidding any
+    ``MAX_REPEATS * p``-token sequence to occur twice, ``p`` being the period of the loop found at the end
+    of its tokens: up to :data:`MAX_REPEATS` copies of that phrase stay possible (what
+    :func:`drop_repetitions` lets through as natural repetition), a fourth cannot start the loop again. The
+    less repetitive result (lower compression ratio) is kept. A window that does not loop, or whose end is
+    not periodic, is decoded exactly as before.
+    """
+    from faster_whisper import WhisperModel
+    from faster_whisper.transcribe import TranscriptionOptions
+
+    class LoopRetryingWhisperModel(WhisperModel):  # type: ignore[misc]  # untyped library
+        def generate_with_fallback(
+            self, encoder_output: Any, prompt: list[int], tokenizer: Any, options: TranscriptionOptions
+        ) -> Any:
+            result = super().generate_with_fallback(encoder_output, prompt, tokenizer, options)
+            threshold = options.compression_ratio_threshold
+            if threshold is None or result[3] <= threshold or options.no_repeat_ngram_size:
+                return result
+            period = loop_period(list(result[0].sequences_ids[0]), MAX_REPEATS)
+            if period is None:
+                return result
+            retry = replace(options, no_repeat_ngram_size=MAX_REPEATS * period, temperatures=[0.0])
+            again = super().generate_with_fallback(encoder_output, prompt, tokenizer, retry)
+            return again if again[3] < result[3] else result
+
+    return LoopRetryingWhisperModel
+
+
 class WhisperASR:
     """A loaded faster-whisper model.
 
@@ -406,7 +460,6 @@ class WhisperASR:
     ) -> None:
         import ctranslate2
         import faster_whisper
-        from faster_whisper import WhisperModel
 
         # The temperature fallback samples; CTranslate2 draws from a per-thread generator seeded from this
         # the first time it is used, so a process decodes the same recording the same way every time.
@@ -419,7 +472,7 @@ class WhisperASR:
             compute_type = "float16" if resolved_device == "cuda" else "int8"
         self.device = resolved_device
         self.compute_type = compute_type
-        self.model: WhisperModel = WhisperModel(
+        self.model: WhisperModel = _loop_retrying_model()(
             str(model_path),
             device=resolved_device,
             compute_type=compute_type,
