@@ -229,12 +229,14 @@ def _down_for_good_once(
     return outage.everything(store)
 
 
-def _split_job(outage: Outage, tmp_path: Path, *, deadline: float) -> tuple[Settings, S3ObjectStore, str]:
+def _split_job(
+    outage: Outage, tmp_path: Path, *, deadline: float, read_timeout: float | None = None
+) -> tuple[Settings, S3ObjectStore, str]:
     """A 33 s recording cut into parts of at most 12 s (three parts, each stored as audio then result)."""
     from tests.workers.test_chunked import _long_recording
     from verbatim.workers.config import WorkerSettings
 
-    settings = outage.settings(deadline=deadline)
+    settings = outage.settings(deadline=deadline, read_timeout=read_timeout)
     settings = settings.model_copy(update={"worker": WorkerSettings(split_seconds=12.0)})
     store = make_store(settings)
     assert isinstance(store, S3ObjectStore)
@@ -278,7 +280,10 @@ def _when_a_part_is_stored(outage: Outage, store: S3ObjectStore, job_id: str) ->
 
 @pytest.mark.models
 def test_a_split_job_rides_out_a_short_outage_between_its_parts(outage: Outage, tmp_path: Path) -> None:
-    settings, store, job_id = _split_job(outage, tmp_path, deadline=20.0)
+    # A request in flight when the outage starts may be left waiting on a connection nobody answers (seen once
+    # on CI: one download waited out the whole 120 s default read timeout, past the 20 s deadline). The read
+    # timeout bounds each try; the deadline bounds the tries: with 10 s the job tries again within it.
+    settings, store, job_id = _split_job(outage, tmp_path, deadline=20.0, read_timeout=10.0)
     worker, result = _start_job(outage, settings, store, job_id)
     try:
         _when_a_part_is_stored(outage, store, job_id)
