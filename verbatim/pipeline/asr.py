@@ -352,6 +352,24 @@ def extend_speech_ends(samples: np.ndarray, chunks: list[dict[str, int]]) -> lis
     return out
 
 
+def speech_regions(
+    samples: np.ndarray, options: AsrOptions, threshold: float | None = None
+) -> list[dict[str, int]]:
+    """Silero VAD's speech regions (sample indices) under ``options``' silence and padding settings, at
+    ``threshold`` (default ``options.vad_threshold``): the one VAD call of the first pass, the recovery pass
+    and the language identification."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    return get_speech_timestamps(  # type: ignore[no-any-return]
+        samples,
+        VadOptions(
+            threshold=options.vad_threshold if threshold is None else threshold,
+            min_silence_duration_ms=options.min_silence_ms,
+            speech_pad_ms=options.speech_pad_ms,
+        ),
+    )
+
+
 def cpu_instruction_set(cpuinfo: str | None = None) -> str:
     """The widest x86 instruction set CTranslate2 dispatches to on this CPU (``AVX512``, ``AVX2``, ``AVX``,
     ``GENERIC``), or the machine's architecture elsewhere; ``CT2_FORCE_CPU_ISA`` overrides it as it does
@@ -590,15 +608,8 @@ class WhisperASR:
         segment already found, are decoded alone without the VAD; Whisper's own no-speech test and the
         hallucination filters still apply, so noise gives nothing.
         """
-        from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-        loose = get_speech_timestamps(
-            block,
-            VadOptions(
-                threshold=min(float(options.recover_threshold or 1.0), options.vad_threshold),
-                min_silence_duration_ms=options.min_silence_ms,
-                speech_pad_ms=options.speech_pad_ms,
-            ),
+        loose = speech_regions(
+            block, options, min(float(options.recover_threshold or 1.0), options.vad_threshold)
         )
         taken = sorted((s.start - offset, s.end - offset) for s in found)
         out: list[Segment] = []
@@ -681,16 +692,7 @@ class WhisperASR:
     def _speech_chunks(samples: np.ndarray, options: AsrOptions) -> list[dict[str, int]]:
         """The speech regions the sequential decoding hears: Silero VAD's, widened over their sounding edges
         when ``options.widen_edges``."""
-        from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-        chunks = get_speech_timestamps(
-            samples,
-            VadOptions(
-                threshold=options.vad_threshold,
-                min_silence_duration_ms=options.min_silence_ms,
-                speech_pad_ms=options.speech_pad_ms,
-            ),
-        )
+        chunks = speech_regions(samples, options)
         return extend_speech_ends(samples, chunks) if options.widen_edges else chunks
 
     def _collect(

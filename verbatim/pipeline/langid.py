@@ -247,23 +247,14 @@ def smooth_languages(
 def speech_pieces(audio: Audio, asr_options: AsrOptions, max_seconds: float) -> list[tuple[float, float]]:
     """Speech regions of the recording (Silero VAD, the first pass's settings), cut into pieces of at most
     ``max_seconds``: the spans whose language is detected."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    from verbatim.pipeline.asr import _gain_for
+    from verbatim.pipeline.asr import _gain_for, speech_regions
 
     samples = audio.samples
     asr_options = asr_options.for_recording(samples)  # the first pass's threshold (narrowband: its own)
     gain = _gain_for(samples) if asr_options.normalize_gain else 1.0
     if gain != 1.0:  # the VAD is not level-normalised (see asr._gain_for)
         samples = np.clip(samples * gain, -1.0, 1.0).astype(np.float32)
-    regions = get_speech_timestamps(
-        samples,
-        VadOptions(
-            threshold=asr_options.vad_threshold,
-            min_silence_duration_ms=asr_options.min_silence_ms,
-            speech_pad_ms=asr_options.speech_pad_ms,
-        ),
-    )
+    regions = speech_regions(samples, asr_options)
     pieces: list[tuple[float, float]] = []
     for region in regions:
         start, end = region["start"] / SAMPLE_RATE, region["end"] / SAMPLE_RATE
