@@ -19,6 +19,7 @@ from sqlalchemy import select
 from tests.api.conftest import Actor, Service
 from tests.conftest import DATA
 from verbatim.ops.db import AuditEntry, MediaTicket
+from verbatim.ops.roles import PERMISSIONS, roles_with
 
 pytestmark = pytest.mark.models
 
@@ -363,7 +364,7 @@ def test_an_audio_ticket_opens_one_job_for_a_short_while(service: Service, job: 
 
 
 def test_the_pages_are_served_with_a_strict_policy(service: Service) -> None:
-    for path in ("/web/", "/web/upload", f"/web/jobs/{uuid.uuid4()}"):
+    for path in ("/web/", "/web/upload", "/web/voices", f"/web/jobs/{uuid.uuid4()}"):
         r = service.client.get(path)
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
         assert "script-src 'self'" in r.headers["content-security-policy"]
@@ -371,6 +372,10 @@ def test_the_pages_are_served_with_a_strict_policy(service: Service) -> None:
     assert service.client.get("/web/static/app.js").status_code == 200
     me = service.client.get("/v1/me", headers=service.investigator.headers).json()
     assert me == {"name": "inv-a", "role": "investigator", "unit": "brigade-a"}
+    # The pages offer a link or a form to the roles the API lets through: the role table, as it is.
+    roles = service.client.get("/web/roles.json").json()["permissions"]
+    assert roles == {p: list(roles_with(p)) for p in PERMISSIONS}
+    assert roles["voices"] == ["investigator", "clerk", "admin"]
     assert json.loads(service.client.get("/v1/me").content)["error"]
 
 

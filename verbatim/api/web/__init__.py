@@ -1,4 +1,5 @@
-"""The web pages: sign in, upload, the job list, the transcript page. Static files, served by the API.
+"""The web pages: sign in, upload, the job list, the transcript page, the unit's known voices. Static files,
+served by the API.
 
 The pages hold no data: they are plain HTML, CSS and JavaScript (nothing fetched from a CDN, no external
 font) that call the JSON API with the bearer token the user typed, kept in the tab's ``sessionStorage``.
@@ -62,6 +63,21 @@ def upload_page() -> FileResponse:
 def job_page(job_id: str) -> FileResponse:
     """One job's transcript: player, corrections, speakers, exports, custody (data fetched by the page)."""
     return _page("job.html")
+
+
+@router.get("/web/voices")
+def voices_page() -> FileResponse:
+    """The unit's known voices: list, enrol (followed until ready or failed), remove."""
+    return _page("voices.html")
+
+
+@router.get("/web/roles.json")
+def roles() -> JSONResponse:
+    """Each permission and the roles that hold it (:data:`verbatim.ops.roles.ROLE_TABLE`): the pages show a
+    link or a form only to the roles the API will let through (the API still checks every call)."""
+    from verbatim.ops.roles import ROLE_TABLE, roles_with
+
+    return JSONResponse({"permissions": {p: list(roles_with(p)) for p in ROLE_TABLE}}, headers=_HEADERS)
 
 
 @router.get("/web/messages.json")

@@ -89,15 +89,18 @@ async function errorOf(response) {
 }
 
 /**
- * Call the API with the bearer token. Returns parsed JSON, or the Response itself with `raw`.
+ * Call the API with the bearer token, with a JSON body (`json`) or a multipart one (`form`, a FormData).
+ * Returns parsed JSON, or the Response itself with `raw`.
  * A 401 signs the tab out; any other error status throws an ApiError carrying the API's message.
  */
-export async function api(path, { method = "GET", json, raw = false } = {}) {
+export async function api(path, { method = "GET", json, form, raw = false } = {}) {
   const headers = { Authorization: `Bearer ${token()}` };
   let body;
   if (json !== undefined) {
     headers["Content-Type"] = "application/json";
     body = JSON.stringify(json);
+  } else if (form !== undefined) {
+    body = form; // multipart: the browser sets the Content-Type with its boundary
   }
   const response = await fetch(path, { method, headers, body });
   if (response.status === 401) {
@@ -191,6 +194,29 @@ export function statusText(status, stage = null) {
   return status === "running" && stage ? `${text} · ${t(`stage_${stage}`)}` : text;
 }
 
+let roleTable = null;
+
+/**
+ * Whether the signed-in user's role holds `permission` (the server's table, /web/roles.json, fetched once):
+ * what a page offers, never a safeguard (the API checks every call).
+ */
+export async function allowed(permission) {
+  const user = me();
+  if (!user) return false;
+  roleTable ??= fetch("/web/roles.json")
+    .then((r) => (r.ok ? r.json() : { permissions: {} }))
+    .catch(() => ({ permissions: {} }));
+  const { permissions } = await roleTable;
+  return (permissions[permission] || []).includes(user.role);
+}
+
+/** Show the elements marked `data-permission="..."` (hidden in the HTML) to the roles that hold it. */
+async function showPermitted() {
+  for (const node of document.querySelectorAll("[data-permission]")) {
+    node.hidden = !(await allowed(node.dataset.permission));
+  }
+}
+
 /** Announce a message in the page's live region (read by screen readers), as info or error. */
 export function notify(message, kind = "info") {
   const region = document.getElementById("notice");
@@ -200,7 +226,7 @@ export function notify(message, kind = "info") {
   region.hidden = !message;
 }
 
-/** Header: the user's name, language switch, sign-out; then translate the page. */
+/** Header: the user's name, the links the role may follow, language switch, sign-out; translate the page. */
 export function initPage() {
   translate();
   const who = document.getElementById("who");
@@ -211,6 +237,7 @@ export function initPage() {
     out.hidden = !token();
     out.addEventListener("click", signOut);
   }
+  if (token()) showPermitted();
   const switcher = document.getElementById("lang-switch");
   if (switcher) {
     switcher.addEventListener("click", () => {

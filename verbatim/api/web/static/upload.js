@@ -66,7 +66,20 @@ function options() {
   const persons = value("opt-persons").split(/[\n,]/).map((p) => p.trim()).filter(Boolean);
   if (persons.length) data.set("persons_present", persons.join(", "));
   if (document.getElementById("opt-line-numbers").checked) data.set("line_numbers", "true");
+  // The API names known voices by default: only "no" needs saying.
+  if (!document.getElementById("opt-voices").checked) data.set("voices", "false");
   return data;
+}
+
+/** The known-voices switch, shown when the unit has a ready voice (without one it would change nothing). */
+async function showVoicesOption() {
+  let body;
+  try {
+    body = await api("/v1/voices");
+  } catch {
+    return; // hidden, ticked: the API's default applies
+  }
+  document.getElementById("voices-option").hidden = !body.voices.some((v) => v.status === "ready");
 }
 
 /** The elements that show one file's progress: the page's own for one file, a list item each for several. */
@@ -218,5 +231,6 @@ async function submit(event) {
 initPage();
 if (requireSignIn()) {
   setupDrop();
+  showVoicesOption();
   document.getElementById("upload-form").addEventListener("submit", submit);
 }
