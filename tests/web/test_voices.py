@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import DATA, write_audio
 from tests.web.conftest import Server, Watched
-from tests.web.test_pages import sign_in
+from tests.web.test_pages import _no_horizontal_scroll, sign_in
 from verbatim.ops.accounts import create_user
 
 pytestmark = [pytest.mark.models]
@@ -99,7 +99,7 @@ def test_a_clerk_enrols_a_voice_uses_it_on_upload_and_removes_it(
     switch.wait_for(state="visible")
     assert switch.is_checked()
     assert page.locator("#voices-help").inner_text().strip()
-    watched.shot("43-upload-voices-switch")
+    watched.shot("44-upload-voices-switch")
     switch.uncheck()
     page.set_input_files("#file", str(CLIP))
     page.get_by_label("Langue", exact=True).select_option("en")
@@ -144,6 +144,10 @@ def test_a_recording_without_speech_ends_failed_with_its_french_message(
     assert "pas assez de parole" in failed.locator("p.error").inner_text()
     assert "n'a pas pu être enregistrée" in page.locator("#notice").inner_text()
     watched.shot("42-voice-failed")
+    # On a phone the table scrolls in its own box: the page itself is no wider than the screen.
+    page.set_viewport_size({"width": 390, "height": 800})
+    _no_horizontal_scroll(page)
+    watched.shot("43-voice-failed-390")
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Supprimer la voix de Martin").click()
     page.wait_for_selector("#voices-empty:not([hidden])")
