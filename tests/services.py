@@ -8,6 +8,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -25,6 +26,8 @@ class RecordingDispatcher:
         self.submitted: list[str] = []
         self.refreshed: list[str] = []
         self.enrolled: list[str] = []
+        self.retranslated: list[tuple[str, int]] = []
+        self.answer: dict[str, Any] = {"error": "internal", "message": ""}
 
     def submit(self, job_id: str) -> None:
         self.submitted.append(job_id)
@@ -34,6 +37,11 @@ class RecordingDispatcher:
 
     def enrol(self, voice_id: str) -> None:
         self.enrolled.append(voice_id)
+
+    def retranslate(self, job_id: str, segment_id: int, *, timeout_s: float) -> dict[str, Any]:
+        """Remembered; answers :attr:`answer` (a worker's answer to give the API)."""
+        self.retranslated.append((job_id, segment_id))
+        return dict(self.answer)
 
     def close(self) -> None:
         """Nothing to release."""

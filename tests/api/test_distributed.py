@@ -45,6 +45,7 @@ pytestmark = [pytest.mark.services, pytest.mark.models]
 
 # A database number of its own (the worker tests use 7), and a key prefix per run on top.
 JFK = REPO / "tests" / "data" / "jfk.flac"
+FRENCH = REPO / "tests" / "data" / "picovoice_test_fr.wav"
 JOB_TIMEOUT_S = 180.0
 
 
@@ -255,3 +256,43 @@ def test_a_voice_is_enrolled_by_a_celery_worker_and_its_recording_deleted_from_t
     )  # fmt: skip
     left = s3.list_objects_v2(Bucket=cluster.bucket, Prefix="voices/")
     assert left.get("KeyCount", 0) == 0, left.get("Contents")
+
+
+def test_a_segment_is_translated_again_by_a_celery_worker_the_api_waiting_for_its_answer(
+    cluster: Cluster,
+) -> None:
+    """The API hands the re-translation to the Celery worker (which holds Whisper and hears the segment
+    again from the S3 bucket, checking the recording's SHA-256), waits for the answer through the result
+    backend, and records it once; the answer does not stay in Redis."""
+    h = cluster.headers
+    with FRENCH.open("rb") as fh:
+        r = cluster.client.post(
+            "/v1/jobs", headers=h, files={"file": (FRENCH.name, fh, "audio/wav")},
+            data={"language": "fr", "diarize": "false", "translate_to": "en"},
+        )  # fmt: skip
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    body = cluster.wait(job_id)
+    assert body["status"] == "succeeded", f"{body['error']}\n{cluster.worker_logs()}"
+    doc = cluster.client.get(f"/v1/jobs/{job_id}/transcript?format=json", headers=h).json()
+    segment = doc["segments"][0]
+    words = [w["text"].strip() for w in segment["words"]]
+    edit = {"segment_id": segment["id"], "word_index": words.index("il"), "before": "il", "after": "Julie"}
+    assert (
+        cluster.client.post(f"/v1/jobs/{job_id}/edits", headers=h, json={"edits": [edit]}).status_code == 200
+    )
+    outdated = segment["translation"]["text"]
+    started = time.monotonic()
+    r = cluster.client.post(
+        f"/v1/jobs/{job_id}/segments/{segment['id']}/retranslate", headers=h, json={"before": outdated},
+        timeout=cluster.settings.retranslate_timeout_s + 10,
+    )  # fmt: skip
+    assert r.status_code == 200, f"{r.text}\n{cluster.worker_logs()}"
+    [row] = r.json()["edits"]
+    assert row["kind"] == "translation" and row["before"] == outdated and row["after"].strip()
+    assert row["speaker"].endswith(":translate")  # Whisper's speech translation, run by the worker
+    assert "retranslate_segment" in cluster.worker_logs()
+    history = cluster.client.get(f"/v1/jobs/{job_id}/edits", headers=h).json()["edits"]
+    assert [e["kind"] for e in history].count("translation") == 1
+    assert not list(cluster.redis.scan_iter(match="*celery-task-meta-*")), "the answer was left in Redis"
+    print(f"distributed re-translation answered in {time.monotonic() - started:.1f} s")

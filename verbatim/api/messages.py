@@ -70,6 +70,12 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "fr": "Le traitement prend plus de temps que prévu : suivez-le dans la liste des transcriptions.",
         "en": "Processing takes longer than expected: follow it in the list of transcripts.",
     },
+    "retranslate_timeout": {
+        "fr": "La retraduction n'a pas abouti à temps (serveurs de traitement occupés ou arrêtés) : rien n'a "
+        "été enregistré, réessayez dans quelques minutes.",
+        "en": "The segment was not translated again in time (processing servers busy or stopped): nothing "
+        "was recorded, try again in a few minutes.",
+    },
     "model_unavailable": {
         "fr": "Un modèle nécessaire est absent ou altéré sur le serveur : prévenez l'administrateur.",
         "en": "A model needed is missing or altered on the server: tell the administrator.",

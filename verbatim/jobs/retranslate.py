@@ -1,8 +1,14 @@
 """A corrected segment translated again, on demand, by the route that made its translation.
 
 The clerk corrects the original; the translation made before is kept and marked outdated. Asked for, one
-segment is translated again here, synchronously (one segment: a second or two on a CPU), and the result is
-recorded as a correction row of kind ``translation`` (:func:`verbatim.jobs.documents.record`):
+segment is translated again by a worker (the models run there, never in the API process:
+:func:`verbatim.workers.retranslate.run_retranslation`), while the API waits for the answer a bounded time;
+the API then records it as a correction row of kind ``translation`` (:func:`verbatim.jobs.documents.record`).
+The worker only computes: it writes nothing, so a request the API gave up on leaves nothing behind. Its
+answer crosses the dispatcher as a small JSON mapping (:func:`outcome_payload`, :func:`error_payload`), read
+back by :func:`outcome_of`, which raises the domain error the worker met.
+
+The routes:
 
 - a **text** model that covers the pair translates the *corrected* text (names marked as such kept);
 - otherwise, into English, **Whisper's speech translation** hears the segment's audio again: it cannot read
@@ -22,12 +28,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from verbatim.errors import AudioDecodeError, InvalidOptionError, TranslationUnavailableError
+from verbatim.errors import (
+    AudioDecodeError,
+    InvalidOptionError,
+    JobNotReadyError,
+    ModelIntegrityError,
+    ModelNotFoundError,
+    TranslationUnavailableError,
+    VerbatimError,
+)
 from verbatim.ops.db import Job
 from verbatim.ops.settings import Settings
-from verbatim.ops.storage import ObjectNotFoundError, ObjectStore
+from verbatim.ops.storage import ObjectNotFoundError, ObjectStore, StorageError
+from verbatim.ops.storage.encrypted import IntegrityError
 
-__all__ = ["MARGIN_S", "Retranslation", "retranslate_segment", "segment_window"]
+__all__ = [
+    "MARGIN_S",
+    "Retranslation",
+    "RetranslationFailedError",
+    "error_payload",
+    "outcome_of",
+    "outcome_payload",
+    "retranslate_segment",
+    "segment_window",
+]
 
 MARGIN_S = 1.0
 """Seconds of audio decoded either side of the segment: more than the 0.2 s pad speech translation adds,
@@ -36,8 +60,73 @@ and enough that the pad comes out the same as on the whole recording (it needs 0
 
 @dataclass(frozen=True)
 class Retranslation:
+    """A segment's new translation.
+
+    Attributes:
+        text: the translation.
+        model: what made it (a text model's name, ``<asr>:translate``, or ``original``).
+        revision_sha256: SHA-256 of the revision it was made from (``None``: the uncorrected original), so
+            that the API refuses to record it over a transcript corrected meanwhile.
+    """
+
     text: str
     model: str
+    revision_sha256: str | None = None
+
+
+class RetranslationFailedError(VerbatimError):
+    """The worker failed to translate the segment again for a reason that is not the user's (its logs say
+    which, by job id)."""
+
+
+# The errors a worker's answer may carry, by name: the API raises the same kind with the worker's message.
+# Most specific first (the first the error is an instance of names it).
+_ERRORS: tuple[tuple[str, type[Exception]], ...] = (
+    ("translation_unavailable", TranslationUnavailableError),
+    ("invalid_option", InvalidOptionError),
+    ("audio_unreadable", AudioDecodeError),
+    ("model_integrity", ModelIntegrityError),
+    ("model_unavailable", ModelNotFoundError),
+    ("job_not_ready", JobNotReadyError),
+    ("object_not_found", ObjectNotFoundError),
+    ("integrity", IntegrityError),
+    ("storage", StorageError),
+)
+
+
+def outcome_payload(made: Retranslation) -> dict[str, Any]:
+    """A worker's answer for a translation made (JSON)."""
+    return {"text": made.text, "model": made.model, "revision_sha256": made.revision_sha256}
+
+
+def error_payload(error: BaseException) -> dict[str, Any]:
+    """A worker's answer for a failure (JSON): the error's kind when it is one of the expected ones, with its
+    message (written to be shown, never personal data); ``internal`` without a message otherwise."""
+    for name, kind in _ERRORS:
+        if isinstance(error, kind):
+            return {"error": name, "message": str(error)}
+    return {"error": "internal", "message": ""}
+
+
+def outcome_of(payload: Mapping[str, Any]) -> Retranslation:
+    """The translation a worker answered, or the error it met raised again here.
+
+    Raises:
+        The domain error of :func:`retranslate_segment` the worker met, or
+        RetranslationFailedError: an unexpected failure on the worker.
+    """
+    name = payload.get("error")
+    if name is None:
+        revision = payload.get("revision_sha256")
+        return Retranslation(
+            str(payload["text"]), str(payload["model"]), None if revision is None else str(revision)
+        )
+    kinds = dict(_ERRORS)
+    if name in kinds:
+        raise kinds[name](str(payload.get("message") or name))
+    raise RetranslationFailedError(
+        "The segment could not be translated again (worker error); the worker's logs name the job."
+    )
 
 
 def segment_window(start: float, end: float) -> tuple[int, int]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -47,6 +47,17 @@ class Dispatcher(Protocol):
         """Have the print of a ``pending`` voice made (soon) from its stored recordings, which are deleted
         then (:func:`verbatim.workers.voices.process_voice`); returns at once. Raises when it cannot be
         handed over."""
+        ...
+
+    def retranslate(self, job_id: str, segment_id: int, *, timeout_s: float) -> dict[str, Any]:
+        """Have a worker translate one segment of the job's current revision again, and wait for its answer
+        (:func:`verbatim.workers.retranslate.run_retranslation`: a JSON mapping read by
+        :func:`verbatim.jobs.retranslate.outcome_of`). The worker writes nothing.
+
+        Raises:
+            TimeoutError: no answer within ``timeout_s`` seconds (a late one is dropped).
+            Exception: the request could not be handed over (broker unreachable, dispatcher closed).
+        """
         ...
 
     def close(self) -> None:

@@ -21,7 +21,12 @@ from verbatim.api.deps import (
     StoreDep,
     get_current_user,
 )
-from verbatim.api.errors import JobNotFoundError, NotAuthenticatedError
+from verbatim.api.errors import (
+    JobNotFoundError,
+    NotAuthenticatedError,
+    RetranslateTimeoutError,
+    ServiceUnavailableError,
+)
 from verbatim.api.schemas_web import (
     AudioTicket,
     CorrectionsCreate,
@@ -48,9 +53,9 @@ from verbatim.api.security import bounded_range
 from verbatim.api.services import visible_job
 from verbatim.jobs import documents, marks
 from verbatim.jobs import pseudonymized as copies
-from verbatim.jobs.documents import content_disposition, download_name
+from verbatim.jobs.documents import EditConflictError, content_disposition, download_name
 from verbatim.jobs.layout import ArtifactKind, artifact
-from verbatim.jobs.retranslate import retranslate_segment
+from verbatim.jobs.retranslate import Retranslation, outcome_of
 from verbatim.jobs.service import Dispatcher
 from verbatim.ops import audit
 from verbatim.ops.db import Job, TranscriptEdit, User
@@ -203,6 +208,23 @@ def record_corrections(
     )  # fmt: skip
 
 
+def _retranslated(dispatcher: Dispatcher, settings: SettingsDep, job: Job, segment_id: int) -> Retranslation:
+    """A worker's new translation of a segment, awaited a bounded time (the model never runs here)."""
+    timeout = settings.retranslate_timeout_s
+    try:
+        answer = dispatcher.retranslate(job.id, segment_id, timeout_s=timeout)
+    except TimeoutError as e:
+        raise RetranslateTimeoutError(
+            f"No worker translated the segment again within {timeout:.0f} s; nothing was recorded: try again "
+            "later."
+        ) from e
+    except Exception as e:
+        raise ServiceUnavailableError(
+            "The re-translation could not be handed to the workers; try again later."
+        ) from e
+    return outcome_of(answer)
+
+
 @router.post("/{job_id}/segments/{segment_id}/retranslate", response_model=EditList)
 def retranslate(
     job_id: str,
@@ -216,14 +238,21 @@ def retranslate(
     request_id: RequestIdDep,
 ) -> EditList:
     """Translate a (corrected) segment again, now, by the route that translates its pair (a text model
-    reads the corrected text; Whisper's speech translation hears the segment again). Recorded as a
-    correction row of the translation (``kind = translation``: before, after, the model in ``speaker``)."""
+    reads the corrected text; Whisper's speech translation hears the segment again). A worker makes it, the
+    request waits for it (``VERBATIM_RETRANSLATE_TIMEOUT_S``; past it 504 and nothing recorded). Recorded
+    as a correction row of the translation (``kind = translation``: before, after, the model in
+    ``speaker``); 409 when the transcript was corrected while the worker translated."""
     detail = f"retranslate segment={segment_id}"
     job = visible_job(session, user=user, job_id=job_id, action="write", request_id=request_id, detail=detail)
 
     def write() -> list[TranscriptEdit]:
-        doc = json.loads(documents.load_current(store, job))
-        made = retranslate_segment(settings, store, job, doc, segment_id)
+        session.commit()  # ends the read transaction: no database connection held while a worker translates
+        made = _retranslated(dispatcher, settings, job, segment_id)
+        session.expire(job)  # its revision as it is now, after the wait
+        if made.revision_sha256 != _revision_hash(job):
+            raise EditConflictError(
+                "The transcript was corrected while the segment was translated again; reload and try again."
+            )
         edit = documents.TranslationEdit(segment_id, body.before, made.text, made.model)
         return documents.record(session, store, job=job, user=user, operations=[edit])
 
