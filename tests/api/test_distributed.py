@@ -26,6 +26,8 @@ import docx
 import httpx
 import pytest
 import redis
+from celery import Celery
+from celery.result import AsyncResult
 
 from tests.conftest import REPO
 from tests.ops.conftest import MotoServer
@@ -40,6 +42,7 @@ from verbatim.ops.db.testing import temporary_postgres_schema
 from verbatim.ops.settings import Settings
 from verbatim.server import create_app
 from verbatim.workers.dispatch import CeleryDispatcher
+from verbatim.workers.queues import RETRANSLATE_TASK_NAME
 
 pytestmark = [pytest.mark.services, pytest.mark.models]
 
@@ -258,12 +261,14 @@ def test_a_voice_is_enrolled_by_a_celery_worker_and_its_recording_deleted_from_t
     assert left.get("KeyCount", 0) == 0, left.get("Contents")
 
 
-def test_a_segment_is_translated_again_by_a_celery_worker_the_api_waiting_for_its_answer(
-    cluster: Cluster,
+def test_a_segment_is_translated_again_and_recorded_by_a_celery_worker_no_text_through_the_broker(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The API hands the re-translation to the Celery worker (which holds Whisper and hears the segment
-    again from the S3 bucket, checking the recording's SHA-256), waits for the answer through the result
-    backend, and records it once; the answer does not stay in Redis."""
+    again from the S3 bucket, checking the recording's SHA-256, then records the row in PostgreSQL), waits
+    for its status through the result backend, and answers the row read from the database. The task's
+    arguments and its status are ids only, never transcript or translation text, and the status does not
+    stay in Redis."""
     h = cluster.headers
     with FRENCH.open("rb") as fh:
         r = cluster.client.post(
@@ -282,6 +287,20 @@ def test_a_segment_is_translated_again_by_a_celery_worker_the_api_waiting_for_it
         cluster.client.post(f"/v1/jobs/{job_id}/edits", headers=h, json={"edits": [edit]}).status_code == 200
     )
     outdated = segment["translation"]["text"]
+    sent: list[tuple[str, Any]] = []
+    statuses: list[Any] = []
+    send_task, get = Celery.send_task, AsyncResult.get
+
+    def spy_send(app: Celery, name: str, args: Any = None, *more: Any, **options: Any) -> Any:
+        sent.append((name, args))
+        return send_task(app, name, args, *more, **options)
+
+    def spy_get(result: AsyncResult, *more: Any, **options: Any) -> Any:
+        statuses.append(status := get(result, *more, **options))
+        return status
+
+    monkeypatch.setattr(Celery, "send_task", spy_send)
+    monkeypatch.setattr(AsyncResult, "get", spy_get)
     started = time.monotonic()
     r = cluster.client.post(
         f"/v1/jobs/{job_id}/segments/{segment['id']}/retranslate", headers=h, json={"before": outdated},
@@ -291,6 +310,13 @@ def test_a_segment_is_translated_again_by_a_celery_worker_the_api_waiting_for_it
     [row] = r.json()["edits"]
     assert row["kind"] == "translation" and row["before"] == outdated and row["after"].strip()
     assert row["speaker"].endswith(":translate")  # Whisper's speech translation, run by the worker
+    # what crossed the broker and the result backend: ids and the revision's hash, then the row's id
+    assert [(name, args[:2]) for name, args in sent] == [(RETRANSLATE_TASK_NAME, [job_id, segment["id"]])]
+    assert isinstance(sent[0][1][2], int) and re.fullmatch("[0-9a-f]{64}", sent[0][1][3]), sent
+    assert statuses == [{"ok": True, "edit_ids": [row["id"]]}]
+    crossed = json.dumps([sent, statuses], ensure_ascii=False)
+    for text in (outdated, row["after"], segment["text"], "Julie"):
+        assert text.strip() not in crossed, text
     assert "retranslate_segment" in cluster.worker_logs()
     history = cluster.client.get(f"/v1/jobs/{job_id}/edits", headers=h).json()["edits"]
     assert [e["kind"] for e in history].count("translation") == 1

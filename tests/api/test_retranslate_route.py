@@ -1,14 +1,19 @@
-"""The re-translation route only dispatches: the worker's answer is recorded once, its failures mapped.
+"""The re-translation route only dispatches ids: the worker records the row, the route reads it back and
+maps the worker's failures.
 
-The app is given a recording dispatcher (no worker, no model): what the route does with a worker's answer —
-record it as one ``translation`` row and audit it, or answer 504/503/409/422 with nothing recorded — is
-asserted, and the API process is made unable to load a model at all (the stages' getters raise), so a route
-that loaded one here would fail. The real worker path is in tests/api/test_editor_ops.py (in-process) and
-tests/api/test_distributed.py (Celery).
+The app is given a recording dispatcher: either it answers a given status (no worker), or it runs the
+worker's step itself (:func:`run_retranslation`, its model call replaced by a fixed translation). The API
+process is made unable to load a model at all (the stages' getters raise), so a route that loaded one here
+would fail. What is asserted: what the route hands over (ids and a revision hash, no text), the row recorded
+once and answered as before, the audit entry, 504/503/409/422 with nothing recorded by the route, and, with
+the embedded deployment's real in-process worker, what a late worker does after a 504. The real models are
+in tests/api/test_editor_ops.py (in-process) and tests/api/test_distributed.py (Celery).
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +27,15 @@ from tests.api.conftest import make_settings
 from tests.services import RecordingDispatcher
 from tests.workers.helpers import succeeded_job, transcript_doc
 from verbatim.api.deps import ServiceState
-from verbatim.jobs import stages
+from verbatim.jobs import documents, stages
+from verbatim.jobs.retranslate import Retranslation
 from verbatim.ops.accounts import create_user
-from verbatim.ops.db import AuditEntry, TranscriptEdit
+from verbatim.ops.db import AuditEntry, Job, TranscriptEdit, User
 from verbatim.server import create_app
+from verbatim.workers import retranslate as worker_step
 
 BEFORE = "He says he was at home."
+AFTER = "He says Julie was at home."
 
 
 def _document() -> dict[str, Any]:
@@ -46,6 +54,7 @@ class World:
     state: ServiceState
     dispatcher: RecordingDispatcher
     job_id: str
+    user_id: int
     headers: dict[str, str]
 
     @property
@@ -81,23 +90,63 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         with state.sessions() as session:
             user, token = create_user(session, name="greffiere", role="clerk", unit="tj-paris")
         job_id = succeeded_job(state.sessions, state.store, user, _document())
-        yield World(client, state, dispatcher, job_id, {"Authorization": f"Bearer {token}"})
+        yield World(client, state, dispatcher, job_id, user.id, {"Authorization": f"Bearer {token}"})
 
 
-def test_the_route_records_the_workers_answer_once_and_loads_no_model(world: World) -> None:
-    world.dispatcher.answer = {"text": "He says Julie was at home.", "model": "opus-mt-fr-en"}
-    r = world.client.post(world.url, headers=world.headers, json={"before": BEFORE})
+def _translated(made: Retranslation) -> Any:
+    """A stand-in for the model call of the worker's step: answers ``made``."""
+    return lambda *_: made
+
+
+@pytest.fixture
+def worker(world: World, monkeypatch: pytest.MonkeyPatch) -> World:
+    """The recording dispatcher runs the worker's step (its model call answering :data:`AFTER`)."""
+    monkeypatch.setattr(
+        worker_step, "retranslate_segment", _translated(Retranslation(AFTER, "opus-mt-fr-en"))
+    )
+    state = world.state
+    world.dispatcher.worker = lambda *args, **kwargs: worker_step.run_retranslation(
+        *args, **kwargs, settings=state.settings, sessions=state.sessions, store=state.store
+    )
+    return world
+
+
+def test_the_worker_records_the_row_once_the_route_answers_it_and_loads_no_model(worker: World) -> None:
+    r = worker.client.post(worker.url, headers=worker.headers, json={"before": BEFORE})
     assert r.status_code == 200, r.text
-    assert world.dispatcher.retranslated == [(world.job_id, 0)]  # handed over, by ids only
+    # handed over by ids and the revision's hash only (no revision yet: the original), never a text
+    assert worker.dispatcher.retranslated == [(worker.job_id, 0, worker.user_id, None)]
     [row] = r.json()["edits"]
-    assert (row["kind"], row["before"], row["after"], row["speaker"]) == (
-        "translation", BEFORE, "He says Julie was at home.", "opus-mt-fr-en",
+    assert (row["kind"], row["before"], row["after"], row["speaker"], row["user_name"]) == (
+        "translation", BEFORE, AFTER, "opus-mt-fr-en", "greffiere",
     )  # fmt: skip
-    assert [e.id for e in world.rows()] == [row["id"]]
-    doc = world.client.get(f"/v1/jobs/{world.job_id}/transcript", headers=world.headers).json()
+    assert [e.id for e in worker.rows()] == [row["id"]]
+    doc = worker.client.get(f"/v1/jobs/{worker.job_id}/transcript", headers=worker.headers).json()
     translation = doc["segments"][0]["translation"]
-    assert translation["text"] == "He says Julie was at home." and "outdated" not in translation
-    assert world.audit() == [("ok", "retranslate segment=0 recorded=1")]
+    assert translation["text"] == AFTER and "outdated" not in translation
+    assert r.json()["revision_sha256"] == worker.rows()[0].revision_sha256
+    assert worker.audit() == [("ok", "retranslate segment=0 recorded=1")]
+
+
+def test_a_correction_made_while_the_worker_translates_is_not_overwritten(
+    worker: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's check, in its recording transaction: the transcript is no longer the revision the
+    request was checked against, so its translation is not recorded."""
+
+    def meanwhile(*_: object) -> Retranslation:
+        with worker.state.sessions() as session:
+            job, clerk = session.get(Job, worker.job_id), session.get(User, worker.user_id)
+            assert job is not None and clerk is not None
+            edit = documents.SpanEdit(0, 0, 0, "", "Alors")  # another tab inserts a word
+            documents.record(session, worker.state.store, job=job, user=clerk, operations=[edit])
+        return Retranslation(AFTER, "opus-mt-fr-en")
+
+    monkeypatch.setattr(worker_step, "retranslate_segment", meanwhile)
+    r = worker.client.post(worker.url, headers=worker.headers, json={"before": BEFORE})
+    assert (r.status_code, r.json()["code"]) == (409, "edit_conflict"), r.text
+    assert [e.kind for e in worker.rows()] == ["span"]
+    assert [outcome for outcome, _ in worker.audit()] == ["error"]
 
 
 @pytest.mark.parametrize(
@@ -107,49 +156,80 @@ def test_the_route_records_the_workers_answer_once_and_loads_no_model(world: Wor
         (ConnectionError("broker unreachable"), 503, "service_unavailable"),
     ],
 )
-def test_no_answer_in_time_or_no_broker_records_nothing(
+def test_no_answer_in_time_or_no_broker_is_answered_and_audited(
     world: World, failure: Exception, status: int, code: str
 ) -> None:
-    def retranslate(job_id: str, segment_id: int, *, timeout_s: float) -> dict[str, Any]:
+    def retranslate(job_id: str, segment_id: int, *, timeout_s: float, **_: object) -> dict[str, Any]:
         assert timeout_s == world.state.settings.retranslate_timeout_s
         raise failure
 
-    world.dispatcher.retranslate = retranslate  # type: ignore[method-assign]
+    world.dispatcher.retranslate = retranslate  # type: ignore[method-assign,assignment]
     r = world.client.post(world.url, headers=world.headers, json={"before": BEFORE})
     assert (r.status_code, r.json()["code"]) == (status, code), r.text
     assert world.rows() == []
     [(outcome, detail)] = world.audit()
     assert outcome == "error" and detail.startswith("retranslate segment=0;")
     messages = world.client.get("/web/messages.json").json()["messages"]
-    assert "rien n'a été enregistré" in messages["retranslate_timeout"]["fr"]
+    # a worker already at it may still record: the clerk is told to reload, not that nothing was recorded
+    assert "rechargez avant de réessayer" in messages["retranslate_timeout"]["fr"]
 
 
 @pytest.mark.parametrize(
-    ("answer", "status", "code"),
+    ("kind", "status", "code"),
     [
-        ({"error": "translation_unavailable", "message": "no model translates fr into de"}, 422,
-         "invalid_option"),
-        ({"error": "audio_unreadable", "message": "The stored recording does not match the SHA-256"}, 415,
-         "audio_unreadable"),
-        ({"error": "integrity", "message": "an encrypted object failed authentication"}, 503,
-         "service_unavailable"),
-        ({"error": "internal", "message": ""}, 500, "internal"),
-        # the transcript was corrected while the worker translated: its answer is for an older revision
-        ({"text": "x", "model": "m", "revision_sha256": "ff" * 32}, 409, "edit_conflict"),
+        ("translation_unavailable", 422, "invalid_option"),
+        ("audio_unreadable", 415, "audio_unreadable"),
+        ("integrity", 503, "service_unavailable"),
+        ("internal", 500, "internal"),
+        ("edit_conflict", 409, "edit_conflict"),  # the transcript was corrected while the worker translated
     ],
-)  # fmt: skip
-def test_a_workers_failure_is_answered_as_its_kind_and_records_nothing(
-    world: World, answer: dict[str, Any], status: int, code: str
-) -> None:
-    world.dispatcher.answer = answer
+)
+def test_a_workers_failure_is_answered_as_its_kind(world: World, kind: str, status: int, code: str) -> None:
+    world.dispatcher.answer = {"error": kind}
     r = world.client.post(world.url, headers=world.headers, json={"before": BEFORE})
     assert (r.status_code, r.json()["code"]) == (status, code), r.text
     assert world.rows() == []
     assert [outcome for outcome, _ in world.audit()] == ["error"]
 
 
-def test_a_stale_before_is_refused_after_the_answer(world: World) -> None:
-    world.dispatcher.answer = {"text": "new", "model": "m"}
+def test_a_stale_before_is_refused_before_a_worker_is_asked(world: World) -> None:
     r = world.client.post(world.url, headers=world.headers, json={"before": "not what the page showed"})
     assert (r.status_code, r.json()["code"]) == (409, "edit_conflict"), r.text
-    assert world.rows() == []
+    assert world.dispatcher.retranslated == [] and world.rows() == []
+
+
+def test_a_late_worker_records_after_the_504_and_the_row_shows_on_reload(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The embedded deployment's real in-process worker, slower than the route waits: 504, then the row is
+    recorded (once) and shows in the history; a retry with the page's old translation is refused (409)."""
+    release = threading.Event()
+
+    def slow(*_: object) -> Retranslation:
+        release.wait(30)
+        return Retranslation(AFTER, "opus-mt-fr-en")
+
+    monkeypatch.setattr(worker_step, "retranslate_segment", slow)
+    settings = make_settings(tmp_path / "home", retranslate_timeout_s=0.3)
+    with TestClient(create_app(settings, poll_interval_s=0.05)) as client:
+        state: ServiceState = client.app.state.verbatim  # type: ignore[attr-defined]
+        with state.sessions() as session:
+            user, token = create_user(session, name="greffiere", role="clerk", unit="tj-paris")
+        job_id = succeeded_job(state.sessions, state.store, user, _document())
+        headers, url = {"Authorization": f"Bearer {token}"}, f"/v1/jobs/{job_id}/segments/0/retranslate"
+        try:
+            r = client.post(url, headers=headers, json={"before": BEFORE})
+            assert (r.status_code, r.json()["code"]) == (504, "retranslate_timeout"), r.text
+            assert client.get(f"/v1/jobs/{job_id}/edits", headers=headers).json()["edits"] == []
+        finally:
+            release.set()
+        deadline = time.monotonic() + 10
+        while not (edits := client.get(f"/v1/jobs/{job_id}/edits", headers=headers).json()["edits"]):
+            assert time.monotonic() < deadline, "the late worker recorded nothing"
+            time.sleep(0.05)
+        assert [(e["kind"], e["after"], e["user_name"]) for e in edits] == [
+            ("translation", AFTER, "greffiere")
+        ]
+        r = client.post(url, headers=headers, json={"before": BEFORE})
+        assert (r.status_code, r.json()["code"]) == (409, "edit_conflict"), r.text
+        assert len(client.get(f"/v1/jobs/{job_id}/edits", headers=headers).json()["edits"]) == 1

@@ -69,7 +69,8 @@ class WaitTimeoutError(VerbatimError):
 
 
 class RetranslateTimeoutError(WaitTimeoutError):
-    """No worker translated the segment again in the time the API waits: nothing was recorded."""
+    """No worker translated the segment again in the time the API waits (one already at it still records
+    its row: it shows on reload)."""
 
 
 # Most specific first: the first class an exception is an instance of gives its status.

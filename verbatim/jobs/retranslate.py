@@ -2,11 +2,12 @@
 
 The clerk corrects the original; the translation made before is kept and marked outdated. Asked for, one
 segment is translated again by a worker (the models run there, never in the API process:
-:func:`verbatim.workers.retranslate.run_retranslation`), while the API waits for the answer a bounded time;
-the API then records it as a correction row of kind ``translation`` (:func:`verbatim.jobs.documents.record`).
-The worker only computes: it writes nothing, so a request the API gave up on leaves nothing behind. Its
-answer crosses the dispatcher as a small JSON mapping (:func:`outcome_payload`, :func:`error_payload`), read
-back by :func:`outcome_of`, which raises the domain error the worker met.
+:func:`verbatim.workers.retranslate.run_retranslation`), which also records it, in its own transaction, as a
+correction row of kind ``translation`` (:func:`verbatim.jobs.documents.record_translation`), refused when the
+transcript is no longer the revision the API checked the request against. The API waits for the worker's
+status a bounded time, then reads the row from the database. No transcript or translation text crosses the
+broker or the result backend: the request is ids and a revision hash, the status (:func:`recorded_payload`,
+:func:`error_payload`, read back by :func:`recorded_ids`) an error's kind or the ids of the rows recorded.
 
 The routes:
 
@@ -23,7 +24,7 @@ The routes:
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from verbatim.errors import (
     TranslationUnavailableError,
     VerbatimError,
 )
+from verbatim.jobs.documents import EditConflictError
 from verbatim.ops.db import Job
 from verbatim.ops.settings import Settings
 from verbatim.ops.storage import ObjectNotFoundError, ObjectStore, StorageError
@@ -47,8 +49,8 @@ __all__ = [
     "Retranslation",
     "RetranslationFailedError",
     "error_payload",
-    "outcome_of",
-    "outcome_payload",
+    "recorded_ids",
+    "recorded_payload",
     "retranslate_segment",
     "segment_window",
 ]
@@ -60,18 +62,11 @@ and enough that the pad comes out the same as on the whole recording (it needs 0
 
 @dataclass(frozen=True)
 class Retranslation:
-    """A segment's new translation.
-
-    Attributes:
-        text: the translation.
-        model: what made it (a text model's name, ``<asr>:translate``, or ``original``).
-        revision_sha256: SHA-256 of the revision it was made from (``None``: the uncorrected original), so
-            that the API refuses to record it over a transcript corrected meanwhile.
-    """
+    """A segment's new translation: ``text``, by ``model`` (a text model's name, ``<asr>:translate``, or
+    ``original``)."""
 
     text: str
     model: str
-    revision_sha256: str | None = None
 
 
 class RetranslationFailedError(VerbatimError):
@@ -79,51 +74,75 @@ class RetranslationFailedError(VerbatimError):
     which, by job id)."""
 
 
-# The errors a worker's answer may carry, by name: the API raises the same kind with the worker's message.
-# Most specific first (the first the error is an instance of names it).
-_ERRORS: tuple[tuple[str, type[Exception]], ...] = (
-    ("translation_unavailable", TranslationUnavailableError),
-    ("invalid_option", InvalidOptionError),
-    ("audio_unreadable", AudioDecodeError),
-    ("model_integrity", ModelIntegrityError),
-    ("model_unavailable", ModelNotFoundError),
-    ("job_not_ready", JobNotReadyError),
-    ("object_not_found", ObjectNotFoundError),
-    ("integrity", IntegrityError),
-    ("storage", StorageError),
+# The errors a worker's status may name, by kind, with the message the API gives for it: the worker's own
+# message never crosses the broker (it could quote the transcript). Most specific first (the first the error
+# is an instance of names it).
+_ERRORS: tuple[tuple[str, type[Exception], str], ...] = (
+    (
+        "edit_conflict",
+        EditConflictError,
+        "The transcript was corrected while the segment was translated again; reload and try again.",
+    ),
+    (
+        "translation_unavailable",
+        TranslationUnavailableError,
+        "No model on this server translates this segment again (pair not covered, or recording no longer "
+        "stored).",
+    ),
+    (
+        "invalid_option",
+        InvalidOptionError,
+        "This segment does not exist or has no translation to make again.",
+    ),
+    (
+        "audio_unreadable",
+        AudioDecodeError,
+        "The stored recording does not match the SHA-256 recorded at upload, or its segment does not decode; "
+        "ask an administrator to check the object store.",
+    ),
+    (
+        "model_integrity",
+        ModelIntegrityError,
+        "A model needed on the worker is altered; tell the administrator.",
+    ),
+    (
+        "model_unavailable",
+        ModelNotFoundError,
+        "A model needed on the worker is missing; tell the administrator.",
+    ),
+    ("job_not_ready", JobNotReadyError, "The job has no transcript (deleted or not succeeded)."),
+    ("object_not_found", ObjectNotFoundError, "An object of the job is missing from the object store."),
+    ("integrity", IntegrityError, "An encrypted object failed authentication on the worker."),
+    ("storage", StorageError, "The object store could not be reached by the worker."),
 )
 
 
-def outcome_payload(made: Retranslation) -> dict[str, Any]:
-    """A worker's answer for a translation made (JSON)."""
-    return {"text": made.text, "model": made.model, "revision_sha256": made.revision_sha256}
+def recorded_payload(edit_ids: Sequence[int]) -> dict[str, Any]:
+    """A worker's status for a re-translation recorded (JSON): the ids of the rows (none when the translation
+    came out as it was)."""
+    return {"ok": True, "edit_ids": [int(i) for i in edit_ids]}
 
 
 def error_payload(error: BaseException) -> dict[str, Any]:
-    """A worker's answer for a failure (JSON): the error's kind when it is one of the expected ones, with its
-    message (written to be shown, never personal data); ``internal`` without a message otherwise."""
-    for name, kind in _ERRORS:
-        if isinstance(error, kind):
-            return {"error": name, "message": str(error)}
-    return {"error": "internal", "message": ""}
+    """A worker's status for a failure (JSON): the error's kind only (``internal`` when it is not one of the
+    expected ones); no message, which could quote the transcript."""
+    return {"error": next((name for name, kind, _ in _ERRORS if isinstance(error, kind)), "internal")}
 
 
-def outcome_of(payload: Mapping[str, Any]) -> Retranslation:
-    """The translation a worker answered, or the error it met raised again here.
+def recorded_ids(payload: Mapping[str, Any]) -> list[int]:
+    """The ids of the rows a worker recorded, or the error it met raised again here.
 
     Raises:
-        The domain error of :func:`retranslate_segment` the worker met, or
+        The domain error of :func:`retranslate_segment` or of the recording the worker met (its kind, with
+        a fixed message), or
         RetranslationFailedError: an unexpected failure on the worker.
     """
     name = payload.get("error")
-    if name is None:
-        revision = payload.get("revision_sha256")
-        return Retranslation(
-            str(payload["text"]), str(payload["model"]), None if revision is None else str(revision)
-        )
-    kinds = dict(_ERRORS)
-    if name in kinds:
-        raise kinds[name](str(payload.get("message") or name))
+    if name is None and payload.get("ok") is True:
+        return [int(i) for i in payload.get("edit_ids") or []]
+    for known, kind, message in _ERRORS:
+        if name == known:
+            raise kind(message)
     raise RetranslationFailedError(
         "The segment could not be translated again (worker error); the worker's logs name the job."
     )

@@ -49,13 +49,17 @@ class Dispatcher(Protocol):
         handed over."""
         ...
 
-    def retranslate(self, job_id: str, segment_id: int, *, timeout_s: float) -> dict[str, Any]:
-        """Have a worker translate one segment of the job's current revision again, and wait for its answer
-        (:func:`verbatim.workers.retranslate.run_retranslation`: a JSON mapping read by
-        :func:`verbatim.jobs.retranslate.outcome_of`). The worker writes nothing.
+    def retranslate(
+        self, job_id: str, segment_id: int, *, user_id: int, revision_sha256: str | None, timeout_s: float
+    ) -> dict[str, Any]:
+        """Have a worker translate one segment of the job's revision ``revision_sha256`` again and record it
+        for user ``user_id`` (:func:`verbatim.workers.retranslate.run_retranslation`), and wait for its
+        status: a JSON mapping of ids and an error's kind, never text, read by
+        :func:`verbatim.jobs.retranslate.recorded_ids`.
 
         Raises:
-            TimeoutError: no answer within ``timeout_s`` seconds (a late one is dropped).
+            TimeoutError: no status within ``timeout_s`` seconds. A request not started by then never runs;
+                one already running still records its row (it shows on the next reload).
             Exception: the request could not be handed over (broker unreachable, dispatcher closed).
         """
         ...

@@ -294,7 +294,8 @@ class Settings(BaseSettings):
         gt=0,
         le=540,  # under the result backend's RESULT_EXPIRES_S (600 s)
         description="Seconds the API waits for a worker to translate a segment again (the editor's "
-        "'Retraduire'); past it, 504 and nothing recorded. Keep it under the proxy's read timeout.",
+        "'Retraduire'); past it, 504 (a worker already at it still records the translation: it shows on "
+        "reload). Keep it under the proxy's read timeout.",
     )
     log_format: Literal["text", "json"] = Field(
         default="text",

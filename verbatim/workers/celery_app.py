@@ -3,10 +3,10 @@
 Start a worker with ``verbatim worker`` or ``celery -A verbatim.workers.celery_app worker -Q asr``.
 A job's state is in the database: its tasks keep no result. Delivery is at least once (late acknowledgement,
 messages of a lost worker delivered again); :func:`~verbatim.workers.process.process_job` makes it run to
-completion once. One task answers the API, which waits for it: a segment translated again
-(``verbatim.retranslate_segment``); its answer goes through the result backend (:func:`result_backend`: the
-broker's Redis, or RabbitMQ's reply queues), is removed once read, and expires after
-:data:`RESULT_EXPIRES_S` otherwise.
+completion once. One task answers the API, which waits for it: a segment translated again and recorded by
+the worker (``verbatim.retranslate_segment``); its status (ids and an error's kind, never text: the
+translation is in the database) goes through the result backend (:func:`result_backend`: the broker's Redis,
+or RabbitMQ's reply queues), is removed once read, and expires after :data:`RESULT_EXPIRES_S` otherwise.
 """
 
 from __future__ import annotations
@@ -55,13 +55,13 @@ __all__ = [
 ]
 
 RESULT_EXPIRES_S = 600
-"""Seconds an unread answer stays in the result backend (a re-translation the API stopped waiting for): more
-than the API waits (``VERBATIM_RETRANSLATE_TIMEOUT_S``), and it holds a segment's translation."""
+"""Seconds an unread status stays in the result backend (a re-translation the API stopped waiting for): more
+than the API waits (``VERBATIM_RETRANSLATE_TIMEOUT_S``). It holds ids only, never text."""
 
 
 def result_backend(broker_url: str) -> str:
-    """Where answers awaited by the API go: the broker's own Redis, or RabbitMQ's reply queues (``rpc://``,
-    nothing stored) for an AMQP broker."""
+    """Where statuses awaited by the API go (ids only): the broker's own Redis, or RabbitMQ's reply queues
+    (``rpc://``, nothing stored) for an AMQP broker."""
     return broker_url if broker_url.startswith(("redis://", "rediss://", "unix://")) else "rpc://"
 
 
@@ -188,9 +188,14 @@ def make_celery(settings: Settings, worker: WorkerSettings | None = None) -> Cel
     @celery.task(  # type: ignore[untyped-decorator]
         name=RETRANSLATE_TASK_NAME, ignore_result=False, acks_late=True, reject_on_worker_lost=True
     )
-    def retranslate_task(job_id: str, segment_id: int) -> dict[str, Any]:
+    def retranslate_task(
+        job_id: str, segment_id: int, user_id: int, revision_sha256: str | None
+    ) -> dict[str, Any]:
         settings_, sessions, store, _ = _resources()
-        return run_retranslation(job_id, segment_id, settings=settings_, sessions=sessions, store=store)
+        return run_retranslation(
+            job_id, segment_id, user_id=user_id, revision_sha256=revision_sha256, settings=settings_,
+            sessions=sessions, store=store,
+        )  # fmt: skip
 
     return celery
 

@@ -66,9 +66,9 @@ class InProcessDispatcher:
     At start it re-submits the jobs left queued, and running jobs whose worker is gone, by an earlier process,
     and the voices left pending, so nothing is lost across restarts. Voice enrolments run on the same thread
     (one model at a time). A job another live execution holds is tried again after
-    ``retry_delay`` seconds. Re-translations of one segment, which a clerk waits for, run on a second thread
-    of their own, so that they are not queued behind an hour-long recording (the models are shared: the
-    same cached instances).
+    ``retry_delay`` seconds. Re-translations of one segment (made and recorded), which a clerk waits for, run
+    on a second thread of their own, so that they are not queued behind an hour-long recording (the models
+    are shared: the same cached instances).
 
     Args:
         settings: the application settings.
@@ -128,9 +128,11 @@ class InProcessDispatcher:
         """Queue the making of a pending voice's print for the background thread."""
         self._put(_ENROL, voice_id)
 
-    def retranslate(self, job_id: str, segment_id: int, *, timeout_s: float) -> dict[str, Any]:
-        """Translate a segment again on the re-translation thread; its answer, or ``TimeoutError`` (a request
-        not started by then is cancelled, one running finishes and is dropped)."""
+    def retranslate(
+        self, job_id: str, segment_id: int, *, user_id: int, revision_sha256: str | None, timeout_s: float
+    ) -> dict[str, Any]:
+        """Translate a segment again and record it on the re-translation thread; its status, or
+        ``TimeoutError`` (a request not started by then is cancelled, one running finishes and records)."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("the in-process dispatcher is closed")
@@ -138,6 +140,8 @@ class InProcessDispatcher:
                 run_retranslation,
                 job_id,
                 segment_id,
+                user_id=user_id,
+                revision_sha256=revision_sha256,
                 settings=self._settings,
                 sessions=self._sessions,
                 store=self._store,
@@ -273,29 +277,35 @@ class CeleryDispatcher:
         raises when the broker is unreachable."""
         self._app.send_task(VOICE_TASK_NAME, args=[voice_id])
 
-    def retranslate(self, job_id: str, segment_id: int, *, timeout_s: float) -> dict[str, Any]:
-        """Publish ``verbatim.retranslate_segment(job_id, segment_id)`` (to the ``asr`` queue) and wait for
-        its answer in the result backend; the answer is removed from the backend once read.
+    def retranslate(
+        self, job_id: str, segment_id: int, *, user_id: int, revision_sha256: str | None, timeout_s: float
+    ) -> dict[str, Any]:
+        """Publish ``verbatim.retranslate_segment(job_id, segment_id, user_id, revision_sha256)`` (to the
+        ``asr`` queue; ids and a hash, no text) and wait for its status in the result backend (ids and an
+        error's kind, no text); the status is removed from the backend once read.
 
         Raises:
-            TimeoutError: no answer within ``timeout_s`` (the task is revoked; a late answer expires).
+            TimeoutError: no status within ``timeout_s``. The message expires then (a worker that has not
+                started it drops it) and is revoked; a worker already running it records its row.
             Exception: the broker or the result backend is unreachable.
         """
         from celery.exceptions import TimeoutError as CeleryTimeoutError
 
-        result = self._app.send_task(RETRANSLATE_TASK_NAME, args=[job_id, segment_id])
+        result = self._app.send_task(
+            RETRANSLATE_TASK_NAME, args=[job_id, segment_id, user_id, revision_sha256], expires=timeout_s
+        )
         try:
             answer: dict[str, Any] = result.get(timeout=timeout_s, propagate=True)
         except CeleryTimeoutError as e:
             try:
-                result.revoke()  # not started yet: never run; running: its answer expires unread
-            except Exception:  # the answer still expires; nothing was recorded
+                result.revoke()  # not started yet: never run; running: it records, its status expires unread
+            except Exception:  # the message expires anyway
                 log.warning("re-translation not revoked job=%s", job_id)
             raise TimeoutError(f"no answer within {timeout_s:.0f} s") from e
         try:
-            result.forget()  # the translation does not stay in the backend once read
+            result.forget()  # nothing left in the backend once read (it holds ids only)
         except Exception:  # it expires (result_expires) anyway
-            log.warning("re-translation answer not removed from the result backend job=%s", job_id)
+            log.warning("re-translation status not removed from the result backend job=%s", job_id)
         return answer
 
     def close(self) -> None:

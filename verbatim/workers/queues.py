@@ -25,8 +25,9 @@ VOICE_TASK_NAME: Final = "verbatim.enrol_voice"
 """The print of a pending voice made from its stored recordings: ``verbatim.enrol_voice(voice_id)``. Routed to
 the ``asr`` queue, whose workers hold the diarizer."""
 RETRANSLATE_TASK_NAME: Final = "verbatim.retranslate_segment"
-"""One segment of a job's current revision translated again, its answer awaited by the API through the result
-backend: ``verbatim.retranslate_segment(job_id, segment_id)`` → a JSON mapping. Routed to the ``asr`` queue,
+"""One segment of a job's revision translated again and recorded by the worker, its status awaited by the API
+through the result backend: ``verbatim.retranslate_segment(job_id, segment_id, user_id, revision_sha256)`` → a
+JSON mapping of ids or an error's kind (no text crosses the broker either way). Routed to the ``asr`` queue,
 whose workers hold Whisper (speech translation) and the text translation models (the pipeline's translate
 stage runs there)."""
 ASR_QUEUE: Final = "asr"

@@ -53,9 +53,9 @@ from verbatim.api.security import bounded_range
 from verbatim.api.services import visible_job
 from verbatim.jobs import documents, marks
 from verbatim.jobs import pseudonymized as copies
-from verbatim.jobs.documents import EditConflictError, content_disposition, download_name
+from verbatim.jobs.documents import content_disposition, download_name
 from verbatim.jobs.layout import ArtifactKind, artifact
-from verbatim.jobs.retranslate import Retranslation, outcome_of
+from verbatim.jobs.retranslate import recorded_ids
 from verbatim.jobs.service import Dispatcher
 from verbatim.ops import audit
 from verbatim.ops.db import Job, TranscriptEdit, User
@@ -208,21 +208,33 @@ def record_corrections(
     )  # fmt: skip
 
 
-def _retranslated(dispatcher: Dispatcher, settings: SettingsDep, job: Job, segment_id: int) -> Retranslation:
-    """A worker's new translation of a segment, awaited a bounded time (the model never runs here)."""
+def _retranslated(
+    dispatcher: Dispatcher,
+    settings: SettingsDep,
+    *,
+    job: Job,
+    segment_id: int,
+    user: User,
+    revision: str | None,
+) -> list[int]:
+    """The ids of the rows a worker recorded for a new translation of a segment, awaited a bounded time (the
+    model never runs here, and no text crosses the broker: ids and a hash go, ids and an error's kind come
+    back)."""
     timeout = settings.retranslate_timeout_s
     try:
-        answer = dispatcher.retranslate(job.id, segment_id, timeout_s=timeout)
+        answer = dispatcher.retranslate(
+            job.id, segment_id, user_id=user.id, revision_sha256=revision, timeout_s=timeout
+        )
     except TimeoutError as e:
         raise RetranslateTimeoutError(
-            f"No worker translated the segment again within {timeout:.0f} s; nothing was recorded: try again "
-            "later."
+            f"No worker translated the segment again within {timeout:.0f} s; if one does later, its "
+            "translation is recorded and shows on reload: reload before trying again."
         ) from e
     except Exception as e:
         raise ServiceUnavailableError(
             "The re-translation could not be handed to the workers; try again later."
         ) from e
-    return outcome_of(answer)
+    return recorded_ids(answer)
 
 
 @router.post("/{job_id}/segments/{segment_id}/retranslate", response_model=EditList)
@@ -238,23 +250,29 @@ def retranslate(
     request_id: RequestIdDep,
 ) -> EditList:
     """Translate a (corrected) segment again, now, by the route that translates its pair (a text model
-    reads the corrected text; Whisper's speech translation hears the segment again). A worker makes it, the
-    request waits for it (``VERBATIM_RETRANSLATE_TIMEOUT_S``; past it 504 and nothing recorded). Recorded
-    as a correction row of the translation (``kind = translation``: before, after, the model in
-    ``speaker``); 409 when the transcript was corrected while the worker translated."""
+    reads the corrected text; Whisper's speech translation hears the segment again). Recorded as a
+    correction row of the translation (``kind = translation``: before, after, the model in ``speaker``).
+
+    A worker makes and records it (409 when the transcript was corrected meanwhile), the request waits for
+    its status (``VERBATIM_RETRANSLATE_TIMEOUT_S``; past it 504: a worker already at it still records the
+    row, which shows on reload). No text goes through the broker: the row is read here from the database.
+    """
     detail = f"retranslate segment={segment_id}"
     job = visible_job(session, user=user, job_id=job_id, action="write", request_id=request_id, detail=detail)
 
     def write() -> list[TranscriptEdit]:
+        revision = _revision_hash(job)  # read first: the document read next is this revision or a later one
+        documents.check_translation(json.loads(documents.load_current(store, job)), segment_id, body.before)
         session.commit()  # ends the read transaction: no database connection held while a worker translates
-        made = _retranslated(dispatcher, settings, job, segment_id)
-        session.expire(job)  # its revision as it is now, after the wait
-        if made.revision_sha256 != _revision_hash(job):
-            raise EditConflictError(
-                "The transcript was corrected while the segment was translated again; reload and try again."
+        ids = _retranslated(
+            dispatcher, settings, job=job, segment_id=segment_id, user=user, revision=revision
+        )
+        session.expire(job)  # its revision as the worker left it
+        return list(
+            session.scalars(
+                select(TranscriptEdit).where(TranscriptEdit.id.in_(ids)).order_by(TranscriptEdit.id)
             )
-        edit = documents.TranslationEdit(segment_id, body.before, made.text, made.model)
-        return documents.record(session, store, job=job, user=user, operations=[edit])
+        )
 
     return _recorded(
         session, dispatcher, user=user, job=job, request_id=request_id, detail=detail, write=write
