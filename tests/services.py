@@ -7,7 +7,9 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -25,6 +27,9 @@ class RecordingDispatcher:
         self.submitted: list[str] = []
         self.refreshed: list[str] = []
         self.enrolled: list[str] = []
+        self.retranslated: list[tuple[str, int, int, str | None]] = []
+        self.answer: dict[str, Any] = {"error": "internal"}
+        self.worker: Callable[..., dict[str, Any]] | None = None
 
     def submit(self, job_id: str) -> None:
         self.submitted.append(job_id)
@@ -34,6 +39,16 @@ class RecordingDispatcher:
 
     def enrol(self, voice_id: str) -> None:
         self.enrolled.append(voice_id)
+
+    def retranslate(
+        self, job_id: str, segment_id: int, *, user_id: int, revision_sha256: str | None, timeout_s: float
+    ) -> dict[str, Any]:
+        """Remembered; answers what :attr:`worker` answers when it is set (called here, with the same
+        arguments), else :attr:`answer` (a worker's status to give the API)."""
+        self.retranslated.append((job_id, segment_id, user_id, revision_sha256))
+        if self.worker is not None:
+            return self.worker(job_id, segment_id, user_id=user_id, revision_sha256=revision_sha256)
+        return dict(self.answer)
 
     def close(self) -> None:
         """Nothing to release."""

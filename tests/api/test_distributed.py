@@ -26,6 +26,8 @@ import docx
 import httpx
 import pytest
 import redis
+from celery import Celery
+from celery.result import AsyncResult
 
 from tests.conftest import REPO
 from tests.ops.conftest import MotoServer
@@ -40,11 +42,13 @@ from verbatim.ops.db.testing import temporary_postgres_schema
 from verbatim.ops.settings import Settings
 from verbatim.server import create_app
 from verbatim.workers.dispatch import CeleryDispatcher
+from verbatim.workers.queues import RETRANSLATE_TASK_NAME
 
 pytestmark = [pytest.mark.services, pytest.mark.models]
 
 # A database number of its own (the worker tests use 7), and a key prefix per run on top.
 JFK = REPO / "tests" / "data" / "jfk.flac"
+FRENCH = REPO / "tests" / "data" / "picovoice_test_fr.wav"
 JOB_TIMEOUT_S = 180.0
 
 
@@ -255,3 +259,66 @@ def test_a_voice_is_enrolled_by_a_celery_worker_and_its_recording_deleted_from_t
     )  # fmt: skip
     left = s3.list_objects_v2(Bucket=cluster.bucket, Prefix="voices/")
     assert left.get("KeyCount", 0) == 0, left.get("Contents")
+
+
+def test_a_segment_is_translated_again_and_recorded_by_a_celery_worker_no_text_through_the_broker(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API hands the re-translation to the Celery worker (which holds Whisper and hears the segment
+    again from the S3 bucket, checking the recording's SHA-256, then records the row in PostgreSQL), waits
+    for its status through the result backend, and answers the row read from the database. The task's
+    arguments and its status are ids only, never transcript or translation text, and the status does not
+    stay in Redis."""
+    h = cluster.headers
+    with FRENCH.open("rb") as fh:
+        r = cluster.client.post(
+            "/v1/jobs", headers=h, files={"file": (FRENCH.name, fh, "audio/wav")},
+            data={"language": "fr", "diarize": "false", "translate_to": "en"},
+        )  # fmt: skip
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    body = cluster.wait(job_id)
+    assert body["status"] == "succeeded", f"{body['error']}\n{cluster.worker_logs()}"
+    doc = cluster.client.get(f"/v1/jobs/{job_id}/transcript?format=json", headers=h).json()
+    segment = doc["segments"][0]
+    words = [w["text"].strip() for w in segment["words"]]
+    edit = {"segment_id": segment["id"], "word_index": words.index("il"), "before": "il", "after": "Julie"}
+    assert (
+        cluster.client.post(f"/v1/jobs/{job_id}/edits", headers=h, json={"edits": [edit]}).status_code == 200
+    )
+    outdated = segment["translation"]["text"]
+    sent: list[tuple[str, Any]] = []
+    statuses: list[Any] = []
+    send_task, get = Celery.send_task, AsyncResult.get
+
+    def spy_send(app: Celery, name: str, args: Any = None, *more: Any, **options: Any) -> Any:
+        sent.append((name, args))
+        return send_task(app, name, args, *more, **options)
+
+    def spy_get(result: AsyncResult, *more: Any, **options: Any) -> Any:
+        statuses.append(status := get(result, *more, **options))
+        return status
+
+    monkeypatch.setattr(Celery, "send_task", spy_send)
+    monkeypatch.setattr(AsyncResult, "get", spy_get)
+    started = time.monotonic()
+    r = cluster.client.post(
+        f"/v1/jobs/{job_id}/segments/{segment['id']}/retranslate", headers=h, json={"before": outdated},
+        timeout=cluster.settings.retranslate_timeout_s + 10,
+    )  # fmt: skip
+    assert r.status_code == 200, f"{r.text}\n{cluster.worker_logs()}"
+    [row] = r.json()["edits"]
+    assert row["kind"] == "translation" and row["before"] == outdated and row["after"].strip()
+    assert row["speaker"].endswith(":translate")  # Whisper's speech translation, run by the worker
+    # what crossed the broker and the result backend: ids and the revision's hash, then the row's id
+    assert [(name, args[:2]) for name, args in sent] == [(RETRANSLATE_TASK_NAME, [job_id, segment["id"]])]
+    assert isinstance(sent[0][1][2], int) and re.fullmatch("[0-9a-f]{64}", sent[0][1][3]), sent
+    assert statuses == [{"ok": True, "edit_ids": [row["id"]]}]
+    crossed = json.dumps([sent, statuses], ensure_ascii=False)
+    for text in (outdated, row["after"], segment["text"], "Julie"):
+        assert text.strip() not in crossed, text
+    assert "retranslate_segment" in cluster.worker_logs()
+    history = cluster.client.get(f"/v1/jobs/{job_id}/edits", headers=h).json()["edits"]
+    assert [e["kind"] for e in history].count("translation") == 1
+    assert not list(cluster.redis.scan_iter(match="*celery-task-meta-*")), "the answer was left in Redis"
+    print(f"distributed re-translation answered in {time.monotonic() - started:.1f} s")

@@ -7,6 +7,7 @@ pseudonymised copy made again by the worker."""
 from __future__ import annotations
 
 import io
+import threading
 import time
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy import select
 
 from tests.api.conftest import Service
 from tests.conftest import DATA
+from verbatim.jobs import stages
 from verbatim.ops.db import AuditEntry
 
 pytestmark = pytest.mark.models
@@ -263,7 +265,9 @@ def test_undo_and_redo_are_reverts_of_rows_and_a_needed_row_cannot_be_reverted(
     assert (flags[second["id"]], flags[undo["id"]], flags[redo["id"]]) == (False, True, False)
 
 
-def test_a_corrected_segment_is_translated_again_on_demand(service: Service) -> None:
+def test_a_corrected_segment_is_translated_again_on_demand(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
     created = service.upload(path=FRENCH, language="fr", diarize="false", translate_to="en")
     body = service.wait(created["id"], timeout=300)
     assert body["status"] == "succeeded", body
@@ -280,8 +284,19 @@ def test_a_corrected_segment_is_translated_again_on_demand(service: Service) -> 
     url = f"/v1/jobs/{body['id']}/segments/{segment['id']}/retranslate"
     r = service.client.post(url, headers=service.investigator.headers, json={"before": "stale"})
     assert r.status_code == 409, r.text
+    loaded_on: list[str] = []  # the threads that asked for a model during the re-translation
+    for name in ("get_asr", "get_translator"):
+        real = getattr(stages, name)
+
+        def spy(*args: Any, _real: Any = real, **kwargs: Any) -> Any:
+            loaded_on.append(threading.current_thread().name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(stages, name, spy)
     r = service.client.post(url, headers=service.investigator.headers, json={"before": outdated["text"]})
     assert r.status_code == 200, r.text
+    # the embedded deployment's worker made it, on its re-translation thread, not the request's
+    assert loaded_on and all(n.startswith("verbatim-retranslate") for n in loaded_on), loaded_on
     [row] = r.json()["edits"]
     assert row["kind"] == "translation" and row["before"] == outdated["text"] and row["after"].strip()
     assert row["speaker"].endswith(

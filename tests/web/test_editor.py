@@ -361,7 +361,8 @@ def test_a_corrected_segment_is_translated_again(
     if "outdated" in (first.get_attribute("class") or ""):
         assert "antérieure à une correction" in first.inner_text()
     first.get_by_role("button", name="Retraduire").click()
-    # a deadline, not a pause: Whisper loaded in the API process and run on the segment, on a loaded machine
+    # a deadline, not a pause: Whisper loaded by the in-process worker and run on the segment, on a loaded
+    # machine
     page.wait_for_selector("#notice >> text=Segment retraduit", timeout=240_000)
     page.wait_for_function(
         "() => !document.querySelector('.turn .seg.two .tr').classList.contains('outdated')"

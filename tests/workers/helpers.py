@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from verbatim.jobs.layout import original_key
+from verbatim.jobs.layout import ArtifactKind, key_of, original_key
 from verbatim.ops.db import Artifact, Job, User, create_job, new_job_id
 from verbatim.ops.storage.base import ObjectStore
 
@@ -77,3 +77,38 @@ def check_transcript(store: ObjectStore, job_id: str, artifacts: list[Artifact])
     text = " ".join(s["text"] for s in doc["segments"])
     assert "fellow Americans" in text
     return doc
+
+
+def transcript_doc(segments: list[dict[str, Any]], language: str = "fr") -> dict[str, Any]:
+    """A transcript JSON document of one speaker around ``segments``."""
+    return {
+        "schema": "verbatim.transcript/1",
+        "audio": {"sha256": "cd" * 32, "duration": 3.0, "filename": "x.wav"},
+        "language": language,
+        "models": {},
+        "speakers": [{"id": "S1", "name": "S1"}],
+        "segments": segments,
+    }
+
+
+def succeeded_job(
+    sessions: sessionmaker[Session], store: ObjectStore, owner: User, doc: dict[str, Any]
+) -> str:
+    """A succeeded job whose transcript is ``doc`` (no recording stored, no model run)."""
+    with sessions() as session:
+        job = create_job(
+            session, owner=owner, options={}, filename=None, audio_sha256=None, audio_size=None,
+            object_key=None,
+        )  # fmt: skip
+        key = key_of(job.id, ArtifactKind.TRANSCRIPT)
+        stored = store.put_bytes(key, (json.dumps(doc) + "\n").encode())
+        session.add(
+            Artifact(
+                job_id=job.id, kind=ArtifactKind.TRANSCRIPT.value, object_key=key, sha256=stored.sha256,
+                size=stored.size,
+            )
+        )  # fmt: skip
+        job.status = "succeeded"
+        job.language = str(doc.get("language") or "") or None
+        session.commit()
+        return job.id

@@ -132,9 +132,14 @@ def test_a_job_submitted_through_celery_runs_in_a_worker_process(cluster: Cluste
     worker = cluster.start_worker("w1")
     try:
         started = time.monotonic()
-        CeleryDispatcher(make_celery(cluster.settings, cluster.worker)).submit(job_id)
+        dispatcher = CeleryDispatcher(make_celery(cluster.settings, cluster.worker))
+        dispatcher.submit(job_id)
         job = cluster.wait(job_id, "job.status in ('succeeded', 'failed')")
         elapsed = time.monotonic() - started
+        # a re-translation's status comes back through the result backend (Redis, or RabbitMQ's replies):
+        # this job has no translation, which the worker answers as the error's kind, and nothing else
+        answer = dispatcher.retranslate(job_id, 0, user_id=owner.id, revision_sha256=None, timeout_s=60)
+        assert answer == {"error": "invalid_option"}, answer
     finally:
         stop_process(worker)
     assert job.status == "succeeded", job.error

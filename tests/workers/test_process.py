@@ -5,38 +5,20 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.workers.helpers import JFK, check_transcript, load, make_owner, upload_job
+from tests.workers.helpers import JFK, check_transcript, load, upload_job
 from verbatim.jobs.service import open_service
-from verbatim.ops.db import User, claim_job, session_factory
-from verbatim.ops.db.testing import migrated_engine
+from verbatim.ops.db import User, claim_job
 from verbatim.ops.settings import Settings, get_settings
 from verbatim.ops.storage import LocalObjectStore
 from verbatim.workers.dispatch import InProcessDispatcher, make_dispatcher
 from verbatim.workers.process import ProcessOptions, process_job
 
 pytestmark = pytest.mark.models
-
-
-@pytest.fixture
-def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    with migrated_engine("sqlite", tmp_path) as engine:
-        yield session_factory(engine)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> LocalObjectStore:
-    return LocalObjectStore(tmp_path / "objects")
-
-
-@pytest.fixture
-def owner(sessions: sessionmaker[Session]) -> User:
-    return make_owner(sessions)
 
 
 @pytest.fixture

@@ -37,6 +37,7 @@ __all__ = [
     "JobNotReadyError",
     "NotAuthenticatedError",
     "PermissionDeniedError",
+    "RetranslateTimeoutError",
     "ServiceUnavailableError",
     "WaitTimeoutError",
     "code_of",
@@ -65,6 +66,11 @@ class ServiceUnavailableError(VerbatimError):
 
 class WaitTimeoutError(VerbatimError):
     """A synchronous (OpenAI-compatible) request waited longer than allowed for its job."""
+
+
+class RetranslateTimeoutError(WaitTimeoutError):
+    """No worker translated the segment again in the time the API waits (one already at it still records
+    its row: it shows on reload)."""
 
 
 # Most specific first: the first class an exception is an instance of gives its status.
@@ -108,6 +114,7 @@ _CODES: Final[tuple[tuple[type[BaseException], str], ...]] = (
     (AudioLimitError, "audio_limit"),
     (AudioDecodeError, "audio_unreadable"),
     (InvalidOptionError, "invalid_option"),
+    (RetranslateTimeoutError, "retranslate_timeout"),
     (WaitTimeoutError, "wait_timeout"),
     (ModelNotFoundError, "model_unavailable"),
     (ModelIntegrityError, "model_unavailable"),

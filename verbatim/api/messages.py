@@ -70,6 +70,14 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "fr": "Le traitement prend plus de temps que prévu : suivez-le dans la liste des transcriptions.",
         "en": "Processing takes longer than expected: follow it in the list of transcripts.",
     },
+    "retranslate_timeout": {
+        "fr": "La retraduction n'a pas abouti à temps (serveurs de traitement occupés ou arrêtés). Si elle "
+        "s'achève plus tard, elle sera enregistrée et apparaîtra en rechargeant la page : rechargez avant de "
+        "réessayer.",
+        "en": "The segment was not translated again in time (processing servers busy or stopped). If it "
+        "completes later, it will be recorded and show when the page is reloaded: reload before trying "
+        "again.",
+    },
     "model_unavailable": {
         "fr": "Un modèle nécessaire est absent ou altéré sur le serveur : prévenez l'administrateur.",
         "en": "A model needed is missing or altered on the server: tell the administrator.",

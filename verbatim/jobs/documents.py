@@ -51,6 +51,7 @@ __all__ = [
     "active_edits",
     "apply_edits",
     "cancelled_edits",
+    "check_translation",
     "commit_rows",
     "content_disposition",
     "download_name",
@@ -62,6 +63,7 @@ __all__ = [
     "lock_job_row",
     "reassign_segments",
     "record",
+    "record_translation",
     "rename_speakers",
 ]
 
@@ -915,15 +917,9 @@ class _Recorder:
         )  # fmt: skip
 
     def _TranslationEdit(self, op: TranslationEdit) -> None:
-        segment = self.replay.segment(op.segment_id)
-        translation = segment.get("translation")
-        if not isinstance(translation, dict):
-            raise InvalidOptionError(f"segment {op.segment_id} has no translation")
+        check_translation(self.doc, op.segment_id, op.before)
+        translation = _translation_of(self.doc, op.segment_id)
         now = str(translation.get("text") or "")
-        if not _same(now, op.before):
-            raise EditConflictError(
-                f"the translation of segment {op.segment_id} was changed meanwhile; reload"
-            )
         after = " ".join(op.after.split())
         if after != now or translation.get("outdated"):
             self.row("translation", segment_id=op.segment_id, speaker=op.model[:64], before=now, after=after)
@@ -949,6 +945,57 @@ def record(
     recorder = _Recorder(session, store, job, user)
     for op in operations:
         recorder.add(op)
+    return commit_rows(session, store, job, recorder.rows)
+
+
+def _translation_of(doc: Mapping[str, Any], segment_id: int) -> dict[str, Any]:
+    translation = _Replay(dict(doc)).segment(segment_id).get("translation")
+    if not isinstance(translation, dict):
+        raise InvalidOptionError(f"segment {segment_id} has no translation")
+    return translation
+
+
+def check_translation(doc: Mapping[str, Any], segment_id: int, before: str) -> None:
+    """Check that segment ``segment_id`` of ``doc`` has a translation and that it reads ``before`` (as the
+    client saw it).
+
+    Raises:
+        InvalidOptionError: no such segment, or it has no translation.
+        EditConflictError: its translation changed meanwhile.
+    """
+    now = str(_translation_of(doc, segment_id).get("text") or "")
+    if not _same(now, before):
+        raise EditConflictError(f"the translation of segment {segment_id} was changed meanwhile; reload")
+
+
+def record_translation(
+    session: Session,
+    store: ObjectStore,
+    *,
+    job: Job,
+    user: User,
+    revision_sha256: str | None,
+    translation: TranslationEdit,
+) -> list[TranscriptEdit]:
+    """Record a segment's new translation (see :func:`record`), made from revision ``revision_sha256``
+    (``None``: the uncorrected original), under the job's lock: refused when the transcript is no longer
+    that revision. ``translation.before`` is ignored: the current translation is what that revision holds,
+    which the caller checked against what the client saw before the translation was made.
+
+    Raises:
+        EditConflictError: the transcript was corrected since that revision.
+        InvalidOptionError: no such segment, or it has no translation.
+        JobNotReadyError: the job has no transcript.
+    """
+    recorder = _Recorder(session, store, job, user)  # locks the job's row, reads its artefacts again
+    revision = artifact(job, REVISION_KIND)
+    if (None if revision is None else revision.sha256) != revision_sha256:
+        raise EditConflictError(
+            f"the transcript was corrected while segment {translation.segment_id} was translated again; "
+            "reload"
+        )
+    now = str(_translation_of(recorder.doc, translation.segment_id).get("text") or "")
+    recorder.add(TranslationEdit(translation.segment_id, now, translation.after, translation.model))
     return commit_rows(session, store, job, recorder.rows)
 
 

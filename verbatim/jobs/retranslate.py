@@ -1,8 +1,15 @@
 """A corrected segment translated again, on demand, by the route that made its translation.
 
 The clerk corrects the original; the translation made before is kept and marked outdated. Asked for, one
-segment is translated again here, synchronously (one segment: a second or two on a CPU), and the result is
-recorded as a correction row of kind ``translation`` (:func:`verbatim.jobs.documents.record`):
+segment is translated again by a worker (the models run there, never in the API process:
+:func:`verbatim.workers.retranslate.run_retranslation`), which also records it, in its own transaction, as a
+correction row of kind ``translation`` (:func:`verbatim.jobs.documents.record_translation`), refused when the
+transcript is no longer the revision the API checked the request against. The API waits for the worker's
+status a bounded time, then reads the row from the database. No transcript or translation text crosses the
+broker or the result backend: the request is ids and a revision hash, the status (:func:`recorded_payload`,
+:func:`error_payload`, read back by :func:`recorded_ids`) an error's kind or the ids of the rows recorded.
+
+The routes:
 
 - a **text** model that covers the pair translates the *corrected* text (names marked as such kept);
 - otherwise, into English, **Whisper's speech translation** hears the segment's audio again: it cannot read
@@ -17,17 +24,36 @@ recorded as a correction row of kind ``translation`` (:func:`verbatim.jobs.docum
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from verbatim.errors import AudioDecodeError, InvalidOptionError, TranslationUnavailableError
+from verbatim.errors import (
+    AudioDecodeError,
+    InvalidOptionError,
+    JobNotReadyError,
+    ModelIntegrityError,
+    ModelNotFoundError,
+    TranslationUnavailableError,
+    VerbatimError,
+)
+from verbatim.jobs.documents import EditConflictError
 from verbatim.ops.db import Job
 from verbatim.ops.settings import Settings
-from verbatim.ops.storage import ObjectNotFoundError, ObjectStore
+from verbatim.ops.storage import ObjectNotFoundError, ObjectStore, StorageError
+from verbatim.ops.storage.encrypted import IntegrityError
 
-__all__ = ["MARGIN_S", "Retranslation", "retranslate_segment", "segment_window"]
+__all__ = [
+    "MARGIN_S",
+    "Retranslation",
+    "RetranslationFailedError",
+    "error_payload",
+    "recorded_ids",
+    "recorded_payload",
+    "retranslate_segment",
+    "segment_window",
+]
 
 MARGIN_S = 1.0
 """Seconds of audio decoded either side of the segment: more than the 0.2 s pad speech translation adds,
@@ -36,8 +62,90 @@ and enough that the pad comes out the same as on the whole recording (it needs 0
 
 @dataclass(frozen=True)
 class Retranslation:
+    """A segment's new translation: ``text``, by ``model`` (a text model's name, ``<asr>:translate``, or
+    ``original``)."""
+
     text: str
     model: str
+
+
+class RetranslationFailedError(VerbatimError):
+    """The worker failed to translate the segment again for a reason that is not the user's (its logs say
+    which, by job id)."""
+
+
+# The errors a worker's status may name, by kind, with the message the API gives for it: the worker's own
+# message never crosses the broker (it could quote the transcript). Most specific first (the first the error
+# is an instance of names it).
+_ERRORS: tuple[tuple[str, type[Exception], str], ...] = (
+    (
+        "edit_conflict",
+        EditConflictError,
+        "The transcript was corrected while the segment was translated again; reload and try again.",
+    ),
+    (
+        "translation_unavailable",
+        TranslationUnavailableError,
+        "No model on this server translates this segment again (pair not covered, or recording no longer "
+        "stored).",
+    ),
+    (
+        "invalid_option",
+        InvalidOptionError,
+        "This segment does not exist or has no translation to make again.",
+    ),
+    (
+        "audio_unreadable",
+        AudioDecodeError,
+        "The stored recording does not match the SHA-256 recorded at upload, or its segment does not decode; "
+        "ask an administrator to check the object store.",
+    ),
+    (
+        "model_integrity",
+        ModelIntegrityError,
+        "A model needed on the worker is altered; tell the administrator.",
+    ),
+    (
+        "model_unavailable",
+        ModelNotFoundError,
+        "A model needed on the worker is missing; tell the administrator.",
+    ),
+    ("job_not_ready", JobNotReadyError, "The job has no transcript (deleted or not succeeded)."),
+    ("object_not_found", ObjectNotFoundError, "An object of the job is missing from the object store."),
+    ("integrity", IntegrityError, "An encrypted object failed authentication on the worker."),
+    ("storage", StorageError, "The object store could not be reached by the worker."),
+)
+
+
+def recorded_payload(edit_ids: Sequence[int]) -> dict[str, Any]:
+    """A worker's status for a re-translation recorded (JSON): the ids of the rows (none when the translation
+    came out as it was)."""
+    return {"ok": True, "edit_ids": [int(i) for i in edit_ids]}
+
+
+def error_payload(error: BaseException) -> dict[str, Any]:
+    """A worker's status for a failure (JSON): the error's kind only (``internal`` when it is not one of the
+    expected ones); no message, which could quote the transcript."""
+    return {"error": next((name for name, kind, _ in _ERRORS if isinstance(error, kind)), "internal")}
+
+
+def recorded_ids(payload: Mapping[str, Any]) -> list[int]:
+    """The ids of the rows a worker recorded, or the error it met raised again here.
+
+    Raises:
+        The domain error of :func:`retranslate_segment` or of the recording the worker met (its kind, with
+        a fixed message), or
+        RetranslationFailedError: an unexpected failure on the worker.
+    """
+    name = payload.get("error")
+    if name is None and payload.get("ok") is True:
+        return [int(i) for i in payload.get("edit_ids") or []]
+    for known, kind, message in _ERRORS:
+        if name == known:
+            raise kind(message)
+    raise RetranslationFailedError(
+        "The segment could not be translated again (worker error); the worker's logs name the job."
+    )
 
 
 def segment_window(start: float, end: float) -> tuple[int, int]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -47,6 +47,21 @@ class Dispatcher(Protocol):
         """Have the print of a ``pending`` voice made (soon) from its stored recordings, which are deleted
         then (:func:`verbatim.workers.voices.process_voice`); returns at once. Raises when it cannot be
         handed over."""
+        ...
+
+    def retranslate(
+        self, job_id: str, segment_id: int, *, user_id: int, revision_sha256: str | None, timeout_s: float
+    ) -> dict[str, Any]:
+        """Have a worker translate one segment of the job's revision ``revision_sha256`` again and record it
+        for user ``user_id`` (:func:`verbatim.workers.retranslate.run_retranslation`), and wait for its
+        status: a JSON mapping of ids and an error's kind, never text, read by
+        :func:`verbatim.jobs.retranslate.recorded_ids`.
+
+        Raises:
+            TimeoutError: no status within ``timeout_s`` seconds. A request not started by then never runs;
+                one already running still records its row (it shows on the next reload).
+            Exception: the request could not be handed over (broker unreachable, dispatcher closed).
+        """
         ...
 
     def close(self) -> None:

@@ -289,6 +289,14 @@ class Settings(BaseSettings):
     max_json_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="Largest body of a JSON request (uploads excepted)."
     )
+    retranslate_timeout_s: float = Field(
+        default=120.0,
+        gt=0,
+        le=540,  # under the result backend's RESULT_EXPIRES_S (600 s)
+        description="Seconds the API waits for a worker to translate a segment again (the editor's "
+        "'Retraduire'); past it, 504 (a worker already at it still records the translation: it shows on "
+        "reload). Keep it under the proxy's read timeout.",
+    )
     log_format: Literal["text", "json"] = Field(
         default="text",
         description="json: one JSON object per line (for a log collector); text: for a person at a terminal. "

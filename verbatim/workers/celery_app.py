@@ -1,9 +1,12 @@
 """The Celery app of the distributed deployment, and its transcription task.
 
 Start a worker with ``verbatim worker`` or ``celery -A verbatim.workers.celery_app worker -Q asr``.
-No result backend: a job's state is in the database. Delivery is at least once (late acknowledgement,
+A job's state is in the database: its tasks keep no result. Delivery is at least once (late acknowledgement,
 messages of a lost worker delivered again); :func:`~verbatim.workers.process.process_job` makes it run to
-completion once.
+completion once. One task answers the API, which waits for it: a segment translated again and recorded by
+the worker (``verbatim.retranslate_segment``); its status (ids and an error's kind, never text: the
+translation is in the database) goes through the result backend (:func:`result_backend`: the broker's Redis,
+or RabbitMQ's reply queues), is removed once read, and expires after :data:`RESULT_EXPIRES_S` otherwise.
 """
 
 from __future__ import annotations
@@ -27,9 +30,11 @@ from verbatim.workers.queues import (
     CHUNK_TASK_NAME,
     CPU_QUEUE,
     REFRESH_TASK_NAME,
+    RETRANSLATE_TASK_NAME,
     TASK_NAME,
     VOICE_TASK_NAME,
 )
+from verbatim.workers.retranslate import run_retranslation
 from verbatim.workers.voices import process_voice
 
 if TYPE_CHECKING:
@@ -40,11 +45,24 @@ __all__ = [
     "CHUNK_TASK_NAME",
     "CPU_QUEUE",
     "REFRESH_TASK_NAME",
+    "RESULT_EXPIRES_S",
+    "RETRANSLATE_TASK_NAME",
     "TASK_NAME",
     "VOICE_TASK_NAME",
     "app",
     "make_celery",
+    "result_backend",
 ]
+
+RESULT_EXPIRES_S = 600
+"""Seconds an unread status stays in the result backend (a re-translation the API stopped waiting for): more
+than the API waits (``VERBATIM_RETRANSLATE_TIMEOUT_S``). It holds ids only, never text."""
+
+
+def result_backend(broker_url: str) -> str:
+    """Where statuses awaited by the API go (ids only): the broker's own Redis, or RabbitMQ's reply queues
+    (``rpc://``, nothing stored) for an AMQP broker."""
+    return broker_url if broker_url.startswith(("redis://", "rediss://", "unix://")) else "rpc://"
 
 
 @setup_logging.connect  # type: ignore[untyped-decorator,unused-ignore]
@@ -67,17 +85,27 @@ def make_celery(settings: Settings, worker: WorkerSettings | None = None) -> Cel
         The app; its task ``verbatim.process_job(job_id)`` goes to the ``asr`` queue.
     """
     worker = worker or settings.worker
-    celery = Celery("verbatim", broker=settings.broker_url, set_as_current=False)
+    celery = Celery(
+        "verbatim",
+        broker=settings.broker_url,
+        backend=result_backend(settings.broker_url or ""),
+        set_as_current=False,
+    )
     transport: dict[str, Any] = {
         "visibility_timeout": worker.visibility_timeout_s,
         "unacked_restore_interval": worker.restore_interval_s,
         "unacked_restore_throttle": 1,
     }
+    backend_transport: dict[str, Any] = {}
     if worker.key_prefix:
         transport["global_keyprefix"] = worker.key_prefix
+        backend_transport["global_keyprefix"] = worker.key_prefix
     celery.conf.update(
-        result_backend=None,
-        task_ignore_result=True,
+        task_ignore_result=True,  # but the re-translation's, which the API waits for
+        result_expires=RESULT_EXPIRES_S,
+        result_serializer="json",
+        result_accept_content=["json"],
+        result_backend_transport_options=backend_transport,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
@@ -90,6 +118,7 @@ def make_celery(settings: Settings, worker: WorkerSettings | None = None) -> Cel
             CHUNK_TASK_NAME: {"queue": ASR_QUEUE},
             REFRESH_TASK_NAME: {"queue": ASR_QUEUE},
             VOICE_TASK_NAME: {"queue": ASR_QUEUE},
+            RETRANSLATE_TASK_NAME: {"queue": ASR_QUEUE},
         },
         task_serializer="json",
         accept_content=["json"],
@@ -155,6 +184,18 @@ def make_celery(settings: Settings, worker: WorkerSettings | None = None) -> Cel
     def enrol_voice_task(voice_id: str) -> str:
         settings_, sessions, store, _ = _resources()
         return process_voice(voice_id, settings=settings_, sessions=sessions, store=store)
+
+    @celery.task(  # type: ignore[untyped-decorator]
+        name=RETRANSLATE_TASK_NAME, ignore_result=False, acks_late=True, reject_on_worker_lost=True
+    )
+    def retranslate_task(
+        job_id: str, segment_id: int, user_id: int, revision_sha256: str | None
+    ) -> dict[str, Any]:
+        settings_, sessions, store, _ = _resources()
+        return run_retranslation(
+            job_id, segment_id, user_id=user_id, revision_sha256=revision_sha256, settings=settings_,
+            sessions=sessions, store=store,
+        )  # fmt: skip
 
     return celery
 

@@ -14,7 +14,9 @@ import queue
 import socket
 import threading
 import uuid
-from typing import TYPE_CHECKING
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeoutError
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,7 +25,8 @@ from verbatim.jobs.service import Dispatcher, Service, open_service
 from verbatim.ops.db import Job, utcnow
 from verbatim.ops.storage.base import ObjectStore
 from verbatim.workers.process import HOLDER_ALIVE, ProcessOptions, process_job
-from verbatim.workers.queues import REFRESH_TASK_NAME, TASK_NAME, VOICE_TASK_NAME
+from verbatim.workers.queues import REFRESH_TASK_NAME, RETRANSLATE_TASK_NAME, TASK_NAME, VOICE_TASK_NAME
+from verbatim.workers.retranslate import run_retranslation
 from verbatim.workers.voices import pending_voice_ids, process_voice
 
 if TYPE_CHECKING:
@@ -63,7 +66,9 @@ class InProcessDispatcher:
     At start it re-submits the jobs left queued, and running jobs whose worker is gone, by an earlier process,
     and the voices left pending, so nothing is lost across restarts. Voice enrolments run on the same thread
     (one model at a time). A job another live execution holds is tried again after
-    ``retry_delay`` seconds.
+    ``retry_delay`` seconds. Re-translations of one segment (made and recorded), which a clerk waits for, run
+    on a second thread of their own, so that they are not queued behind an hour-long recording (the models
+    are shared: the same cached instances).
 
     Args:
         settings: the application settings.
@@ -101,6 +106,7 @@ class InProcessDispatcher:
         self._prefix = f"{socket.gethostname()}:{os.getpid()}:inproc"
         self._thread = threading.Thread(target=self._loop, name="verbatim-worker", daemon=True)
         self._thread.start()
+        self._interactive = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verbatim-retranslate")
         if recover:
             pending = pending_job_ids(self._sessions, self._options)
             if pending:
@@ -121,6 +127,30 @@ class InProcessDispatcher:
     def enrol(self, voice_id: str) -> None:
         """Queue the making of a pending voice's print for the background thread."""
         self._put(_ENROL, voice_id)
+
+    def retranslate(
+        self, job_id: str, segment_id: int, *, user_id: int, revision_sha256: str | None, timeout_s: float
+    ) -> dict[str, Any]:
+        """Translate a segment again and record it on the re-translation thread; its status, or
+        ``TimeoutError`` (a request not started by then is cancelled, one running finishes and records)."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the in-process dispatcher is closed")
+            future = self._interactive.submit(
+                run_retranslation,
+                job_id,
+                segment_id,
+                user_id=user_id,
+                revision_sha256=revision_sha256,
+                settings=self._settings,
+                sessions=self._sessions,
+                store=self._store,
+            )
+        try:
+            return future.result(timeout=timeout_s)
+        except FutureTimeoutError as e:
+            future.cancel()
+            raise TimeoutError(f"no answer within {timeout_s:.0f} s") from e
 
     def _put(self, task: str, job_id: str) -> None:
         with self._lock:
@@ -144,6 +174,7 @@ class InProcessDispatcher:
             timers = list(self._timers)
         for timer in timers:
             timer.cancel()
+        self._interactive.shutdown(wait=wait, cancel_futures=not wait)
         if not wait:
             self._drain()
         self._queue.put(None)
@@ -245,6 +276,37 @@ class CeleryDispatcher:
         """Publish ``verbatim.enrol_voice(voice_id)`` (to the ``asr`` queue, whose workers hold the diarizer);
         raises when the broker is unreachable."""
         self._app.send_task(VOICE_TASK_NAME, args=[voice_id])
+
+    def retranslate(
+        self, job_id: str, segment_id: int, *, user_id: int, revision_sha256: str | None, timeout_s: float
+    ) -> dict[str, Any]:
+        """Publish ``verbatim.retranslate_segment(job_id, segment_id, user_id, revision_sha256)`` (to the
+        ``asr`` queue; ids and a hash, no text) and wait for its status in the result backend (ids and an
+        error's kind, no text); the status is removed from the backend once read.
+
+        Raises:
+            TimeoutError: no status within ``timeout_s``. The message expires then (a worker that has not
+                started it drops it) and is revoked; a worker already running it records its row.
+            Exception: the broker or the result backend is unreachable.
+        """
+        from celery.exceptions import TimeoutError as CeleryTimeoutError
+
+        result = self._app.send_task(
+            RETRANSLATE_TASK_NAME, args=[job_id, segment_id, user_id, revision_sha256], expires=timeout_s
+        )
+        try:
+            answer: dict[str, Any] = result.get(timeout=timeout_s, propagate=True)
+        except CeleryTimeoutError as e:
+            try:
+                result.revoke()  # not started yet: never run; running: it records, its status expires unread
+            except Exception:  # the message expires anyway
+                log.warning("re-translation not revoked job=%s", job_id)
+            raise TimeoutError(f"no answer within {timeout_s:.0f} s") from e
+        try:
+            result.forget()  # nothing left in the backend once read (it holds ids only)
+        except Exception:  # it expires (result_expires) anyway
+            log.warning("re-translation status not removed from the result backend job=%s", job_id)
+        return answer
 
     def close(self) -> None:
         """Nothing to release: the app's connection pool is shared."""

@@ -21,7 +21,12 @@ from verbatim.api.deps import (
     StoreDep,
     get_current_user,
 )
-from verbatim.api.errors import JobNotFoundError, NotAuthenticatedError
+from verbatim.api.errors import (
+    JobNotFoundError,
+    NotAuthenticatedError,
+    RetranslateTimeoutError,
+    ServiceUnavailableError,
+)
 from verbatim.api.schemas_web import (
     AudioTicket,
     CorrectionsCreate,
@@ -50,7 +55,7 @@ from verbatim.jobs import documents, marks
 from verbatim.jobs import pseudonymized as copies
 from verbatim.jobs.documents import content_disposition, download_name
 from verbatim.jobs.layout import ArtifactKind, artifact
-from verbatim.jobs.retranslate import retranslate_segment
+from verbatim.jobs.retranslate import recorded_ids
 from verbatim.jobs.service import Dispatcher
 from verbatim.ops import audit
 from verbatim.ops.db import Job, TranscriptEdit, User
@@ -203,6 +208,35 @@ def record_corrections(
     )  # fmt: skip
 
 
+def _retranslated(
+    dispatcher: Dispatcher,
+    settings: SettingsDep,
+    *,
+    job: Job,
+    segment_id: int,
+    user: User,
+    revision: str | None,
+) -> list[int]:
+    """The ids of the rows a worker recorded for a new translation of a segment, awaited a bounded time (the
+    model never runs here, and no text crosses the broker: ids and a hash go, ids and an error's kind come
+    back)."""
+    timeout = settings.retranslate_timeout_s
+    try:
+        answer = dispatcher.retranslate(
+            job.id, segment_id, user_id=user.id, revision_sha256=revision, timeout_s=timeout
+        )
+    except TimeoutError as e:
+        raise RetranslateTimeoutError(
+            f"No worker translated the segment again within {timeout:.0f} s; if one does later, its "
+            "translation is recorded and shows on reload: reload before trying again."
+        ) from e
+    except Exception as e:
+        raise ServiceUnavailableError(
+            "The re-translation could not be handed to the workers; try again later."
+        ) from e
+    return recorded_ids(answer)
+
+
 @router.post("/{job_id}/segments/{segment_id}/retranslate", response_model=EditList)
 def retranslate(
     job_id: str,
@@ -217,15 +251,28 @@ def retranslate(
 ) -> EditList:
     """Translate a (corrected) segment again, now, by the route that translates its pair (a text model
     reads the corrected text; Whisper's speech translation hears the segment again). Recorded as a
-    correction row of the translation (``kind = translation``: before, after, the model in ``speaker``)."""
+    correction row of the translation (``kind = translation``: before, after, the model in ``speaker``).
+
+    A worker makes and records it (409 when the transcript was corrected meanwhile), the request waits for
+    its status (``VERBATIM_RETRANSLATE_TIMEOUT_S``; past it 504: a worker already at it still records the
+    row, which shows on reload). No text goes through the broker: the row is read here from the database.
+    """
     detail = f"retranslate segment={segment_id}"
     job = visible_job(session, user=user, job_id=job_id, action="write", request_id=request_id, detail=detail)
 
     def write() -> list[TranscriptEdit]:
-        doc = json.loads(documents.load_current(store, job))
-        made = retranslate_segment(settings, store, job, doc, segment_id)
-        edit = documents.TranslationEdit(segment_id, body.before, made.text, made.model)
-        return documents.record(session, store, job=job, user=user, operations=[edit])
+        revision = _revision_hash(job)  # read first: the document read next is this revision or a later one
+        documents.check_translation(json.loads(documents.load_current(store, job)), segment_id, body.before)
+        session.commit()  # ends the read transaction: no database connection held while a worker translates
+        ids = _retranslated(
+            dispatcher, settings, job=job, segment_id=segment_id, user=user, revision=revision
+        )
+        session.expire(job)  # its revision as the worker left it
+        return list(
+            session.scalars(
+                select(TranscriptEdit).where(TranscriptEdit.id.in_(ids)).order_by(TranscriptEdit.id)
+            )
+        )
 
     return _recorded(
         session, dispatcher, user=user, job=job, request_id=request_id, detail=detail, write=write
