@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -389,3 +390,66 @@ def test_narrowband_recordings_use_their_own_threshold(diarizer: SpeakerDiarizer
     assert diarizer.finish(wide, merge_narrow)[0].num_speakers > 1
     ignore = DiarizationOptions(clustering_threshold=0.05, narrowband_threshold=None)
     assert diarizer.finish(phone, ignore)[0].num_speakers > 1
+
+
+def test_one_noisy_voice_split_in_two_clusters_is_merged_back() -> None:
+    from verbatim.pipeline.clustering import merge_similar_clusters
+
+    rng = np.random.default_rng(4)
+    dim = 32
+    voice, other = np.eye(dim)[0], np.eye(dim)[1]
+    # one voice whose 2 s embeddings are noisy: pairs average a cosine similarity far under 0.75 ...
+    noisy = voice + rng.normal(0, 0.35, (60, dim))
+    x = np.concatenate([noisy, other + rng.normal(0, 0.05, (20, dim))]).astype(np.float32)
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    assert float((unit[:60] @ unit[:60].T).mean()) < 0.5
+    # ... split in two clusters (0 and 1) by a clustering that stopped early; speaker 2 is someone else
+    labels = np.repeat([0, 1, 2], [30, 30, 20])
+    speech = np.full(80, 2.0, np.float32)
+    merged = merge_similar_clusters(labels, x, speech, similarity=0.75)
+    assert _same_partition(merged, np.repeat([0, 1], [60, 20]))
+    # never below the minimum count
+    kept = merge_similar_clusters(labels, x, speech, similarity=0.75, min_clusters=3)
+    assert _same_partition(kept, labels)
+    assert merge_similar_clusters(labels[:0], x[:0], speech[:0], similarity=0.75).shape == (0,)
+
+
+def test_distinct_speakers_are_not_merged_and_weights_are_seconds() -> None:
+    from verbatim.pipeline.clustering import merge_similar_clusters
+
+    x, truth = _blobs([10, 10, 10], spread=0.05)
+    speech = np.full(30, 2.0, np.float32)
+    assert _same_partition(merge_similar_clusters(truth, x, speech, similarity=0.75), truth)
+    # cluster 1 holds a stray embedding of speaker 0: with it weighing 0.5 s against 20 s, the cluster's
+    # centroid stays speaker 1's and nothing merges; weighing as much as the rest, it drags the centroid over
+    labels = truth.copy()
+    x = np.concatenate([x, x[:1]])
+    labels = np.append(labels, 1)
+    light = np.append(speech, 0.5).astype(np.float32)
+    assert len(set(merge_similar_clusters(labels, x, light, similarity=0.6).tolist())) == 3
+    heavy = np.append(speech, 200.0).astype(np.float32)
+    assert len(set(merge_similar_clusters(labels, x, heavy, similarity=0.6).tolist())) == 2
+
+
+def test_the_merge_applies_only_when_the_count_is_free() -> None:
+    from verbatim.pipeline.diarize import _cluster_pieces, _Pieces
+
+    rng = np.random.default_rng(5)
+    dim = 32
+    # one voice heard in two settings (centroids at cosine 0.83) and a second voice
+    setting_a = np.eye(dim)[0] + 0.3 * np.eye(dim)[2]
+    setting_b = np.eye(dim)[0] - 0.3 * np.eye(dim)[2]
+    x = np.concatenate(
+        [c + rng.normal(0, 0.03, (15, dim)) for c in (setting_a, setting_b, np.eye(dim)[1])]
+    ).astype(np.float32)
+    n = len(x)
+    zeros = np.zeros(n, np.int64)
+    pieces = _Pieces(x, np.arange(n), zeros, zeros, zeros, zeros, np.full(n, 2.0, np.float32))
+    split = DiarizationOptions(merge_similarity=None, count_method="threshold", clustering_threshold=0.1)
+    assert len(set(_cluster_pieces(pieces, split)[0].tolist())) == 3
+    merged = replace(split, merge_similarity=0.75)
+    assert len(set(_cluster_pieces(pieces, merged)[0].tolist())) == 2
+    assert len(set(_cluster_pieces(pieces, replace(merged, min_speakers=3))[0].tolist())) == 3
+    assert len(set(_cluster_pieces(pieces, replace(merged, num_speakers=3))[0].tolist())) == 3
+    with pytest.raises(InvalidOptionError):
+        DiarizationOptions(merge_similarity=1.5).validate()

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["constrained_clustering"]
+__all__ = ["constrained_clustering", "merge_similar_clusters"]
 
 
 def _normalize(x: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
@@ -174,3 +174,52 @@ def constrained_clustering(
 
     _, labels = np.unique(owner, return_inverse=True)
     return labels.astype(np.int64).reshape(-1)
+
+
+def merge_similar_clusters(
+    labels: npt.NDArray[np.int64],
+    embeddings: npt.NDArray[Any],
+    speech: npt.NDArray[Any],
+    *,
+    similarity: float,
+    min_clusters: int = 1,
+) -> npt.NDArray[np.int64]:
+    """Merge clusters whose centroids are this alike: one voice split in several clusters.
+
+    A cluster's centroid is the speech-weighted mean of its unit-norm embeddings, normalised; the two clusters
+    whose centroids have the highest cosine similarity are merged while it is at least ``similarity`` and more
+    than ``min_clusters`` clusters remain. The distances of the agglomeration average pairs of 2 s
+    embeddings, whose noise makes one voice heard in two settings (a far or phone-band stretch, another
+    recording day) look like two; a centroid averages that noise out. The cannot-link constraints of
+    :func:`constrained_clustering` are not applied here: two local speakers of one chunk whose centroids agree
+    this well are the segmentation model splitting one voice (the later per-chunk assignment still gives
+    them different speakers where they overlap).
+
+    Args:
+        labels: (n,) cluster of each embedding (0..k-1).
+        embeddings: (n, dim).
+        speech: (n,) seconds of speech each embedding rests on (its weight in the centroid).
+        similarity: cosine similarity of two centroids at and above which they are merged.
+        min_clusters: merging stops at this many clusters.
+
+    Returns:
+        (n,) labels renumbered 0..k'-1, in the order of the old labels.
+    """
+    labels = np.asarray(labels, dtype=np.int64).copy()
+    if len(labels) == 0:
+        return labels
+    unit = _normalize(embeddings)
+    weights = np.maximum(np.asarray(speech, dtype=np.float64), 1e-6)
+    while True:
+        ks = np.unique(labels)
+        if len(ks) <= max(min_clusters, 1):
+            break
+        sums = np.stack([(unit[labels == k] * weights[labels == k, None]).sum(axis=0) for k in ks])
+        centroids = _normalize(sums)
+        cosine = centroids @ centroids.T
+        np.fill_diagonal(cosine, -np.inf)
+        i, j = np.unravel_index(int(np.argmax(cosine)), cosine.shape)
+        if cosine[i, j] < similarity:
+            break
+        labels[labels == ks[max(i, j)]] = ks[min(i, j)]
+    return np.unique(labels, return_inverse=True)[1].astype(np.int64)
