@@ -7,6 +7,7 @@ Nothing heavy is imported until a benchmark runs.
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime
 from pathlib import Path
@@ -273,6 +274,17 @@ def translate(
     _emit("translate", report.tables, report.data, started, json_out)
 
 
+def _speaker_range(text: str) -> tuple[int, int]:
+    """``"MIN-MAX"`` (or one number) -> (min, max), 1 <= min <= max <= 7."""
+    found = re.fullmatch(r"\s*(\d+)(?:-(\d+))?\s*", text)
+    if found is None:
+        raise BenchError(f"--speakers must be MIN-MAX, such as 1-2, got {text!r}")
+    bounds = (int(found[1]), int(found[2] or found[1]))
+    if not 1 <= bounds[0] <= bounds[1] <= 7:
+        raise BenchError(f"--speakers must lie within 1-7 with MIN <= MAX, got {text!r}")
+    return bounds
+
+
 @bench_app.command("diarization")
 def diarization(
     data: Annotated[
@@ -281,9 +293,16 @@ def diarization(
     ] = None,
     simulated: Annotated[
         int,
-        typer.Option(min=0, help="Simulated conversations (1 to 7 speakers) built from the data's voices."),
+        typer.Option(min=0, help="Simulated conversations built from the data's voices."),
     ] = 30,
     seed: Annotated[int, typer.Option(help="Seed of the simulated conversations.")] = 1,
+    speakers: Annotated[
+        str,
+        typer.Option(
+            help="Speakers per simulated conversation, drawn uniformly in MIN-MAX (1-2: calls and "
+            "interviews; 1-7 by default)."
+        ),
+    ] = "1-7",
     json_out: Annotated[
         Path | None,
         typer.Option(help="Where to write all figures (default: bench-results/diarization-<time>.json)."),
@@ -295,7 +314,13 @@ def diarization(
 
     started = time.perf_counter()
     try:
-        tables, figures = run_diarization(resolve_data_dir(data), simulated=simulated, seed=seed, log=_log)
+        tables, figures = run_diarization(
+            resolve_data_dir(data),
+            simulated=simulated,
+            seed=seed,
+            log=_log,
+            speakers=_speaker_range(speakers),
+        )
     except BenchError as e:
         _fail(str(e))
     _emit("diarization", tables, figures, started, json_out)

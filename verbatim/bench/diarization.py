@@ -97,10 +97,21 @@ def _rttm_recordings(
 
 
 def simulated_recordings(
-    data: Path, diarizer: SpeakerDiarizer, count: int, seed: int, log: Log
+    data: Path,
+    diarizer: SpeakerDiarizer,
+    count: int,
+    seed: int,
+    log: Log,
+    speakers: tuple[int, int] = (1, 7),
 ) -> list[DevRecording]:
-    """``count`` simulated conversations (:mod:`verbatim.bench.simulate`) from the shared data's voices."""
-    from verbatim.bench.simulate import load_voices, merge_same_speakers, simulated_conversations
+    """``count`` simulated conversations (:mod:`verbatim.bench.simulate`) from the shared data's voices, of
+    ``speakers`` (fewest, most) speakers each."""
+    from verbatim.bench.simulate import (
+        SimulationOptions,
+        load_voices,
+        merge_same_speakers,
+        simulated_conversations,
+    )
     from verbatim.models.diarization import embed_fbank, kaldi_fbank
     from verbatim.pipeline.diarize import torch_threads
 
@@ -121,7 +132,12 @@ def simulated_recordings(
             turns=c.turns,
             tags=c.tags,
         )
-        for c in simulated_conversations(voices, count, seed=seed)
+        for c in simulated_conversations(
+            voices,
+            count,
+            seed=seed,
+            options=SimulationOptions(min_speakers=speakers[0], max_speakers=speakers[1]),
+        )
     ]
 
 
@@ -167,8 +183,11 @@ def _pooled(items: Sequence[_Scored], variant: str) -> tuple[float, int, int]:
     return (der_summary(ders) if ders else math.nan), exact, len(items)
 
 
-def run_diarization(data: Path, *, simulated: int, seed: int, log: Log) -> tuple[list[str], dict[str, Any]]:
-    """Run the diarisation benchmark; returns the printed tables and the figures.
+def run_diarization(
+    data: Path, *, simulated: int, seed: int, log: Log, speakers: tuple[int, int] = (1, 7)
+) -> tuple[list[str], dict[str, Any]]:
+    """Run the diarisation benchmark (simulated conversations of ``speakers`` (fewest, most) speakers);
+    returns the printed tables and the figures.
 
     Raises:
         BenchError: missing data.
@@ -181,7 +200,7 @@ def run_diarization(data: Path, *, simulated: int, seed: int, log: Log) -> tuple
     diarizer = get_diarizer(get_settings())
     recordings = real_recordings(data)
     if simulated:
-        recordings += simulated_recordings(data, diarizer, simulated, seed, log)
+        recordings += simulated_recordings(data, diarizer, simulated, seed, log, speakers)
     defaults = DiarizationOptions()
     items: list[_Scored] = []
     for rec in recordings:
@@ -198,8 +217,8 @@ def run_diarization(data: Path, *, simulated: int, seed: int, log: Log) -> tuple
     for item in items:
         item.results = {}
         for name, make in variants.items():
-            speakers, der, seconds = _score(diarizer, item, make(item.recording))
-            item.results[name] = (speakers, der)
+            found, der, seconds = _score(diarizer, item, make(item.recording))
+            item.results[name] = (found, der)
             if name == "defaults":
                 item.finish_s = seconds
     _leave_one_out(items)

@@ -514,10 +514,12 @@ class SpeakerDiarizer:
     ) -> npt.NDArray[np.uint8]:
         import torch
 
+        from verbatim.models.diarization import full_precision
+
         seg = self.segmentation
         powerset = torch.from_numpy(seg.powerset)
         out: list[npt.NDArray[np.uint8]] = []
-        with torch.inference_mode():
+        with torch.inference_mode(), full_precision():
             for first in range(0, len(starts), batch_size):
                 batch = np.stack(
                     [_chunk(samples, s, chunk_samples) for s in starts[first : first + batch_size]]
