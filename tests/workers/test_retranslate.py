@@ -225,3 +225,62 @@ def test_the_in_process_dispatcher_answers_beside_a_running_job_and_a_late_worke
         dispatcher.close()
     with pytest.raises(RuntimeError, match="closed"):
         ask(1)
+
+
+class _FakeResult:
+    """A Celery AsyncResult stand-in that fails when two threads wait on the result consumer at once."""
+
+    waiting = 0
+    overlaps = 0
+    guard = threading.Lock()
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self.revoked = False
+
+    def get(self, timeout: float, propagate: bool) -> dict[str, Any]:
+        with _FakeResult.guard:
+            _FakeResult.waiting += 1
+            _FakeResult.overlaps += _FakeResult.waiting > 1
+        time.sleep(0.05)
+        with _FakeResult.guard:
+            _FakeResult.waiting -= 1
+        return {"ok": True, "edit_ids": [self.number]}
+
+    def forget(self) -> None:
+        pass
+
+    def revoke(self) -> None:
+        self.revoked = True
+
+
+class _FakeApp:
+    def __init__(self) -> None:
+        self.sent: list[_FakeResult] = []
+
+    def send_task(self, name: str, args: list[Any], expires: float) -> _FakeResult:
+        self.sent.append(result := _FakeResult(len(self.sent)))
+        return result
+
+
+def test_celery_waits_for_statuses_one_thread_at_a_time() -> None:
+    from verbatim.workers.dispatch import CeleryDispatcher
+
+    app = _FakeApp()
+    dispatcher = CeleryDispatcher(app)  # type: ignore[arg-type]
+    answers: list[dict[str, Any]] = []
+
+    def ask(segment: int) -> None:
+        answers.append(dispatcher.retranslate("job", segment, user_id=1, revision_sha256=None, timeout_s=10))
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert _FakeResult.overlaps == 0
+    assert sorted(a["edit_ids"][0] for a in answers) == [0, 1, 2, 3]  # each thread got its own status
+    # a thread that cannot get the consumer before its deadline gives up, revoking its task
+    with dispatcher._results, pytest.raises(TimeoutError):
+        dispatcher.retranslate("job", 9, user_id=1, revision_sha256=None, timeout_s=0.05)
+    assert app.sent[-1].revoked

@@ -62,7 +62,7 @@ than the API waits (``VERBATIM_RETRANSLATE_TIMEOUT_S``). It holds ids only, neve
 def result_backend(broker_url: str) -> str:
     """Where statuses awaited by the API go (ids only): the broker's own Redis, or RabbitMQ's reply queues
     (``rpc://``, nothing stored) for an AMQP broker."""
-    return broker_url if broker_url.startswith(("redis://", "rediss://", "unix://")) else "rpc://"
+    return broker_url if broker_url.startswith(("redis://", "rediss://")) else "rpc://"
 
 
 @setup_logging.connect  # type: ignore[untyped-decorator,unused-ignore]

@@ -13,6 +13,7 @@ import os
 import queue
 import socket
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
@@ -262,6 +263,9 @@ class CeleryDispatcher:
 
     def __init__(self, app: Celery) -> None:
         self._app = app
+        # Celery's result consumer (Redis pub/sub, rpc:// reply queue) is shared by the process and is not
+        # safe for concurrent waits (celery#4480, #6335): the API's threads wait for statuses one at a time.
+        self._results = threading.Lock()
 
     def submit(self, job_id: str) -> None:
         """Publish the task; raises when the broker is unreachable (the caller fails or keeps the job)."""
@@ -291,22 +295,35 @@ class CeleryDispatcher:
         """
         from celery.exceptions import TimeoutError as CeleryTimeoutError
 
+        deadline = time.monotonic() + timeout_s
         result = self._app.send_task(
             RETRANSLATE_TASK_NAME, args=[job_id, segment_id, user_id, revision_sha256], expires=timeout_s
         )
+        if not self._results.acquire(timeout=timeout_s):
+            self._give_up(result, job_id)
+            raise TimeoutError(f"no answer within {timeout_s:.0f} s")
         try:
-            answer: dict[str, Any] = result.get(timeout=timeout_s, propagate=True)
-        except CeleryTimeoutError as e:
             try:
-                result.revoke()  # not started yet: never run; running: it records, its status expires unread
-            except Exception:  # the message expires anyway
-                log.warning("re-translation not revoked job=%s", job_id)
-            raise TimeoutError(f"no answer within {timeout_s:.0f} s") from e
-        try:
-            result.forget()  # nothing left in the backend once read (it holds ids only)
-        except Exception:  # it expires (result_expires) anyway
-            log.warning("re-translation status not removed from the result backend job=%s", job_id)
+                answer: dict[str, Any] = result.get(
+                    timeout=max(deadline - time.monotonic(), 0.1), propagate=True
+                )
+            except CeleryTimeoutError as e:
+                self._give_up(result, job_id)
+                raise TimeoutError(f"no answer within {timeout_s:.0f} s") from e
+            try:
+                result.forget()  # nothing left in the backend once read (it holds ids only)
+            except Exception:  # it expires (result_expires) anyway
+                log.warning("re-translation status not removed from the result backend job=%s", job_id)
+        finally:
+            self._results.release()
         return answer
+
+    @staticmethod
+    def _give_up(result: Any, job_id: str) -> None:
+        try:
+            result.revoke()  # not started yet: never run; running: it records, its status expires unread
+        except Exception:  # the message expires anyway
+            log.warning("re-translation not revoked job=%s", job_id)
 
     def close(self) -> None:
         """Nothing to release: the app's connection pool is shared."""
