@@ -4,8 +4,10 @@
 import { allowed, api, ApiError, dateTime, el, errorMessage, initPage, notify, requireSignIn } from "./app.js";
 import { lang, t } from "./i18n.js";
 
-// Each status read is audited (by voice id): a poll every 2 s, not a busy loop.
-const POLL_MS = 2000;
+// Each status read is audited (by voice id): polls 2 s apart at first, then further apart, never a busy loop.
+const POLL_MS = 2000; // first wait; each read is audited, so the waits then grow
+const POLL_MAX_MS = 30000;
+const POLL_GIVE_UP_MS = 15 * 60 * 1000; // past this, the page stops asking and says to reload
 const MAX_RECORDINGS = 5; // verbatim.api.voices.MAX_ENROLMENT_RECORDINGS
 const BADGE = { pending: "running", ready: "succeeded", failed: "failed" };
 const followed = new Set();
@@ -71,8 +73,15 @@ async function follow(voice, url) {
   if (followed.has(voice.id)) return;
   followed.add(voice.id);
   try {
+    let wait = POLL_MS;
+    const started = Date.now();
     for (;;) {
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      if (Date.now() - started > POLL_GIVE_UP_MS) {
+        notify(t("voice_still_pending", { name: voice.display }), "info");
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      wait = Math.min(wait * 1.5, POLL_MAX_MS);
       let now;
       try {
         now = await api(url);
