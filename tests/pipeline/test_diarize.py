@@ -353,8 +353,9 @@ def test_simulated_five_speakers_without_hints(diarizer: SpeakerDiarizer) -> Non
 
 @pytest.mark.models
 @pytest.mark.xfail(
-    reason="not reached yet: one speaker on a phone line; 2 only at narrowband_threshold 0.35-0.38, "
-    "which over-splits the development phone recordings (issue 11, notes/i11a.md)",
+    reason="not reached yet (issue 11): the segmentation model never gives these two phone-band voices two "
+    "local speakers, so the threshold count is 1 and is kept; 2 only at narrowband_threshold 0.35-0.38, "
+    "which over-splits the development phone recordings",
     strict=False,
 )
 def test_phone_call_of_two_without_hints(diarizer: SpeakerDiarizer) -> None:

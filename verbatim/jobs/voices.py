@@ -288,6 +288,18 @@ def enrol_voice(
     row = VoiceRecord(id=voice_id, unit=unit, created_by=by.id if by is not None else None, status="ready")
     document: dict[str, object] = {"id": voice_id, "unit": unit, "name": name, "role": role}
     made = _print_into(row, document, key, model, recordings, settings, limits, min_speech)
+    return _added(session, row, document, by, request_id, f"speech_s={made.speech_seconds:.1f}")
+
+
+def _added(
+    session: Session,
+    row: VoiceRecord,
+    document: Mapping[str, object],
+    by: User | None,
+    request_id: str | None,
+    outcome_detail: str,
+) -> EnrolledVoice:
+    """Add a new voice's row, audited ``voices add id=... unit=... <outcome_detail>``; the voice as listed."""
     session.add(row)
     session.flush()
     record(
@@ -296,8 +308,8 @@ def enrol_voice(
         action="write",
         outcome="ok",
         request_id=request_id,
-        detail=f"voices add id={voice_id} unit={unit} speech_s={made.speech_seconds:.1f}",
-        unit=unit,
+        detail=f"voices add id={row.id} unit={row.unit} {outcome_detail}",
+        unit=row.unit,
     )
     return _listed(row, document)
 
@@ -366,18 +378,7 @@ def create_pending_voice(
     )
     document = {"id": row.id, "unit": unit, "name": name, "role": role}
     _seal(row, document, key)
-    session.add(row)
-    session.flush()
-    record(
-        session,
-        user=by,
-        action="write",
-        outcome="ok",
-        request_id=request_id,
-        detail=f"voices add id={row.id} unit={unit} status=pending",
-        unit=unit,
-    )
-    return _listed(row, document)
+    return _added(session, row, document, by, request_id, "status=pending")
 
 
 def _pending(session: Session, voice_id: str) -> VoiceRecord:
@@ -412,17 +413,23 @@ def complete_voice(
     made = _print_into(row, document, key, model, recordings, settings, limits, min_speech)
     row.status = "ready"
     row.error = None
+    _audit_outcome(session, row, "ok", f" speech_s={made.speech_seconds:.1f}")
+    return _listed(row, document)
+
+
+def _audit_outcome(session: Session, row: VoiceRecord, outcome: str, detail: str) -> None:
+    """Audit the end of a worker's enrolment under the account that asked: ``voices enrolled id=... unit=...``
+    followed by ``detail`` (the row's new state flushed first)."""
     session.flush()
     record(
         session,
         user=session.get(User, row.created_by) if row.created_by is not None else None,
         action="write",
-        outcome="ok",
+        outcome=outcome,
         request_id=None,
-        detail=f"voices enrolled id={row.id} unit={row.unit} speech_s={made.speech_seconds:.1f}",
+        detail=f"voices enrolled id={row.id} unit={row.unit}{detail}",
         unit=row.unit,
     )
-    return _listed(row, document)
 
 
 def fail_voice(session: Session, *, voice_id: str, code: str) -> bool:
@@ -433,16 +440,7 @@ def fail_voice(session: Session, *, voice_id: str, code: str) -> bool:
         return False
     row.status = "failed"
     row.error = code
-    session.flush()
-    record(
-        session,
-        user=session.get(User, row.created_by) if row.created_by is not None else None,
-        action="write",
-        outcome="error",
-        request_id=None,
-        detail=f"voices enrolled id={row.id} unit={row.unit}; {code}",
-        unit=row.unit,
-    )
+    _audit_outcome(session, row, "error", f"; {code}")
     return True
 
 
